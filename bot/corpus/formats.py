@@ -1,0 +1,166 @@
+"""One file in, its articles and problems out, whatever its format.
+
+This is the unit the cache stores and the watcher re-runs, so it must never raise for bad input:
+every failure becomes a ``Problem`` with the file's path and, where known, its line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.corpus import yamlsafe
+from bot.corpus.decoding import NotText, decode
+from bot.corpus.model import Article, Problem
+from bot.corpus.records import parse_record
+from bot.corpus.scrape import parse_scrape
+
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+TEXT_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".text", ""})
+JSON_SUFFIXES = frozenset({".json"})
+JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+YAML_SUFFIXES = frozenset({".yaml", ".yml"})
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | JSON_SUFFIXES | JSONL_SUFFIXES | YAML_SUFFIXES
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)(?:\r?\n)(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
+_EMPTY_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)")
+
+
+@dataclass(slots=True)
+class FileResult:
+    """What one file yielded: the cache's unit and the watcher's unit of change."""
+
+    path: str
+    articles: list[Article] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def parse_bytes(data: bytes, path: str, suffix: str) -> FileResult:
+    """Parse a file's bytes; ``path`` is only used in articles' provenance and problems."""
+    result = FileResult(path)
+    problems = result.problems
+    if not data.strip():
+        problems.append(Problem(path, None, "empty file"))
+        return result
+    try:
+        decoded = decode(data)
+    except NotText as exc:
+        problems.append(Problem(path, None, str(exc)))
+        return result
+    if decoded.warning:
+        problems.append(Problem(path, None, decoded.warning, "warning"))
+    text = decoded.text
+    if suffix in JSON_SUFFIXES:
+        result.articles = _parse_json(text, path, problems)
+    elif suffix in JSONL_SUFFIXES:
+        result.articles = _parse_jsonl(text, path, problems)
+    elif suffix in YAML_SUFFIXES:
+        result.articles = _parse_yaml(text, path, problems)
+    else:
+        result.articles = _parse_text(text, path, problems)
+    return result
+
+
+def parse_file(path: Path, display: str, max_bytes: int = DEFAULT_MAX_BYTES) -> FileResult:
+    """Read and parse one file from disk, refusing oversized ones before reading them."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        return FileResult(
+            display,
+            problems=[
+                Problem(display, None, f"unsupported file type '{suffix}'; skipped", "warning")
+            ],
+        )
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return FileResult(
+                display,
+                problems=[
+                    Problem(
+                        display,
+                        None,
+                        f"file is {size:,} bytes, over the {max_bytes:,}-byte limit; skipped",
+                    )
+                ],
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        return FileResult(display, problems=[Problem(display, None, f"unreadable: {exc.strerror}")])
+    return parse_bytes(data, display, suffix)
+
+
+def _parse_text(text: str, path: str, problems: list[Problem]) -> list[Article]:
+    stripped = text.lstrip("\ufeff")
+    if not stripped.startswith("---"):
+        return parse_scrape(stripped, path, problems)
+    if _EMPTY_FRONT_MATTER.match(stripped):
+        problems.append(Problem(path, 1, "empty front matter; no title"))
+        return []
+    match = _FRONT_MATTER.match(stripped)
+    if match is None:
+        problems.append(Problem(path, 1, "front matter opened with '---' is never closed"))
+        return []
+    try:
+        data = yamlsafe.load(match.group(1))
+    except yamlsafe.YAMLProblem as exc:
+        problems.append(Problem(path, exc.line + 1 if exc.line else 1, exc.reason))
+        return []
+    return parse_record(data, path, 1, problems, body_text=stripped[match.end() :])
+
+
+def _parse_records(records: object, path: str, problems: list[Problem], what: str) -> list[Article]:
+    if isinstance(records, dict):
+        return parse_record(records, path, None, problems)
+    if isinstance(records, list):
+        out: list[Article] = []
+        for index, record in enumerate(records, start=1):
+            before = len(problems)
+            out.extend(parse_record(record, path, None, problems))
+            for i in range(before, len(problems)):
+                p = problems[i]
+                problems[i] = Problem(p.path, p.line, f"record {index}: {p.reason}", p.severity)
+        return out
+    problems.append(Problem(path, None, f"{what} holds {type(records).__name__}, not records"))
+    return []
+
+
+def _parse_json(text: str, path: str, problems: list[Problem]) -> list[Article]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        problems.append(Problem(path, exc.lineno, f"malformed JSON: {exc.msg}"))
+        return []
+    except RecursionError:
+        problems.append(Problem(path, None, "malformed JSON: nested too deeply"))
+        return []
+    return _parse_records(data, path, problems, "JSON")
+
+
+def _parse_jsonl(text: str, path: str, problems: list[Problem]) -> list[Article]:
+    out: list[Article] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            problems.append(Problem(path, number, f"malformed JSON line: {reason}"))
+            continue
+        out.extend(parse_record(record, path, number, problems))
+    return out
+
+
+def _parse_yaml(text: str, path: str, problems: list[Problem]) -> list[Article]:
+    try:
+        docs = yamlsafe.load_all(text)
+    except yamlsafe.YAMLProblem as exc:
+        problems.append(Problem(path, exc.line, exc.reason))
+        return []
+    docs = [d for d in docs if d is not None]
+    if not docs:
+        problems.append(Problem(path, None, "YAML file holds no records"))
+        return []
+    return _parse_records(docs[0] if len(docs) == 1 else docs, path, problems, "YAML")
