@@ -1,0 +1,422 @@
+"""The answer engine: every command's answer, from the index, the stories and the text tools.
+
+Ranking is two-stage. tantivy BM25 finds candidates; each candidate then gets a calibrated
+0–100 score from how much of the query's meaning (IDF-weighted content words, after typo
+correction) the article covers, plus title similarity for fragment-like queries only — measured:
+fuzzy re-ranking helps fragments with typos and ruins questions. One threshold on that score
+decides between an answer and "not in this coverage".
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from rapidfuzz import fuzz, process
+
+from bot.corpus.merge import ChangeSet, CorpusSnapshot
+from bot.corpus.model import Article
+from bot.engine.excerpts import best_window, matched_field
+from bot.engine.index import IndexFilter, SearchIndex, index_terms
+from bot.engine.passages import best_passage
+from bot.engine.results import (
+    AskAnswer,
+    CoverageAnswer,
+    Hit,
+    NotFound,
+    Passage,
+    RelatedAnswer,
+    RelatedItem,
+    SearchResult,
+    SourceAnswer,
+    SummaryAnswer,
+    Suggestion,
+)
+from bot.engine.stories import StoryIndex
+from bot.engine.summary import summarize
+from bot.engine.text import STOPWORDS, is_question
+from bot.engine.vocabulary import Vocabulary
+
+# A hit below this calibrated score is not an answer. Chosen on bench/questions.yaml: it is where
+# unanswerable questions stop and real ones start (see README, "Quality").
+CONFIDENT = 55.0
+CANDIDATES = 40  # BM25 candidates re-scored per query
+SUGGEST_LIMIT = 25
+CHOICE_LENGTH = 100  # Discord's limit for an autocomplete choice's name and value
+# Words that say what kind of answer is wanted, not what it is about.
+META_WORDS = frozenset(
+    """who what which first reported report reports covered cover covers coverage outlet outlets
+    article articles story stories news source sources published publish wrote write written
+    tell show find summary summarize related similar about latest anything know much many""".split()
+)
+_TERMS_CACHE = 4096
+
+
+class Engine:
+    """Answers over one corpus snapshot; ``apply`` moves it to the next one incrementally."""
+
+    def __init__(self, snapshot: CorpusSnapshot, *, threads: int = 1) -> None:
+        self._lock = threading.Lock()
+        self.index = SearchIndex(threads=threads)
+        self.index.add_new(snapshot.articles.values())
+        self.vocabulary = Vocabulary(self.index.vocabulary(), self.index.size)
+        self.stories = StoryIndex.build(snapshot.articles)
+        self._terms: OrderedDict[str, tuple[Article, frozenset[str]]] = OrderedDict()
+        self._snapshot = snapshot
+        self._rebuild_names(snapshot)
+
+    # ----------------------------------------------------------------- corpus changes
+    @property
+    def snapshot(self) -> CorpusSnapshot:
+        """The snapshot answers are drawn from."""
+        return self._snapshot
+
+    def apply(self, snapshot: CorpusSnapshot, changes: ChangeSet) -> None:
+        """Follow a corpus change: index, vocabulary, stories, then swap the snapshot.
+
+        Readers keep using the previous snapshot until the very last line, so they never see a
+        half-applied change; ids the index returns that the snapshot lacks are skipped.
+        """
+        with self._lock:
+            upserts = [snapshot.articles[i] for i in (changes.added | changes.changed)]
+            self.index.write(upserts, changes.removed)
+            for article in upserts:
+                if article.id in changes.added:
+                    self.vocabulary.add(index_terms(_all_text(article)))
+            self.stories.update(
+                snapshot.articles, changes.added, changes.changed, changes.removed
+            )
+            for article_id in changes.changed | changes.removed:
+                self._terms.pop(article_id, None)
+            self._rebuild_names(snapshot)
+            self._snapshot = snapshot
+
+    def _rebuild_names(self, snapshot: CorpusSnapshot) -> None:
+        outlets: Counter[str] = Counter()
+        topics: Counter[str] = Counter()
+        titles: list[tuple[str, str]] = []
+        for article in snapshot.articles.values():
+            if article.outlet.name:
+                outlets[article.outlet.name] += 1
+            topics.update(article.topics)
+            titles.append((article.title.casefold(), article.id))
+        titles.sort()
+        self._outlets = outlets
+        self._topics = topics
+        self._titles = titles
+        first, last = snapshot.date_range()
+        self._range = (first, last)
+
+    # ----------------------------------------------------------------- ranking
+    def search(
+        self,
+        query: str,
+        outlet: str | None = None,
+        topic: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 10,
+    ) -> SearchResult:
+        """Ranked hits above the confidence threshold, or ``not_found`` with suggestions."""
+        flt = self._filter(outlet, topic, since, until)
+        hits, corrected, scored = self._rank(query, flt, max(limit, 1))
+        confident = tuple(h for h in hits if h.score >= CONFIDENT)[:limit]
+        if confident:
+            return SearchResult(query, confident, corrected=corrected)
+        return SearchResult(query, (), self._not_found(query, scored, corrected), corrected)
+
+    def _filter(
+        self, outlet: str | None, topic: str | None, since: datetime | None, until: datetime | None
+    ) -> IndexFilter | None:
+        if not (outlet or topic or since or until):
+            return None
+        topic_key = None
+        if topic:
+            known = self.resolve_topic(topic)
+            topic_key = (known or topic).casefold()
+        outlet_terms: tuple[str, ...] = ()
+        if outlet:
+            known = self.resolve_outlet(outlet)
+            outlet_terms = tuple(index_terms(known or outlet))
+        return IndexFilter(outlet_terms, topic_key, since, until)
+
+    def resolve_outlet(self, name: str) -> str | None:
+        """The known outlet a user meant ("verge" -> "The Verge"), if any is close."""
+        return _closest(name, self._outlets)
+
+    def resolve_topic(self, name: str) -> str | None:
+        """The known topic a user meant, if any is close."""
+        return _closest(name, self._topics)
+
+    def _query_terms(self, query: str) -> tuple[list[str], str | None, set[str]]:
+        """Content terms after typo correction, the corrected query if changed, corrected terms."""
+        tokens = index_terms(query)
+        corrected_terms: set[str] = set()
+        out: list[str] = []
+        for token in tokens:
+            if token in STOPWORDS:
+                continue
+            fixed = self.vocabulary.correct(token) if token not in self.vocabulary else None
+            if fixed:
+                corrected_terms.add(fixed)
+                out.append(fixed)
+            else:
+                out.append(token)
+        content = [t for t in out if t not in META_WORDS] or out
+        corrected = None
+        if corrected_terms:
+            mapping = dict(zip(tokens, [self.vocabulary.correct(t) or t for t in tokens], strict=True))
+            corrected = " ".join(mapping.get(t, t) for t in tokens)
+        return list(dict.fromkeys(content)), corrected, corrected_terms
+
+    def _rank(
+        self, query: str, flt: IndexFilter | None, limit: int
+    ) -> tuple[list[Hit], str | None, list[Hit]]:
+        terms, corrected, fixed = self._query_terms(query)
+        if not terms:
+            return [], corrected, []
+        snapshot = self._snapshot
+        question = is_question(query)
+        candidates = self.index.search(terms, max(CANDIDATES, limit), flt)
+        if not candidates:
+            return [], corrected, []
+        top_bm25 = candidates[0][1] or 1.0
+        weights = {t: self.vocabulary.idf(t) * (0.7 if t in fixed else 1.0) for t in terms}
+        total = sum(self.vocabulary.idf(t) for t in terms) or 1.0
+        clean_query = " ".join(terms)
+        scored: list[tuple[float, float, Hit]] = []
+        for article_id, bm25 in candidates:
+            article = snapshot.articles.get(article_id)
+            if article is None:
+                continue
+            have = self._article_terms(article)
+            covered = [t for t in terms if _has(have, t)]
+            coverage = sum(weights[t] for t in covered) / total
+            if question:
+                score = 100 * coverage
+            else:
+                title_sim = fuzz.token_set_ratio(clean_query, " ".join(index_terms(article.title)))
+                score = 100 * (0.65 * coverage) + 0.35 * title_sim
+                score = max(score, 100 * coverage if coverage >= 0.999 else 0)
+            rank = score + 8 * bm25 / top_bm25
+            field = matched_field(article, covered)
+            excerpt, marks = best_window(article, covered)
+            hit = Hit(article, round(min(score, 100.0), 1), field, excerpt, marks)
+            scored.append((rank, bm25, hit))
+        scored.sort(key=lambda item: (-item[0], -item[1]))
+        hits = [hit for _, _, hit in scored]
+        return hits, corrected, hits
+
+    def _article_terms(self, article: Article) -> frozenset[str]:
+        cached = self._terms.get(article.id)
+        if cached is not None and cached[0] is article:
+            self._terms.move_to_end(article.id)
+            return cached[1]
+        terms = frozenset(index_terms(_all_text(article)))
+        self._terms[article.id] = (article, terms)
+        if len(self._terms) > _TERMS_CACHE:
+            self._terms.popitem(last=False)
+        return terms
+
+    def _not_found(self, query: str, scored: list[Hit], corrected: str | None) -> NotFound:
+        suggestions = tuple(dict.fromkeys(h.article.title for h in scored[:3]))
+        if not suggestions:
+            suggestions = tuple(s.value for s in self.suggest(query)[:3])
+        first, last = self._range
+        return NotFound(query, suggestions, first, last, corrected)
+
+    def _best(self, query: str) -> Hit | NotFound:
+        result = self.search(query, limit=1)
+        if result.not_found is not None:
+            return result.not_found
+        return result.hits[0]
+
+    # ----------------------------------------------------------------- commands
+    def summary(self, query: str) -> SummaryAnswer | NotFound:
+        """The best article and a short extractive summary of it."""
+        hit = self._best(query)
+        if isinstance(hit, NotFound):
+            return hit
+        return SummaryAnswer(query, hit, summarize(hit.article, query=query))
+
+    def source(self, query: str) -> SourceAnswer | NotFound:
+        """Who published the best article, when, where, and who else covered its story."""
+        hit = self._best(query)
+        if isinstance(hit, NotFound):
+            return hit
+        return SourceAnswer(query, hit, self.stories.story_of(hit.article.id))
+
+    def coverage(self, query: str) -> CoverageAnswer | NotFound:
+        """The story around the best article: outlets, first report, timeline."""
+        hit = self._best(query)
+        if isinstance(hit, NotFound):
+            return hit
+        return CoverageAnswer(query, hit, self.stories.story_of(hit.article.id))
+
+    def ask(self, question: str) -> AskAnswer | NotFound:
+        """The passage that best answers a question, quoted from one of the best articles."""
+        result = self.search(question, limit=5)
+        if result.not_found is not None:
+            return result.not_found
+        articles = [h.article for h in result.hits]
+        passage = best_passage(question, articles, idf=self.vocabulary.idf)
+        if passage is None:
+            return AskAnswer(question, result.hits[0], _fallback_passage(result.hits[0]))
+        hit = next(h for h in result.hits if h.article.id == passage.article.id)
+        return AskAnswer(question, hit, passage)
+
+    def related(self, query: str, limit: int = 10) -> RelatedAnswer | NotFound:
+        """Explicitly related articles, the rest of the story, then similar coverage."""
+        hit = self._best(query)
+        if isinstance(hit, NotFound):
+            return hit
+        article = hit.article
+        articles = self._snapshot.articles
+        items: dict[str, RelatedItem] = {}
+        for other in self.stories.story_of(article.id).articles:
+            if other.id != article.id:
+                items[other.id] = RelatedItem(other, "same story", 100.0)
+        for other_id in article.related:
+            other = articles.get(other_id)
+            if other is not None and other_id not in items:
+                items[other_id] = RelatedItem(other, "listed as related", 90.0)
+        for other, reason, score in self._similar(article, limit):
+            if other.id not in items and other.id != article.id:
+                items[other.id] = RelatedItem(other, reason, score)
+        ranked = sorted(items.values(), key=lambda i: -i.score)[:limit]
+        return RelatedAnswer(query, hit, tuple(ranked))
+
+    def _similar(self, article: Article, limit: int) -> Iterable[tuple[Article, str, float]]:
+        """Articles sharing the rarest title and excerpt words or topics with ``article``."""
+        own = [t for t in index_terms(f"{article.title} {article.excerpt}") if t not in STOPWORDS]
+        rare = sorted(set(own), key=self.vocabulary.idf, reverse=True)[:8]
+        own_topics = {t.casefold() for t in article.topics}
+        for other_id, _ in self.index.search(rare, limit * 2):
+            other = self._snapshot.articles.get(other_id)
+            if other is None or other.id == article.id:
+                continue
+            shared_terms = [t for t in rare if t in self._article_terms(other)]
+            shared_topics = [t for t in other.topics if t.casefold() in own_topics]
+            if len(shared_terms) < 2:
+                continue
+            reason = "shared terms: " + ", ".join(shared_terms[:4])
+            if shared_topics:
+                reason += "; topics: " + ", ".join(shared_topics[:3])
+            score = 100 * sum(map(self.vocabulary.idf, shared_terms)) / (
+                sum(map(self.vocabulary.idf, rare)) or 1
+            )
+            yield other, reason, round(score, 1)
+
+    def latest(self, topic: str | None = None, limit: int = 10) -> list[Article]:
+        """Newest dated articles, optionally of one topic."""
+        flt = IndexFilter(topic=(self.resolve_topic(topic) or topic).casefold() if topic else None)
+        ids = self.index.filtered_all(limit, flt)
+        return [self._snapshot.articles[i] for i in ids if i in self._snapshot.articles]
+
+    def date_range(self) -> tuple[datetime | None, datetime | None]:
+        """First and last publication times in the corpus."""
+        return self._range
+
+    # ----------------------------------------------------------------- autocomplete
+    def suggest(self, prefix: str, limit: int = SUGGEST_LIMIT) -> list[Suggestion]:
+        """Completions for what a user is typing: outlets and topics first, then titles."""
+        text = prefix.strip()
+        out: dict[str, Suggestion] = {}
+        if not text:
+            for article in self.latest(limit=limit):
+                _put(out, article.title, "title")
+            return list(out.values())[:limit]
+        folded = text.casefold()
+        for names, kind in ((self._outlets, "outlet"), (self._topics, "topic")):
+            for name, _ in names.most_common():
+                if name.casefold().startswith(folded):
+                    _put(out, name, kind)
+                if len(out) >= 5:
+                    break
+        tokens = index_terms(text)
+        if len(folded) < 3 or not tokens:
+            start = bisect.bisect_left(self._titles, (folded, ""))
+            for title, article_id in self._titles[start : start + limit]:
+                if not title.startswith(folded):
+                    break
+                _put(out, self._snapshot.articles[article_id].title, "title")
+            return list(out.values())[:limit]
+        partial = "" if text[-1].isspace() else tokens[-1]
+        complete = tokens if not partial else tokens[:-1]
+        complete = [t if t in self.vocabulary else (self.vocabulary.correct(t) or t) for t in complete]
+        ids = self.index.prefix(complete, partial, limit)
+        if not ids and partial and len(partial) >= 4:
+            fixed = self.vocabulary.correct(partial)
+            if fixed:
+                ids = self.index.prefix([*complete, fixed], "", limit)
+        for article_id in ids:
+            article = self._snapshot.articles.get(article_id)
+            if article is not None:
+                _put(out, article.title, "title")
+        return list(out.values())[:limit]
+
+
+def _put(out: dict[str, Suggestion], name: str, kind: str) -> None:
+    short = _shorten(name, CHOICE_LENGTH)
+    out.setdefault(short.casefold(), Suggestion(short, short, kind))
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _closest(name: str, known: Mapping[str, int]) -> str | None:
+    folded = name.casefold().strip()
+    for candidate in known:
+        if candidate.casefold() == folded:
+            return candidate
+    match = process.extractOne(folded, list(known), scorer=fuzz.WRatio, processor=str.casefold,
+                               score_cutoff=85)
+    return match[0] if match else None
+
+
+def _all_text(article: Article) -> str:
+    return " \n ".join(
+        (
+            article.title,
+            *article.alt_titles,
+            article.outlet.name,
+            article.outlet.domain,
+            " ".join(article.topics),
+            article.excerpt,
+            *article.body,
+        )
+    )
+
+
+def _has(terms: frozenset[str], term: str) -> bool:
+    """Term match tolerant of plural and verb endings ("images"/"image", "paying"/"pay")."""
+    if term in terms:
+        return True
+    for variant in _variants(term):
+        if variant in terms:
+            return True
+    return False
+
+
+def _variants(term: str) -> tuple[str, ...]:
+    out = [term + "s", term + "es", term + "ed", term + "ing"]
+    for suffix in ("ing", "ed", "es", "s", "d"):
+        if term.endswith(suffix) and len(term) - len(suffix) >= 3:
+            stem = term[: -len(suffix)]
+            out += [stem, stem + "e", stem + "s"]
+    if term.endswith("ies"):
+        out.append(term[:-3] + "y")
+    if term.endswith("y"):
+        out.append(term[:-1] + "ies")
+    return tuple(out)
+
+
+def _fallback_passage(hit: Hit) -> Passage:
+    text = hit.article.excerpt or hit.article.title
+    return Passage(text, hit.article, hit.score)

@@ -1,0 +1,139 @@
+"""Words and sentences: the one tokenizer that queries, passages, summaries and stories share."""
+
+from __future__ import annotations
+
+import re
+
+# Numbers keep their digits together ("224,000" -> "224000", "3.5" -> "3.5") so figures match.
+_TOKEN = re.compile(r"\$?\d[\d,]*(?:\.\d+)?%?|[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+
+STOPWORDS = frozenset(
+    """a about after again against all also am an and any are as at be because been before being
+    between both but by can could did do does doing down during each few for from further had has
+    have having he her here hers him his how i if in into is it its itself just me more most my no
+    nor not now of off on once only or other our out over own same she should so some such than
+    that the their them then there these they this those through to too under until up very was we
+    were what when where which while who whom why will with would you your yours s t don
+    says said say new one two get got us via""".split()
+)
+# Words that make a query a question rather than a title fragment.
+QUESTION_WORDS = frozenset(
+    "who whom whose what when where which why how is are was were does do did can could".split()
+)
+
+
+def words(text: str) -> list[str]:
+    """Casefolded tokens; thousands separators and currency signs dropped from numbers."""
+    out = []
+    for token in _TOKEN.findall(text.casefold()):
+        if token[0] in "$0123456789":
+            token = token.lstrip("$").replace(",", "")
+        else:
+            token = token.replace("’", "'")
+            if token.endswith("'s"):
+                token = token[:-2]
+        if token:
+            out.append(token)
+    return out
+
+
+def content_words(text: str) -> list[str]:
+    """Tokens that carry meaning: no stop words."""
+    return [w for w in words(text) if w not in STOPWORDS]
+
+
+def is_question(text: str) -> bool:
+    """True for question phrasing ("how much is ICE paying…?") rather than a title fragment."""
+    stripped = text.strip()
+    if stripped.endswith("?"):
+        return True
+    tokens = words(stripped)
+    return bool(tokens) and tokens[0] in QUESTION_WORDS and len(tokens) >= 3
+
+
+# --- Sentences -------------------------------------------------------------------------------
+# A period after one of these never ends a sentence: a title or a Latin abbreviation is always
+# followed by more of the same sentence ("Dr. Smith", "e.g. faces", "Apple vs. Samsung").
+_NEVER_FINAL = frozenset(
+    """mr mrs ms mx dr prof sen rep reps gov gen lt col capt sgt cmdr adm rev hon pres supt det
+    insp messrs e.g i.e cf vs viz approx fig figs dept est ca""".split()
+)
+# A period after one of these ends a sentence only when an ordinary sentence opener follows:
+# "Apple Inc. The deal…" splits, "Apple Inc. Chief Executive…" and "Jan. 19" do not.
+_MAYBE_FINAL = frozenset(
+    """inc ltd co corp llc plc bros jr sr etc no nos st ave rd blvd mt ft jan feb mar apr jun jul
+    aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun ala ariz ark calif colo
+    conn del fla ga ill ind kan kans ky la md mass mich minn miss mo mont neb nev okla ore pa
+    tenn tex va vt wash wis wyo""".split()
+)
+_OPENERS = STOPWORDS | frozenset(
+    """however meanwhile but yet still today yesterday last earlier later according although though
+    since despite instead also now""".split()
+)
+# Sentence-final punctuation, any closing quotes or brackets, then the whitespace that follows.
+_BOUNDARY = re.compile(r"(?:[.!?]+|…)[\"'”’)\]]*(?=\s)")
+_ACRONYM = re.compile(r"^(?:[^\W\d_]\.)+[^\W\d_]$")  # "U.S", "e.g", "a.m" (final period removed)
+_PARAGRAPH = re.compile(r"\n\s*\n|\n(?=\s*[•·▪◦*-]\s)")
+_BULLET = re.compile(r"^[•·▪◦*-]\s+")
+_EDGE_PUNCT = "\"'“”‘’()[]{}«»"
+
+
+def _ends_sentence(flat: str, start: int, mark: re.Match[str]) -> bool:
+    """Whether the punctuation ``mark`` closes the sentence that began at ``start``."""
+    following = flat[mark.end() : mark.end() + 40].split(None, 1)
+    if not following:
+        return True
+    first = following[0].lstrip(_EDGE_PUNCT)[:1]
+    if not first or not (first.isupper() or first.isdigit()):
+        return False  # "e.g. faces", "U.S. cities", "?” he asked": the sentence goes on
+    if mark.group().rstrip(_EDGE_PUNCT) != ".":
+        return True  # "?", "!", "…" and "..." before a capital
+    before = flat[start : mark.start()].rsplit(None, 1)
+    token = before[-1].strip(_EDGE_PUNCT) if before else ""
+    key = token.casefold()
+    if key in _NEVER_FINAL:
+        return False
+    if key in _MAYBE_FINAL or _ACRONYM.match(token) or (len(token) == 1 and token.isupper()):
+        return following[0].strip(_EDGE_PUNCT + ",;:").casefold() in _OPENERS
+    return True
+
+
+def sentences(text: str) -> list[str]:
+    """Split prose into whole sentences, stripped, in order.
+
+    Blank lines (and bullets) always separate sentences. Inside a paragraph a sentence ends at
+    ``.``, ``!``, ``?`` or an ellipsis (with any closing quotes) followed by a capital or digit,
+    except after titles and abbreviations ("Dr.", "e.g.", "U.S. Army", "Jan. 19", "J. K.
+    Rowling"). Decimals and figures ("3.5", "$224,000") never split because a boundary needs
+    whitespace after it. Text without final punctuation is kept as the last sentence.
+    """
+    out: list[str] = []
+    for paragraph in _PARAGRAPH.split(text):
+        flat = " ".join(paragraph.split())
+        start = 0
+        for match in _BOUNDARY.finditer(flat):
+            end = match.end()
+            if _ends_sentence(flat, start, match):
+                piece = _BULLET.sub("", flat[start:end].strip())
+                if piece:
+                    out.append(piece)
+                start = end
+        tail = _BULLET.sub("", flat[start:].strip())
+        if tail:
+            out.append(tail)
+    return out
+
+
+_COMPLETE_END = re.compile(r"[.!?][\"'”’)\]]*$")
+
+
+def is_complete(sentence: str) -> bool:
+    """True when a sentence ends with final punctuation rather than being cut off.
+
+    "…cou", "…threats and", "…Way back in 2016," and "…than ..." are not complete (feeds mark
+    truncation with a trailing ellipsis); "…the EU regime.”" is.
+    """
+    stripped = sentence.rstrip()
+    if stripped.endswith(("...", "…")):
+        return False
+    return bool(_COMPLETE_END.search(stripped))
