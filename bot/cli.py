@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 
+from bot.answers import COMMANDS
 from bot.config import ConfigError, Settings, load_settings
 from bot.corpus.loader import CorpusLoader, Progress
 from bot.corpus.merge import CorpusSnapshot
@@ -45,6 +46,17 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print one JSON object")
     check.add_argument("--db", help="parse cache database (default: configured)")
     check.set_defaults(handler=_check)
+
+    for command in COMMANDS:
+        ask = sub.add_parser(command, help=f"answer a query with /{command} (- reads stdin)")
+        ask.add_argument("query", help="the query; - reads one query per line from stdin")
+        ask.add_argument(
+            "--corpus", nargs="+", metavar="PATH", help="folders (default: configured)"
+        )
+        ask.add_argument("--limit", type=int, default=10, help="results at most (default 10)")
+        ask.add_argument("--json", action="store_true", help="print a JSON object")
+        ask.add_argument("--db", help="parse cache database (default: configured)")
+        ask.set_defaults(handler=_answer, command=command)
 
     start = sub.add_parser(
         "start", help="what `make run` runs: the bot with a token, else the console"
@@ -99,6 +111,26 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(report_text(snapshot))  # noqa: T201
     return 1 if args.strict and snapshot.errors else 0
+
+
+def _answer(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.answers import run_command, to_json, to_text
+    from bot.engine.engine import Engine
+
+    if args.limit < 1:
+        print("coverage-bot: --limit must be at least 1", file=sys.stderr)  # noqa: T201
+        return 2
+    engine = Engine(load_snapshot(args.corpus or [], settings, args.db, quiet=True))
+    queries = (line.strip() for line in sys.stdin) if args.query == "-" else iter([args.query])
+    for query in queries:
+        if not query:
+            continue
+        answer = run_command(engine, args.command, query, args.limit)
+        if args.json or args.query == "-":
+            print(json.dumps(to_json(args.command, query, answer), ensure_ascii=False), flush=True)  # noqa: T201
+        else:
+            print(to_text(args.command, answer))  # noqa: T201
+    return 0
 
 
 def _start(args: argparse.Namespace, settings: Settings) -> int:

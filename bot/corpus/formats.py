@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from yaml.nodes import Node
 
 from bot.corpus import yamlsafe
 from bot.corpus.decoding import NotText, decode
 from bot.corpus.model import Article, Problem
-from bot.corpus.records import parse_record
+from bot.corpus.records import Locate, Where, parse_record
 from bot.corpus.scrape import parse_scrape
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
@@ -103,27 +106,50 @@ def _parse_text(text: str, path: str, problems: list[Problem]) -> list[Article]:
         problems.append(Problem(path, 1, "front matter opened with '---' is never closed"))
         return []
     try:
-        data = yamlsafe.load(match.group(1))
+        data, node = yamlsafe.load(match.group(1))
     except yamlsafe.YAMLProblem as exc:
         problems.append(Problem(path, exc.line + 1 if exc.line else 1, exc.reason))
         return []
-    return parse_record(data, path, 1, problems, body_text=stripped[match.end() :])
+
+    def locate(where: Where) -> int | None:
+        return yamlsafe.line_of(node, where, offset=1)  # the front matter starts on line 2
+
+    return parse_record(
+        data, path, 1, problems, stripped[match.end() :], locate=locate, entry_lines=True
+    )
 
 
-def _parse_records(records: object, path: str, problems: list[Problem], what: str) -> list[Article]:
+def _parse_records(
+    records: object,
+    path: str,
+    problems: list[Problem],
+    what: str,
+    record_locator: Callable[[int | None], tuple[int | None, Locate | None]],
+    entry_lines: bool,
+) -> list[Article]:
+    """One mapping, or a list of them; ``record_locator(i)`` gives record i's line and locator."""
     if isinstance(records, dict):
-        return parse_record(records, path, None, problems)
+        line, locate = record_locator(None)
+        return parse_record(records, path, line, problems, locate=locate, entry_lines=entry_lines)
     if isinstance(records, list):
         out: list[Article] = []
-        for index, record in enumerate(records, start=1):
+        for index, record in enumerate(records):
             before = len(problems)
-            out.extend(parse_record(record, path, None, problems))
+            line, locate = record_locator(index)
+            out.extend(
+                parse_record(record, path, line, problems, locate=locate, entry_lines=entry_lines)
+            )
             for i in range(before, len(problems)):
                 p = problems[i]
-                problems[i] = Problem(p.path, p.line, f"record {index}: {p.reason}", p.severity)
+                problems[i] = Problem(p.path, p.line, f"record {index + 1}: {p.reason}", p.severity)
         return out
-    problems.append(Problem(path, None, f"{what} holds {type(records).__name__}, not records"))
+    line, _ = record_locator(None)
+    problems.append(Problem(path, line, f"{what} holds {_kind(records)}, not records"))
     return []
+
+
+def _kind(value: object) -> str:
+    return "nothing" if value is None else f"a {type(value).__name__}"
 
 
 def _parse_json(text: str, path: str, problems: list[Problem]) -> list[Article]:
@@ -135,7 +161,25 @@ def _parse_json(text: str, path: str, problems: list[Problem]) -> list[Article]:
     except RecursionError:
         problems.append(Problem(path, None, "malformed JSON: nested too deeply"))
         return []
-    return _parse_records(data, path, problems, "JSON")
+    nodes: list[Node | None] = []
+
+    def tree() -> Node | None:
+        # JSON is (nearly) YAML, and the composer records every node's line; only a file with
+        # a problem to place pays for composing it.
+        if not nodes:
+            try:
+                nodes.append(yamlsafe.load(text)[1])
+            except yamlsafe.YAMLProblem:
+                nodes.append(None)
+        return nodes[0]
+
+    def record_locator(index: int | None) -> tuple[int | None, Locate]:
+        prefix: Where = () if index is None else (index,)
+        return (1 if index is None else None), lambda where: yamlsafe.line_of(
+            tree(), (*prefix, *where)
+        )
+
+    return _parse_records(data, path, problems, "JSON", record_locator, entry_lines=False)
 
 
 def _parse_jsonl(text: str, path: str, problems: list[Problem]) -> list[Article]:
@@ -150,17 +194,34 @@ def _parse_jsonl(text: str, path: str, problems: list[Problem]) -> list[Article]
             problems.append(Problem(path, number, f"malformed JSON line: {reason}"))
             continue
         out.extend(parse_record(record, path, number, problems))
+    if not out and not problems:
+        problems.append(Problem(path, None, "JSON Lines file holds no records"))
     return out
 
 
 def _parse_yaml(text: str, path: str, problems: list[Problem]) -> list[Article]:
     try:
-        docs = yamlsafe.load_all(text)
+        docs, nodes = yamlsafe.load_all(text)
     except yamlsafe.YAMLProblem as exc:
         problems.append(Problem(path, exc.line, exc.reason))
         return []
-    docs = [d for d in docs if d is not None]
     if not docs:
         problems.append(Problem(path, None, "YAML file holds no records"))
         return []
-    return _parse_records(docs[0] if len(docs) == 1 else docs, path, problems, "YAML")
+    if len(docs) == 1:
+        records, root = docs[0], nodes[0]
+
+        def record_locator(index: int | None) -> tuple[int | None, Locate]:
+            prefix: Where = () if index is None else (index,)
+            return yamlsafe.line_of(root, prefix), lambda where: yamlsafe.line_of(
+                root, (*prefix, *where)
+            )
+
+    else:  # several documents: each one is a record
+
+        def record_locator(index: int | None) -> tuple[int | None, Locate]:
+            node = nodes[index or 0]
+            return yamlsafe.line_of(node, ()), lambda where: yamlsafe.line_of(node, where)
+
+        records = docs
+    return _parse_records(records, path, problems, "YAML", record_locator, entry_lines=True)

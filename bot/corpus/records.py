@@ -7,8 +7,9 @@ whichever file a record came from.
 from __future__ import annotations
 
 import re
+import reprlib
+import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -44,9 +45,17 @@ KNOWN_KEYS = frozenset(
     + list(_IGNORED_KEYS)
 )
 _WS = re.compile(r"\s+")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
-Report = Callable[[str, str], None]
-"""Callback taking (reason, severity) for the record being read."""
+Where = tuple[str | int, ...]
+"""A field's place inside a record: keys and list indexes, e.g. ``("related", 0, "title")``."""
+Locate = Callable[[Where], int | None]
+"""Maps a field's place to its line in the file, when the format can say."""
+Report = Callable[[str, str, Where], None]
+"""Callback taking (reason, severity, where) for the record being read."""
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlevel = 2
 
 
 def clean_text(value: str) -> str:
@@ -56,7 +65,7 @@ def clean_text(value: str) -> str:
 
 def paragraphs(text: str) -> tuple[str, ...]:
     """Split an article body into paragraphs at blank lines."""
-    return tuple(p for p in (clean_text(b) for b in re.split(r"\n\s*\n", text)) if p)
+    return tuple(p for p in (clean_text(b) for b in _PARAGRAPH_BREAK.split(text)) if p)
 
 
 def parse_record(
@@ -65,52 +74,70 @@ def parse_record(
     line: int | None,
     problems: list[Problem],
     body_text: str = "",
+    locate: Locate | None = None,
+    entry_lines: bool = False,
 ) -> list[Article]:
     """Turn one record into its article plus one article per ``related:`` entry.
 
     Bad fields are reported and dropped; a record without a usable title is reported and
-    yields nothing. The first article returned is the record's own.
+    yields nothing. The first article returned is the record's own. ``locate`` turns a field's
+    place into its line, so a problem points at the key rather than the record's first line;
+    with ``entry_lines`` (cheap for YAML, whose node tree is at hand) each related entry's
+    provenance also carries its own line.
     """
 
-    def report(reason: str, severity: str = "warning") -> None:
-        problems.append(Problem(path, line, reason, severity))  # type: ignore[arg-type]
+    def report(reason: str, severity: str = "warning", where: Where = ()) -> None:
+        at = (locate(where) or line) if locate is not None and (where or line is None) else line
+        problems.append(Problem(path, at, reason, severity))  # type: ignore[arg-type]
 
     if not isinstance(data, Mapping):
         report(f"expected a mapping of fields, got {_kind(data)}", "error")
         return []
-    for key in data:
-        if not isinstance(key, str) or key not in KNOWN_KEYS:
-            report(f"unknown key {key!r} ignored")
-    main = _article(data, path, line, report, "file", None, body_text)
+    _unknown_keys(data, report, ())
+    main = _article(data, path, line, report, "file", None, body_text, ())
     if main is None:
         return []
     out = [main]
     related_raw = data.get("related")
     if related_raw is not None and not isinstance(related_raw, list):
-        report(f"'related' should be a list, got {_kind(related_raw)}; ignored")
+        report(
+            f"'related' should be a list, got {_kind(related_raw)}; ignored",
+            "warning",
+            ("related",),
+        )
         related_raw = None
     links: list[str] = []
-    for i, entry in enumerate(related_raw or (), start=1):
+    for i, entry in enumerate(related_raw or ()):
+        where: Where = ("related", i)
 
-        def report_related(reason: str, severity: str = "warning", i: int = i) -> None:
-            report(f"related[{i}]: {reason}", "warning" if severity == "error" else severity)
+        def report_related(
+            reason: str, severity: str = "warning", at: Where = (), i: int = i
+        ) -> None:
+            # A bad related entry costs that entry only, so it is a warning on the record.
+            report(f"related[{i + 1}]: {reason}", "warning", ("related", i, *at))
 
         if not isinstance(entry, Mapping):
             report_related(f"expected a mapping, got {_kind(entry)}; skipped")
             continue
-        child = _article(entry, path, line, report_related, "related", main.id, "")
+        _unknown_keys(entry, report_related, ())
+        entry_line = (locate(where) or line) if entry_lines and locate is not None else line
+        child = _article(entry, path, entry_line, report_related, "related", main.id, "", ())
         if child is None or child.id == main.id:
             continue
-        child = _replace_related(child, (main.id,))
         links.append(child.id)
-        out.append(child)
+        out.append(child._replace(related=(main.id,)))
     if links:
-        out[0] = _replace_related(main, tuple(dict.fromkeys(links)))
+        out[0] = main._replace(related=tuple(dict.fromkeys(links)))
     return out
 
 
-def _replace_related(article: Article, related: tuple[str, ...]) -> Article:
-    return replace(article, related=related)
+def _unknown_keys(data: Mapping[Any, Any], report: Report, where: Where) -> None:
+    unknown = data.keys() - KNOWN_KEYS
+    for key in sorted(unknown, key=str):
+        if isinstance(key, str):
+            report(f"unknown key {key!r} ignored", "warning", (*where, key))
+        else:
+            report(f"unknown key {_short(key)} ignored (keys are text)", "warning", where)
 
 
 def _article(
@@ -121,64 +148,82 @@ def _article(
     kind: str,
     via: str | None,
     body_text: str,
+    where: Where,
 ) -> Article | None:
-    title = _first(data, "title")
+    title_key, title = _first(data, "title")
     if title is None:
-        report("missing title; record skipped", "error")
+        report("missing title; record skipped", "error", where)
         return None
     if not isinstance(title, str | int | float) or isinstance(title, bool):
-        report(f"title should be text, got {_kind(title)}; record skipped", "error")
+        report(
+            f"title should be text, got {_kind(title)}; record skipped",
+            "error",
+            (*where, title_key),
+        )
         return None
     title = clean_text(str(title))
     if not title:
-        report("empty title; record skipped", "error")
+        report("empty title; record skipped", "error", (*where, title_key))
         return None
 
     urls: list[str] = []
-    raw_url = _first(data, "url")
-    for key, value in [("url", raw_url)] + [(k, data.get(k)) for k in _VARIANT_KEYS]:
+    url_key, raw_url = _first(data, "url")
+    for key, value in [(url_key, raw_url)] + [(k, data.get(k)) for k in _VARIANT_KEYS]:
         if value is None or value == "":
             continue
         if is_web_url(value):
             urls.append(value.strip())
         else:
-            report(f"{key} is not an http(s) URL ({_short(value)}); dropped")
-    canonical = canonical_url(urls[0]) if urls else None
+            report(
+                f"{key} is not an http(s) URL ({_short(value)}); dropped", "warning", (*where, key)
+            )
+    canonical = None
+    for candidate in urls:
+        try:
+            canonical = canonical_url(candidate)
+            break
+        except ValueError:  # passed the cheap check but urllib still refuses it
+            report(f"URL {_short(candidate)} cannot be read; dropped", "warning", where)
 
-    outlet = _outlet(_first(data, "outlet"), urls[0] if urls else None, report)
-    published = _published(data, report)
-    excerpt = _text_field(data, "excerpt", report)
-    body_value = _text_field(data, "body", report)
+    outlet = _outlet(data, urls[0] if urls else None, report, where)
+    published = _published(data, report, where)
+    excerpt = _text_field(data, "excerpt", report, where)
+    body_value = _text_field(data, "body", report, where)
     body = paragraphs(body_text) if body_text.strip() else paragraphs(body_value)
-    topics = _topics(_first(data, "topics"), report)
-    images = _images(data.get("images", data.get("image")), report)
+    topics = _topics(data, report, where)
+    images = _images(data, report, where)
     return Article(
-        id=article_id(canonical, outlet.name, title),
-        title=title,
-        url=canonical,
-        urls=tuple(dict.fromkeys(urls)),
-        outlet=outlet,
-        published=published,
-        excerpt=excerpt,
-        body=body,
-        topics=topics,
-        images=images,
-        provenance=(Provenance(path, kind, line, via),),  # type: ignore[arg-type]
-        quality=_int(data.get("quality"), "quality", report),
-        heat=_int(data.get("heat"), "heat", report),
-        type=_plain_str(data.get("type"), "type", report),
-        category=_plain_str(data.get("category"), "category", report),
+        article_id(canonical, outlet.name, title),
+        title,
+        canonical,
+        tuple(dict.fromkeys(urls)),
+        outlet,
+        published,
+        excerpt,
+        body,
+        topics,
+        images,
+        (),
+        (Provenance(path, kind, line, via),),  # type: ignore[arg-type]
+        (),
+        _int(data, "quality", report, where),
+        _int(data, "heat", report, where),
+        _plain_str(data, "type", report, where),
+        _plain_str(data, "category", report, where),
     )
 
 
-def _first(data: Mapping[str, Any], field: str) -> Any:
-    for key in ALIASES[field]:
+def _first(data: Mapping[str, Any], field: str) -> tuple[str, Any]:
+    """The first alias of ``field`` present, and its value.
+
+    ``published: false`` is Smartable's flag, not a date, so it does not count.
+    """
+    names = ALIASES[field]
+    for key in names:
         value = data.get(key)
-        if field == "published" and isinstance(value, bool):
-            continue
-        if value is not None:
-            return value
-    return None
+        if value is not None and not (field == "published" and isinstance(value, bool)):
+            return key, value
+    return names[0], None
 
 
 def _kind(value: object) -> str:
@@ -187,53 +232,83 @@ def _kind(value: object) -> str:
     )
 
 
-def _short(value: object, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _short(value: object) -> str:
+    """A bounded repr: a value from an untrusted file may be huge or deeply shared."""
+    return _SHORT.repr(value)
 
 
-def _text_field(data: Mapping[str, Any], field: str, report: Report) -> str:
-    value = _first(data, field)
+def _text_field(data: Mapping[str, Any], field: str, report: Report, where: Where) -> str:
+    key, value = _first(data, field)
     if value is None:
         return ""
     if isinstance(value, str):
         return value.strip() if field == "body" else clean_text(value)
-    report(f"{field} should be text, got {_kind(value)}; ignored")
+    report(f"{key} should be text, got {_kind(value)}; ignored", "warning", (*where, key))
     return ""
 
 
-def _plain_str(value: Any, field: str, report: Report) -> str:
+def _plain_str(data: Mapping[str, Any], key: str, report: Report, where: Where) -> str:
+    value = data.get(key)
     if value is None:
         return ""
     if isinstance(value, str):
-        return value.strip()
-    report(f"{field} should be text, got {_kind(value)}; ignored")
+        return sys.intern(value.strip())
+    report(f"{key} should be text, got {_kind(value)}; ignored", "warning", (*where, key))
     return ""
 
 
-def _int(value: Any, field: str, report: Report) -> int | None:
+def _int(data: Mapping[str, Any], key: str, report: Report, where: Where) -> int | None:
+    value = data.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        report(f"{field} should be a number, got {_kind(value)}; ignored")
+        report(f"{key} should be a number, got {_kind(value)}; ignored", "warning", (*where, key))
         return None
-    return int(value)
+    try:
+        return int(value)
+    except (OverflowError, ValueError):  # inf and nan are floats too
+        report(f"{key} should be a number, got {_short(value)}; ignored", "warning", (*where, key))
+        return None
 
 
-def _outlet(value: Any, url: str | None, report: Report) -> Outlet:
+def _outlet(data: Mapping[str, Any], url: str | None, report: Report, where: Where) -> Outlet:
+    key, value = _first(data, "outlet")
     fallback = domain_of(url) if url else ""
     if value is None:
-        return Outlet(fallback, fallback)
+        return _OUTLETS(fallback, fallback)
     if isinstance(value, str):
-        return Outlet(clean_text(value) or fallback, fallback)
+        return _OUTLETS(clean_text(value) or fallback, fallback)
     if isinstance(value, Mapping):
         name, domain = value.get("name"), value.get("domain")
         name = clean_text(name) if isinstance(name, str) else ""
         domain = domain.strip().lower().removeprefix("www.") if isinstance(domain, str) else ""
         domain = domain or fallback
-        return Outlet(name or domain, domain)
-    report(f"provider should be a name or a mapping, got {_kind(value)}; ignored")
-    return Outlet(fallback, fallback)
+        return _OUTLETS(name or domain, domain)
+    report(
+        f"{key} should be a name or a mapping, got {_kind(value)}; ignored",
+        "warning",
+        (*where, key),
+    )
+    return _OUTLETS(fallback, fallback)
+
+
+def _shared_outlets() -> Callable[[str, str], Outlet]:
+    """One ``Outlet`` per (name, domain): a corpus has hundreds of outlets and ~10^5 articles."""
+    seen: dict[tuple[str, str], Outlet] = {}
+
+    def get(name: str, domain: str) -> Outlet:
+        key = (name, domain)
+        outlet = seen.get(key)
+        if outlet is None:
+            if len(seen) > 100_000:  # a hostile corpus of made-up outlets must not grow this
+                seen.clear()
+            outlet = seen[key] = Outlet(sys.intern(name), sys.intern(domain))
+        return outlet
+
+    return get
+
+
+_OUTLETS = _shared_outlets()
 
 
 def parse_datetime(value: Any) -> datetime | None:
@@ -260,45 +335,49 @@ def parse_datetime(value: Any) -> datetime | None:
     raise ValueError(f"unparseable date {_short(value)}")
 
 
-def _published(data: Mapping[str, Any], report: Report) -> datetime | None:
-    value = _first(data, "published")
+def _published(data: Mapping[str, Any], report: Report, where: Where) -> datetime | None:
+    key, value = _first(data, "published")
     if value is None:
         return None
     try:
         return parse_datetime(value)
     except (ValueError, OverflowError, OSError) as exc:
-        report(f"{exc}; published time left unknown")
+        report(f"{key}: {exc}; published time left unknown", "warning", (*where, key))
         return None
 
 
-def _topics(value: Any, report: Report) -> tuple[str, ...]:
+def _topics(data: Mapping[str, Any], report: Report, where: Where) -> tuple[str, ...]:
+    key, value = _first(data, "topics")
     if value is None:
         return ()
     if isinstance(value, str):
-        value = [part for part in value.split(",")]
+        value = value.split(",")
     if not isinstance(value, list):
-        report(f"topics should be a list, got {_kind(value)}; ignored")
+        report(f"{key} should be a list, got {_kind(value)}; ignored", "warning", (*where, key))
         return ()
     out: list[str] = []
-    for item in value:
+    for i, item in enumerate(value):
         if isinstance(item, str) and clean_text(item):
-            out.append(clean_text(item))
+            out.append(sys.intern(clean_text(item)))
         elif isinstance(item, Mapping) and isinstance(item.get("name"), str):
-            out.append(clean_text(item["name"]))
+            out.append(sys.intern(clean_text(item["name"])))
         else:
-            report(f"topic {_short(item)} is not text; ignored")
+            report(f"topic {_short(item)} is not text; ignored", "warning", (*where, key, i))
     return tuple(dict.fromkeys(out))
 
 
-def _images(value: Any, report: Report) -> tuple[Image, ...]:
+def _images(data: Mapping[str, Any], report: Report, where: Where) -> tuple[Image, ...]:
+    key = "images" if "images" in data else "image"
+    value = data.get(key)
     if value is None:
         return ()
     items: Iterable[Any] = value if isinstance(value, list) else [value]
     out: list[Image] = []
-    for item in items:
+    for i, item in enumerate(items):
         url = item.get("url") if isinstance(item, Mapping) else item
         if not is_web_url(url):
-            report(f"image {_short(url)} is not an http(s) URL; dropped")
+            at = (*where, key, i) if isinstance(value, list) else (*where, key)
+            report(f"image {_short(url)} is not an http(s) URL; dropped", "warning", at)
             continue
         width = item.get("width") if isinstance(item, Mapping) else None
         height = item.get("height") if isinstance(item, Mapping) else None

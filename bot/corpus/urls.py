@@ -70,24 +70,32 @@ _TRACKING_KEYS = frozenset(
     }
 )
 _TRACKING_PREFIXES = ("utm_", "itm_", "pk_", "hsa_", "mkt_", "at_", "wt_", "_hs")
-_AMP_CACHE_HOST = re.compile(r"(?:^|\.)cdn\.ampproject\.org$")
+_AMP_CACHE_SUFFIX = ".cdn.ampproject.org"
 _AMP_SEGMENT = re.compile(r"/(?:platform/amp|google-amp|amp|amphtml)(?=/|$)", re.IGNORECASE)
 _AMP_SUFFIX = re.compile(r"(?:\.amp(?:\.html)?|/amp/?)$", re.IGNORECASE)
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# An absolute http(s) URL with a host and no white space; checked by one regex because
+# ``urlsplit`` per candidate URL cost more than the rest of a record's fields together.
+_WEB_URL = re.compile(
+    r"https?://(?:[^\s/?#@]*@)?(?:\[[0-9A-Fa-f:.]+\]|[^\s/?#:@\[\]]+)(?::(\d*))?(?:[/?#]\S*)?",
+    re.IGNORECASE,
+)
+# Path characters that never need re-quoting; anything else sends the path through quote().
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=\-._~]*")
 
 
 def is_web_url(value: object) -> bool:
     """True for an absolute http(s) URL with a host: the only kind we ever show or link."""
-    if not isinstance(value, str) or not value or any(c.isspace() for c in value.strip()):
+    if not isinstance(value, str):
         return False
-    try:
-        parts = urlsplit(value.strip())
-    except ValueError:
+    match = _WEB_URL.fullmatch(value.strip())
+    if match is None:
         return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    port = match.group(1)
+    return not port or int(port) <= 65535
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)  # related: lists repeat popular articles' URLs across many files
 def canonical_url(url: str) -> str:
     """The one address that stands for every variant of an article's URL.
 
@@ -99,9 +107,9 @@ def canonical_url(url: str) -> str:
     if not is_web_url(url):
         raise ValueError(f"not an http(s) URL: {url!r}")
     parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower().rstrip(".")
+    host = (parts.hostname or "").rstrip(".")
     path = parts.path or "/"
-    if _AMP_CACHE_HOST.search(host):
+    if host.endswith(_AMP_CACHE_SUFFIX) or host == _AMP_CACHE_SUFFIX[1:]:
         # /c/s/host/path is https, /c/host/path is http; /v/ and /i/ are other content kinds.
         segments = [s for s in path.split("/") if s]
         while segments and segments[0] in ("c", "v", "i", "s", "r"):
@@ -112,24 +120,27 @@ def canonical_url(url: str) -> str:
     if host.startswith("www."):
         host = host[4:]
     port = parts.port
-    netloc = (
-        host if port is None or str(port) == _DEFAULT_PORTS.get(parts.scheme) else f"{host}:{port}"
-    )
-    path = _AMP_SEGMENT.sub("", path)
-    path = _AMP_SUFFIX.sub("", path) or "/"
-    path = quote(unquote(path), safe="/:@!$&'()*+,;=-._~%")
+    netloc = host if port is None or port == _DEFAULT_PORTS.get(parts.scheme) else f"{host}:{port}"
+    if "amp" in path.lower():
+        path = _AMP_SEGMENT.sub("", path)
+        path = _AMP_SUFFIX.sub("", path) or "/"
+    if _PLAIN_PATH.fullmatch(path) is None or "%" in path:
+        path = quote(unquote(path), safe="/:@!$&'()*+,;=-._~%")
     if len(path) > 1:
-        path = path.rstrip("/")
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    # Nature-style cookie redirects append ?code=...&error=cookies_not_supported.
-    cookie_redirect = ("error", "cookies_not_supported") in pairs
-    query = [
-        (k, v)
-        for k, v in pairs
-        if not _is_tracking(k.lower()) and not (cookie_redirect and k in ("code", "error"))
-    ]
-    query.sort()
-    return urlunsplit(("https", netloc, path, urlencode(query), ""))
+        path = path.rstrip("/") or "/"
+    query = ""
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        # Nature-style cookie redirects append ?code=...&error=cookies_not_supported.
+        cookie_redirect = ("error", "cookies_not_supported") in pairs
+        kept = [
+            (k, v)
+            for k, v in pairs
+            if not _is_tracking(k.lower()) and not (cookie_redirect and k in ("code", "error"))
+        ]
+        kept.sort()
+        query = urlencode(kept)
+    return urlunsplit(("https", netloc, path, query, ""))
 
 
 def _is_tracking(key: str) -> bool:
@@ -137,6 +148,6 @@ def _is_tracking(key: str) -> bool:
 
 
 def domain_of(url: str) -> str:
-    """The registrable-looking host of a URL without ``www.``, for outlets that give no domain."""
+    """The host of a URL without ``www.``, for outlets that give no domain."""
     host = (urlsplit(url).hostname or "").lower()
     return host[4:] if host.startswith("www.") else host

@@ -32,8 +32,8 @@ from bot.engine.results import (
     RelatedItem,
     SearchResult,
     SourceAnswer,
-    SummaryAnswer,
     Suggestion,
+    SummaryAnswer,
 )
 from bot.engine.stories import StoryIndex
 from bot.engine.summary import summarize
@@ -65,6 +65,7 @@ class Engine:
         self.vocabulary = Vocabulary(self.index.vocabulary(), self.index.size)
         self.stories = StoryIndex.build(snapshot.articles)
         self._terms: OrderedDict[str, tuple[Article, frozenset[str]]] = OrderedDict()
+        self._terms_lock = threading.Lock()
         self._snapshot = snapshot
         self._rebuild_names(snapshot)
 
@@ -86,11 +87,10 @@ class Engine:
             for article in upserts:
                 if article.id in changes.added:
                     self.vocabulary.add(index_terms(_all_text(article)))
-            self.stories.update(
-                snapshot.articles, changes.added, changes.changed, changes.removed
-            )
-            for article_id in changes.changed | changes.removed:
-                self._terms.pop(article_id, None)
+            self.stories.update(snapshot.articles, changes.added, changes.changed, changes.removed)
+            with self._terms_lock:
+                for article_id in changes.changed | changes.removed:
+                    self._terms.pop(article_id, None)
             self._rebuild_names(snapshot)
             self._snapshot = snapshot
 
@@ -168,7 +168,9 @@ class Engine:
         content = [t for t in out if t not in META_WORDS] or out
         corrected = None
         if corrected_terms:
-            mapping = dict(zip(tokens, [self.vocabulary.correct(t) or t for t in tokens], strict=True))
+            mapping = dict(
+                zip(tokens, [self.vocabulary.correct(t) or t for t in tokens], strict=True)
+            )
             corrected = " ".join(mapping.get(t, t) for t in tokens)
         return list(dict.fromkeys(content)), corrected, corrected_terms
 
@@ -211,14 +213,17 @@ class Engine:
         return hits, corrected, hits
 
     def _article_terms(self, article: Article) -> frozenset[str]:
-        cached = self._terms.get(article.id)
-        if cached is not None and cached[0] is article:
-            self._terms.move_to_end(article.id)
-            return cached[1]
+        """The article's words, cached: bodies are long and the same articles come up often."""
+        with self._terms_lock:  # the bot calls the engine from several worker threads
+            cached = self._terms.get(article.id)
+            if cached is not None and cached[0] is article:
+                self._terms.move_to_end(article.id)
+                return cached[1]
         terms = frozenset(index_terms(_all_text(article)))
-        self._terms[article.id] = (article, terms)
-        if len(self._terms) > _TERMS_CACHE:
-            self._terms.popitem(last=False)
+        with self._terms_lock:
+            self._terms[article.id] = (article, terms)
+            if len(self._terms) > _TERMS_CACHE:
+                self._terms.popitem(last=False)
         return terms
 
     def _not_found(self, query: str, scored: list[Hit], corrected: str | None) -> NotFound:
@@ -305,8 +310,10 @@ class Engine:
             reason = "shared terms: " + ", ".join(shared_terms[:4])
             if shared_topics:
                 reason += "; topics: " + ", ".join(shared_topics[:3])
-            score = 100 * sum(map(self.vocabulary.idf, shared_terms)) / (
-                sum(map(self.vocabulary.idf, rare)) or 1
+            score = (
+                100
+                * sum(map(self.vocabulary.idf, shared_terms))
+                / (sum(map(self.vocabulary.idf, rare)) or 1)
             )
             yield other, reason, round(score, 1)
 
@@ -346,7 +353,9 @@ class Engine:
             return list(out.values())[:limit]
         partial = "" if text[-1].isspace() else tokens[-1]
         complete = tokens if not partial else tokens[:-1]
-        complete = [t if t in self.vocabulary else (self.vocabulary.correct(t) or t) for t in complete]
+        complete = [
+            t if t in self.vocabulary else (self.vocabulary.correct(t) or t) for t in complete
+        ]
         ids = self.index.prefix(complete, partial, limit)
         if not ids and partial and len(partial) >= 4:
             fixed = self.vocabulary.correct(partial)
@@ -375,8 +384,9 @@ def _closest(name: str, known: Mapping[str, int]) -> str | None:
     for candidate in known:
         if candidate.casefold() == folded:
             return candidate
-    match = process.extractOne(folded, list(known), scorer=fuzz.WRatio, processor=str.casefold,
-                               score_cutoff=85)
+    match = process.extractOne(
+        folded, list(known), scorer=fuzz.WRatio, processor=str.casefold, score_cutoff=85
+    )
     return match[0] if match else None
 
 
@@ -396,12 +406,7 @@ def _all_text(article: Article) -> str:
 
 def _has(terms: frozenset[str], term: str) -> bool:
     """Term match tolerant of plural and verb endings ("images"/"image", "paying"/"pay")."""
-    if term in terms:
-        return True
-    for variant in _variants(term):
-        if variant in terms:
-            return True
-    return False
+    return term in terms or any(variant in terms for variant in _variants(term))
 
 
 def _variants(term: str) -> tuple[str, ...]:

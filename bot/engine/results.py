@@ -28,7 +28,9 @@ class Hit:
     excerpt: str
     marks: tuple[tuple[int, int], ...] = ()
 
-    def marked(self, before: str = "**", after: str = "**", escape: Callable[[str], str] = str) -> str:
+    def marked(
+        self, before: str = "**", after: str = "**", escape: Callable[[str], str] = str
+    ) -> str:
         """The excerpt with matched words wrapped, every other piece passed through ``escape``."""
         out, pos = [], 0
         for start, end in self.marks:

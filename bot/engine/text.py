@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Numbers keep their digits together ("224,000" -> "224000", "3.5" -> "3.5") so figures match.
 _TOKEN = re.compile(r"\$?\d[\d,]*(?:\.\d+)?%?|[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
@@ -56,7 +57,7 @@ def is_question(text: str) -> bool:
 # followed by more of the same sentence ("Dr. Smith", "e.g. faces", "Apple vs. Samsung").
 _NEVER_FINAL = frozenset(
     """mr mrs ms mx dr prof sen rep reps gov gen lt col capt sgt cmdr adm rev hon pres supt det
-    insp messrs e.g i.e cf vs viz approx fig figs dept est ca""".split()
+    insp messrs e.g i.e cf vs viz approx fig figs dept est ca""".split()  # noqa: SIM905
 )
 # A period after one of these ends a sentence only when an ordinary sentence opener follows:
 # "Apple Inc. The deal…" splits, "Apple Inc. Chief Executive…" and "Jan. 19" do not.
@@ -64,11 +65,11 @@ _MAYBE_FINAL = frozenset(
     """inc ltd co corp llc plc bros jr sr etc no nos st ave rd blvd mt ft jan feb mar apr jun jul
     aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun ala ariz ark calif colo
     conn del fla ga ill ind kan kans ky la md mass mich minn miss mo mont neb nev okla ore pa
-    tenn tex va vt wash wis wyo""".split()
+    tenn tex va vt wash wis wyo""".split()  # noqa: SIM905
 )
 _OPENERS = STOPWORDS | frozenset(
     """however meanwhile but yet still today yesterday last earlier later according although though
-    since despite instead also now""".split()
+    since despite instead also now""".split()  # noqa: SIM905
 )
 # Sentence-final punctuation, any closing quotes or brackets, then the whitespace that follows.
 _BOUNDARY = re.compile(r"(?:[.!?]+|…)[\"'”’)\]]*(?=\s)")
@@ -137,3 +138,79 @@ def is_complete(sentence: str) -> bool:
     if stripped.endswith(("...", "…")):
         return False
     return bool(_COMPLETE_END.search(stripped))
+
+
+# --- Stems -------------------------------------------------------------------------------------
+_IRREGULAR = {
+    "paid": "pay",
+    "bought": "buy",
+    "sold": "sell",
+    "spent": "spend",
+    "won": "win",
+    "lost": "lose",
+    "began": "begin",
+    "begun": "begin",
+    "made": "make",
+    "took": "take",
+    "taken": "take",
+    "gave": "give",
+    "given": "give",
+    "built": "build",
+    "held": "hold",
+    "found": "find",
+    "left": "leave",
+    "told": "tell",
+    "brought": "bring",
+    "people": "person",
+    "children": "child",
+    "men": "man",
+    "women": "woman",
+}
+_DOUBLE_END = re.compile(r"([^aeiouslz])\1$")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A light stem so "paying", "pays" and "paid" meet at "pay", "images" and "image" at "imag".
+
+    Deliberately crude (a few suffixes, a few irregular verbs): it only has to make a question's
+    words meet the same words in an article, and over-stemming costs little there.
+    """
+    word = word.casefold()
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith(("sses", "xes", "ches", "shes")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("eed"):
+            word = word[: -len(suffix)]
+            if _DOUBLE_END.search(word):
+                word = word[:-1]  # "stopped" -> "stopp" -> "stop"
+            break
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]  # "make"/"making" and "use"/"using" meet
+    return word
+
+
+_CUT_TAIL = re.compile(r"[\s,;:–—-]*(?:\.\.\.|…)?[\s,;:–—-]*$")
+
+
+def excerpt_sentences(text: str) -> list[str]:
+    """An excerpt's sentences, without the cut-off tail feeds leave ("…software to cou").
+
+    A trailing fragment is dropped when a complete sentence precedes it; when it is all there
+    is, it is kept and marked with "…" so a reader sees it was cut, never completed.
+    """
+    parts = sentences(text)
+    if not parts or is_complete(parts[-1]):
+        return parts
+    if any(is_complete(p) for p in parts[:-1]):
+        return parts[:-1]
+    fragment = _CUT_TAIL.sub("", parts[-1])
+    return [*parts[:-1], fragment + "…"] if fragment else parts[:-1]

@@ -1,0 +1,624 @@
+"""Answer quality: the engine against two baselines on a question file, all in one run.
+
+    .venv/bin/python bench/quality.py bench/questions.yaml [--corpus DIR ...] [--all]
+
+Each question has a ``command`` (search, summary, source, related, ask, coverage) and ``expect``:
+the articles that are equally right answers, or ``none`` when the coverage holds no answer. An
+expectation is an http(s) URL (matched after ``canonical_url`` against every URL variant of an
+article), ``title: ...`` (the article's exact title; a trailing ``…`` matches a prefix, for
+scraped pages whose title was cut from their text) or ``id: ...`` (an article id).
+
+Metrics, over answerable questions: top-1, top-3 and MRR over the first 10 results (commands
+other than ``search`` answer with one article, their ``.hit.article``). Over ``none``
+questions: the share answered with "not found".
+
+Baselines, computed in the same run over the same corpus and filters:
+
+- ``fts5-bm25``: SQLite FTS5 (porter + unicode61) over title, excerpt and body, the query's words
+  OR-ed, ranked by ``bm25()``.
+- ``wratio-titles``: rapidfuzz ``process.extract`` with ``fuzz.WRatio`` over every title.
+
+Neither can say "not found" by itself, so each gets the threshold on its top score that
+maximises its own accuracy on this very question set ((answerable questions right at top-1 +
+unanswerable questions refused) / all); below it the baseline answers nothing. That is
+generous: the threshold is fitted on the test data, the engine's was not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sqlite3
+import sys
+import tempfile
+import time
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+from rapidfuzz import fuzz, process, utils
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bot.corpus.loader import CorpusLoader  # noqa: E402
+from bot.corpus.merge import CorpusSnapshot  # noqa: E402
+from bot.corpus.model import Article  # noqa: E402
+from bot.corpus.urls import canonical_url, is_web_url  # noqa: E402
+from bot.engine.engine import Engine  # noqa: E402
+from bot.engine.results import NotFound, SearchResult  # noqa: E402
+
+COMMANDS = ("search", "summary", "source", "related", "ask", "coverage")
+TOP_K = 10  # MRR is computed over this many results
+TARGET_TOP1 = 0.90
+TARGET_UNANSWERABLE = 0.90
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+# ------------------------------------------------------------------------------- questions
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """One acceptable answer: a URL, an exact title, or an article id."""
+
+    kind: str  # "url", "title", "id"
+    value: str
+
+    @classmethod
+    def parse(cls, text: str) -> Expectation:
+        """``https://...``, ``title: ...`` or ``id: ...``."""
+        text = str(text).strip()
+        head, _, rest = text.partition(":")
+        if head.strip().casefold() == "title" and rest.strip():
+            return cls("title", _norm_title(rest))
+        if head.strip().casefold() == "id" and rest.strip():
+            return cls("id", rest.strip().casefold())
+        if is_web_url(text):
+            return cls("url", canonical_url(text))
+        raise ValueError(f"expectation is neither a URL, 'title: ...' nor 'id: ...': {text!r}")
+
+    def matches(self, article: Article) -> bool:
+        """True when ``article`` is this expected answer."""
+        if self.kind == "id":
+            return article.id == self.value
+        if self.kind == "url":
+            return self.value in _article_urls(article)
+        titles = [_norm_title(t) for t in (article.title, *article.alt_titles)]
+        if self.value.endswith("…"):
+            stem = self.value[:-1].rstrip()
+            return any(t == self.value or t.startswith(stem) for t in titles)
+        return self.value in titles
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """One line of the question file."""
+
+    number: int
+    question: str
+    command: str
+    expect: tuple[Expectation, ...]  # empty: unanswerable
+    kind: str = ""
+    outlet: str | None = None
+    topic: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    note: str = ""
+
+    @property
+    def answerable(self) -> bool:
+        """False for ``expect: none``."""
+        return bool(self.expect)
+
+    def is_right(self, article: Article) -> bool:
+        """True when ``article`` is one of the expected answers."""
+        return any(e.matches(article) for e in self.expect)
+
+    def describe(self) -> str:
+        """The question with its command and filters, as one line."""
+        extras = [
+            f"{k}={v}"
+            for k, v in (
+                ("outlet", self.outlet),
+                ("topic", self.topic),
+                ("since", self.since and self.since.date()),
+                ("until", self.until and self.until.date()),
+            )
+            if v
+        ]
+        tail = f"  [{', '.join(extras)}]" if extras else ""
+        return f"#{self.number} {self.command} {self.question!r}{tail}"
+
+
+def load_questions(path: Path) -> tuple[list[Question], list[str]]:
+    """Questions and the corpus folders the file names (relative to the repository root)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if isinstance(data, list):
+        items, corpus = data, []
+    else:
+        items, corpus = data.get("questions", []), list(data.get("corpus", []))
+    out = []
+    for number, item in enumerate(items, start=1):
+        command = str(item.get("command", "search"))
+        if command not in COMMANDS:
+            raise ValueError(f"question {number}: unknown command {command!r}")
+        raw = item.get("expect")
+        if raw in (None, "none", "None") or raw is False:
+            expect: tuple[Expectation, ...] = ()
+        else:
+            values = raw if isinstance(raw, list) else [raw]
+            expect = tuple(Expectation.parse(v) for v in values)
+        since = _day(item.get("since"))
+        until = _day(item.get("until"))
+        out.append(
+            Question(
+                number=number,
+                question=str(item["question"]),
+                command=command,
+                expect=expect,
+                kind=str(item.get("kind", "")),
+                outlet=item.get("outlet"),
+                topic=item.get("topic"),
+                since=since,
+                # ``until`` names a day: include all of it.
+                until=until + timedelta(days=1, microseconds=-1) if until else None,
+                note=str(item.get("note", "") or ""),
+            )
+        )
+    return out, [str(c) for c in corpus]
+
+
+def _day(value: object) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    day = datetime.fromisoformat(str(value))
+    return day if day.tzinfo else day.replace(tzinfo=UTC)
+
+
+def _norm_title(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).replace("...", "…")
+    return " ".join(text.casefold().split())
+
+
+_URLS: dict[str, frozenset[str]] = {}
+
+
+def _article_urls(article: Article) -> frozenset[str]:
+    cached = _URLS.get(article.id)
+    if cached is None:
+        urls = set()
+        for url in (article.url, *article.urls):
+            if url and is_web_url(url):
+                try:
+                    urls.add(canonical_url(url))
+                except ValueError:
+                    continue
+        cached = _URLS[article.id] = frozenset(urls)
+    return cached
+
+
+# ------------------------------------------------------------------------------- systems
+@dataclass(slots=True)
+class Answer:
+    """What one system said for one question: ranked articles and its top score."""
+
+    articles: list[Article]
+    score: float | None = None  # baselines only: the top score, for the not-found threshold
+    refused: bool = False  # the engine said "not found"
+    detail: str = ""
+
+
+System = Callable[[Question], Answer]
+
+
+class EngineSystem:
+    """The engine, asked through the command each question names."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __call__(self, q: Question) -> Answer:
+        """Run the question's command and return the articles it answers with."""
+        engine = self.engine
+        if q.command == "search":
+            result: SearchResult = engine.search(
+                q.question, outlet=q.outlet, topic=q.topic, since=q.since, until=q.until,
+                limit=TOP_K,
+            )
+            if result.not_found is not None or not result.hits:
+                return Answer([], refused=True, detail=_not_found_text(result.not_found))
+            detail = "; ".join(
+                f"{h.score:.0f} {h.article.outlet.name}: {h.article.title[:70]}"
+                for h in result.hits[:3]
+            )
+            return Answer([h.article for h in result.hits], detail=detail)
+        answer = getattr(engine, q.command)(q.question)
+        if isinstance(answer, NotFound):
+            return Answer([], refused=True, detail=_not_found_text(answer))
+        hit = answer.hit
+        detail = f"{hit.score:.0f} {hit.article.outlet.name}: {hit.article.title[:90]}"
+        return Answer([hit.article], detail=detail)
+
+
+def _not_found_text(nf: NotFound | None) -> str:
+    if nf is None:
+        return "NOT FOUND"
+    near = "; ".join(s[:60] for s in nf.suggestions[:2])
+    fixed = f" (read as {nf.corrected!r})" if nf.corrected else ""
+    return f"NOT FOUND{fixed}" + (f" — suggested: {near}" if near else "")
+
+
+class _Filters:
+    """The same outlet/topic/date restrictions the engine gets, applied to a baseline."""
+
+    def __init__(self, articles: Sequence[Article]) -> None:
+        self.articles = articles
+
+    @staticmethod
+    def admits(article: Article, q: Question) -> bool:
+        if q.outlet and q.outlet.casefold() not in article.outlet.name.casefold():
+            return False
+        if q.topic and q.topic.casefold() not in {t.casefold() for t in article.topics}:
+            return False
+        if q.since or q.until:
+            when = article.published
+            if when is None:
+                return False
+            if q.since and when < q.since:
+                return False
+            if q.until and when > q.until:
+                return False
+        return True
+
+
+class Fts5System:
+    """SQLite FTS5 bm25 over title + excerpt + body: the off-the-shelf full-text answer."""
+
+    def __init__(self, articles: Sequence[Article]) -> None:
+        self.articles = list(articles)
+        self.db = sqlite3.connect(":memory:")
+        self.db.execute(
+            "CREATE VIRTUAL TABLE doc USING fts5(title, excerpt, body, "
+            "tokenize='porter unicode61 remove_diacritics 2')"
+        )
+        self.db.executemany(
+            "INSERT INTO doc(rowid, title, excerpt, body) VALUES (?, ?, ?, ?)",
+            (
+                (i, " ".join((a.title, *a.alt_titles)), a.excerpt, "\n".join(a.body))
+                for i, a in enumerate(self.articles)
+            ),
+        )
+        self.db.commit()
+
+    def __call__(self, q: Question) -> Answer:
+        """Top articles by bm25 for the OR of the question's words."""
+        words = list(dict.fromkeys(w for w in _WORD.findall(q.question.casefold())))
+        if not words:
+            return Answer([])
+        match = " OR ".join(f'"{w}"' for w in words)
+        filtered = bool(q.outlet or q.topic or q.since or q.until)
+        rows = self.db.execute(
+            "SELECT rowid, -bm25(doc) FROM doc WHERE doc MATCH ? ORDER BY bm25(doc) LIMIT ?",
+            (match, 10_000 if filtered else TOP_K),
+        ).fetchall()
+        ranked = [(self.articles[r], s) for r, s in rows]
+        if filtered:
+            ranked = [(a, s) for a, s in ranked if _Filters.admits(a, q)]
+        ranked = ranked[:TOP_K]
+        if not ranked:
+            return Answer([])
+        return Answer([a for a, _ in ranked], score=ranked[0][1])
+
+
+class WRatioSystem:
+    """A rapidfuzz WRatio scan over every title: what a fuzzy-matching bot does."""
+
+    def __init__(self, articles: Sequence[Article]) -> None:
+        self.articles = list(articles)
+        self.titles = [utils.default_process(a.title) for a in self.articles]
+
+    def __call__(self, q: Question) -> Answer:
+        """Titles closest to the question by WRatio."""
+        filtered = bool(q.outlet or q.topic or q.since or q.until)
+        if filtered:
+            keep = [i for i, a in enumerate(self.articles) if _Filters.admits(a, q)]
+            choices = {i: self.titles[i] for i in keep}
+        else:
+            choices = dict(enumerate(self.titles))
+        found = process.extract(
+            utils.default_process(q.question), choices, scorer=fuzz.WRatio, limit=TOP_K,
+            processor=None,
+        )
+        if not found:
+            return Answer([])
+        return Answer([self.articles[key] for _, _, key in found], score=found[0][1])
+
+
+# ------------------------------------------------------------------------------- scoring
+@dataclass(slots=True)
+class Outcome:
+    """One system's answer to one question, judged."""
+
+    question: Question
+    answer: Answer
+    rank: int | None  # 0-based rank of the first right article within TOP_K, None if absent
+
+    @property
+    def refused(self) -> bool:
+        """True when the system answered nothing."""
+        return self.answer.refused or not self.answer.articles
+
+    @property
+    def correct(self) -> bool:
+        """Top-1 right for answerable questions; refusal for unanswerable ones."""
+        if self.question.answerable:
+            return self.rank == 0
+        return self.refused
+
+
+@dataclass(slots=True)
+class Score:
+    """Aggregated metrics for one system."""
+
+    name: str
+    outcomes: list[Outcome]
+    threshold: float | None = None
+    seconds: float = 0.0
+    by_kind: dict[str, list[Outcome]] = field(default_factory=dict)
+
+    def _answerable(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.question.answerable]
+
+    def _unanswerable(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.question.answerable]
+
+    @property
+    def top1(self) -> float:
+        """Share of answerable questions whose first result is right."""
+        rows = self._answerable()
+        return sum(o.rank == 0 for o in rows) / len(rows) if rows else 0.0
+
+    @property
+    def top3(self) -> float:
+        """Share of answerable questions with a right result in the first three."""
+        rows = self._answerable()
+        return sum(o.rank is not None and o.rank < 3 for o in rows) / len(rows) if rows else 0.0
+
+    @property
+    def mrr(self) -> float:
+        """Mean reciprocal rank of the first right result, over the first ten."""
+        rows = self._answerable()
+        return sum(1 / (o.rank + 1) for o in rows if o.rank is not None) / len(rows) if rows else 0.0
+
+    @property
+    def unanswerable(self) -> float:
+        """Share of unanswerable questions answered with "not found"."""
+        rows = self._unanswerable()
+        return sum(o.refused for o in rows) / len(rows) if rows else 0.0
+
+    @property
+    def accuracy(self) -> float:
+        """Share of all questions handled right (top-1 or refusal)."""
+        return sum(o.correct for o in self.outcomes) / len(self.outcomes) if self.outcomes else 0.0
+
+
+def judge(q: Question, answer: Answer) -> Outcome:
+    """Find the rank of the first right article in ``answer``."""
+    rank = None
+    if q.answerable:
+        limit = TOP_K if q.command == "search" else 1
+        for i, article in enumerate(answer.articles[:limit]):
+            if q.is_right(article):
+                rank = i
+                break
+    return Outcome(q, answer, rank)
+
+
+def apply_threshold(outcomes: list[Outcome], threshold: float) -> list[Outcome]:
+    """Outcomes of a baseline that answers only when its top score reaches ``threshold``."""
+    out = []
+    for o in outcomes:
+        score = o.answer.score
+        if score is None or score < threshold:
+            out.append(Outcome(o.question, Answer([], score=score, refused=True), None))
+        else:
+            out.append(o)
+    return out
+
+
+def best_threshold(outcomes: list[Outcome]) -> float:
+    """The top-score threshold that maximises this baseline's own accuracy on the set."""
+    scores = sorted({o.answer.score for o in outcomes if o.answer.score is not None})
+    candidates = [float("-inf"), *scores, float("inf")]
+    best, best_acc = candidates[0], -1.0
+    for t in candidates:
+        acc = Score("", apply_threshold(outcomes, t)).accuracy
+        if acc > best_acc:
+            best, best_acc = t, acc
+    return best
+
+
+def run_system(name: str, system: System, questions: Iterable[Question], baseline: bool) -> Score:
+    """Ask every question; for baselines, fit and apply the not-found threshold."""
+    start = time.perf_counter()
+    outcomes = []
+    for q in questions:
+        answer = system(q)
+        if baseline and q.command != "search":
+            answer.articles = answer.articles[:1]  # one answer, like the engine's commands
+        outcomes.append(judge(q, answer))
+    seconds = time.perf_counter() - start
+    threshold = None
+    if baseline:
+        threshold = best_threshold(outcomes)
+        outcomes = apply_threshold(outcomes, threshold)
+    score = Score(name, outcomes, threshold, seconds)
+    kinds: dict[str, list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        kinds[o.question.kind or "-"].append(o)
+    score.by_kind = dict(kinds)
+    return score
+
+
+# ------------------------------------------------------------------------------- report
+def _pct(x: float) -> str:
+    return f"{100 * x:5.1f}%"
+
+
+def print_report(
+    scores: list[Score], questions: list[Question], articles: int, path: Path, show_all: bool
+) -> None:
+    """The comparison table, per-kind breakdown, verdicts and the engine's failures."""
+    answerable = sum(q.answerable for q in questions)
+    print(
+        f"\nQuality on {path.name}: {len(questions)} questions "
+        f"({answerable} answerable, {len(questions) - answerable} unanswerable), "
+        f"corpus {articles} articles\n"
+    )
+    header = f"{'system':<15} {'top-1':>7} {'top-3':>7} {'MRR':>6} {'unans-acc':>10} {'n':>4}"
+    print(header + "   threshold (fitted on this set)   time")
+    print("-" * (len(header) + 40))
+    for s in scores:
+        t = "-" if s.threshold is None else f"{s.threshold:.2f}"
+        print(
+            f"{s.name:<15} {_pct(s.top1):>7} {_pct(s.top3):>7} {s.mrr:6.3f} "
+            f"{_pct(s.unanswerable):>10} {len(s.outcomes):>4}   {t:<31}  {s.seconds:5.2f}s"
+        )
+
+    kinds = list(dict.fromkeys(q.kind or "-" for q in questions))
+    if len(kinds) > 1:
+        print("\nBy kind (share right: top-1 for answerable, 'not found' for unanswerable)")
+        print(f"{'kind':<14} {'n':>3}  " + "  ".join(f"{s.name:>14}" for s in scores))
+        for kind in kinds:
+            cells = []
+            for s in scores:
+                rows = s.by_kind.get(kind, [])
+                right = sum(o.correct for o in rows)
+                cells.append(f"{right:>3}/{len(rows):<3} {_pct(right / len(rows) if rows else 0)}")
+            n = len(scores[0].by_kind.get(kind, []))
+            print(f"{kind:<14} {n:>3}  " + "  ".join(f"{c:>14}" for c in cells))
+
+    engine, rivals = scores[0], scores[1:]
+    print("\nTargets")
+    verdicts = [
+        (f"engine top-1 >= {TARGET_TOP1:.0%}", engine.top1 >= TARGET_TOP1, _pct(engine.top1)),
+        (
+            f"engine unanswerable >= {TARGET_UNANSWERABLE:.0%}",
+            engine.unanswerable >= TARGET_UNANSWERABLE,
+            _pct(engine.unanswerable),
+        ),
+    ]
+    for r in rivals:
+        ahead = (
+            engine.top1 > r.top1 and engine.mrr > r.mrr and engine.unanswerable >= r.unanswerable
+        )
+        verdicts.append(
+            (
+                f"engine ahead of {r.name} (top-1, MRR, unanswerable)",
+                ahead,
+                f"{_pct(engine.top1)} vs {_pct(r.top1)}, {engine.mrr:.3f} vs {r.mrr:.3f}, "
+                f"{_pct(engine.unanswerable)} vs {_pct(r.unanswerable)}",
+            )
+        )
+    for label, ok, value in verdicts:
+        print(f"  {'PASS' if ok else 'MISS'}  {label:<58} {value}")
+
+    failed = [o for o in engine.outcomes if not o.correct or show_all]
+    print(f"\nEngine failures ({sum(not o.correct for o in engine.outcomes)})")
+    for o in failed:
+        q = o.question
+        mark = "ok  " if o.correct else "FAIL"
+        if q.answerable:
+            where = "not in top 10" if o.rank is None else f"first right answer at rank {o.rank + 1}"
+            if o.refused:
+                where = "said not found"
+        else:
+            where = "answered an unanswerable question"
+        print(f"  {mark} [{q.kind}] {q.describe()}: {where}")
+        print(f"       engine: {o.answer.detail or '-'}")
+        if q.answerable and not o.correct:
+            print(f"       expected one of: {_expected_titles(q, engine)}")
+        if q.note:
+            print(f"       note: {q.note}")
+
+
+_ARTICLES: list[Article] = []
+
+
+def _expected_titles(q: Question, score: Score) -> str:
+    names = [
+        f"{a.outlet.name}: {a.title[:60]}" for a in _ARTICLES if q.is_right(a)
+    ]
+    more = f" (+{len(names) - 2} more)" if len(names) > 2 else ""
+    return "; ".join(names[:2]) + more
+
+
+def check_expectations(questions: list[Question], articles: Sequence[Article]) -> list[str]:
+    """Expectations that match no article: typos in the question file, or a lost article."""
+    problems = []
+    for q in questions:
+        for e in q.expect:
+            if not any(e.matches(a) for a in articles):
+                problems.append(f"{q.describe()}: no article matches {e.kind} {e.value!r}")
+    return problems
+
+
+# ------------------------------------------------------------------------------- main
+def load_corpus(folders: Sequence[str]) -> CorpusSnapshot:
+    """Parse the corpus folders into a snapshot, with a throwaway parse cache."""
+    with tempfile.TemporaryDirectory() as tmp:
+        loader = CorpusLoader(folders, os.path.join(tmp, "cache.db"))
+        try:
+            snapshot, _, _ = loader.load()
+        finally:
+            loader.close()
+    return snapshot
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the question file through the engine and both baselines and print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("questions", type=Path, help="question file (YAML)")
+    parser.add_argument(
+        "--corpus", action="append", help="corpus folder (repeatable); default: the file's list"
+    )
+    parser.add_argument("--all", action="store_true", help="list every question, not only failures")
+    args = parser.parse_args(argv)
+
+    questions, named = load_questions(args.questions)
+    folders = args.corpus or [str(ROOT / c) for c in named] or [str(ROOT / "seeds")]
+    start = time.perf_counter()
+    snapshot = load_corpus(folders)
+    articles = sorted(snapshot.articles.values(), key=lambda a: a.id)
+    _ARTICLES[:] = articles
+    load_s = time.perf_counter() - start
+    start = time.perf_counter()
+    engine = Engine(snapshot)
+    build_s = time.perf_counter() - start
+    print(f"corpus: {', '.join(folders)}: {len(articles)} articles in {load_s:.2f}s; "
+          f"engine built in {build_s:.2f}s")
+
+    problems = check_expectations(questions, articles)
+    for p in problems:
+        print(f"WARNING: {p}")
+
+    scores = [
+        run_system("engine", EngineSystem(engine), questions, baseline=False),
+        run_system("fts5-bm25", Fts5System(articles), questions, baseline=True),
+        run_system("wratio-titles", WRatioSystem(articles), questions, baseline=True),
+    ]
+    print_report(scores, questions, len(articles), args.questions, args.all)
+    engine_score = scores[0]
+    ok = engine_score.top1 >= TARGET_TOP1 and engine_score.unanswerable >= TARGET_UNANSWERABLE
+    return 0 if ok and not problems else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

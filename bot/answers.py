@@ -1,0 +1,169 @@
+"""Command names to engine calls, and answers to the JSON and plain text the CLI prints.
+
+The CLI, the console and plain DM messages all go through ``run_command`` so "summary X" means
+the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.corpus.model import Article
+from bot.engine.engine import Engine
+from bot.engine.results import (
+    Answer,
+    AskAnswer,
+    CoverageAnswer,
+    Hit,
+    NotFound,
+    RelatedAnswer,
+    SearchResult,
+    SourceAnswer,
+    Story,
+    SummaryAnswer,
+)
+
+COMMANDS = ("search", "summary", "source", "related", "ask", "coverage")
+
+
+def run_command(engine: Engine, command: str, query: str, limit: int = 10) -> Answer | NotFound:
+    """Answer ``query`` with one of ``COMMANDS``."""
+    if command == "search":
+        return engine.search(query, limit=limit)
+    if command == "related":
+        return engine.related(query, limit=limit)
+    if command not in COMMANDS:
+        raise ValueError(f"unknown command {command!r}; choose one of {', '.join(COMMANDS)}")
+    return getattr(engine, command)(query)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _result(article: Article, score: float | None, excerpt: str) -> dict[str, Any]:
+    return {
+        "url": article.url,
+        "title": article.title,
+        "outlet": article.outlet.name,
+        "published": _iso(article.published),
+        "score": score,
+        "excerpt": excerpt,
+    }
+
+
+def _hit(hit: Hit) -> dict[str, Any]:
+    return _result(hit.article, hit.score, hit.marked())
+
+
+def story_json(story: Story) -> dict[str, Any]:
+    """A story as the README documents it: counts, first report, timeline."""
+    first = story.first
+    return {
+        "articles": len(story.articles),
+        "outlets": list(story.outlets),
+        "first": None
+        if first is None
+        else {"outlet": first.outlet.name, "published": _iso(first.published), "url": first.url},
+        "timeline": [
+            {
+                "outlet": a.outlet.name,
+                "published": _iso(a.published),
+                "title": a.title,
+                "url": a.url,
+            }
+            for a in story.articles
+        ],
+    }
+
+
+def to_json(command: str, query: str, answer: Answer | NotFound) -> dict[str, Any]:
+    """The CLI's JSON object for one answer (shape documented in the README)."""
+    out: dict[str, Any] = {"command": command, "query": query, "results": [], "suggestions": []}
+    if isinstance(answer, NotFound):
+        out["suggestions"] = list(answer.suggestions)
+        return out
+    if isinstance(answer, SearchResult):
+        out["results"] = [_hit(h) for h in answer.hits]
+        if answer.not_found:
+            out["suggestions"] = list(answer.not_found.suggestions)
+        return out
+    if isinstance(answer, RelatedAnswer):
+        out["results"] = [
+            {**_result(item.article, item.score, item.article.excerpt), "reason": item.reason}
+            for item in answer.items
+        ]
+        out["article"] = _hit(answer.hit)
+        return out
+    out["results"] = [_hit(answer.hit)]
+    if isinstance(answer, SummaryAnswer):
+        out["summary"] = list(answer.summary)
+    elif isinstance(answer, AskAnswer):
+        out["answer"] = {"text": answer.passage.text, "url": answer.passage.article.url}
+    elif isinstance(answer, SourceAnswer | CoverageAnswer):
+        out["story"] = story_json(answer.story)
+        if isinstance(answer, SourceAnswer):
+            out["urls"] = list(answer.hit.article.urls)
+    return out
+
+
+def to_text(command: str, answer: Answer | NotFound) -> str:
+    """Plain text for a terminal or a pipe: the same facts as the JSON, for people."""
+    if isinstance(answer, NotFound):
+        return _not_found_text(answer)
+    if isinstance(answer, SearchResult):
+        if answer.not_found:
+            return _not_found_text(answer.not_found)
+        lines = []
+        for i, hit in enumerate(answer.hits, 1):
+            lines += [
+                f"{i}. {_heading(hit.article)}  [{hit.score:.0f}, {hit.field}]",
+                f"   {hit.marked()}",
+                f"   {hit.article.url or '(no link)'}",
+            ]
+        return "\n".join(lines)
+    lines = [_heading(answer.hit.article), answer.hit.article.url or "(no link)", ""]
+    if isinstance(answer, SummaryAnswer):
+        lines.append(" ".join(answer.summary))
+    elif isinstance(answer, AskAnswer):
+        lines.append(f"“{answer.passage.text}”")
+    elif isinstance(answer, RelatedAnswer):
+        lines += [f"- {_heading(i.article)} ({i.reason})" for i in answer.items] or [
+            "nothing related"
+        ]
+    elif isinstance(answer, SourceAnswer | CoverageAnswer):
+        lines += _story_lines(answer.story)
+        if isinstance(answer, SourceAnswer) and len(answer.hit.article.urls) > 1:
+            lines += ["", "also at:"] + [f"  {u}" for u in answer.hit.article.urls]
+    return "\n".join(lines)
+
+
+def _heading(article: Article) -> str:
+    when = f"{article.published:%Y-%m-%d %H:%M} UTC" if article.published else "undated"
+    return f"{article.title} — {article.outlet.name or 'unknown outlet'}, {when}"
+
+
+def _story_lines(story: Story) -> list[str]:
+    count = len(story.articles)
+    lines = [f"{count} article{'s' * (count != 1)} from {len(story.outlets)} outlet(s)"]
+    if story.first is not None:
+        lines.append(
+            f"first reported by {story.first.outlet.name}, "
+            f"{story.first.published:%Y-%m-%d %H:%M} UTC"
+        )
+    lines += [f"  {_heading(a)}" for a in story.articles]
+    return lines
+
+
+def _not_found_text(nf: NotFound) -> str:
+    lines = [f"Not in this coverage: {nf.query}"]
+    if nf.first_published and nf.last_published:
+        lines.append(
+            f"(the coverage runs from {nf.first_published:%Y-%m-%d} "
+            f"to {nf.last_published:%Y-%m-%d})"
+        )
+    if nf.suggestions:
+        lines.append("Did you mean:")
+        lines += [f"  - {s}" for s in nf.suggestions]
+    return "\n".join(lines)

@@ -1,0 +1,537 @@
+"""The passage that answers a question: 1–3 consecutive sentences quoted from one candidate.
+
+The search engine has already chosen a handful of candidate articles; this module only decides
+which sentences in them answer the question. A sentence scores by the share of the question's
+IDF-weighted content words it contains; words found only in the next or previous sentence count
+half (news writes "the agency" in the sentence after the one that names ICE), words found only
+elsewhere in the article or its title a quarter (the article is about them). That share is then
+scaled by how well the sentence holds what the question asks for: an amount for "how much", a
+number for "how many", a date for "when", a name for "who", a place for "where". A sentence that
+only echoes the question without such an answer keeps 40 %, so "ICE has inked a contract with
+Clearview AI" loses to "the agency is paying Clearview AI $224,000" for "How much is ICE paying
+Clearview?". Headings, questions and titles quote badly and are scaled down; each step down the
+candidate list costs 4 %.
+
+Everything that depends only on an article (sentence splits, stems, postings) is computed once
+and kept in an LRU cache; answer cues are found lazily per sentence. A warm call costs set
+look-ups over the few sentences that share a word with the question.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from bot.corpus.model import Article
+from bot.engine.results import Passage
+from bot.engine.text import STOPWORDS, excerpt_sentences, sentences, stem, words
+
+AnswerType = str  # "money", "number", "date", "who", "where", "why"
+Cues = dict[AnswerType, tuple[tuple[str, float], ...]]
+
+MAX_PASSAGE_CHARS = 500
+# Multipliers, chosen on the seeds and hand-made cases in tests/test_passages.py.
+_NEIGHBOUR_WEIGHT = 0.5  # a question word in the sentence before/after (same paragraph)
+_ELSEWHERE_WEIGHT = 0.25  # a question word elsewhere in the article or its title
+_NO_ANSWER_FACTOR = 0.4  # the question asks for an amount/date/name and the sentence has none
+_RANK_STEP = 0.04  # each step down the search engine's candidate list
+_POSITION_STEP = 0.003  # each sentence further from the top of the article (ties go to leads)
+_HEADING_FACTOR = 0.3
+_QUESTION_FACTOR = 0.4
+_SHORT_FACTOR = 0.6
+_TITLE_FACTOR = 0.9
+# Prepared articles kept between calls; a prepared 800-word article takes ~50 KB, an excerpt ~3 KB.
+_CACHED_ARTICLES = 1024
+
+
+def _wordset(text: str) -> frozenset[str]:
+    """A set of words written as one string, so long word lists stay readable."""
+    return frozenset(text.split())
+
+
+# --- Answer cues in sentences -----------------------------------------------------------------
+# Each cue is (answer type, pattern, strength, gate). The gate (needs a digit, or one of these
+# words) skips patterns that cannot match: scanning ~20 regexes over every sentence made the
+# first call on five 800-word articles cost 30 ms; gated, it is a few milliseconds.
+_NUM = r"\d[\d,]*(?:\.\d+)?"
+_SCALE = r"(?:million|billion|trillion|bn|mn|m|k)"
+_CURRENCY_WORD = r"(?:dollars?|euros?|pounds?|yen|yuan|rupees?|usd|eur|gbp|cents?)"
+_CURRENCY_WORDS = _wordset(
+    """dollar dollars euro euros pound pounds yen yuan rupee rupees usd eur gbp cent cents"""
+)
+_MONTH = (
+    r"(?:Jan(?:uary|\.)?|Feb(?:ruary|\.)?|March|Mar\.|April|Apr\.|May|June?|July?|Aug(?:ust|\.)?"
+    r"|Sept?(?:ember|\.)?|Oct(?:ober|\.)?|Nov(?:ember|\.)?|Dec(?:ember|\.)?)"
+)
+_MONTH_NAMES = _wordset(
+    """january february march april may june july august september october november december jan
+    feb mar apr jun jul aug sep sept oct nov dec"""
+)
+_WEEKDAYS = _wordset("""monday tuesday wednesday thursday friday saturday sunday""")
+_NUMBER_WORDS = _wordset(
+    """two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred
+    hundreds thousand thousands million millions billion billions dozen dozens half"""
+)
+_RELATIVE_TIME = _wordset(
+    """yesterday today tonight tomorrow ago week weekend month year spring summer fall autumn
+    winter"""
+)
+_ROLES = _wordset(
+    """ceo chief founder president spokesperson spokesman spokeswoman director minister secretary
+    chairman chairwoman commissioner professor researcher researchers senator mayor governor"""
+)
+_REASONS = _wordset(
+    """because due result reason order so amid citing cited after concerns prevent protect"""
+)
+_DIGIT = True  # gate: the sentence has a digit
+_Gate = bool | frozenset[str] | None
+_CUE_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str], float, _Gate], ...] = (
+    ("money", re.compile(rf"[$€£¥]\s?({_NUM})(?:\s?{_SCALE}\b)?", re.I), 1.0, _DIGIT),
+    ("money", re.compile(rf"\b(?:US|USD|EUR|GBP|Rs\.?|A\$|C\$)\s?({_NUM})"), 1.0, _DIGIT),
+    (
+        "money",
+        re.compile(rf"\b({_NUM})\s?(?:(?:million|billion|trillion)\s)?{_CURRENCY_WORD}\b", re.I),
+        1.0,
+        _DIGIT,
+    ),
+    (
+        "money",
+        re.compile(rf"\b(millions|billions|thousands) of {_CURRENCY_WORD}\b", re.I),
+        0.8,
+        _CURRENCY_WORDS,
+    ),
+    ("money", re.compile(rf"\b({_NUM})\s?(?:million|billion|trillion)\b", re.I), 0.5, _DIGIT),
+    ("date", re.compile(r"\b(\d{4}-\d\d-\d\d)\b"), 1.0, _DIGIT),
+    ("date", re.compile(r"\b(\d{1,2}/\d{1,2}/\d{2,4})\b"), 1.0, _DIGIT),
+    ("date", re.compile(rf"\b({_MONTH}\s\d{{1,2}})\b"), 1.0, _DIGIT),
+    ("date", re.compile(rf"\b(\d{{1,2}}\s{_MONTH})\b"), 1.0, _DIGIT),
+    ("date", re.compile(r"(?<![\d,.$])\b((?:19|20)\d\d)\b(?![\d,])"), 0.8, _DIGIT),
+    (
+        "date",
+        re.compile(r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"),
+        0.85,
+        _WEEKDAYS,
+    ),
+    (
+        "date",
+        re.compile(
+            r"\b(January|February|March|April|June|July|August|September|October|November"
+            r"|December)\b"
+        ),
+        0.85,
+        _MONTH_NAMES,
+    ),
+    (
+        "date",
+        re.compile(r"\b(?:in|since|of|early|late|mid-?|last|this|next)\s(May)\b"),
+        0.85,
+        frozenset({"may"}),
+    ),
+    (
+        "date",
+        re.compile(
+            r"\b((?:yesterday|today|tonight|tomorrow)|(?:last|this|next|earlier this|later this)"
+            r"\s(?:week|weekend|month|year|spring|summer|fall|autumn|winter)|\d+\s(?:days|weeks|"
+            r"months|years)\sago)\b",
+            re.I,
+        ),
+        0.6,
+        _RELATIVE_TIME,
+    ),
+    (
+        "who",
+        re.compile(
+            r"\b(CEO|chief executive|founder|co-founder|president|spokesperson|spokesman|"
+            r"spokeswoman|director|minister|secretary|chairman|chairwoman|commissioner|"
+            r"professor|researchers?|senator|mayor|governor)\b"
+        ),
+        0.6,
+        _ROLES,
+    ),
+    (
+        "why",
+        re.compile(r"\b(because|due to|as a result|the reason|in order to|so that)\b", re.I),
+        1.0,
+        _REASONS,
+    ),
+    (
+        "why",
+        re.compile(r"\b(amid|citing|cited|after|over concerns|to prevent|to protect)\b", re.I),
+        0.6,
+        _REASONS,
+    ),
+)
+_NUMBER = re.compile(rf"\b({_NUM})(%| percent\b)?")
+_YEAR = re.compile(r"^(?:1[89]|20)\d\d$")
+_HAS_DIGIT = re.compile(r"\d")
+_CAPITALISED_RUN = re.compile(
+    r"(?<![\w’'])(?:[A-Z][\w’'&.-]*)(?:\s+(?:of|de|van|von|da|the|for|and|&)?\s*[A-Z][\w’'&.-]*)*"
+)
+_PLACE = re.compile(
+    r"\b(in|at|from|near|across|throughout|outside|inside|to)\s+(?:the\s+)?"
+    r"([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*)"
+)
+
+# --- The question -----------------------------------------------------------------------------
+_QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
+    (
+        "who",
+        re.compile(
+            r"^\s*(?:who|whom|whose)\b|\b(?:who|whom|whose)\b|\b(?:which|what)\s(?:company|"
+            r"companies|firm|firms|organi[sz]ations?|agency|agencies|person|people|group|"
+            r"outlet|startup|vendor|brand)\b"
+        ),
+    ),
+    (
+        "date",
+        re.compile(
+            r"\bwhen\b|\b(?:what|which)\s(?:date|year|day|month|time)\b|\bhow long ago\b"
+            r"|\bsince when\b"
+        ),
+    ),
+    (
+        "where",
+        re.compile(
+            r"\bwhere\b|\b(?:what|which)\s(?:country|countries|city|cities|state|states|place|"
+            r"places|region|town)\b"
+        ),
+    ),
+    (
+        "number",
+        re.compile(
+            r"\bhow many\b|\bnumber of\b|\b(?:what|which)\s(?:percentage|percent|share|proportion)"
+            r"\b|\bhow (?:long|often|old|big|large|fast)\b"
+        ),
+    ),
+    ("money", re.compile(r"\bhow much\b")),
+    ("why", re.compile(r"\bwhy\b")),
+    (
+        "money",
+        re.compile(
+            r"\b(?:cost|costs|price|priced|pay|pays|paying|paid|worth|spend|spends|spent|"
+            r"spending|fine|fined|raise|raised|funding|valuation|valued|salary|revenue|budget|"
+            r"charge|charged|contract worth)\b"
+        ),
+    ),
+)
+# Words that only say what kind of answer is wanted: they are not content to look for.
+_CUE_WORDS = _wordset("""much many long often ago""")
+_DATE_CUE_WORDS = _wordset("""date year day month time""")
+
+_CONTINUES = _wordset(
+    """it its it's this that these those they their them he his she her such and but however also
+    still which so meanwhile instead"""
+)
+_PRONOUN_START = _wordset("""it its it's this these those they their he his she her""")
+
+
+@dataclass(frozen=True, slots=True)
+class _Sentence:
+    """One quotable sentence: where it sits and how well it quotes."""
+
+    text: str
+    paragraph: int  # -1 for the title of an article without a body
+    factor: float  # headings, questions, fragments and titles quote badly
+    first_word: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Doc:
+    """An article prepared for answering: its sentences and a stem -> sentence index map.
+
+    Answer cues (type -> (stem, strength)) are found on first use and kept in ``found_cues``:
+    most sentences never share a word with any question, and finding cues is most of the cost
+    of preparing an article. Kept small (no per-sentence stem sets) because up to
+    ``_CACHED_ARTICLES`` of these stay in memory.
+    """
+
+    sentences: tuple[_Sentence, ...]
+    postings: dict[str, tuple[int, ...]]
+    stems: frozenset[str]  # every content stem in the article and its title
+    found_cues: dict[int, Cues] = field(default_factory=dict, compare=False)
+
+    def cues(self, i: int) -> Cues:
+        """Answer-type cues in sentence ``i``, computed once (a benign race at worst)."""
+        found = self.found_cues.get(i)
+        if found is None:
+            text = self.sentences[i].text
+            found = self.found_cues.setdefault(i, _cues(text, words(text)))
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Question:
+    """What is asked: weighted-by-IDF-later stems and the answer type, if the wording says."""
+
+    terms: tuple[tuple[str, str], ...]  # (stem, original word) without duplicates
+    answer: AnswerType | None
+    stems: frozenset[str]
+
+
+def _stems(tokens: Sequence[str]) -> frozenset[str]:
+    return frozenset(stem(w) for w in tokens if w not in STOPWORDS)
+
+
+def _cues(text: str, tokens: Sequence[str]) -> Cues:
+    """Every answer-type cue in a sentence, each with the stem it is about and its strength."""
+    found: dict[AnswerType, list[tuple[str, float]]] = {}
+
+    def add(kind: AnswerType, token: str, strength: float) -> None:
+        found.setdefault(kind, []).append((stem(token.replace(",", "")), strength))
+
+    present = frozenset(tokens)
+    digit = bool(_HAS_DIGIT.search(text))
+    for kind, pattern, strength, gate in _CUE_PATTERNS:
+        if (gate is _DIGIT and not digit) or (isinstance(gate, frozenset) and not gate & present):
+            continue
+        for m in pattern.finditer(text):
+            add(kind, m.group(1), strength)
+    if digit:
+        for m in _NUMBER.finditer(text):
+            token = m.group(1).replace(",", "")
+            add("number", token, 0.35 if _YEAR.match(token) and not m.group(2) else 1.0)
+    for token in _NUMBER_WORDS & present:
+        add("number", token, 0.8)
+    for m in _CAPITALISED_RUN.finditer(text):
+        name = [
+            w
+            for w in m.group().split()
+            if (key := w.casefold().strip(".")) not in STOPWORDS
+            and key not in _MONTH_NAMES
+            and key not in _WEEKDAYS
+        ]
+        if not name:
+            continue
+        at_start = m.start() == 0 or not text[: m.start()].strip(" \"'“‘(")
+        strength = 1.0 if len(name) > 1 else (0.3 if at_start else 0.7)
+        for w in name:
+            add("who", w.strip(".’'"), strength)
+    for m in _PLACE.finditer(text):
+        place = [w for w in m.group(2).split() if w.casefold() not in STOPWORDS]
+        if place and place[0].casefold() not in _MONTH_NAMES | _WEEKDAYS:
+            for w in place:
+                add("where", w, 0.6 if m.group(1) == "to" else 1.0)
+    return {kind: tuple(items) for kind, items in found.items()}
+
+
+def _sentence(
+    text: str, paragraph: int, *, heading: bool, title: bool = False
+) -> tuple[_Sentence, frozenset[str]]:
+    """A sentence and its content stems (which go into the article's postings only)."""
+    tokens = words(text)
+    factor = 1.0
+    if title:
+        factor = _TITLE_FACTOR
+    elif heading:
+        factor = _HEADING_FACTOR
+    elif text.rstrip("\"'”’) ").endswith("?"):
+        factor = _QUESTION_FACTOR
+    elif len(tokens) < 5:
+        factor = _SHORT_FACTOR
+    unit = _Sentence(
+        text=text, paragraph=paragraph, factor=factor, first_word=tokens[0] if tokens else ""
+    )
+    return unit, _stems(tokens)
+
+
+def _is_heading(paragraph: str, parts: list[str]) -> bool:
+    """A one-line paragraph with no final punctuation ("Clearview AI's controversial history")."""
+    return (
+        len(parts) == 1
+        and len(paragraph.split()) <= 12
+        and not paragraph.rstrip("\"'”’) ").endswith((".", "!", "?", ":"))
+    )
+
+
+@lru_cache(maxsize=_CACHED_ARTICLES)
+def _prepare(
+    article_id: str, title: str, excerpt: str, body: tuple[str, ...], title_inferred: bool
+) -> _Doc:
+    """Split and analyse one article; keyed on its text so a re-parsed article is redone."""
+    del article_id  # part of the cache key only: two articles can share a text
+    analysed: list[tuple[_Sentence, frozenset[str]]] = []
+    if body:
+        for p, paragraph in enumerate(body):
+            parts = sentences(paragraph)
+            heading = _is_heading(paragraph, parts)
+            analysed.extend(_sentence(s, p, heading=heading) for s in parts)
+    else:
+        analysed.extend(_sentence(s, 0, heading=False) for s in excerpt_sentences(excerpt))
+        folded_excerpt = " ".join(excerpt.split()).casefold()
+        clean_title = " ".join(title.split())
+        if clean_title and not title_inferred and clean_title.casefold() not in folded_excerpt:
+            analysed.append(_sentence(clean_title, -1, heading=False, title=True))
+    postings: dict[str, list[int]] = {}
+    for i, (_, stems) in enumerate(analysed):
+        for s in stems:
+            postings.setdefault(s, []).append(i)
+    return _Doc(
+        sentences=tuple(unit for unit, _ in analysed),
+        postings={s: tuple(ix) for s, ix in postings.items()},
+        stems=frozenset(postings) | _stems(words(title)),
+    )
+
+
+def prepare(articles: Iterable[Article]) -> None:
+    """Split and analyse articles ahead of questions, e.g. the newest ones after a corpus load.
+
+    A first question about five unseen 800-word articles spends ~6 ms preparing them (a warm
+    one ~0.1 ms); preparing them off the request path keeps ``best_passage`` within budget.
+    Only the last ``_CACHED_ARTICLES`` prepared stay cached.
+    """
+    for article in articles:
+        _doc(article)
+
+
+def _doc(article: Article) -> _Doc:
+    return _prepare(
+        article.id, article.title, article.excerpt, article.body, article.title_inferred
+    )
+
+
+@lru_cache(maxsize=1024)
+def _question(text: str) -> _Question:
+    folded = " ".join(text.casefold().replace("’", "'").split())
+    answer: AnswerType | None = None
+    for kind, pattern in _QUESTION_TYPES:
+        if pattern.search(folded):
+            answer = kind
+            break
+    drop = _CUE_WORDS | (_DATE_CUE_WORDS if answer == "date" else frozenset())
+    terms: dict[str, str] = {}
+    for w in words(text):
+        if w in STOPWORDS or w in drop:
+            continue
+        terms.setdefault(stem(w), w)
+    return _Question(
+        terms=tuple(terms.items()), answer=answer, stems=frozenset(terms) | _stems(words(text))
+    )
+
+
+def _strength(cues: Cues, answer: AnswerType, asked: frozenset[str]) -> float:
+    """How strongly a sentence holds an answer of the asked type that the question lacks."""
+    strength = max((s for tok, s in cues.get(answer, ()) if tok not in asked), default=0.0)
+    if answer == "where":
+        # A place named without "in"/"at" before it ("the Portland City Council") still counts.
+        named = max((s for tok, s in cues.get("who", ()) if tok not in asked), default=0.0)
+        strength = max(strength, 0.5 * named)
+    return strength
+
+
+def _continues(unit: _Sentence, previous: _Sentence) -> bool:
+    return unit.paragraph == previous.paragraph and unit.first_word in _CONTINUES
+
+
+def best_passage(
+    question: str,
+    articles: Sequence[Article],
+    *,
+    idf: Callable[[str], float] | None = None,
+    max_sentences: int = 3,
+) -> Passage | None:
+    """The 1–3 consecutive sentences among ``articles`` that best answer ``question``.
+
+    ``articles`` are the search engine's candidates, best first; their order is a mild prior.
+    ``idf`` maps a question word (as ``bot.engine.text.words`` spells it) to its IDF in the
+    whole corpus; without it IDF is computed over the candidates' sentences. The score is 0–100:
+    the IDF share of the question found in and around the sentence, scaled down when the
+    question asks for an amount, date, name or place the sentence does not hold. ``None`` when
+    no sentence shares a content word with the question.
+    """
+    q = _question(question)
+    if not q.terms or not articles:
+        return None
+    docs = [_doc(a) for a in articles]
+    weights = _weights(q, docs, idf)
+    total = sum(weights.values())
+    if total <= 0:
+        return None
+
+    best: tuple[float, int, int, bool] | None = None  # score, article index, sentence, extend
+    for rank, doc in enumerate(docs):
+        matched: dict[int, set[str]] = {}
+        for s in weights:
+            for i in doc.postings.get(s, ()):
+                matched.setdefault(i, set()).add(s)
+        prior = max(0.6, 1.0 - _RANK_STEP * rank)
+        units = doc.sentences
+        for i, here in matched.items():
+            unit = units[i]
+            around: set[str] = set()
+            for j in (i - 1, i + 1):
+                if 0 <= j < len(units) and units[j].paragraph == unit.paragraph:
+                    around |= matched.get(j, set())
+            around -= here
+            elsewhere = (doc.stems & weights.keys()) - here - around
+            covered = (
+                sum(weights[s] for s in here)
+                + _NEIGHBOUR_WEIGHT * sum(weights[s] for s in around)
+                + _ELSEWHERE_WEIGHT * sum(weights[s] for s in elsewhere)
+            ) / total
+            extend = False
+            kind = 1.0
+            if q.answer is not None:
+                strength = _strength(doc.cues(i), q.answer, q.stems)
+                if i + 1 < len(units) and _continues(units[i + 1], unit):
+                    following = 0.8 * _strength(doc.cues(i + 1), q.answer, q.stems)
+                    if following > strength:
+                        strength, extend = following, True
+                kind = _NO_ANSWER_FACTOR + (1.0 - _NO_ANSWER_FACTOR) * strength
+            position = 1.0 - _POSITION_STEP * min(i, 10)
+            score = 100.0 * min(1.0, covered) * kind * unit.factor * prior * position
+            if best is None or score > best[0]:
+                best = (score, rank, i, extend)
+    if best is None or best[0] <= 0:
+        return None
+    score, rank, i, extend = best
+    text = _assemble(docs[rank].sentences, i, extend=extend, max_sentences=max(1, max_sentences))
+    return Passage(text=text, article=articles[rank], score=round(score, 1))
+
+
+def _weights(
+    q: _Question, docs: Sequence[_Doc], idf: Callable[[str], float] | None
+) -> dict[str, float]:
+    """IDF per question stem: the engine's corpus-wide IDF, or one over the candidates."""
+    if idf is not None:
+        return {s: max(0.05, float(idf(w))) for s, w in q.terms}
+    n = sum(len(d.sentences) for d in docs)
+    out = {}
+    for s, _ in q.terms:
+        df = sum(len(d.postings.get(s, ())) for d in docs)
+        out[s] = math.log(1.0 + n / df) if df else math.log(1.0 + n)
+    return out
+
+
+def _assemble(units: Sequence[_Sentence], i: int, *, extend: bool, max_sentences: int) -> str:
+    """The chosen sentence, extended within ``MAX_PASSAGE_CHARS`` so the quote reads on its own.
+
+    The next sentence joins when it carries the answer on ("It said…") or the chosen one is
+    very short; the one before joins when the chosen sentence opens on a pronoun ("It is…").
+    """
+    chosen = [i]
+
+    def length(ix: list[int]) -> int:
+        return sum(len(units[k].text) + 1 for k in ix)
+
+    nxt = i + 1
+    if (
+        len(chosen) < max_sentences
+        and nxt < len(units)
+        and (extend or _continues(units[nxt], units[i]) or len(units[i].text) < 60)
+        and units[nxt].paragraph == units[i].paragraph
+        and length([*chosen, nxt]) <= MAX_PASSAGE_CHARS
+    ):
+        chosen.append(nxt)
+    prev = i - 1
+    if (
+        len(chosen) < max_sentences
+        and prev >= 0
+        and units[i].first_word in _PRONOUN_START
+        and units[prev].paragraph == units[i].paragraph
+        and length([prev, *chosen]) <= MAX_PASSAGE_CHARS
+    ):
+        chosen.insert(0, prev)
+    return " ".join(units[k].text for k in chosen)

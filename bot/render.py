@@ -1,0 +1,289 @@
+"""Answers to cards: the embed-shaped blocks that Discord and the console both show.
+
+Corpus text is untrusted, so everything that reaches a card is escaped here, in one place:
+Markdown that would break formatting, mentions that could ping, links that aren't http(s).
+Every card fits Discord's embed limits; ``fit_message`` keeps a whole message within them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from bot.corpus.model import Article
+from bot.corpus.urls import is_web_url
+from bot.engine.results import (
+    Answer,
+    AskAnswer,
+    CoverageAnswer,
+    Hit,
+    NotFound,
+    RelatedAnswer,
+    SearchResult,
+    SourceAnswer,
+    Story,
+    SummaryAnswer,
+)
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FIELDS_MAX = 25
+FIELD_NAME_MAX = 256
+FIELD_VALUE_MAX = 1024
+FOOTER_MAX = 2048
+AUTHOR_MAX = 256
+EMBED_TOTAL_MAX = 6000
+EMBEDS_MAX = 10
+CONTENT_MAX = 2000
+URL_MAX = 2048
+
+COLOUR = 0x2B6CB0
+NOT_FOUND_COLOUR = 0x718096
+_MARKDOWN = re.compile(r"([\\*_~`|\[\]<>])")
+_LINE_START = re.compile(r"(?m)^(\s*)([#>\-+]|\d+\.)(?=\s)")
+_MENTION = re.compile(r"@(everyone|here|[!&]?\d{15,21})")
+
+
+def escape(text: str) -> str:
+    """Escape Markdown that would change formatting, and defuse anything that looks like a ping.
+
+    Mentions never ping anyway (every send uses no allowed mentions); the zero-width space keeps
+    "@everyone" from even looking like one.
+    """
+    text = _MARKDOWN.sub(r"\\\1", text)
+    text = _LINE_START.sub(r"\1\\\2", text)
+    return _MENTION.sub("@\u200b\\1", text)
+
+
+def cut(text: str, limit: int) -> str:
+    """Shorten to ``limit`` characters at a word boundary, ending with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    if space > limit // 2:
+        head = head[:space]
+    # Never leave a dangling escape backslash or half a mark behind.
+    head = head.rstrip("\\ *_~`")
+    return head + "…"
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is http(s) and short enough for an embed, else None."""
+    if url and is_web_url(url) and len(url) <= URL_MAX:
+        return url.strip()
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class CardField:
+    """A named block of text under a card's description."""
+
+    name: str
+    value: str
+    inline: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """One embed's worth of an answer, already escaped and within Discord's limits."""
+
+    title: str
+    description: str = ""
+    url: str | None = None
+    fields: tuple[CardField, ...] = ()
+    footer: str = ""
+    thumbnail: str | None = None
+    timestamp: datetime | None = None
+    author: str = ""
+    colour: int = COLOUR
+    suggestions: tuple[str, ...] = field(default=())
+
+    def length(self) -> int:
+        """Characters Discord counts toward the 6,000 per message."""
+        return (
+            len(self.title)
+            + len(self.description)
+            + len(self.footer)
+            + len(self.author)
+            + sum(len(f.name) + len(f.value) for f in self.fields)
+        )
+
+
+def make_card(
+    title: str,
+    description: str = "",
+    *,
+    url: str | None = None,
+    fields: list[tuple[str, str]] | None = None,
+    footer: str = "",
+    thumbnail: str | None = None,
+    timestamp: datetime | None = None,
+    author: str = "",
+    colour: int = COLOUR,
+    suggestions: tuple[str, ...] = (),
+) -> Card:
+    """Build a card, cutting every part to its limit (text must already be escaped)."""
+    return Card(
+        title=cut(title, TITLE_MAX) or "…",
+        description=cut(description, DESCRIPTION_MAX),
+        url=safe_url(url),
+        fields=tuple(
+            CardField(
+                cut(name, FIELD_NAME_MAX) or "\u200b", cut(value, FIELD_VALUE_MAX) or "\u200b"
+            )
+            for name, value in (fields or [])[:FIELDS_MAX]
+        ),
+        footer=cut(footer, FOOTER_MAX),
+        thumbnail=safe_url(thumbnail),
+        timestamp=timestamp,
+        author=cut(author, AUTHOR_MAX),
+        colour=colour,
+        suggestions=tuple(cut(s, 80) for s in suggestions[:3]),
+    )
+
+
+def fit_message(cards: list[Card]) -> list[Card]:
+    """At most 10 cards whose text totals ≤ 6,000 characters: trims, never rejects."""
+    cards = cards[:EMBEDS_MAX]
+    while sum(c.length() for c in cards) > EMBED_TOTAL_MAX:
+        over = sum(c.length() for c in cards) - EMBED_TOTAL_MAX
+        longest = max(range(len(cards)), key=lambda i: cards[i].length())
+        card = cards[longest]
+        if len(card.description) > 200:
+            keep = max(200, len(card.description) - over)
+            cards[longest] = replace(card, description=cut(card.description, keep))
+        elif card.fields:
+            cards[longest] = replace(card, fields=card.fields[:-1])
+        elif len(cards) > 1:
+            cards.pop(longest)
+        else:
+            cards[longest] = replace(card, description=cut(card.description, 100), footer="")
+            break
+    return cards
+
+
+# ------------------------------------------------------------------------- answers to cards
+def when(article: Article) -> str:
+    """Publication time for people: '2020-08-14 17:42 UTC' or 'undated'."""
+    return f"{article.published:%Y-%m-%d %H:%M} UTC" if article.published else "undated"
+
+
+def byline(article: Article) -> str:
+    """Outlet and date, escaped."""
+    outlet = article.outlet.name or article.outlet.domain or "Unknown outlet"
+    return f"{escape(outlet)} · {when(article)}"
+
+
+def link(article: Article, limit: int = 120) -> str:
+    """A Markdown link to the article (or its plain title when it has no safe URL)."""
+    title = escape(cut(article.title, limit))
+    url = safe_url(article.url)
+    return f"[{title}]({url})" if url else title
+
+
+def _why(hit: Hit) -> str:
+    return f"matched in {hit.field} · confidence {hit.score:.0f}/100"
+
+
+def answer_cards(answer: Answer | NotFound) -> list[Card]:
+    """The cards for any answer; one card for most, several pages' worth for search."""
+    if isinstance(answer, NotFound):
+        return [not_found_card(answer)]
+    if isinstance(answer, SearchResult):
+        if answer.not_found is not None:
+            return [not_found_card(answer.not_found)]
+        return search_pages(answer)[:1]
+    article = answer.hit.article
+    base = {
+        "url": article.url,
+        "thumbnail": article.image.url if article.image else None,
+        "timestamp": article.published,
+        "author": article.outlet.name,
+        "footer": _why(answer.hit),
+    }
+    title = escape(article.title)
+    if isinstance(answer, SummaryAnswer):
+        text = escape(" ".join(answer.summary))
+        return [make_card(title, f"{byline(article)}\n\n{text}", **base)]
+    if isinstance(answer, AskAnswer):
+        quote = "\n".join(f"> {escape(line)}" for line in answer.passage.text.splitlines())
+        return [make_card(title, f"{quote}\n\n— {byline(article)}", **base)]
+    if isinstance(answer, SourceAnswer):
+        fields = [("Published by", byline(article))]
+        variants = [u for u in article.urls if safe_url(u) and u != article.url]
+        if variants:
+            fields.append(("Also at", "\n".join(f"<{u}>" for u in variants[:5])))
+        fields += _story_fields(answer.story, article)
+        return [make_card(title, escape(article.excerpt), fields=fields, **base)]
+    if isinstance(answer, CoverageAnswer):
+        story = answer.story
+        count = len(story.articles)
+        summary = f"**{count}** article{'s' * (count != 1)} from **{len(story.outlets)}** outlet(s)"
+        return [make_card(f"Coverage: {title}", summary, fields=_story_fields(story, None), **base)]
+    if isinstance(answer, RelatedAnswer):
+        lines = [
+            f"• {link(i.article)} — {escape(i.article.outlet.name)} ({escape(i.reason)})"
+            for i in answer.items
+        ]
+        return [
+            make_card(f"Related to: {title}", "\n".join(lines) or "Nothing related found.", **base)
+        ]
+    raise TypeError(f"no card for {type(answer).__name__}")
+
+
+def _story_fields(story: Story, current: Article | None) -> list[tuple[str, str]]:
+    fields: list[tuple[str, str]] = []
+    first = story.first
+    if first is not None:
+        fields.append(("First reported by", f"{link(first)}\n{byline(first)}"))
+    others = [a for a in story.articles if current is None or a.id != current.id]
+    if others:
+        timeline = [f"{when(a)} — {escape(a.outlet.name)}: {link(a, 80)}" for a in others]
+        fields.append(("Timeline" if current is None else "Also covered by", "\n".join(timeline)))
+    return fields
+
+
+def search_pages(result: SearchResult, per_page: int = 5) -> list[Card]:
+    """Search hits as pages of ``per_page`` fields each, for a paginated view."""
+    hits = list(result.hits)
+    pages: list[Card] = []
+    total = max(1, -(-len(hits) // per_page))
+    for number in range(total):
+        chunk = hits[number * per_page : (number + 1) * per_page]
+        fields = [
+            (
+                f"{number * per_page + i}. {cut(h.article.title, 200)}",
+                f"{link(h.article, 60)} · {byline(h.article)}\n{h.marked(escape=escape)}",
+            )
+            for i, h in enumerate(chunk, 1)
+        ]
+        corrected = f" (searched for “{escape(result.corrected)}”)" if result.corrected else ""
+        pages.append(
+            make_card(
+                f"Search: {escape(result.query)}",
+                f"{len(hits)} result(s){corrected}",
+                fields=fields,
+                footer=f"Page {number + 1}/{total}",
+            )
+        )
+    return pages
+
+
+def not_found_card(nf: NotFound) -> Card:
+    """'Not in this coverage', the corpus's date range, and up to 3 suggestions."""
+    lines = [f"Nothing in this coverage answers “{escape(cut(nf.query, 200))}”."]
+    if nf.first_published and nf.last_published:
+        lines.append(
+            f"The coverage runs from {nf.first_published:%Y-%m-%d} to {nf.last_published:%Y-%m-%d}."
+        )
+    if nf.suggestions:
+        lines.append("Did you mean:\n" + "\n".join(f"• {escape(s)}" for s in nf.suggestions))
+    return make_card(
+        "Not in this coverage",
+        "\n".join(lines),
+        colour=NOT_FOUND_COLOUR,
+        suggestions=nf.suggestions,
+    )

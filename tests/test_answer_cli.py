@@ -1,0 +1,77 @@
+"""`coverage-bot search|summary|... QUERY`: the JSON and JSON Lines that scripts rely on."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+SEEDS = str(Path(__file__).resolve().parent.parent / "seeds")
+
+
+def run(capsys: pytest.CaptureFixture[str], tmp_path: Path, *argv: str) -> tuple[int, str]:
+    code = main([*argv, "--corpus", SEEDS, "--db", str(tmp_path / "c.db")])
+    return code, capsys.readouterr().out
+
+
+def test_search_json_shape(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out = run(capsys, tmp_path, "search", "clearview contract", "--json", "--limit", "2")
+    data = json.loads(out)
+    assert code == 0
+    assert data["command"] == "search" and data["query"] == "clearview contract"
+    assert 1 <= len(data["results"]) <= 2
+    first = data["results"][0]
+    assert set(first) >= {"url", "title", "outlet", "published", "score", "excerpt"}
+    assert first["published"] is None or first["published"].startswith("2020-08-14")
+
+
+def test_ask_json_has_answer(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    _, out = run(capsys, tmp_path, "ask", "How much is ICE paying Clearview?", "--json")
+    data = json.loads(out)
+    assert "$224,000" in data["answer"]["text"]
+
+
+def test_coverage_json_has_story(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    _, out = run(capsys, tmp_path, "coverage", "ICE Clearview contract", "--json")
+    story = json.loads(out)["story"]
+    assert story["articles"] == 3
+    assert story["first"]["outlet"] == "The Verge"
+    assert story["first"]["published"] == "2020-08-14T17:42:00Z"
+    assert [t["outlet"] for t in story["timeline"]][-1] == "Highsnobiety"
+
+
+def test_no_match_is_empty_results_and_exit_zero(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out = run(capsys, tmp_path, "summary", "recipe for banana bread", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["results"] == []
+
+
+def test_dash_reads_queries_from_stdin_as_json_lines(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        "sys.stdin", io.StringIO("portland ban\n\nrecipe for banana bread\nverge clearview\n")
+    )
+    code, out = run(capsys, tmp_path, "search", "-")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 0
+    assert [line["query"] for line in lines] == [
+        "portland ban",
+        "recipe for banana bread",
+        "verge clearview",
+    ]
+    assert "Portland" in lines[0]["results"][0]["title"]
+    assert lines[1]["results"] == []
+    assert lines[2]["results"][0]["outlet"] == "The Verge"
+
+
+def test_text_output_for_people(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out = run(capsys, tmp_path, "source", "verge clearview")
+    assert code == 0
+    assert "The Verge" in out and "first reported by The Verge" in out

@@ -1,0 +1,160 @@
+"""The answer engine over the seeds: what a user asking these questions sees."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.corpus.loader import CorpusLoader
+from bot.engine.engine import Engine
+from bot.engine.results import NotFound
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+VERGE = "https://theverge.com/2020/8/14/21368930/clearview-ai-ice-contract-privacy-immigration"
+BI = "https://businessinsider.com/ice-clearview-ai-sign-contract-facial-recognition-2020-8"
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    db = tmp_path_factory.mktemp("db") / "c.db"
+    snapshot, _, _ = CorpusLoader([SEEDS], db).load()
+    return Engine(snapshot)
+
+
+def test_ask_quotes_the_sentence_with_the_amount(engine: Engine) -> None:
+    answer = engine.ask("How much is ICE paying Clearview?")
+    assert not isinstance(answer, NotFound)
+    assert "$224,000" in answer.passage.text
+    assert answer.passage.article.outlet.name == "Highsnobiety"
+
+
+def test_ask_quotes_the_sentence_with_the_count(engine: Engine) -> None:
+    answer = engine.ask("How many images does Clearview have?")
+    assert not isinstance(answer, NotFound)
+    assert "3 billion" in answer.passage.text
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "clearveiw ice contrct",
+        "ICE signed contract Clearview",
+        "contract clearview ice signed just",
+    ],
+)
+def test_typos_word_order_and_fragments_find_the_story(engine: Engine, query: str) -> None:
+    result = engine.search(query, limit=3)
+    assert result.hits, result.not_found
+    assert result.hits[0].article.url in {VERGE, BI}
+
+
+def test_typo_correction_is_reported(engine: Engine) -> None:
+    result = engine.search("clearveiw ice contrct")
+    assert result.corrected == "clearview ice contract"
+
+
+def test_outlet_name_in_the_query_picks_that_outlet(engine: Engine) -> None:
+    result = engine.search("verge clearview")
+    assert result.hits[0].article.url == VERGE
+
+
+def test_search_marks_matched_words_in_the_excerpt(engine: Engine) -> None:
+    hit = engine.search("portland facial recognition ban").hits[0]
+    assert "Portland" in hit.article.title
+    assert "**Portland**" in hit.marked() or "**ban**" in hit.marked()
+    assert 0 <= hit.score <= 100
+
+
+def test_no_match_says_so_with_suggestions_and_date_range(engine: Engine) -> None:
+    answer = engine.summary("recipe for banana bread")
+    assert isinstance(answer, NotFound)
+    assert len(answer.suggestions) <= 3
+    assert answer.first_published == datetime(2020, 8, 11, 12, 2, tzinfo=UTC)
+    assert answer.last_published == datetime(2020, 8, 14, 19, 9, tzinfo=UTC)
+    assert not engine.search("recipe for banana bread").hits
+
+
+def test_coverage_of_the_seed_story(engine: Engine) -> None:
+    answer = engine.coverage("who reported the ICE facial recognition deal first")
+    assert not isinstance(answer, NotFound)
+    story = answer.story
+    assert {a.outlet.name for a in story.articles} == {
+        "The Verge",
+        "Business Insider",
+        "Highsnobiety",
+    }
+    assert story.first is not None and story.first.outlet.name == "The Verge"
+    assert story.articles[-1].published is None  # undated last, never first
+
+
+def test_source_lists_url_variants_and_other_outlets(engine: Engine) -> None:
+    answer = engine.source("business insider clearview contract")
+    assert not isinstance(answer, NotFound)
+    assert answer.hit.article.url == BI
+    assert any("cdn.ampproject.org" in u for u in answer.hit.article.urls)
+    assert "The Verge" in answer.story.outlets
+
+
+def test_related_gives_reasons(engine: Engine) -> None:
+    answer = engine.related("business insider clearview contract")
+    assert not isinstance(answer, NotFound)
+    reasons = {i.article.outlet.name: i.reason for i in answer.items}
+    assert reasons["The Verge"] == "same story"
+    assert reasons["CNET"] == "listed as related"
+    assert reasons["KTVZ"] == "listed as related"
+
+
+def test_summary_is_extractive_and_short(engine: Engine) -> None:
+    answer = engine.summary("sinister partnership highsnobiety")
+    assert not isinstance(answer, NotFound)
+    assert 1 <= len(answer.summary) <= 4
+    body = " ".join(answer.hit.article.body)
+    assert all(sentence in body for sentence in answer.summary)
+
+
+def test_filters_restrict_results(engine: Engine) -> None:
+    assert all(
+        h.article.outlet.name == "CNET"
+        for h in engine.search("facial recognition", outlet="cnet").hits
+    )
+    late = engine.search("facial recognition", since=datetime(2020, 8, 14, 12, tzinfo=UTC)).hits
+    assert late and all(h.article.published >= datetime(2020, 8, 14, 12, tzinfo=UTC) for h in late)
+
+
+def test_suggest_completes_titles_outlets_and_topics(engine: Engine) -> None:
+    names = [s.name for s in engine.suggest("clea")]
+    assert any("Clearview" in n for n in names)
+    assert engine.suggest("The V")[0].name == "The Verge"
+    assert any(s.kind == "topic" for s in engine.suggest("Comp"))
+    assert all(len(s.name) <= 100 and len(s.value) <= 100 for s in engine.suggest("i"))
+    assert len(engine.suggest("")) <= 25
+
+
+def test_index_follows_corpus_changes(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    loader = CorpusLoader([corpus], tmp_path / "c.db")
+    snapshot, _, _ = loader.load()
+    engine = Engine(snapshot)
+    assert isinstance(engine.summary("zebra crossing robots in Lagos"), NotFound)
+
+    (corpus / "zebra.md").write_text(
+        "---\ntitle: Zebra crossing robots arrive in Lagos\n"
+        "webUrl: https://example.com/zebra-robots\nexcerpt: Robots now guide traffic.\n---\n",
+        encoding="utf-8",
+    )
+    snapshot, changes, _ = loader.refresh([str(corpus / "zebra.md")])
+    before = engine.snapshot
+    engine.apply(snapshot, changes)
+    assert before is not engine.snapshot
+    found = engine.summary("zebra crossing robots in Lagos")
+    assert not isinstance(found, NotFound)
+    assert found.hit.article.url == "https://example.com/zebra-robots"
+
+    (corpus / "zebra.md").unlink()
+    snapshot, changes, _ = loader.refresh([str(corpus / "zebra.md")])
+    engine.apply(snapshot, changes)
+    assert isinstance(engine.summary("zebra crossing robots in Lagos"), NotFound)
