@@ -229,7 +229,11 @@ class EngineSystem:
         engine = self.engine
         if q.command == "search":
             result: SearchResult = engine.search(
-                q.question, outlet=q.outlet, topic=q.topic, since=q.since, until=q.until,
+                q.question,
+                outlet=q.outlet,
+                topic=q.topic,
+                since=q.since,
+                until=q.until,
                 limit=TOP_K,
             )
             if result.not_found is not None or not result.hits:
@@ -333,7 +337,10 @@ class WRatioSystem:
         else:
             choices = dict(enumerate(self.titles))
         found = process.extract(
-            utils.default_process(q.question), choices, scorer=fuzz.WRatio, limit=TOP_K,
+            utils.default_process(q.question),
+            choices,
+            scorer=fuzz.WRatio,
+            limit=TOP_K,
             processor=None,
         )
         if not found:
@@ -395,7 +402,9 @@ class Score:
     def mrr(self) -> float:
         """Mean reciprocal rank of the first right result, over the first ten."""
         rows = self._answerable()
-        return sum(1 / (o.rank + 1) for o in rows if o.rank is not None) / len(rows) if rows else 0.0
+        return (
+            sum(1 / (o.rank + 1) for o in rows if o.rank is not None) / len(rows) if rows else 0.0
+        )
 
     @property
     def unanswerable(self) -> float:
@@ -536,7 +545,9 @@ def print_report(
         q = o.question
         mark = "ok  " if o.correct else "FAIL"
         if q.answerable:
-            where = "not in top 10" if o.rank is None else f"first right answer at rank {o.rank + 1}"
+            where = (
+                "not in top 10" if o.rank is None else f"first right answer at rank {o.rank + 1}"
+            )
             if o.refused:
                 where = "said not found"
         else:
@@ -544,7 +555,7 @@ def print_report(
         print(f"  {mark} [{q.kind}] {q.describe()}: {where}")
         print(f"       engine: {o.answer.detail or '-'}")
         if q.answerable and not o.correct:
-            print(f"       expected one of: {_expected_titles(q, engine)}")
+            print(f"       expected one of: {_expected_titles(q)}")
         if q.note:
             print(f"       note: {q.note}")
 
@@ -552,10 +563,8 @@ def print_report(
 _ARTICLES: list[Article] = []
 
 
-def _expected_titles(q: Question, score: Score) -> str:
-    names = [
-        f"{a.outlet.name}: {a.title[:60]}" for a in _ARTICLES if q.is_right(a)
-    ]
+def _expected_titles(q: Question) -> str:
+    names = [f"{a.outlet.name}: {a.title[:60]}" for a in _ARTICLES if q.is_right(a)]
     more = f" (+{len(names) - 2} more)" if len(names) > 2 else ""
     return "; ".join(names[:2]) + more
 
@@ -602,8 +611,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     engine = Engine(snapshot)
     build_s = time.perf_counter() - start
-    print(f"corpus: {', '.join(folders)}: {len(articles)} articles in {load_s:.2f}s; "
-          f"engine built in {build_s:.2f}s")
+    print(
+        f"corpus: {', '.join(folders)}: {len(articles)} articles in {load_s:.2f}s; "
+        f"engine built in {build_s:.2f}s"
+    )
 
     problems = check_expectations(questions, articles)
     for p in problems:

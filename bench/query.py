@@ -28,7 +28,7 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +86,8 @@ class PhaseTimer:
         self.seconds: dict[str, float] = {}
         self._undo: list[Callable[[], None]] = []
 
-    def wrap(self, owner: Any, name: str, label: str, classmethod_: bool = False) -> None:
+    def wrap(self, owner: Any, name: str, label: str) -> None:
+        """Time every call of ``owner.name`` under ``label`` until ``restore``."""
         raw = owner.__dict__.get(name)
         if raw is None:
             return
@@ -104,6 +105,7 @@ class PhaseTimer:
         self._undo.append(lambda: setattr(owner, name, raw))
 
     def restore(self) -> None:
+        """Put the wrapped functions back."""
         for undo in reversed(self._undo):
             undo()
         self._undo.clear()
@@ -138,19 +140,18 @@ class Timing:
 
     @property
     def median(self) -> float:
+        """Median latency in ms."""
         return statistics.median(self.samples_ms)
 
     @property
     def p99(self) -> float:
+        """99th-percentile latency in ms (nearest rank)."""
         return percentile(self.samples_ms, 0.99)
 
 
 def _search(engine: Engine, q: Query) -> bool:
-    if q.kind == "outlet":
-        result = engine.search(q.text, outlet=q.outlet)
-    else:
-        result = engine.search(q.text)
-    return bool(result.hits)
+    outlet = q.outlet if q.kind == "outlet" else None
+    return bool(engine.search(q.text, outlet=outlet).hits)
 
 
 def _command(name: str) -> Callable[[Engine, Query], bool]:
@@ -183,7 +184,7 @@ def time_calls(
 
 
 @contextmanager
-def profiled(enabled: bool, label: str, rows: int = 30):
+def profiled(enabled: bool, label: str, rows: int = 30) -> Iterator[None]:
     """Run the block under cProfile and print the top functions by cumulative time."""
     if not enabled:
         yield
@@ -279,8 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # synthetic queries exercise the ranking, not only the not-found path.
     fragments = [q for q in workloads["search"].queries if q.kind == "fragment"]
     found_source = sum(
-        1 for q in fragments if (hits := engine.search(q.text, limit=1).hits)
-        and hits[0].article.id == q.source
+        1
+        for q in fragments
+        if (hits := engine.search(q.text, limit=1).hits) and hits[0].article.id == q.source
     )
 
     peak = peak_rss_bytes()

@@ -47,13 +47,29 @@ FUNCTION_WORDS = (
     "been out he his first one could they which would we were or can after under amid what"
 ).split()
 # Mostly single letters, so word lengths look like English (types average about 7 letters).
-_ONSETS = ("b c d f g h j k l m n p r s t v w z " * 4 + "bl br ch cl cr dr fl fr gr pl pr sh st th tr").split()
+_ONSETS = (
+    "b c d f g h j k l m n p r s t v w z " * 4 + "bl br ch cl cr dr fl fr gr pl pr sh st th tr"
+).split()
 _VOWELS = ("a e i o u " * 4 + "ai ea ee ie oa ou").split()
 _CODAS = ["", "", "", "", "", "n", "r", "s", "t", "l", "m", "nd", "nt", "rk", "st", "ck", "ng", "x"]
 _TOPIC_HEADS = ("AI in", "Data", "Cloud", "Robotics", "Vision", "Language", "Chip", "Policy")
 _OUTLET_SUFFIXES = (
-    "Times", "Post", "News", "Journal", "Wire", "Herald", "Tribune", "Review", "Daily", "Report",
-    "Insider", "Chronicle", "Today", "Gazette", "Observer", "Online",
+    "Times",
+    "Post",
+    "News",
+    "Journal",
+    "Wire",
+    "Herald",
+    "Tribune",
+    "Review",
+    "Daily",
+    "Report",
+    "Insider",
+    "Chronicle",
+    "Today",
+    "Gazette",
+    "Observer",
+    "Online",
 )
 _ORG_SUFFIXES = ("Inc", "Labs", "AI", "Systems", "Group", "Technologies", "Robotics", "Health")
 _QUESTION_FORMS = (
@@ -109,8 +125,7 @@ def _pseudo_words(rng: random.Random, count: int, exclude: set[str]) -> list[str
     while len(out) < count:
         syllables = rng.choices((1, 2, 3, 4), weights=(3, 6, 4, 1))[0]
         word = "".join(
-            rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS)
-            for _ in range(syllables)
+            rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS) for _ in range(syllables)
         )
         if 3 <= len(word) <= 16 and word not in seen:
             seen.add(word)
@@ -141,7 +156,8 @@ class Generator:
         ]
         org_roots = _pseudo_words(rng, ORGANISATIONS, set(ranked) | set(names))
         self.organisations = [
-            f"{root.capitalize()} {rng.choice(_ORG_SUFFIXES)}" if rng.random() < 0.6
+            f"{root.capitalize()} {rng.choice(_ORG_SUFFIXES)}"
+            if rng.random() < 0.6
             else root.capitalize()
             for root in org_roots
         ]
@@ -156,9 +172,13 @@ class Generator:
         self.outlets = outlets
         self._outlet_pick = _Zipf([str(i) for i in range(len(outlets))], 1.1, 3.0)
         topic_words = _pseudo_words(rng, 40, set(ranked))
-        self.topics = [
-            f"{rng.choice(_TOPIC_HEADS)} {w.capitalize()}" for w in topic_words
-        ] + ["AI", "Machine Learning", "Computer Vision", "Self-Driving", "Privacy"]
+        self.topics = [f"{rng.choice(_TOPIC_HEADS)} {w.capitalize()}" for w in topic_words] + [
+            "AI",
+            "Machine Learning",
+            "Computer Vision",
+            "Self-Driving",
+            "Privacy",
+        ]
         self._topic_pick = _Zipf(self.topics[::-1], 1.0, 1.5)
         self.unknown = _pseudo_words(random.Random(seed + 1), 5_000, set(ranked) | set(names))
         self.unknown = [w + "q" for w in self.unknown]  # never in the vocabulary
@@ -174,8 +194,11 @@ class Generator:
                 words[rng.randrange(length)] = key
         if rng.random() < 0.15:
             figure = rng.choice(
-                (f"${rng.randint(1, 999)},{rng.randint(0, 999):03d}", f"{rng.randint(2, 95)} percent",
-                 f"{rng.randint(2, 900)} million")
+                (
+                    f"${rng.randint(1, 999)},{rng.randint(0, 999):03d}",
+                    f"{rng.randint(2, 95)} percent",
+                    f"{rng.randint(2, 900)} million",
+                )
             )
             words[rng.randrange(length)] = figure
         if rng.random() < 0.4:
@@ -187,7 +210,7 @@ class Generator:
         length = rng.randint(8, 14)
         words = self.words.draw(rng, length - len(keys) - 1)
         body = [entity, *keys, *words]
-        head, tail = body[:1 + len(keys)], body[1 + len(keys):]
+        head, tail = body[: 1 + len(keys)], body[1 + len(keys) :]
         rng.shuffle(tail)
         mixed = head + tail
         rng.shuffle(mixed)
@@ -213,9 +236,7 @@ class Generator:
             when = base + timedelta(seconds=rng.randrange(3 * 86_400))
         outlet = self._outlet(rng)
         title = self._title(rng, entity, keys)
-        excerpt = " ".join(
-            self._sentence(rng, n, keys) for n in _split(rng, rng.randint(30, 50))
-        )
+        excerpt = " ".join(self._sentence(rng, n, keys) for n in _split(rng, rng.randint(30, 50)))
         body: tuple[str, ...] = ()
         if bodies:
             body = tuple(
@@ -278,8 +299,9 @@ class Generator:
                 start = rng.randrange(max(1, len(words) - 2))
                 text = " ".join(words[start : start + rng.randint(2, 3)]).lower()
                 name = article.outlet.name
-                out.append(Query(text, "outlet", article.id, name if rng.random() < 0.5
-                                 else name.lower()))
+                out.append(
+                    Query(text, "outlet", article.id, name if rng.random() < 0.5 else name.lower())
+                )
             else:
                 text = " ".join(rng.sample(self.unknown, rng.randint(2, 4)))
                 out.append(Query(text, "unanswerable"))
@@ -301,7 +323,7 @@ class Generator:
     def _question(self, rng: random.Random, article: Article) -> str:
         words = [w.lower() for w in _title_words(article)]
         content = [w for w in words if w not in FUNCTION_WORDS] or words
-        a, b, c = (rng.sample(content, 3) if len(content) >= 3 else (content * 3)[:3])
+        a, b, c = rng.sample(content, 3) if len(content) >= 3 else (content * 3)[:3]
         name = rng.choice(content).capitalize()
         return rng.choice(_QUESTION_FORMS).format(a=a, b=b, c=c, n=name)
 

@@ -174,6 +174,31 @@ def test_how_much_with_euros_and_millions_and_stemming() -> None:
     assert "€3.5 million" in passage.text
 
 
+def test_the_amount_next_to_the_sentence_naming_the_subject_wins() -> None:
+    a = article(
+        [
+            "Separately, the city will pay $50,000 for new parking meters.",
+            "ICE signed a deal with Clearview this week. The agency will pay $224,000 over two "
+            "years.",
+        ]
+    )
+    passage = best_passage("How much will ICE pay Clearview?", [a])
+    assert passage is not None
+    assert "$224,000" in passage.text
+
+
+def test_inflected_question_words_meet_the_article() -> None:
+    a = article(
+        [
+            "Acme has $5 million in cash and a large archive, according to its filings.",
+            "Acme paid $3 million for the image library.",
+        ]
+    )
+    passage = best_passage("How much did Acme pay for the images?", [a])
+    assert passage is not None
+    assert passage.text == "Acme paid $3 million for the image library."
+
+
 def test_a_pronoun_answer_is_quoted_with_the_sentence_it_refers_to() -> None:
     a = article(
         [

@@ -191,6 +191,18 @@ def test_summary_prefers_central_sentences_and_skips_repeats() -> None:
     assert body[4] in summary
 
 
+def test_lead_bias_keeps_an_early_sentence_over_a_more_central_late_one() -> None:
+    body = [
+        "The startup unveiled a delivery robot for city sidewalks on Monday.",
+        "The robot carries groceries to homes nearby.",
+        "Engineers tested the software for months in a parking lot.",
+        "The weather in Austin was unusually mild during the tests.",
+        "Reporters watched a demonstration at the headquarters.",
+        "Its delivery robot carries groceries along city sidewalks.",
+    ]
+    assert summarize(article(body), max_sentences=2) == (body[0], body[1])
+
+
 def test_excerpt_of_one_sentence_is_returned_as_is() -> None:
     excerpt = "Facial recognition is unreliable, according to a British court."
     assert summarize(article(excerpt=excerpt)) == (excerpt,)

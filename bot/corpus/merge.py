@@ -1,16 +1,17 @@
 """Many records of one article, from many files and ``related:`` lists, become one article.
 
-The merger is incremental: it keeps every file's records, so a changed or deleted file only
-re-merges the articles that file touched, and each result is a new immutable snapshot.
+The merger is incremental: a changed or deleted file only re-merges the articles that file
+touched, fetching the other records of those articles from the parse cache, and each result is a
+new immutable snapshot.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from bot.corpus.formats import FileResult
 from bot.corpus.model import Article, Image, Problem
@@ -18,13 +19,26 @@ from bot.corpus.model import Article, Image, Problem
 _WORD = re.compile(r"[a-z0-9]+")
 T = TypeVar("T")
 
+Fetch = Callable[[Collection[str]], Mapping[str, FileResult]]
+"""Returns the current parse results of already-merged files, by path (display path)."""
+
+
+class FileInfo(NamedTuple):
+    """What the corpus keeps of one file once merged.
+
+    ``ids`` are the article ids of its records in file order, related entries included.
+    """
+
+    ids: tuple[str, ...]
+    problems: tuple[Problem, ...] = ()
+
 
 @dataclass(frozen=True, slots=True)
 class CorpusSnapshot:
     """An immutable view of the corpus: safe to read from any thread while the next is built."""
 
     articles: Mapping[str, Article]
-    files: Mapping[str, FileResult]
+    files: Mapping[str, FileInfo]
     merge_problems: tuple[Problem, ...] = ()
     related_merged: int = 0
     duplicates_merged: int = 0
@@ -64,85 +78,148 @@ class ChangeSet:
         return bool(self.added or self.changed or self.removed)
 
 
-class Merger:
-    """Keeps every file's records and the merged articles built from them."""
+@dataclass(slots=True)
+class MergeState:
+    """Everything a ``Merger`` knows, for the cache to persist and a restart to resume from."""
 
-    def __init__(self) -> None:
-        self._files: dict[str, FileResult] = {}
-        self._records: dict[str, list[Article]] = {}
-        self._articles: dict[str, Article] = {}
-        self._conflicts: dict[str, Problem] = {}
-        self._related_merged = 0
-        self._duplicates_merged = 0
+    articles: dict[str, Article]
+    files: dict[str, FileInfo]
+    counts: dict[str, tuple[int, int]]
+    conflicts: dict[str, Problem]
+    related_merged: int = 0
+    duplicates_merged: int = 0
+
+
+class Merger:
+    """Merges files' records into articles, re-merging only what each change touches.
+
+    It keeps the merged articles and, per file, only the ids its records had. To re-merge an
+    article it asks ``fetch`` for the records of the other files that contributed to it (the
+    loader answers from the parse cache), so memory holds one copy of the corpus, not two.
+    Without ``fetch`` every file's records are kept in memory instead.
+    """
+
+    def __init__(self, fetch: Fetch | None = None, state: MergeState | None = None) -> None:
+        self._fetch = fetch
+        self._kept: dict[str, FileResult] | None = {} if fetch is None else None
+        state = state or MergeState({}, {}, {}, {})
+        self._articles = state.articles
+        self._files = state.files
+        self._counts = state.counts  # id -> (records from files, records from related: lists)
+        self._conflicts = state.conflicts
+        self._related_merged = state.related_merged
+        self._duplicates_merged = state.duplicates_merged
+
+    def state(self) -> MergeState:
+        """The merger's knowledge, for persisting (shares the live dicts: copy before mutating)."""
+        return MergeState(
+            self._articles,
+            self._files,
+            self._counts,
+            self._conflicts,
+            self._related_merged,
+            self._duplicates_merged,
+        )
+
+    def snapshot(self) -> CorpusSnapshot:
+        """The current articles as an immutable snapshot."""
+        return CorpusSnapshot(
+            articles=self._articles,
+            files=dict(self._files),
+            merge_problems=tuple(self._conflicts[k] for k in sorted(self._conflicts)),
+            related_merged=self._related_merged,
+            duplicates_merged=self._duplicates_merged,
+        )
 
     def apply(
         self, results: Iterable[FileResult], removed_paths: Iterable[str] = ()
     ) -> tuple[CorpusSnapshot, ChangeSet]:
         """Replace the given files' records (and drop removed files'), re-merge what they touch."""
         results = list(results)
-        outgoing = [self._files[p] for p in removed_paths if p in self._files]
-        outgoing += [self._files[r.path] for r in results if r.path in self._files]
-        touched = {a.id for old in outgoing for a in old.articles}
-        touched.update(a.id for r in results for a in r.articles)
-        old_groups = {k: self._records.get(k, []) for k in touched}
-        for old in outgoing:
-            del self._files[old.path]
-            gone = {id(a) for a in old.articles}
-            for article_id in {a.id for a in old.articles}:
-                self._records[article_id] = [
-                    r for r in self._records.get(article_id, ()) if id(r) not in gone
-                ]
+        incoming = {r.path for r in results}
+        gone = {p for p in removed_paths if p in self._files and p not in incoming}
+        touched: set[str] = set()
+        for path in gone | (incoming & self._files.keys()):
+            touched.update(self._files[path].ids)
         for result in results:
-            self._files[result.path] = result
-            for record in result.articles:
-                group = self._records.get(record.id)
-                if group is None or group is old_groups.get(record.id):
-                    group = self._records[record.id] = list(group or ())
-                group.append(record)
-
-        before = self._articles
-        after = dict(before)
-        added, changed, removed = set(), set(), set()
+            touched.update(a.id for a in result.articles)
+        # Files that still hold records of a touched article: their records join the re-merge.
+        others: set[str] = set()
         for article_id in touched:
-            self._account(old_groups[article_id], -1)
-            records = self._records.get(article_id)
+            article = self._articles.get(article_id)
+            if article is not None:
+                others.update(p.path for p in article.provenance)
+        others -= gone | incoming
+        fetched = self._fetch_results(others)
+
+        for path in gone:
+            del self._files[path]
+            if self._kept is not None:
+                del self._kept[path]
+        for result in results:
+            self._files[result.path] = FileInfo(
+                tuple(a.id for a in result.articles), tuple(result.problems)
+            )
+            if self._kept is not None:
+                self._kept[result.path] = result
+        groups: dict[str, list[Article]] = {article_id: [] for article_id in touched}
+        for result in [*fetched.values(), *results]:
+            for record in result.articles:
+                group = groups.get(record.id)
+                if group is not None:
+                    group.append(record)
+
+        after = dict(self._articles)
+        added, changed, removed = set(), set(), set()
+        for article_id, records in groups.items():
+            self._account(self._counts.pop(article_id, (0, 0)), -1)
             if not records:
-                self._records.pop(article_id, None)
                 self._conflicts.pop(article_id, None)
                 if after.pop(article_id, None) is not None:
                     removed.add(article_id)
                 continue
-            self._account(records, +1)
-            merged = records[0] if len(records) == 1 else self._merge(article_id, records)
+            counts = _counts(records)
+            self._counts[article_id] = counts
+            self._account(counts, +1)
             if len(records) == 1:
                 self._conflicts.pop(article_id, None)
-            old_article = before.get(article_id)
+                merged = records[0]
+            else:
+                merged = self._merge(article_id, records)
+            old_article = after.get(article_id)
             after[article_id] = merged
             if old_article is None:
                 added.add(article_id)
             elif old_article != merged:
                 changed.add(article_id)
         self._articles = after
-        snapshot = CorpusSnapshot(
-            articles=after,
-            files=dict(self._files),
-            merge_problems=tuple(self._conflicts[k] for k in sorted(self._conflicts)),
-            related_merged=self._related_merged,
-            duplicates_merged=self._duplicates_merged,
-        )
-        return snapshot, ChangeSet(frozenset(added), frozenset(changed), frozenset(removed))
+        changes = ChangeSet(frozenset(added), frozenset(changed), frozenset(removed))
+        return self.snapshot(), changes
 
-    def _account(self, records: list[Article], sign: int) -> None:
-        """Keep the merge counters: every record beyond an article's first was merged."""
-        if not records:
+    def _fetch_results(self, paths: Collection[str]) -> Mapping[str, FileResult]:
+        if not paths:
+            return {}
+        if self._kept is not None:
+            return {p: self._kept[p] for p in paths if p in self._kept}
+        assert self._fetch is not None
+        return self._fetch(paths)
+
+    def _account(self, counts: tuple[int, int], sign: int) -> None:
+        """Keep the merge counters: every record beyond an article's first was merged into it.
+
+        A duplicate is a second file describing the same article; a related entry is merged
+        when the article already had a record (a file's, or another related entry's).
+        """
+        files, related = counts
+        if not files and not related:
             return
-        files = sum(1 for r in records if r.provenance[0].kind == "file")
-        related = len(records) - files
         self._duplicates_merged += sign * max(files - 1, 0)
         self._related_merged += sign * (related if files else related - 1)
 
     def _merge(self, article_id: str, records: list[Article]) -> Article:
-        # Files describing the article outrank related: entries; richer records outrank poorer.
+        # Files describing the article outrank related: entries; richer records outrank poorer;
+        # path and line break ties, so an incremental re-merge equals a fresh one.
+        records = sorted(records, key=_source_order)
         ranked = sorted(
             records,
             key=lambda r: (
@@ -160,8 +237,7 @@ class Merger:
         for r in ranked:
             for image in r.images:
                 images.setdefault(image.url, image)
-        return replace(
-            best,
+        return best._replace(
             title=title,
             alt_titles=alt_titles,
             urls=_union(r.urls for r in ranked),
@@ -181,7 +257,8 @@ class Merger:
 
     def _choose_title(self, article_id: str, ranked: list[Article]) -> tuple[str, tuple[str, ...]]:
         """Pick one title; when one URL carries unrelated titles, trust the URL's own words."""
-        titles = list(dict.fromkeys(r.title for r in ranked))
+        given = [r.title for r in ranked if not r.provenance[0].title_inferred]
+        titles = list(dict.fromkeys(given or [r.title for r in ranked]))
         self._conflicts.pop(article_id, None)
         if len(titles) == 1:
             return titles[0], ()
@@ -195,12 +272,22 @@ class Merger:
         others = tuple(t for t in titles if t != chosen)
         self._conflicts[article_id] = Problem(
             ranked[0].provenance[0].path,
-            None,
+            ranked[0].provenance[0].line,
             f"one URL under {len(titles)} titles ({url}); kept {chosen!r}, "
             f"also seen as {', '.join(repr(t) for t in others)}",
             "warning",
         )
         return chosen, others
+
+
+def _source_order(record: Article) -> tuple[str, int]:
+    source = record.provenance[0]
+    return source.path, source.line or 0
+
+
+def _counts(records: list[Article]) -> tuple[int, int]:
+    files = sum(1 for r in records if r.provenance[0].kind == "file")
+    return files, len(records) - files
 
 
 def _words(text: str) -> set[str]:

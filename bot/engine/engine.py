@@ -189,7 +189,7 @@ class Engine:
         weights = {t: self.vocabulary.idf(t) * (0.7 if t in fixed else 1.0) for t in terms}
         total = sum(self.vocabulary.idf(t) for t in terms) or 1.0
         clean_query = " ".join(terms)
-        scored: list[tuple[float, float, Hit]] = []
+        scored: list[tuple[float, float, Article, float, list[str]]] = []
         for article_id, bm25 in candidates:
             article = snapshot.articles.get(article_id)
             if article is None:
@@ -197,19 +197,23 @@ class Engine:
             have = self._article_terms(article)
             covered = [t for t in terms if _has(have, t)]
             coverage = sum(weights[t] for t in covered) / total
+            rank_bonus = 8 * bm25 / top_bm25
             if question:
                 score = 100 * coverage
             else:
-                title_sim = fuzz.token_set_ratio(clean_query, " ".join(index_terms(article.title)))
-                score = 100 * (0.65 * coverage) + 0.35 * title_sim
-                score = max(score, 100 * coverage if coverage >= 0.999 else 0)
-            rank = score + 8 * bm25 / top_bm25
-            field = matched_field(article, covered)
-            excerpt, marks = best_window(article, covered)
-            hit = Hit(article, round(min(score, 100.0), 1), field, excerpt, marks)
-            scored.append((rank, bm25, hit))
+                # Calibrated part: how much of the query the title itself holds. Ordering part:
+                # fuzzy title similarity, which helps fragments and must not decide confidence.
+                title_terms = frozenset(index_terms(" ".join((article.title, *article.alt_titles))))
+                in_title = sum(weights[t] for t in covered if _has(title_terms, t)) / total
+                score = 100 * (0.8 * coverage + 0.2 * in_title)
+                rank_bonus += 0.1 * fuzz.token_sort_ratio(clean_query, article.title.lower())
+            scored.append((score + rank_bonus, bm25, article, score, covered))
         scored.sort(key=lambda item: (-item[0], -item[1]))
-        hits = [hit for _, _, hit in scored]
+        hits = []
+        for _, _, article, score, covered in scored[: max(limit, 3)]:
+            excerpt, marks = best_window(article, covered)
+            field = matched_field(article, covered)
+            hits.append(Hit(article, round(min(score, 100.0), 1), field, excerpt, marks))
         return hits, corrected, hits
 
     def _article_terms(self, article: Article) -> frozenset[str]:
