@@ -6,6 +6,10 @@ Writes N deterministic synthetic front-matter documents (see ``synthetic_docs``)
 folder, then measures, each in a fresh process so one pass's memory never counts against
 another: the raw ``yaml.load(front_matter, Loader=CSafeLoader)`` rate on the same files, a cold
 ingest into an empty cache, and a warm restart with nothing changed.
+
+Rates and their ratio use CPU seconds as well as wall seconds: on a shared machine other
+processes stretch wall time unevenly between passes, while the work done is what the targets
+are about. The warm restart's verdict uses wall time, which is what a user waits for.
 """
 
 from __future__ import annotations
@@ -46,13 +50,17 @@ def child_raw(folder: str) -> dict[str, float]:
     import yaml
 
     files = _files(folder)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for path in files:
         with open(path, "rb") as fh:
             text = fh.read().decode("utf-8")
         end = text.find("\n---", 3)
         yaml.load(text[4:end], Loader=yaml.CSafeLoader)
-    return {"seconds": time.perf_counter() - start, "files": len(files)}
+    return {
+        "seconds": time.perf_counter() - start,
+        "cpu": time.process_time() - cpu,
+        "files": len(files),
+    }
 
 
 def child_load(folder: str, db: str) -> dict[str, float]:
@@ -60,13 +68,14 @@ def child_load(folder: str, db: str) -> dict[str, float]:
     from bot.corpus.loader import CorpusLoader
 
     rss_before = _peak_rss()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     loader = CorpusLoader([folder], db)
     snapshot, _, stats = loader.load()
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     loader.close()
     return {
         "seconds": seconds,
+        "cpu": cpu,
         "parsed": stats.parsed,
         "cached": stats.cached,
         "articles": len(snapshot.articles),
@@ -123,34 +132,35 @@ def main() -> int:
         raw = _run_child("raw", folder)
         cold = _run_child("load", folder, db)
         warm = _run_child("load", folder, db)
-        db_bytes = sum(
-            os.path.getsize(db + s) for s in ("", "-wal") if os.path.exists(db + s)
-        )
+        db_bytes = sum(os.path.getsize(db + s) for s in ("", "-wal") if os.path.exists(db + s))
 
     n = args.docs
-    raw_rate = n / raw["seconds"]
-    cold_rate = n / cold["seconds"]
-    ratio = cold_rate / raw_rate
+    raw_rate, raw_cpu_rate = n / raw["seconds"], n / raw["cpu"]
+    cold_rate, cold_cpu_rate = n / cold["seconds"], n / cold["cpu"]
+    ratio = cold_cpu_rate / raw_cpu_rate
     warm_target = WARM_SECONDS_TARGET_PER_100K * max(n, 1) / 100_000
     rss_target = RSS_TARGET_FACTOR * corpus_bytes
     print(
-        f"articles: {cold['articles']:,} (related merged {cold['related_merged']:,}, "
+        f"articles:      {cold['articles']:,} (related merged {cold['related_merged']:,}, "
         f"duplicates merged {cold['duplicates_merged']:,}, problems {cold['problems']})"
     )
     print(
-        f"cold ingest:   {cold_rate:,.0f} docs/s ({cold['seconds']:.2f} s, {cold['parsed']:,} parsed)"
-        f" vs raw CSafeLoader {raw_rate:,.0f} docs/s ({raw['seconds']:.2f} s): "
-        f"ratio {ratio:.2f} (target >= {COLD_RATIO_TARGET:.2f}) {_verdict(ratio >= COLD_RATIO_TARGET)}"
+        f"cold ingest:   {cold_cpu_rate:,.0f} docs/s CPU ({cold_rate:,.0f} wall; "
+        f"{cold['cpu']:.1f} s CPU, {cold['parsed']:,} parsed) "
+        f"vs raw CSafeLoader {raw_cpu_rate:,.0f} docs/s CPU "
+        f"({raw_rate:,.0f} wall): ratio {ratio:.2f} (wall {cold_rate / raw_rate:.2f}; "
+        f"target >= {COLD_RATIO_TARGET:.2f}) {_verdict(ratio >= COLD_RATIO_TARGET)}"
     )
     print(
-        f"warm restart:  {warm['seconds']:.3f} s, {warm['parsed']:,} files re-parsed "
-        f"(target <= {warm_target:.2f} s at {n:,} docs, i.e. 1 s per 100,000) "
-        f"{_verdict(warm['seconds'] <= warm_target and warm['parsed'] == 0)}"
+        f"warm restart:  {warm['seconds']:.3f} s wall ({warm['cpu']:.3f} s CPU), "
+        f"{warm['parsed']:,} files re-parsed (target <= {warm_target:.2f} s at {n:,} docs, "
+        f"i.e. 1 s per 100,000) {_verdict(warm['seconds'] <= warm_target and warm['parsed'] == 0)}"
     )
     peak = max(cold["rss_peak"], warm["rss_peak"])
     print(
-        f"peak RSS:      {_mib(peak)} (cold {_mib(cold['rss_peak'])}, warm {_mib(warm['rss_peak'])}; "
-        f"interpreter at start {_mib(cold['rss_start'])}) vs corpus {_mib(corpus_bytes)}: "
+        f"peak RSS:      {_mib(peak)} (cold {_mib(cold['rss_peak'])}, "
+        f"warm {_mib(warm['rss_peak'])}; interpreter at start {_mib(cold['rss_start'])}) "
+        f"vs corpus {_mib(corpus_bytes)}: "
         f"{peak / corpus_bytes:.2f}x (target <= {RSS_TARGET_FACTOR:.0f}x) "
         f"{_verdict(peak <= rss_target)}"
     )

@@ -69,7 +69,7 @@ def _story(rng: random.Random, key: str) -> Story:
 
 
 def _variants(story: Story) -> tuple[str, str, str]:
-    name, domain = story.outlet
+    domain = story.outlet[1]
     host = f"www.{domain}"
     web = f"https://{host}{story.path}"
     amp = f"https://{host}/amp{story.path}" if len(story.path) % 2 else f"{web}?amp"
@@ -82,7 +82,9 @@ def _reference(rng: random.Random, story: Story) -> str:
     web, amp, cdn = _variants(story)
     url = rng.choice((web, web, amp, cdn))
     if rng.random() < 0.3:
-        url += ("&" if "?" in url else "?") + f"utm_source=feed&utm_medium=rss&ref=r{rng.randint(1, 9)}"
+        url += (
+            "&" if "?" in url else "?"
+        ) + f"utm_source=feed&utm_medium=rss&ref=r{rng.randint(1, 9)}"
     return url
 
 

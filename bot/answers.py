@@ -6,8 +6,13 @@ the same thing everywhere.
 
 from __future__ import annotations
 
-from datetime import datetime
+from calendar import monthrange
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from rapidfuzz import fuzz, process
 
 from bot.corpus.model import Article
 from bot.engine.engine import Engine
@@ -22,6 +27,14 @@ from bot.engine.results import (
     SourceAnswer,
     Story,
     SummaryAnswer,
+)
+from bot.render import (
+    Card,
+    answer_cards,
+    help_card,
+    latest_card,
+    not_found_card,
+    search_pages,
 )
 
 COMMANDS = ("search", "summary", "source", "related", "ask", "coverage")
@@ -167,3 +180,122 @@ def _not_found_text(nf: NotFound) -> str:
         lines.append("Did you mean:")
         lines += [f"  - {s}" for s in nf.suggestions]
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ requests from people
+# Words that start a plain-text request (a DM, a console line) and the command they run. "ask"
+# is the default, so a question needs no prefix; "help" explains the rest.
+REQUEST_WORDS = (*COMMANDS, "latest", "help")
+_DAY_FORMATS = ((10, "%Y-%m-%d"), (7, "%Y-%m"), (4, "%Y"))
+
+
+def parse_request(text: str) -> tuple[str, str]:
+    """Split "summary clearview" or "/summary clearview" into (command, query).
+
+    Anything that does not start with a command word is a question for ``ask``; a leading slash
+    and a trailing colon ("summary: …") are forgiven because people type both.
+    """
+    text = text.strip()
+    head, _, rest = text.partition(" ")
+    word = head.lstrip("/").rstrip(":").casefold()
+    if word in REQUEST_WORDS:
+        return word, rest.strip()
+    if head.startswith("/") and word:
+        return word, rest.strip()  # an unknown "/command": let the caller say it is unknown
+    return "ask", text
+
+
+def parse_day(text: str, *, end: bool = False) -> datetime:
+    """A date typed by a person (2020, 2020-08, 2020-08-14) as an aware UTC datetime.
+
+    ``end=True`` gives the last moment of that year, month or day, so "until 2020-08" includes
+    all of August. Raises ``ValueError`` with the accepted forms.
+    """
+    value = text.strip()
+    for length, fmt in _DAY_FORMATS:
+        if len(value) != length:
+            continue
+        try:
+            start = datetime.strptime(value, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            break
+        if not end:
+            return start
+        if fmt == "%Y":
+            stop = start.replace(year=start.year + 1)
+        elif fmt == "%Y-%m":
+            stop = start + timedelta(days=monthrange(start.year, start.month)[1])
+        else:
+            stop = start + timedelta(days=1)
+        return stop - timedelta(microseconds=1)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date; use 2020-08-14, 2020-08 or 2020") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def name_choices(names: Sequence[str], current: str, limit: int = 25) -> list[str]:
+    """Autocomplete for a name option (outlet, topic): prefix matches, then fuzzy ones.
+
+    ``names`` come most common first, which is also the order shown for an empty field.
+    """
+    folded = current.strip().casefold()
+    if not folded:
+        return [n[:100] for n in names[:limit]]
+    starts = [n for n in names if n.casefold().startswith(folded)]
+    words = [n for n in names if n not in starts and f" {folded}" in f" {n.casefold()}"]
+    picked = dict.fromkeys(starts + words)
+    if len(picked) < limit:
+        for name, _, _ in process.extract(
+            folded,
+            names,
+            scorer=fuzz.WRatio,
+            processor=str.casefold,
+            limit=limit,
+            score_cutoff=70,
+        ):
+            picked.setdefault(name)
+    return [n[:100] for n in list(picked)[:limit]]
+
+
+# ------------------------------------------------------------------ replies for people
+SEARCH_PAGES_LIMIT = 25  # five pages of five: more than anyone pages through in a chat
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What a person is shown: the first message's cards, all pages, suggestions to offer."""
+
+    command: str
+    cards: list[Card]
+    pages: list[Card] = field(default_factory=list)
+    suggestions: tuple[str, ...] = ()
+
+
+def reply_for(
+    engine: Engine, command: str, query: str, filters: dict[str, Any] | None = None
+) -> Reply:
+    """The cards for a request, exactly as Discord, DMs and the console show them.
+
+    Search filters (outlet, topic, since, until) apply to ``search`` only; ``latest`` takes an
+    optional topic as its query. Suggestions are whole titles (buttons cut them for display).
+    """
+    if command == "help":
+        return Reply(command, [help_card("slash")])
+    if command == "latest":
+        return Reply(command, [latest_card(engine.latest(query or None), query or None)])
+    if command == "search":
+        result = engine.search(query, limit=SEARCH_PAGES_LIMIT, **(filters or {}))
+        if result.not_found is not None:
+            return _not_found_reply(command, result.not_found)
+        pages = search_pages(result)
+        return Reply(command, pages[:1], pages)
+    answer = run_command(engine, command, query, SEARCH_PAGES_LIMIT)
+    if isinstance(answer, NotFound):
+        return _not_found_reply(command, answer)
+    return Reply(command, answer_cards(answer))
+
+
+def _not_found_reply(command: str, nf: NotFound) -> Reply:
+    return Reply(command, [not_found_card(nf)], suggestions=nf.suggestions)

@@ -58,10 +58,23 @@ def _parser() -> argparse.ArgumentParser:
         ask.add_argument("--db", help="parse cache database (default: configured)")
         ask.set_defaults(handler=_answer, command=command)
 
+    run = sub.add_parser("run", help="connect to Discord and answer (needs a bot token)")
+    sync = sub.add_parser("sync", help="sync slash commands to Discord now")
+    sync.add_argument(
+        "--guild",
+        type=int,
+        action="append",
+        metavar="ID",
+        help="sync to this server (repeatable; default: configured guild_ids, else global)",
+    )
+    console = sub.add_parser("console", help="the Discord answers in a terminal, no token needed")
     start = sub.add_parser(
         "start", help="what `make run` runs: the bot with a token, else the console"
     )
-    start.set_defaults(handler=_start)
+    for name, handler in ((run, _run), (sync, _sync), (console, _console), (start, _start)):
+        # Accept --config after the subcommand too; SUPPRESS keeps the global one otherwise.
+        name.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        name.set_defaults(handler=handler)
     return parser
 
 
@@ -133,10 +146,101 @@ def _answer(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _start(args: argparse.Namespace, settings: Settings) -> int:
-    # Until the Discord app and console land, `make run` shows what the corpus holds.
-    print(report_text(load_snapshot([], settings)))  # noqa: T201
+NO_TOKEN = """\
+coverage-bot: no Discord bot token is configured.
+
+  1. Open https://discord.com/developers/applications, pick (or create) your application.
+  2. Bot → Reset Token, and copy it.
+  3. Put it in the DISCORD_TOKEN environment variable (preferred), or in config.toml:
+       [discord]
+       token = "..."
+  4. Invite the bot: OAuth2 → URL Generator → scopes "bot" and "applications.commands".
+
+Meanwhile `coverage-bot console` answers the same commands in this terminal."""
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    """Connect to Discord until interrupted."""
+    if not settings.discord.token:
+        print(NO_TOKEN, file=sys.stderr)  # noqa: T201
+        return 2
+    import asyncio
+
+    import discord
+
+    from bot.app import CoverageBot
+
+    discord.utils.setup_logging()
+    bot = CoverageBot(settings)
+
+    async def serve() -> None:
+        async with bot:
+            await bot.start(settings.discord.token)
+
+    try:
+        asyncio.run(serve())
+    except discord.LoginFailure:
+        print(  # noqa: T201
+            "coverage-bot: Discord rejected the token; reset it in the developer portal "
+            "(Bot → Reset Token) and update DISCORD_TOKEN or config.toml.",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        pass
     return 0
+
+
+def _sync(args: argparse.Namespace, settings: Settings) -> int:
+    """Log in (REST only, no gateway), sync the command tree and record its hash."""
+    if not settings.discord.token:
+        print(NO_TOKEN, file=sys.stderr)  # noqa: T201
+        return 2
+    import asyncio
+
+    import discord
+
+    from bot.app import CoverageBot
+
+    discord.utils.setup_logging()
+    bot = CoverageBot(settings, sync_commands=False, watch=False)
+
+    async def sync() -> list[str]:
+        async with bot:
+            await bot.login(settings.discord.token)
+            return await bot.sync_commands(force=True, guild_ids=args.guild)
+
+    try:
+        scopes = asyncio.run(sync())
+    except discord.LoginFailure:
+        print("coverage-bot: Discord rejected the token.", file=sys.stderr)  # noqa: T201
+        return 1
+    print(f"synced commands: {', '.join(scopes)}")  # noqa: T201
+    return 0
+
+
+def _console(args: argparse.Namespace, settings: Settings) -> int:
+    """The REPL over the configured corpus."""
+    from pathlib import Path
+
+    from bot.console import HISTORY_FILE, run_console
+    from bot.engine.engine import Engine
+
+    engine = Engine(load_snapshot([], settings))
+    history = Path(settings.corpus.database).parent / HISTORY_FILE
+    return run_console(engine, history=history)
+
+
+def _start(args: argparse.Namespace, settings: Settings) -> int:
+    """`make run`: the bot when a token is configured, else the console."""
+    if settings.discord.token:
+        return _run(args, settings)
+    print(  # noqa: T201
+        "No Discord token configured (DISCORD_TOKEN or config.toml [discord] token): "
+        "starting the console. `coverage-bot run` explains how to get one.",
+        file=sys.stderr,
+    )
+    return _console(args, settings)
 
 
 def run() -> None:

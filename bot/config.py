@@ -67,9 +67,9 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
             with open(source, "rb") as fh:
                 data = tomllib.load(fh)
         except FileNotFoundError:
-            raise ConfigError(f"config file {source} does not exist") from None
+            raise ConfigError(f"{source}: config file does not exist") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {source} is not valid TOML: {exc}") from None
+            raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     unknown = set(data) - {"corpus", "discord"}
     if unknown:
         raise ConfigError(f"{source}: unknown section(s) {', '.join(sorted(unknown))}")
@@ -86,8 +86,15 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
             for f in fields(DiscordSettings)
         }
     )
+    where = source or "settings"
     if corpus.max_file_bytes <= 0:
-        raise ConfigError("corpus.max_file_bytes must be a positive number of bytes")
+        raise ConfigError(f"{where}: corpus.max_file_bytes must be a positive number of bytes")
+    if corpus.watch_debounce_ms < 0:
+        raise ConfigError(f"{where}: corpus.watch_debounce_ms must be 0 or more")
+    if not corpus.paths or not all(corpus.paths):
+        raise ConfigError(f"{where}: corpus.paths must name at least one folder or file")
+    if not corpus.database:
+        raise ConfigError(f"{where}: corpus.database must be a file path")
     return Settings(corpus=corpus, discord=discord, source=source)
 
 
@@ -98,18 +105,36 @@ def _section(cls: type[_S], raw: Any, name: str, source: str | None) -> _S:
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in known:
-            raise ConfigError(f"{source}: unknown key {name}.{key}")
-        default = getattr(cls(), key)
-        if isinstance(default, tuple):
-            if isinstance(value, str | int):
-                value = [value]
-            if not isinstance(value, list):
-                raise ConfigError(f"{source}: {name}.{key} must be a list")
-            value = tuple(value)
-        elif isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise ConfigError(f"{source}: {name}.{key} must be true or false")
-        elif not isinstance(value, type(default)):
-            raise ConfigError(f"{source}: {name}.{key} must be {type(default).__name__}")
-        values[key] = value
+            raise ConfigError(
+                f"{source}: unknown key {name}.{key} (known: {', '.join(sorted(known))})"
+            )
+        annotation = str(known[key].type)
+        values[key] = _checked(annotation, value, f"{source}: {name}.{key}")
     return cls(**values)
+
+
+def _checked(annotation: str, value: Any, what: str) -> Any:
+    """``value`` checked against its field's annotation; TOML lists become tuples."""
+    if annotation.startswith("tuple"):
+        items = value if isinstance(value, list) else [value]
+        if "int" in annotation:
+            # Discord ids: TOML integers, or strings of digits as copied from the client.
+            if not all(_is_int(v) or (isinstance(v, str) and v.isdigit()) for v in items):
+                raise ConfigError(f"{what} must be a list of numeric ids")
+            return tuple(int(v) for v in items)
+        if not all(isinstance(v, str) for v in items):
+            raise ConfigError(f"{what} must be a list of text")
+        return tuple(items)
+    if annotation == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{what} must be true or false")
+    elif annotation == "int":
+        if not _is_int(value):
+            raise ConfigError(f"{what} must be a whole number")
+    elif not isinstance(value, str):
+        raise ConfigError(f"{what} must be text")
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

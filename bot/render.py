@@ -11,7 +11,10 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from bot.corpus.model import Article
+from bot.corpus.loader import LoadStats
+from bot.corpus.merge import ChangeSet, CorpusSnapshot
+from bot.corpus.model import Article, Problem
+from bot.corpus.report import outlet_counts
 from bot.corpus.urls import is_web_url
 from bot.engine.results import (
     Answer,
@@ -54,6 +57,14 @@ def escape(text: str) -> str:
     """
     text = _MARKDOWN.sub(r"\\\1", text)
     text = _LINE_START.sub(r"\1\\\2", text)
+    return _MENTION.sub("@\u200b\\1", text)
+
+
+def defuse(text: str) -> str:
+    """Defuse mention-like text only, for plain-text places such as an embed's author.
+
+    Markdown is not rendered there, so escaping it would only show backslashes.
+    """
     return _MENTION.sub("@\u200b\\1", text)
 
 
@@ -201,7 +212,7 @@ def answer_cards(answer: Answer | NotFound) -> list[Card]:
         "url": article.url,
         "thumbnail": article.image.url if article.image else None,
         "timestamp": article.published,
-        "author": article.outlet.name,
+        "author": defuse(article.outlet.name),
         "footer": _why(answer.hit),
     }
     title = escape(article.title)
@@ -255,7 +266,7 @@ def search_pages(result: SearchResult, per_page: int = 5) -> list[Card]:
         chunk = hits[number * per_page : (number + 1) * per_page]
         fields = [
             (
-                f"{number * per_page + i}. {cut(h.article.title, 200)}",
+                f"{number * per_page + i}. {escape(cut(h.article.title, 200))}",
                 f"{link(h.article, 60)} · {byline(h.article)}\n{h.marked(escape=escape)}",
             )
             for i, h in enumerate(chunk, 1)
@@ -287,3 +298,107 @@ def not_found_card(nf: NotFound) -> Card:
         colour=NOT_FOUND_COLOUR,
         suggestions=nf.suggestions,
     )
+
+
+# ------------------------------------------------------------------------- lists, help, admin
+def latest_card(articles: list[Article], topic: str | None = None) -> Card:
+    """The newest articles, one line each, newest first."""
+    about = f" on {escape(topic)}" if topic else ""
+    lines = [f"• {link(a, 100)} — {byline(a)}" for a in articles]
+    if not lines:
+        lines = [f"No dated coverage{about} yet."]
+    return make_card(f"Latest coverage{about}", "\n".join(lines), footer="newest first")
+
+
+# What each command does, shared by /help, DM "help" and the console's "help".
+HELP = (
+    ("summary", "the best article and a short summary of it"),
+    ("source", "who published it, when, where else it lives, and who was first"),
+    ("related", "articles related to it, each with the reason"),
+    ("search", "ranked articles (filters: outlet, topic, since, until), a page at a time"),
+    ("ask", "the passage that answers a question, quoted with its link"),
+    ("coverage", "the whole story: outlets, first report, timeline"),
+    ("latest", "the newest articles, optionally on one topic"),
+)
+
+
+def help_card(surface: str = "slash") -> Card:
+    """How to use Coverage Bot on a surface: "slash" commands, a "dm" or the "console"."""
+    if surface == "slash":
+        lines = [f"**/{name}** — {what}" for name, what in HELP]
+        intro = (
+            "Ask about the coverage this bot reads. Add `private: True` to any command to see "
+            "the answer alone."
+        )
+        outro = "Server managers can also use **/corpus** stats, errors and reload."
+    else:
+        lines = [f"**{name}** … — {what}" for name, what in HELP]
+        intro = (
+            "Type a question and I quote the passage that answers it, or start with a command "
+            "word, e.g. `summary clearview` or `coverage ice contract`."
+        )
+        outro = "`quit` leaves." if surface == "console" else "Slash commands work here too."
+    return make_card("Coverage Bot", "\n".join([intro, "", *lines, "", outro]))
+
+
+def corpus_stats_card(snapshot: CorpusSnapshot, stats: LoadStats | None = None) -> Card:
+    """/corpus stats: articles, outlets, date range, files and when the corpus was last read."""
+    first, last = snapshot.date_range()
+    span = f"{first:%Y-%m-%d} – {last:%Y-%m-%d}" if first and last else "no dates"
+    outlets = outlet_counts(snapshot)
+    top = "\n".join(f"{n} — {escape(name)}" for name, n in outlets.most_common(10))
+    fields = [
+        ("Articles", str(len(snapshot.articles))),
+        ("Outlets", str(len(outlets))),
+        ("Published", span),
+        ("Files", str(len(snapshot.files))),
+        ("Errors", str(len(snapshot.errors))),
+        ("Warnings", str(len(snapshot.warnings))),
+        ("Last reloaded", f"{snapshot.loaded_at:%Y-%m-%d %H:%M:%S} UTC"),
+    ]
+    if stats is not None:
+        fields.append(("Last load", f"{stats.parsed} parsed, {stats.cached} from cache"))
+    if top:
+        fields.append(("Top outlets", top))
+    card = make_card("Corpus", "", fields=fields)
+    return replace(
+        card, fields=tuple(replace(f, inline=f.name not in ("Top outlets",)) for f in card.fields)
+    )
+
+
+def problem_pages(problems: list[Problem], per_page: int = 10) -> list[Card]:
+    """/corpus errors: bad files with their reasons, ``per_page`` to a card."""
+    if not problems:
+        return [make_card("Corpus errors", "No file has an error.")]
+    total = -(-len(problems) // per_page)
+    pages = []
+    for number in range(total):
+        chunk = problems[number * per_page : (number + 1) * per_page]
+        lines = [
+            f"`{escape_code(p.path)}{f':{p.line}' if p.line else ''}` — {escape(p.reason)}"
+            for p in chunk
+        ]
+        pages.append(
+            make_card(
+                f"Corpus errors ({len(problems)})",
+                "\n".join(lines),
+                footer=f"Page {number + 1}/{total}",
+            )
+        )
+    return pages
+
+
+def reload_card(snapshot: CorpusSnapshot, changes: ChangeSet, stats: LoadStats) -> Card:
+    """/corpus reload: what the re-scan found and changed."""
+    return make_card(
+        "Corpus reloaded",
+        f"{len(snapshot.articles)} articles from {stats.files} files "
+        f"({stats.parsed} parsed, {stats.cached} unchanged, {stats.removed} removed).\n"
+        f"Articles added {len(changes.added)}, changed {len(changes.changed)}, "
+        f"removed {len(changes.removed)}; {len(snapshot.errors)} file error(s).",
+    )
+
+
+def escape_code(text: str) -> str:
+    """Text for inside `code` spans: a backtick would end the span early."""
+    return text.replace("`", "ˋ")

@@ -21,6 +21,88 @@ MIGRATIONS: tuple[str, ...] = (
         parsed    BLOB NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 2: the parse cache as a rowid table (its blobs are kilobytes: SQLite advises against
+    # WITHOUT ROWID for rows that large), and the merged state for warm restarts, in chunks.
+    """
+    DROP TABLE corpus_files;
+    CREATE TABLE corpus_files (
+        path      TEXT PRIMARY KEY,
+        display   TEXT NOT NULL,
+        size      INTEGER NOT NULL,
+        mtime_ns  INTEGER NOT NULL,
+        parser    INTEGER NOT NULL,
+        parsed    BLOB NOT NULL
+    );
+    CREATE TABLE corpus_state (
+        roots     TEXT NOT NULL,
+        part      INTEGER NOT NULL,
+        parser    INTEGER NOT NULL,
+        data      BLOB NOT NULL,
+        PRIMARY KEY (roots, part)
+    );
+    """,
+    # 3: digests (bot/digests/store.py): subscriptions, the outbox written before each send, the
+    # delivery log (one row per article per target, so nothing reaches a target twice), and
+    # when the bot first saw each article ("new" means added or published after a delivery).
+    # Times are UTC epoch seconds.
+    """
+    CREATE TABLE digest_subscriptions (
+        id                   INTEGER PRIMARY KEY,
+        target               TEXT NOT NULL,
+        guild_id             INTEGER,
+        created_by           INTEGER,
+        query                TEXT NOT NULL,
+        outlet               TEXT,
+        topic                TEXT,
+        schedule             TEXT NOT NULL,
+        at                   TEXT NOT NULL,
+        timezone             TEXT NOT NULL,
+        weekday              INTEGER,
+        max_items            INTEGER NOT NULL,
+        quiet                INTEGER NOT NULL DEFAULT 1,
+        paused               INTEGER NOT NULL DEFAULT 0,
+        paused_reason        TEXT,
+        failing_reason       TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        created_at           REAL NOT NULL,
+        last_run_at          REAL,
+        last_delivered_at    REAL
+    );
+    CREATE INDEX digest_subscriptions_guild ON digest_subscriptions (guild_id);
+    CREATE INDEX digest_subscriptions_target ON digest_subscriptions (target);
+    CREATE TABLE digest_outbox (
+        id              INTEGER PRIMARY KEY,
+        subscription_id INTEGER NOT NULL,
+        target          TEXT NOT NULL,
+        nonce           TEXT NOT NULL UNIQUE,
+        marker          TEXT NOT NULL,
+        payload         TEXT NOT NULL,
+        article_ids     TEXT NOT NULL,
+        cutoff          REAL NOT NULL,
+        state           TEXT NOT NULL DEFAULT 'pending',
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        message_id      INTEGER,
+        error           TEXT,
+        created_at      REAL NOT NULL,
+        finished_at     REAL
+    );
+    CREATE INDEX digest_outbox_pending ON digest_outbox (state) WHERE state = 'pending';
+    CREATE INDEX digest_outbox_subscription ON digest_outbox (subscription_id);
+    CREATE TABLE digest_delivered (
+        target          TEXT NOT NULL,
+        article_id      TEXT NOT NULL,
+        subscription_id INTEGER NOT NULL,
+        outbox_id       INTEGER NOT NULL,
+        delivered_at    REAL NOT NULL,
+        PRIMARY KEY (target, article_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX digest_delivered_article ON digest_delivered (article_id);
+    CREATE TABLE digest_seen (
+        article_id TEXT PRIMARY KEY,
+        first_seen REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX digest_seen_time ON digest_seen (first_seen);
+    """,
 )
 
 

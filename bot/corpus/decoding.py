@@ -25,7 +25,16 @@ def decode(data: bytes) -> Decoded:
     A NUL byte outside UTF-16 means binary: guessing there would index garbage.
     """
     if data.startswith(codecs.BOM_UTF8):
-        return Decoded(data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace"), "utf-8-sig")
+        body = data[len(codecs.BOM_UTF8) :]
+        try:
+            return Decoded(body.decode("utf-8"), "utf-8-sig")
+        except UnicodeDecodeError as exc:  # the mark promised UTF-8: keep it, flag the damage
+            return Decoded(
+                body.decode("utf-8", errors="replace"),
+                "utf-8-sig",
+                f"UTF-8 byte order mark but invalid UTF-8 at byte {exc.start + 3}; "
+                "undecodable bytes replaced with U+FFFD",
+            )
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return Decoded(data.decode("utf-16"), "utf-16")

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from typing import NamedTuple, TypeVar
 
 from bot.corpus.formats import FileResult
@@ -286,7 +287,7 @@ def _source_order(record: Article) -> tuple[str, int]:
 
 
 def _counts(records: list[Article]) -> tuple[int, int]:
-    files = sum(1 for r in records if r.provenance[0].kind == "file")
+    files = [r.provenance[0].kind for r in records].count("file")
     return files, len(records) - files
 
 
@@ -299,4 +300,4 @@ def _overlap(a: set[str], b: set[str]) -> float:
 
 
 def _union(groups: Iterable[tuple[T, ...]]) -> tuple[T, ...]:
-    return tuple(dict.fromkeys(item for group in groups for item in group))
+    return tuple(dict.fromkeys(chain.from_iterable(groups)))

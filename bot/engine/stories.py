@@ -21,22 +21,34 @@ Why these rules (measured on the 2020 smartable corpus, see the tests for the se
   same-story and merely topical articles.
 * Single links alone merged "UK and Australia probe Clearview" with "Clearview leaves Canada",
   and "ACLU sues Clearview" with "Chicago police drop Clearview"; average linkage keeps them
-  apart and still keeps 23 outlets' South Wales ruling coverage together.
-* Candidates come from an inverted index over each article's rarest words, read only within the
-  window (never all pairs), so a build is near-linear and an update scores only new articles.
+  apart and still keeps the 25 articles on the South Wales police ruling together.
+* Candidates come from an inverted index: an article is posted under its rare words and looks
+  up its *keys* (its ``max_keys`` rarest words that some other article has, title words
+  favoured), reading postings only within the window; a candidate must share two keys. There
+  are never all-pairs comparisons, so a build is near-linear and an update scores only the new
+  articles against their candidates.
+* Scores always use the current IDF (cached until the next update), so an update scores pairs
+  as a fresh build would. Keys and links chosen at older frequencies are refreshed by a full
+  rebuild once updates have touched ``rebuild_ratio`` of the corpus (built aside, then swapped
+  in).
 
 IDF uses ``max(documents, min_documents)`` as the corpus size, so in a tiny corpus (a handful
 of seed files, where every word looks common) shared words still count.
+
+Known limits: templated press releases that differ only in a product name ("How Will <X>
+Market Deal with the COVID-19 Crisis?") cluster together; in a corpus of nothing but one
+company's coverage its name is not rare, and its distinct stories in one week can merge.
 """
 
 from __future__ import annotations
 
+import gc
 import heapq
 import math
 import threading
 from array import array
 from bisect import bisect_left, bisect_right
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -55,11 +67,15 @@ _STEMS: dict[str, str] = {}
 
 
 def _stem(word: str) -> str:
-    """A light suffix stripper so "signs"/"signed" and "investigate"/"investigated" meet."""
+    """A light suffix stripper so "signs"/"signed" and "investigate"/"investigated" meet.
+
+    Single characters stem to "" (dropped). Results are memoised: a corpus has far fewer
+    distinct words than tokens.
+    """
     stem = _STEMS.get(word)
     if stem is not None:
         return stem
-    stem = word
+    stem = word if len(word) > 1 else ""
     if len(stem) > 4 and stem.endswith("ies"):
         stem = stem[:-3] + "y"
     elif len(stem) > 3 and stem[-1] == "s" and not stem.endswith(("ss", "us", "is")):
@@ -76,8 +92,11 @@ def _stem(word: str) -> str:
     return stem
 
 
-def _terms(words: Iterable[str]) -> set[str]:
-    return {_stem(w) for w in words if len(w) > 1}
+def _terms(words: list[str]) -> set[str]:
+    get = _STEMS.get
+    out = {get(w) or _stem(w) for w in set(words)}
+    out.discard("")
+    return out
 
 
 def article_terms(article: Article) -> tuple[frozenset[str], frozenset[str]]:
@@ -104,14 +123,16 @@ def article_terms(article: Article) -> tuple[frozenset[str], frozenset[str]]:
 
 @dataclass(slots=True)
 class _Doc:
-    """One article as clustering sees it; ``weights`` use the IDF of when it was indexed."""
+    """One article as clustering sees it: its words, title words counting double."""
 
     id: str
+    article: Article  # what the words were read from: a rebuild reuses them if unchanged
     ts: float  # POSIX seconds; meaningless when not ``dated``
     dated: bool
+    title: frozenset[str]
     terms: frozenset[str]
-    weights: dict[str, float]
-    norm: float
+    norm: float  # the length of its IDF-weighted word vector, as of ``epoch``
+    epoch: int
     title_key: str
     outlet: str
     related: frozenset[str]
@@ -121,8 +142,9 @@ class _Doc:
 class StoryIndex:
     """Clusters articles into stories and keeps the clusters current as the corpus changes.
 
-    ``update`` calls must not overlap; reads (``story_of``, ``stories``) may run alongside an
-    update on another thread and see the state before or after it.
+    ``update`` calls must not overlap. Reads (``story_of``, ``stories``) from other threads wait
+    while an update applies and then see its result; a rebuild is built aside, so during one
+    they wait only for the swap.
     """
 
     def __init__(
@@ -153,7 +175,7 @@ class StoryIndex:
         ``max_keys``: how many of an article's rarest words look for candidates.
         ``min_documents``: the smallest corpus size IDF assumes.
         ``rebuild_ratio``: rebuild from scratch once updates have touched this fraction of
-        the corpus, so incrementally computed IDF weights never drift far.
+        the corpus: keys and links chosen at earlier frequencies are refreshed.
         ``dense_limit``: the largest linked component whose unlinked pairs are scored too.
         """
         self.window = window_days * _DAY
@@ -167,16 +189,31 @@ class StoryIndex:
         self.min_documents = min_documents
         self.rebuild_ratio = rebuild_ratio
         self.dense_limit = dense_limit
+        self._few_keys = max_keys // 2
+        self._options = {
+            "window_days": window_days,
+            "threshold": threshold,
+            "merge_threshold": merge_threshold,
+            "undated_threshold": undated_threshold,
+            "related_bonus": related_bonus,
+            "title_bonus": title_bonus,
+            "same_outlet_penalty": same_outlet_penalty,
+            "max_keys": max_keys,
+            "min_documents": min_documents,
+            "rebuild_ratio": rebuild_ratio,
+            "dense_limit": dense_limit,
+        }
         self._lock = threading.RLock()
         self._reset({})
 
     def _reset(self, articles: Mapping[str, Article]) -> None:
         self._articles: Mapping[str, Article] = articles
         self._docs: dict[str, _Doc] = {}
+        self._few: set[str] = set()  # articles with fewer than ``_few_keys`` keys
         self._df: Counter[str] = Counter()
         # word -> (publication times ascending, article ids) for dated articles, and word ->
-        # ids for undated ones. Only words rare enough to be keys at build time are posted.
-        # Entries of removed or changed articles stay until the next rebuild and are skipped.
+        # ids for undated ones, under words no commoner than ``_key_limit``. Entries of
+        # removed or changed articles stay until the next rebuild and are skipped.
         self._postings: dict[str, tuple[array[float], list[str]]] = {}
         self._undated_postings: dict[str, list[str]] = {}
         self._edges: dict[str, dict[str, float]] = {}
@@ -189,6 +226,10 @@ class StoryIndex:
         self._story_members: dict[int, list[str]] = {}
         self._stories: dict[int, Story] = {}
         self._next_label = 0
+        # IDF of words as of ``_epoch``, which every update that changes frequencies bumps;
+        # pair scores always use the current IDF, so incremental updates do not drift.
+        self._epoch = 0
+        self._idf_cache: dict[str, float] = {}
         self._built_size = 0
         self._churn = 0
 
@@ -202,28 +243,62 @@ class StoryIndex:
         return index
 
     def rebuild(self, articles: Mapping[str, Article]) -> None:
-        """Forget everything and cluster ``articles`` from scratch."""
+        """Forget everything and cluster ``articles`` from scratch.
+
+        The new clusters are built aside and swapped in, so readers wait only for the swap.
+        """
+        fresh = StoryIndex(**self._options)
+        # A build allocates millions of small containers and frees none; pausing the cyclic
+        # collector meanwhile saved a fifth of the time at 100,000 articles.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            fresh._build(articles, self._docs)
+        finally:
+            if collecting:
+                gc.enable()
+        state = {k: v for k, v in vars(fresh).items() if k != "_lock"}
         with self._lock:
-            self._reset(articles)
-            features = {aid: article_terms(a) for aid, a in articles.items()}
-            df = self._df
-            for title, rest in features.values():
-                df.update(title)
-                df.update(rest)
-            # Every weight uses the final IDF; posting in time order keeps postings sorted.
-            idf = {t: self._idf(t) for t in df}
-            limit = self._key_limit()
-            ordered = sorted(
-                articles.values(),
-                key=lambda a: a.published.timestamp() if a.published is not None else 0.0,
-            )
-            for article in ordered:
-                title, rest = features[article.id]
-                self._index_doc(article, title, rest, idf, limit)
-            self._built_size = len(self._docs)
-            for aid in sorted(self._docs):
-                self._link(self._docs[aid], building=True)
-            self._components(list(self._docs))
+            vars(self).update(state)
+
+    def _build(self, articles: Mapping[str, Article], known: Mapping[str, _Doc]) -> None:
+        # Articles unchanged since they were last read (in ``known``) keep their words: a
+        # rebuild after many updates then tokenizes only what changed.
+        self._reset(articles)
+        features = {}
+        for aid, article in articles.items():
+            old = known.get(aid)
+            if old is not None and old.article is article:
+                features[aid] = (old.title, old.terms - old.title)
+            else:
+                features[aid] = article_terms(article)
+        df = self._df
+        for title, rest in features.values():
+            df.update(title)
+            df.update(rest)
+        for t in df:
+            self._weight(t)
+        limit = self._key_limit()
+        docs = self._docs
+        for aid, (title, rest) in features.items():
+            docs[aid] = self._make_doc(articles[aid], title, rest, limit)
+        self._few = {aid for aid, doc in docs.items() if len(doc.keys) < self._few_keys}
+        self._edges = {aid: {} for aid in docs}
+        # Post in time order, so every posting list comes out sorted by time.
+        dated: defaultdict[str, list[str]] = defaultdict(list)
+        undated: defaultdict[str, list[str]] = defaultdict(list)
+        rare = {t for t, count in df.items() if count <= limit}
+        for doc in sorted(docs.values(), key=lambda d: d.ts):
+            posting = dated if doc.dated else undated
+            for t in doc.terms & rare:
+                posting[t].append(doc.id)
+        when = {aid: doc.ts for aid, doc in docs.items()}.__getitem__
+        self._postings = {t: (array("d", map(when, ids)), ids) for t, ids in dated.items()}
+        self._undated_postings = dict(undated)
+        self._built_size = len(self._docs)
+        for aid in sorted(self._docs):
+            self._link(self._docs[aid], building=True)
+        self._components(list(self._docs))
 
     def update(
         self,
@@ -239,11 +314,11 @@ class StoryIndex:
         corpus this rebuilds instead.
         """
         added, changed, removed = set(added), set(changed), set(removed)
+        self._churn += len(added) + len(changed) + len(removed)
+        if self._churn > self.rebuild_ratio * max(self._built_size, self.min_documents):
+            self.rebuild(articles)
+            return
         with self._lock:
-            self._churn += len(added) + len(changed) + len(removed)
-            if self._churn > self.rebuild_ratio * max(self._built_size, self.min_documents):
-                self.rebuild(articles)
-                return
             dirty: set[str] = set()
             orphans: set[str] = set()  # undated articles whose one link went away
             for aid in removed | changed:
@@ -258,7 +333,12 @@ class StoryIndex:
                 title, rest = article_terms(article)
                 self._df.update(title)
                 self._df.update(rest)
-                fresh.append(self._index_doc(article, title, rest, None, limit))
+                doc = self._make_doc(article, title, rest, limit)
+                self._add_doc(doc)
+                fresh.append(doc)
+            # Word weights follow the new document frequencies from here on.
+            self._epoch += 1
+            self._idf_cache = {}
             for doc in fresh:
                 dirty |= self._link(doc)
                 dirty.add(doc.id)
@@ -296,11 +376,6 @@ class StoryIndex:
 
     # -- scoring ---------------------------------------------------------------------------
 
-    def _idf(self, term: str) -> float:
-        n = max(self._size(), self.min_documents)
-        df = self._df.get(term, 0)
-        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-
     def _size(self) -> int:
         return max(len(self._docs), len(self._articles))
 
@@ -308,60 +383,68 @@ class StoryIndex:
         """Words in more articles than this are too common to look for story-mates with."""
         return max(64, self._size() // 100)
 
-    def _index_doc(
+    def _make_doc(
         self,
         article: Article,
         title: frozenset[str],
         rest: frozenset[str],
-        idf: dict[str, float] | None,
         limit: int,
     ) -> _Doc:
-        weigh = idf.__getitem__ if idf is not None else self._idf
-        weights = {t: weigh(t) for t in rest}
-        for t in title:
-            weights[t] = _TITLE_BOOST * weigh(t)
-        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
         published = article.published
-        doc = _Doc(
+        terms = title | rest
+        # Keys: the rarest words some other article also has, a title word counting as half
+        # as common (names and the event are in the title); ties by spelling, so the choice
+        # does not depend on set order.
+        df = self._df.__getitem__
+        heads = [t for t in sorted(sorted(title), key=df) if df(t) > 1]
+        tails = [t for t in sorted(sorted(rest), key=df) if df(t) > 1]
+        keys = []
+        h = r = 0
+        while len(keys) < self.max_keys:
+            if h < len(heads) and (r == len(tails) or df(heads[h]) <= 2 * df(tails[r])):
+                t, h = heads[h], h + 1
+            elif r < len(tails):
+                t, r = tails[r], r + 1
+            else:
+                break
+            if df(t) <= limit:
+                keys.append(t)
+        return _Doc(
             id=article.id,
+            article=article,
+            title=title,
             ts=published.timestamp() if published is not None else 0.0,
             dated=published is not None,
-            terms=title | rest,
-            weights=weights,
-            norm=norm,
+            terms=terms,
+            norm=0.0,
+            epoch=-1,
             title_key=" ".join(sorted(title)),
             outlet=(article.outlet.domain or article.outlet.name).casefold(),
             related=frozenset(article.related),
+            keys=frozenset(keys),
         )
-        df = self._df
-        # Keys: the rarest words some other article also has (ties by spelling, so the choice
-        # does not depend on set order).
-        shared = sorted(t for t in doc.terms if 1 < df[t] <= limit)
-        if len(shared) > self.max_keys:
-            shared.sort(key=df.__getitem__)
-            del shared[self.max_keys :]
-        doc.keys = frozenset(shared)
+
+    def _add_doc(self, doc: _Doc) -> None:
+        """Hold ``doc`` and post it under its rare words (one article of an update)."""
         self._docs[doc.id] = doc
+        if len(doc.keys) < self._few_keys:
+            self._few.add(doc.id)
         self._edges[doc.id] = {}
+        df, limit = self._df, self._key_limit()
         for t in doc.terms:
             if df[t] > limit:
                 continue
-            if doc.dated:
-                posting = self._postings.get(t)
-                if posting is None:
-                    self._postings[t] = (array("d", (doc.ts,)), [doc.id])
-                    continue
-                times, ids = posting
-                if not times or times[-1] <= doc.ts:
-                    times.append(doc.ts)
-                    ids.append(doc.id)
-                else:
-                    at = bisect_right(times, doc.ts)
-                    times.insert(at, doc.ts)
-                    ids.insert(at, doc.id)
-            else:
+            if not doc.dated:
                 self._undated_postings.setdefault(t, []).append(doc.id)
-        return doc
+                continue
+            posting = self._postings.get(t)
+            if posting is None:
+                self._postings[t] = (array("d", (doc.ts,)), [doc.id])
+                continue
+            times, ids = posting
+            at = bisect_right(times, doc.ts)
+            times.insert(at, doc.ts)
+            ids.insert(at, doc.id)
 
     def score(self, a: _Doc, b: _Doc, floor: float = -1.0) -> float:
         """How strongly two articles look like one story, dates aside.
@@ -369,11 +452,17 @@ class StoryIndex:
         When even the bonuses could not lift the word overlap to ``floor``, the overlap alone
         is returned (the caller only needed to know it falls short).
         """
-        wa, wb = a.weights, b.weights
+        cache, weight, ta, tb = self._idf_cache, self._weight, a.title, b.title
         dot = 0.0
-        for t in wa.keys() & wb.keys():
-            dot += wa[t] * wb[t]
-        value = dot / (a.norm * b.norm)
+        for t in a.terms & b.terms:
+            w = cache.get(t) or weight(t)
+            w *= w
+            if t in ta:
+                w *= _TITLE_BOOST
+            if t in tb:
+                w *= _TITLE_BOOST
+            dot += w
+        value = dot / (self._norm(a) * self._norm(b)) if dot else 0.0
         if value + self.title_bonus + self.related_bonus < floor:
             return value
         if a.title_key and b.title_key:
@@ -386,12 +475,37 @@ class StoryIndex:
             value -= self.same_outlet_penalty
         return value
 
-    def _candidates(self, doc: _Doc) -> set[str]:
-        """Articles sharing two of ``doc``'s keys (one, for an article with few), within the
-        window when ``doc`` is dated, and the articles it lists as related.
+    def _weight(self, term: str) -> float:
+        """A word's IDF (BM25's smoothed form), kept until an update changes frequencies."""
+        n = max(self._size(), self.min_documents) + 0.5
+        df = self._df.get(term, 0) + 0.5
+        value = self._idf_cache[term] = math.log(1.0 + (n - df) / df)
+        return value
 
-        Asking for two shared rare words keeps the candidates few at 100,000 articles; story
-        mates share names and event words, chance neighbours rarely share two.
+    def _norm(self, doc: _Doc) -> float:
+        """The length of ``doc``'s weighted word vector at the current frequencies."""
+        if doc.epoch != self._epoch:
+            cache, weight = self._idf_cache, self._weight
+            total = 0.0
+            for t in doc.terms:
+                w = cache.get(t) or weight(t)
+                total += w * w
+            for t in doc.title:  # a title word's weight is doubled: 4w² = w² + 3w²
+                w = cache.get(t) or weight(t)
+                total += (_TITLE_BOOST * _TITLE_BOOST - 1.0) * w * w
+            doc.norm = math.sqrt(total) or 1.0
+            doc.epoch = self._epoch
+        return doc.norm
+
+    def _candidates(self, doc: _Doc) -> tuple[set[str], set[str]]:
+        """Articles that might share ``doc``'s story: (found by keys, listed as related).
+
+        Articles are posted under all their rare words, even those no other article has yet
+        (the first report of a story must be found by the next), and looked up by their keys.
+        A candidate must hold two of ``doc``'s keys, or one when either article has few keys
+        (a short title-only item): chance neighbours rarely share two rare words, story-mates
+        share names and event words. Only articles within the window count when ``doc`` is
+        dated.
         """
         found: list[str] = []
         postings = self._postings
@@ -410,34 +524,41 @@ class StoryIndex:
             more = undated.get(t)
             if more:
                 found += more
-        if len(doc.keys) >= self.max_keys // 2:
-            counts = Counter(found)
-            candidates = {cid for cid, hits in counts.items() if hits > 1}
+        if len(doc.keys) < self._few_keys:
+            by_keys = set(found)
         else:
-            candidates = set(found)
-        candidates.update(doc.related)
-        candidates.discard(doc.id)
-        return candidates
+            counts = Counter(found)
+            by_keys = {cid for cid, hits in counts.items() if hits > 1}
+            by_keys |= self._few & counts.keys()
+        by_keys.discard(doc.id)
+        return by_keys, set(doc.related) - by_keys - {doc.id}
 
     def _link(self, doc: _Doc, *, building: bool = False) -> set[str]:
         """Score ``doc`` against its candidates and record the links it earns.
 
-        Returns the ids whose stories must be re-cut. While building, each pair is scored
-        from one side only: a dated candidate with a smaller id (so linked earlier) whose own
-        keys would have found ``doc`` has already scored the pair.
+        Returns the ids whose stories must be re-cut. While building, articles are linked in
+        id order and a pair is scored once: a candidate with a smaller id whose own keys found
+        ``doc`` has scored it already.
         """
         docs, edges = self._docs, self._edges
         touched: set[str] = set()
         best: tuple[float, str] | None = None
         mine = edges[doc.id]
-        for cid in self._candidates(doc):
+        by_keys, related = self._candidates(doc)
+        if building:
+            few = self._few
+            doc_few = doc.id in few
+            for cid in [c for c in by_keys if c < doc.id]:
+                other = docs[cid]
+                hits = len(other.keys & doc.terms)
+                if hits > 1 or (hits and (doc_few or cid in few)):
+                    by_keys.discard(cid)
+        for cid in by_keys | related:
             other = docs.get(cid)
             if other is None:
                 continue
             if doc.dated and other.dated:
                 if abs(doc.ts - other.ts) > self.window or cid in mine:
-                    continue
-                if building and cid < doc.id and not other.keys.isdisjoint(doc.terms):
                     continue
                 value = self.score(doc, other, self.threshold)
                 if value >= self.threshold:
@@ -476,6 +597,7 @@ class StoryIndex:
         doc = self._docs.pop(aid, None)
         if doc is None:
             return
+        self._few.discard(aid)
         self._df.subtract(doc.terms)
         for t in doc.terms:
             if self._df[t] <= 0:
@@ -558,22 +680,24 @@ class StoryIndex:
         position = {m: i for i, m in enumerate(dated)}
         sums: list[dict[int, float]] = [{} for _ in range(n)]  # group -> group -> score total
         linked: list[set[int]] = [set() for _ in range(n)]
+        dense = n <= self.dense_limit
         for i, a in enumerate(dated):
             for b, value in edges[a].items():
                 j = position.get(b)
                 if j is not None:
                     linked[i].add(j)
-                    sums[i][j] = value
-        if n <= self.dense_limit:
-            # Unlinked pairs count at their own score, dates aside, so a story that runs past
-            # one window stays whole; beyond the limit they count as zero (the cost is n²).
+                    if not dense:
+                        sums[i][j] = value
+        if dense:
+            # Every pair counts at its score now, dates aside (unlinked ones too), so a story
+            # that runs past one window stays whole; past the limit, unlinked pairs count as
+            # zero and links at the score they were made with (the cost is n²).
             for i in range(n):
-                row = sums[i]
+                row, doc = sums[i], docs[dated[i]]
                 for j in range(i + 1, n):
-                    if j not in row:
-                        value = self.score(docs[dated[i]], docs[dated[j]])
-                        if value > 0:
-                            row[j] = sums[j][i] = value
+                    value = self.score(doc, docs[dated[j]])
+                    if value > 0 or j in linked[i]:
+                        row[j] = sums[j][i] = value
         size = [1] * n
         version = [0] * n
         parent = list(range(n))

@@ -72,8 +72,8 @@ def _worth_quoting(text: str) -> bool:
 
 
 @lru_cache(maxsize=_CACHED_ARTICLES)
-def _candidates(excerpt: str, body: tuple[str, ...]) -> tuple[tuple[_Candidate, ...], bool]:
-    """Summary-worthy sentences of an article, and whether they came from the body.
+def _candidates(excerpt: str, body: tuple[str, ...]) -> tuple[_Candidate, ...]:
+    """Summary-worthy sentences of an article: from the body, else from the excerpt.
 
     Cached on the article's text: summaries are asked for again and again for popular articles.
     """
@@ -83,14 +83,13 @@ def _candidates(excerpt: str, body: tuple[str, ...]) -> tuple[tuple[_Candidate, 
             parts = sentences(paragraph)
             if not _is_heading(paragraph, parts):
                 texts.extend(p for p in parts if _worth_quoting(p))
-    from_body = bool(texts)
     if not texts:
         parts = excerpt_sentences(excerpt)
         texts = [p for p in parts if _worth_quoting(p)]
         if not texts and parts:
             # All there is is a question or a short fragment: better than saying nothing.
             texts = [p for p in parts if not _TEASER.match(p) or len(p.split()) >= 8][:1]
-    out = tuple(
+    return tuple(
         _Candidate(
             text=t,
             order=i,
@@ -99,7 +98,6 @@ def _candidates(excerpt: str, body: tuple[str, ...]) -> tuple[tuple[_Candidate, 
         )
         for i, t in enumerate(texts)
     )
-    return out, from_body
 
 
 def _clip(text: str, limit: int) -> str:
@@ -119,7 +117,7 @@ def summarize(
     plus the share of ``query``'s content words they contain when a query is given. The joined
     summary never exceeds ``MAX_SUMMARY_CHARS`` characters. Empty when the article has no text.
     """
-    candidates, _ = _candidates(article.excerpt, article.body)
+    candidates = _candidates(article.excerpt, article.body)
     limit = max(1, max_sentences)
     if not candidates:
         return ()

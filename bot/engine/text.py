@@ -57,7 +57,7 @@ def is_question(text: str) -> bool:
 # followed by more of the same sentence ("Dr. Smith", "e.g. faces", "Apple vs. Samsung").
 _NEVER_FINAL = frozenset(
     """mr mrs ms mx dr prof sen rep reps gov gen lt col capt sgt cmdr adm rev hon pres supt det
-    insp messrs e.g i.e cf vs viz approx fig figs dept est ca""".split()  # noqa: SIM905
+    insp messrs e.g i.e cf vs viz approx fig figs dept est ca""".split()
 )
 # A period after one of these ends a sentence only when an ordinary sentence opener follows:
 # "Apple Inc. The deal…" splits, "Apple Inc. Chief Executive…" and "Jan. 19" do not.
@@ -65,11 +65,11 @@ _MAYBE_FINAL = frozenset(
     """inc ltd co corp llc plc bros jr sr etc no nos st ave rd blvd mt ft jan feb mar apr jun jul
     aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun ala ariz ark calif colo
     conn del fla ga ill ind kan kans ky la md mass mich minn miss mo mont neb nev okla ore pa
-    tenn tex va vt wash wis wyo""".split()  # noqa: SIM905
+    tenn tex va vt wash wis wyo""".split()
 )
 _OPENERS = STOPWORDS | frozenset(
     """however meanwhile but yet still today yesterday last earlier later according although though
-    since despite instead also now""".split()  # noqa: SIM905
+    since despite instead also now""".split()
 )
 # Sentence-final punctuation, any closing quotes or brackets, then the whitespace that follows.
 _BOUNDARY = re.compile(r"(?:[.!?]+|…)[\"'”’)\]]*(?=\s)")

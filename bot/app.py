@@ -1,0 +1,401 @@
+"""The Discord app: one ``commands.Bot`` subclass that wires corpus, engine and cogs in one place.
+
+``setup_hook`` opens the corpus, builds the engine in a worker thread, follows corpus changes,
+loads the extensions in ``cogs/`` and syncs the command tree only when it changed. Everything
+a cog needs hangs off the bot it is given (``answers``, ``cooldown``, ``corpus``, ``settings``):
+no module-level singletons and no cog reaching into another cog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot.answer_service import AnswerService
+from bot.config import DiscordSettings, Settings
+from bot.corpus.live import Corpus, CorpusChange
+from bot.corpus.loader import CorpusLoader
+from bot.corpus.merge import CorpusSnapshot
+from bot.engine.engine import Engine
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.lookups", "cogs.dms", "cogs.admin")
+# Per user, shared by slash commands and DMs: a person reading answers never gets near it; a
+# script hammering the bot does. Discord itself allows far more, so this is our choice.
+COOLDOWN_RATE = 5
+COOLDOWN_PER = 15.0
+TREE_HASH_FILE = "command-tree.sha256"
+FOLLOWED_KEPT = 64
+
+
+def _snapshot_key(snapshot: CorpusSnapshot) -> tuple[int, datetime]:
+    # id() alone could be reused by a later snapshot once an old one is freed; the load time
+    # makes the pair unique. Keys, not snapshots, so followed ones can be freed.
+    return id(snapshot), snapshot.loaded_at
+
+
+def use_endpoints(settings: DiscordSettings) -> None:
+    """Point discord.py at a Discord REST/gateway proxy when configured (process-wide)."""
+    if settings.api_base:
+        discord.http.Route.BASE = settings.api_base.rstrip("/")
+    if settings.gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+
+def intents() -> discord.Intents:
+    """The minimum: guilds (slash commands need the guild cache) and DMs (plain DM questions).
+
+    No message-content intent: DM content reaches bots without it, guild messages are ignored.
+    """
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.dm_messages = True
+    return wanted
+
+
+class FriendlyError(app_commands.AppCommandError):
+    """An error whose message is fit to show the user as it is."""
+
+
+class UserCooldown:
+    """A per-user budget of ``rate`` requests per ``per`` seconds.
+
+    discord.py's ``CooldownMapping`` scans every bucket on every call to expire old ones; with
+    thousands of users that is real work per interaction, so expiry here runs once per window.
+    """
+
+    def __init__(self, rate: int = COOLDOWN_RATE, per: float = COOLDOWN_PER) -> None:
+        self.rate = rate
+        self.per = per
+        self._buckets: dict[int, app_commands.Cooldown] = {}
+        self._next_prune = 0.0
+
+    def hit(self, user_id: int) -> app_commands.CommandOnCooldown | None:
+        """Spend one request for ``user_id``; the error to raise when the budget is gone."""
+        now = time.time()
+        if now >= self._next_prune:
+            self._buckets = {k: b for k, b in self._buckets.items() if now <= b._last + b.per}
+            self._next_prune = now + self.per
+        bucket = self._buckets.get(user_id)
+        if bucket is None:
+            bucket = self._buckets[user_id] = app_commands.Cooldown(self.rate, self.per)
+        retry = bucket.update_rate_limit(now)
+        return None if retry is None else app_commands.CommandOnCooldown(bucket, retry)
+
+
+# --------------------------------------------------------------------------- the error funnel
+def user_message(error: Exception) -> str | None:
+    """Plain words for the user, or None when the error is ours (and must be logged)."""
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down a little — try again in {max(1, math.ceil(error.retry_after))} s."
+    if isinstance(error, FriendlyError):
+        return str(error)
+    if isinstance(error, app_commands.TransformerError):
+        hint = getattr(error.transformer, "hint", "check the value and try again")
+        return f"I couldn't read “{str(error.value)[:100]}”: {hint}."
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "That command only works in a server."
+    if isinstance(error, app_commands.MissingPermissions):
+        return "You need the Manage Server permission for that."
+    if isinstance(error, app_commands.CheckFailure):
+        return "You can't use that command here."
+    if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
+        return "That command changed since Discord loaded it — try again in a minute."
+    return None
+
+
+def interaction_options(data: Any) -> str:
+    """The options a user gave, flattened for a log line: ``corpus errors page=2``."""
+    parts: list[str] = []
+
+    def walk(options: Iterable[dict[str, Any]]) -> None:
+        for o in options:
+            if "value" in o:
+                parts.append(f"{o['name']}={o['value']!r}")
+            else:
+                parts.append(o["name"])
+                walk(o.get("options") or [])
+
+    if isinstance(data, dict):
+        walk(data.get("options") or [])
+        if "custom_id" in data:
+            parts.append(f"custom_id={data['custom_id']!r}")
+    return " ".join(parts)
+
+
+async def report_error(interaction: discord.Interaction, error: Exception) -> None:
+    """Answer ephemerally in plain words; log our own failures with their traceback."""
+    original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+    if isinstance(original, discord.NotFound) and original.code == 10062:
+        log.warning("interaction %s expired before it was answered", interaction.id)
+        return
+    text = user_message(original)
+    if text is None:
+        name = interaction.command.qualified_name if interaction.command else "component"
+        log.error(
+            "/%s failed for user %s (options: %s)",
+            name,
+            interaction.user.id,
+            interaction_options(interaction.data) or "none",
+            exc_info=(type(original), original, original.__traceback__),
+        )
+        text = "Something went wrong answering that. It has been logged — please try again."
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not tell user %s about an error", interaction.user.id, exc_info=True)
+
+
+class CoverageTree(app_commands.CommandTree):
+    """The command tree whose ``on_error`` is the app's one error funnel."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """Every app command's error ends here (views forward theirs too)."""
+        await report_error(interaction, error)
+
+
+# --------------------------------------------------------------------------- the bot
+class CoverageBot(commands.Bot):
+    """Coverage Bot on Discord: built from settings, optionally with a prebuilt corpus/engine.
+
+    ``corpus``/``engine`` let tests and benchmarks share one load; without them ``setup_hook``
+    builds both from ``settings.corpus``. ``sync_commands=False`` leaves the command tree alone
+    (``coverage-bot sync`` forces a sync instead); ``watch`` overrides ``corpus.watch``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        corpus: Corpus | None = None,
+        engine: Engine | None = None,
+        extensions: Sequence[str] = EXTENSIONS,
+        sync_commands: bool = True,
+        watch: bool | None = None,
+        cooldown: UserCooldown | None = None,
+        **options: Any,
+    ) -> None:
+        options.setdefault("chunk_guilds_at_startup", False)
+        # No voice here: "PyNaCl is not installed" on every start would only be noise.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
+        super().__init__(
+            command_prefix=commands.when_mentioned,  # unused: there are no text commands
+            intents=intents(),
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=CoverageTree,
+            **options,
+        )
+        self.settings = settings
+        self._corpus = corpus
+        self._owns_corpus = corpus is None
+        self._engine = engine
+        self._answers: AnswerService | None = None
+        self.cooldown = cooldown or UserCooldown()
+        self.extension_names = tuple(extensions)
+        self.sync_on_start = sync_commands
+        self.watch = settings.corpus.watch if watch is None else watch
+        self.synced_scopes: list[str] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subscriptions = contextlib.ExitStack()
+        self._applied = asyncio.Condition()
+        # Snapshots the engine has followed (or failed to), newest last: /corpus reload waits
+        # for its own even when the watcher publishes another right after it.
+        self._followed: dict[tuple[int, datetime], Exception | None] = {}
+
+    # ------------------------------------------------------------------ what cogs use
+    @property
+    def corpus(self) -> Corpus:
+        """The live corpus (after ``setup_hook``)."""
+        if self._corpus is None:
+            raise RuntimeError("the corpus opens in setup_hook")
+        return self._corpus
+
+    @property
+    def answers(self) -> AnswerService:
+        """Engine calls off the event loop (after ``setup_hook``)."""
+        if self._answers is None:
+            raise RuntimeError("the engine is built in setup_hook")
+        return self._answers
+
+    async def is_corpus_admin(self, interaction: discord.Interaction) -> bool:
+        """Owners (configured or the application's) and members with Manage Server."""
+        user = interaction.user
+        if user.id in self.settings.discord.owner_ids:
+            return True
+        if interaction.guild_id is not None and interaction.permissions.manage_guild:
+            return True
+        return await self.is_owner(user)
+
+    async def reload_corpus(self) -> CorpusChange:
+        """Re-scan the corpus now and return once the engine has followed the change."""
+        change = await self.corpus.reload()
+        if change.changes:
+            key = _snapshot_key(change.snapshot)
+            async with self._applied:
+                await self._applied.wait_for(lambda: key in self._followed)
+            if self._followed[key] is not None:
+                raise RuntimeError("the index could not follow the reload") from self._followed[key]
+        return change
+
+    async def until_applied(self, predicate: Callable[[CorpusSnapshot], bool]) -> None:
+        """Wait until the snapshot answers come from satisfies ``predicate``."""
+        async with self._applied:
+            await self._applied.wait_for(lambda: predicate(self.answers.snapshot))
+
+    # ------------------------------------------------------------------ start-up
+    async def login(self, token: str) -> None:
+        """Log in, first pointing discord.py at the configured REST/gateway endpoints."""
+        use_endpoints(self.settings.discord)
+        await super().login(token)
+
+    async def setup_hook(self) -> None:
+        """Corpus → engine → change follower → watcher → extensions → command sync."""
+        started = time.perf_counter()
+        if self._corpus is None:
+            c = self.settings.corpus
+            loader = CorpusLoader(c.paths, c.database, max_bytes=c.max_file_bytes)
+            self._corpus = Corpus(loader)
+        if self._corpus.last_stats is None:
+            await self._corpus.open()
+        queue = self._subscriptions.enter_context(self._corpus.subscribe())
+        if self._engine is None:
+            self._engine = await asyncio.to_thread(Engine, self._corpus.snapshot)
+        self._answers = AnswerService(self._engine)
+        self._tasks.append(asyncio.create_task(self._follow(queue), name="corpus-follower"))
+        if self.watch and self._owns_corpus:
+            watch = self._corpus.watch(debounce_ms=self.settings.corpus.watch_debounce_ms)
+            self._tasks.append(asyncio.create_task(watch, name="corpus-watcher"))
+        log.info(
+            "corpus ready: %d articles from %d files in %.2f s",
+            len(self._corpus.snapshot.articles),
+            len(self._corpus.snapshot.files),
+            time.perf_counter() - started,
+        )
+        for name in self.extension_names:
+            await self.load_extension(name)
+        if self.sync_on_start:
+            await self.sync_commands()
+
+    async def _follow(self, queue: asyncio.Queue[CorpusChange]) -> None:
+        while True:
+            change = await queue.get()
+            error: Exception | None = None
+            try:
+                await self.answers.apply(change)
+            except Exception as exc:  # one bad change must not stop the bot following the next
+                log.exception("could not apply a corpus change to the index")
+                error = exc
+            self._followed[_snapshot_key(change.snapshot)] = error
+            while len(self._followed) > FOLLOWED_KEPT:
+                del self._followed[next(iter(self._followed))]
+            async with self._applied:
+                self._applied.notify_all()
+
+    async def on_ready(self) -> None:
+        """Say where the bot is, once per connection."""
+        log.info("connected as %s to %d server(s)", self.user, len(self.guilds))
+
+    async def on_message(self, message: discord.Message) -> None:
+        """No text commands: the DMs cog's listener answers plain DMs."""
+
+    async def close(self) -> None:
+        """Disconnect, stop following the corpus, release the engine thread and database."""
+        await super().close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        self._subscriptions.close()
+        if self._answers is not None:
+            self._answers.close()
+        if self._owns_corpus and self._corpus is not None:
+            self._corpus.loader.close()
+
+    # ------------------------------------------------------------------ command sync
+    def _scopes(self, guild_ids: Sequence[int] | None) -> list[discord.Object | None]:
+        ids = self.settings.discord.guild_ids if guild_ids is None else guild_ids
+        if not ids:
+            return [None]
+        # Development servers get a copy of every command at once; global sync would show
+        # them twice there, so it is left alone in that mode.
+        scopes: list[discord.Object | None] = []
+        for gid in ids:
+            guild = discord.Object(int(gid))
+            self.tree.copy_global_to(guild=guild)
+            scopes.append(guild)
+        return scopes
+
+    def tree_hash(self, guild: discord.Object | None) -> str:
+        """A digest of exactly what a sync would send for one scope."""
+        payload = [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
+        text = json.dumps(sorted(payload, key=lambda c: c["name"]), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def tree_hash_path(self) -> Path:
+        """Beside the database, so it lives and dies with the bot's other state."""
+        return Path(self.settings.corpus.database).parent / TREE_HASH_FILE
+
+    async def sync_commands(
+        self, *, force: bool = False, guild_ids: Sequence[int] | None = None
+    ) -> list[str]:
+        """Sync scopes whose command tree changed since the last sync (or all, with ``force``).
+
+        Discord rate-limits command syncs hard (a few per minute per scope), so a restart that
+        changed nothing must not sync at all.
+        """
+        stored = self._read_hashes()
+        synced: list[str] = []
+        for guild in self._scopes(guild_ids):
+            scope = "global" if guild is None else f"guild:{guild.id}"
+            key = f"{self.application_id}/{scope}"
+            digest = self.tree_hash(guild)
+            if not force and stored.get(key) == digest:
+                log.info("commands unchanged for %s: not syncing", scope)
+                continue
+            commands_synced = await self.tree.sync(guild=guild)
+            stored[key] = digest
+            self._write_hashes(stored)
+            synced.append(scope)
+            log.info("synced %d commands to %s", len(commands_synced), scope)
+        self.synced_scopes = synced
+        return synced
+
+    def _read_hashes(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.tree_hash_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _write_hashes(self, hashes: dict[str, str]) -> None:
+        path = self.tree_hash_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(hashes, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, path)

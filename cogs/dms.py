@@ -1,0 +1,73 @@
+"""Plain DMs: any text is a question for /ask; a leading command word runs that command.
+
+Guild messages never reach this code in practice (no guild-messages intent) and are ignored if
+they do, so the bot needs no message-content intent.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING
+
+import discord
+from discord.ext import commands
+
+from bot.answers import REQUEST_WORDS, parse_request
+from bot.app import UserCooldown
+from cogs._replies import Replier
+
+if TYPE_CHECKING:
+    from bot.answer_service import AnswerService
+    from bot.app import CoverageBot
+
+log = logging.getLogger(__name__)
+
+DM_QUERY_MAX = 500  # same spirit as the slash option's max_length; a DM can be longer
+
+
+class DirectMessages(commands.Cog):
+    """Answers questions sent to the bot in a DM."""
+
+    def __init__(self, answers: AnswerService, cooldown: UserCooldown) -> None:
+        self.replier = Replier(answers)
+        self.cooldown = cooldown
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        """Answer a DM; ignore bots (ourselves included) and anything in a server."""
+        if message.author.bot or message.guild is not None:
+            return
+        if not isinstance(message.channel, discord.DMChannel):
+            return
+        command, query = parse_request(message.content)
+        if command not in REQUEST_WORDS:
+            await message.channel.send(
+                f"I don't know “{command[:50]}”. Send `help` to see what I can do."
+            )
+            return
+        if not query and command not in ("help", "latest"):
+            if not message.content.strip():
+                return  # an attachment or sticker alone: nothing to answer
+            await message.channel.send(f"{command} what? For example: `{command} clearview`.")
+            return
+        if command != "help":
+            limited = self.cooldown.hit(message.author.id)
+            if limited is not None:
+                wait = max(1, math.ceil(limited.retry_after))
+                await message.channel.send(f"Slow down a little — try again in {wait} s.")
+                return
+        try:
+            await self.replier.to_message(message, command, query[:DM_QUERY_MAX])
+        except discord.HTTPException:
+            log.warning("could not answer DM from %s", message.author.id, exc_info=True)
+        except Exception:
+            log.exception("DM %s %r from %s failed", command, query[:100], message.author.id)
+            await message.channel.send(
+                "Something went wrong answering that. It has been logged — please try again."
+            )
+
+
+async def setup(bot: CoverageBot) -> None:
+    """Extension entry point."""
+    await bot.add_cog(DirectMessages(bot.answers, bot.cooldown))
