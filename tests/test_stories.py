@@ -422,6 +422,24 @@ def test_removing_the_first_article_hands_first_to_the_next() -> None:
     assert story.first == articles["b"]
 
 
+def test_removing_the_article_that_held_a_story_together_splits_it() -> None:
+    left = "Zorvex Quillam Brantor Feylis Omdurak"
+    right = "Halvorin Pesquat Drumlet Yovanic Tarbesh"
+    articles = corpus(
+        art("a", left, when=T0),
+        art("b", f"{left} {right}", when=T0 + DAY),
+        art("c", right, when=T0 + 2 * DAY),
+    )
+    index = StoryIndex.build(articles)
+    assert members(index, "a") == {"a", "b", "c"}
+    index.update(
+        {k: v for k, v in articles.items() if k != "b"}, added=[], changed=[], removed=["b"]
+    )
+    assert members(index, "a") == {"a"}
+    assert members(index, "c") == {"c"}
+    assert index.story_of("c").first == articles["c"]
+
+
 def test_removing_the_article_an_undated_one_hung_on_leaves_it_alone() -> None:
     title, excerpt = SOUTH_WALES
     articles = corpus(art("a", title, excerpt), art("u", title, excerpt, when=None))
