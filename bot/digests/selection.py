@@ -26,7 +26,7 @@ from bot.corpus.merge import CorpusSnapshot
 from bot.corpus.model import Article
 from bot.digests.models import Digest, DigestItem, StoryGroup, Subscription
 from bot.engine.engine import Engine
-from bot.engine.results import Story
+from bot.engine.results import SearchResult, Story
 
 # A subscription paused for months, then resumed, gets the last month, not everything since.
 MAX_LOOKBACK = timedelta(days=31)
@@ -91,10 +91,11 @@ class NewCoverage:
         self._sorted = sorted(newness.values())
         self._outlets: dict[str, str | None] = {}
         self._topics: dict[str, str | None] = {}
+        self._searches: dict[tuple[object, ...], SearchResult] = {}
         self.index: Engine | None = None
         if newness:
             shadow = {i: articles[i]._replace(published=t) for i, t in newness.items()}
-            self.index = Engine(CorpusSnapshot(articles=shadow, files={}))
+            self.index = Engine(CorpusSnapshot(articles=shadow, files={}), stories=False)
             # Scores are the main engine's: same IDF weights and typo corrections.
             self.index.vocabulary = engine.vocabulary
 
@@ -135,12 +136,10 @@ class NewCoverage:
             return base
         outlet, topic = self.resolve(sub.outlet, sub.topic)
         limit = sub.max_items + PROBE
-        result = self.index.search(sub.query, outlet=outlet, topic=topic, since=since, limit=limit)
+        result = self._search(sub.query, outlet, topic, since, limit)
         if len(result.hits) >= limit:  # a burst: count the rest properly, up to COUNT_LIMIT
             limit = COUNT_LIMIT
-            result = self.index.search(
-                sub.query, outlet=outlet, topic=topic, since=since, limit=limit
-            )
+            result = self._search(sub.query, outlet, topic, since, limit)
         exclude = request.exclude
         articles = self.snapshot.articles
         items = [
@@ -164,6 +163,22 @@ class NewCoverage:
             topic=sub.topic,
             more_at_least=probe_full and more > 0,
         )
+
+    def _search(
+        self, query: str, outlet: str | None, topic: str | None, since: datetime, limit: int
+    ) -> SearchResult:
+        """One search per distinct request, shared by subscriptions asking the same.
+
+        Subscriptions delivered in one run share a cut-off, so after their first digest a
+        popular query is matched once per run, not once per channel.
+        """
+        key = (query, outlet, topic, since, limit)
+        result = self._searches.get(key)
+        if result is None:
+            assert self.index is not None
+            result = self.index.search(query, outlet=outlet, topic=topic, since=since, limit=limit)
+            self._searches[key] = result
+        return result
 
     def _group(
         self, items: list[DigestItem], since: datetime, exclude: AbstractSet[str]

@@ -58,12 +58,14 @@ _TERMS_CACHE = 4096
 class Engine:
     """Answers over one corpus snapshot; ``apply`` moves it to the next one incrementally."""
 
-    def __init__(self, snapshot: CorpusSnapshot, *, threads: int = 1) -> None:
+    def __init__(self, snapshot: CorpusSnapshot, *, threads: int = 1, stories: bool = True) -> None:
+        """Index ``snapshot``; ``stories=False`` skips clustering for throwaway engines."""
         self._lock = threading.Lock()
         self.index = SearchIndex(threads=threads)
         self.index.add_new(snapshot.articles.values())
         self.vocabulary = Vocabulary(self.index.vocabulary(), self.index.size)
-        self.stories = StoryIndex.build(snapshot.articles)
+        self._with_stories = stories
+        self.stories = StoryIndex.build(snapshot.articles if stories else {})
         self._terms: OrderedDict[str, tuple[Article, frozenset[str]]] = OrderedDict()
         self._terms_lock = threading.Lock()
         self._snapshot = snapshot
@@ -87,7 +89,10 @@ class Engine:
             for article in upserts:
                 if article.id in changes.added:
                     self.vocabulary.add(index_terms(_all_text(article)))
-            self.stories.update(snapshot.articles, changes.added, changes.changed, changes.removed)
+            if self._with_stories:
+                self.stories.update(
+                    snapshot.articles, changes.added, changes.changed, changes.removed
+                )
             with self._terms_lock:
                 for article_id in changes.changed | changes.removed:
                     self._terms.pop(article_id, None)
