@@ -19,6 +19,13 @@ coverage, the total, and the median and p99 per subscription; beside it the engi
 ``search`` for the same queries and filters over the whole corpus. Then (unless
 ``--no-delivery``) one full ``Delivery.run_due`` over a SQLite file with a no-op sender: the
 outbox, sends and the delivery log included. Target: all 1,000 digests computed in ≤ 5 s.
+
+Measured on the 2-core dev machine: 1.95 s quiet (3.2 s with other benchmarks running), p99
+4 ms per subscription, beside 2.4 ms median for the raw search. With ``--bodies`` it is about
+12–18 s, and the raw ``engine.search`` of the same queries alone takes 16 s: ``Engine._rank``
+builds an excerpt (``best_window``, ``matched_field``) for every one of its 40 candidates, which
+is 80 % of the time with bodies. Building excerpts only for the hits it returns cut the digests
+from 11.6 s to 1.7 s in an experiment (those two functions stubbed out).
 """
 
 from __future__ import annotations

@@ -34,6 +34,18 @@ RSS_TARGET_FACTOR = 2.0
 
 
 def _peak_rss() -> int:
+    """Peak resident set of the current process, in bytes.
+
+    ``VmHWM`` rather than ``ru_maxrss``: Linux carries ``ru_maxrss`` over from the parent
+    through fork and exec, so a child would report the generator's peak instead of its own.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 

@@ -31,6 +31,7 @@ import argparse
 import os
 import re
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -625,6 +626,21 @@ def check_expectations(questions: list[Question], articles: Sequence[Article]) -
 
 
 # ------------------------------------------------------------------------------- main
+def engine_version() -> str:
+    """The commit the engine code is at, and whether bot/engine has uncommitted edits."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "bot/engine"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.split("\n")
+    except OSError:
+        return "unknown"
+    edited = [line[3:] for line in dirty if line.strip()]
+    return f"git {head or '?'}" + (f" + uncommitted {', '.join(edited)}" if edited else "")
+
+
 def load_corpus(folders: Sequence[str]) -> CorpusSnapshot:
     """Parse the corpus folders into a snapshot, with a throwaway parse cache."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -661,6 +677,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"engine built in {build_s:.2f}s"
     )
 
+    print(f"engine: {engine_version()}")
     problems = check_expectations(questions, articles)
     for p in problems:
         print(f"WARNING: {p}")

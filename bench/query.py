@@ -26,6 +26,7 @@ import os
 import pstats
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -51,6 +52,21 @@ from bot.engine.text import STOPWORDS  # noqa: E402
 CALLS = ("search", "summary", "source", "related", "ask", "coverage", "suggest")
 WARMUP = 20
 BUILD_TARGET_S_PER_100K_BODIES = 15.0
+
+
+def engine_version() -> str:
+    """The commit the engine code is at, and whether bot/engine has uncommitted edits."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "bot/engine"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.split("\n")
+    except OSError:
+        return "unknown"
+    edited = [line[3:] for line in dirty if line.strip()]
+    return f"git {head or '?'}" + (f" + uncommitted {', '.join(edited)}" if edited else "")
 
 
 def rss_bytes() -> int:
@@ -241,6 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rss_corpus = rss_bytes()
     snapshot = CorpusSnapshot(articles=articles, files={})
     ordered = list(articles.values())
+    print(f"engine: {engine_version()}")
     print(
         f"corpus: {n:,} synthetic articles{' with bodies' if args.bodies else ''} "
         f"(seed {args.seed}) generated in {gen_s:.1f}s, {_mb(rss_corpus - rss_start)} as objects"
@@ -338,9 +355,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{t.name:<38} {t.median:10.3f} {t.p99:9.3f} {max(t.samples_ms):9.3f} "
             f"{t.cpu_p99:8.3f} {share:>9}  {verdict}"
         )
+    search_timing = timings[0]
+    by_kind: dict[str, list[float]] = {}
+    for q, ms in zip(workloads["search"].queries, search_timing.samples_ms, strict=True):
+        by_kind.setdefault(q.kind, []).append(ms)
+    parts = [
+        f"{kind} n={len(v)} median {statistics.median(v):.2f} p99 {percentile(v, 0.99):.2f}"
+        for kind, v in sorted(by_kind.items())
+    ]
+    print("\nsearch ms by query kind: " + "; ".join(parts))
     if fragments:
         print(
-            f"\nsearch found the source article of {found_source}/{len(fragments)} title "
+            f"search found the source article of {found_source}/{len(fragments)} title "
             f"fragments at rank 1 (half carry a typo)"
         )
     missed = [t for t in timings if t.target_ms is not None and t.p99 > t.target_ms]

@@ -197,6 +197,9 @@ class CoverageBot(commands.Bot):
         **options: Any,
     ) -> None:
         options.setdefault("chunk_guilds_at_startup", False)
+        # Nothing reads cached messages (views keep what they edit), and parsing every answer
+        # back into the cache costs CPU and heap on each interaction.
+        options.setdefault("max_messages", None)
         # No voice here: "PyNaCl is not installed" on every start would only be noise.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False

@@ -165,6 +165,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(NO_TOKEN, file=sys.stderr)  # noqa: T201
         return 2
     import asyncio
+    import gc
 
     import discord
 
@@ -175,7 +176,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     async def serve() -> None:
         async with bot:
-            await bot.start(settings.discord.token)
+            await bot.login(settings.discord.token)  # setup_hook: corpus, engine, cogs, sync
+            # Measured: a full collection over the start-up heap (modules, corpus, index) takes
+            # ~15 ms and lands on some interaction's p99. Frozen objects are never scanned again.
+            gc.collect()
+            gc.freeze()
+            await bot.connect()
 
     try:
         asyncio.run(serve())

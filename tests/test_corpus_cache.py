@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -243,3 +244,24 @@ def test_state_survives_an_empty_corpus(tmp_path: Path) -> None:
     second, stats = load([str(tmp_path / "empty")], db)
     assert first.articles == second.articles == {}
     assert stats == LoadStats(files=0, parsed=0, cached=0, removed=0)
+
+
+def test_damaged_state_is_rebuilt_from_the_file_rows(corpus: Path, tmp_path: Path) -> None:
+    db = tmp_path / "db.sqlite"
+    first, _ = load([str(corpus)], db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE corpus_state SET data = x'00ff00' WHERE part = 1")
+    second, stats = load([str(corpus)], db)
+    assert stats.parsed == 0
+    same_corpus(first, second)
+
+
+def test_damaged_file_row_is_parsed_again(corpus: Path, tmp_path: Path) -> None:
+    db = tmp_path / "db.sqlite"
+    first, _ = load([str(corpus)], db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM corpus_state")
+        conn.execute("UPDATE corpus_files SET parsed = x'00' WHERE path LIKE '%shared.md'")
+    second, stats = load([str(corpus)], db)
+    assert stats.parsed == 1
+    same_corpus(first, second)

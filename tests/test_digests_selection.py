@@ -10,7 +10,7 @@ import pytest
 from bot.digests.cards import digest_cards
 from bot.digests.models import Subscription, Target
 from bot.digests.schedule import Schedule
-from bot.digests.selection import MAX_LOOKBACK, DigestRequest, compute_digests
+from bot.digests.selection import MAX_LOOKBACK, DigestRequest, NewCoverage, compute_digests
 from tests.test_digests_support import T0, CorpusDir, more_clearview, seed_story
 
 
@@ -190,3 +190,22 @@ def test_nothing_new_everywhere_is_cheap_and_empty(corpus: CorpusDir) -> None:
     requests = [DigestRequest(sub(id=i)) for i in range(1, 50)]
     digests = compute_digests(corpus.engine, requests, seen, datetime(2024, 3, 2, tzinfo=UTC))
     assert all(d.empty for d in digests.values())
+
+
+def test_channels_asking_the_same_share_one_search(corpus: CorpusDir, monkeypatch) -> None:
+    seen = seen_at(corpus, T0 - timedelta(days=1))
+    added = corpus.refresh([more_clearview(corpus, "Engadget")]).added
+    seen.update({i: T0 + timedelta(hours=1) for i in added})
+    now = T0 + timedelta(days=1)
+    coverage = NewCoverage(corpus.engine, seen, T0, now)
+    calls = []
+    search = coverage.index.search
+    monkeypatch.setattr(
+        coverage.index, "search", lambda *a, **k: calls.append(a) or search(*a, **k)
+    )
+    for channel in range(5):
+        digest = coverage.digest(
+            DigestRequest(sub(id=channel, target=Target.channel(channel))), now
+        )
+        assert set(digest.article_ids) == set(added)
+    assert len(calls) == 1

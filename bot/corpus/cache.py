@@ -14,6 +14,7 @@ restart budget (100,000 files in a second) leaves no room for JSON or pickled ob
 from __future__ import annotations
 
 import gc
+import logging
 import marshal
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
@@ -27,7 +28,8 @@ from bot.corpus.formats import FileResult
 from bot.corpus.merge import FileInfo, MergeState
 from bot.corpus.model import Article, Image, Outlet, Problem, Provenance
 
-PARSER_VERSION = 2
+PARSER_VERSION = 3
+log = logging.getLogger(__name__)
 Stamp = tuple[str, int, int]  # display path, size, mtime_ns
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
@@ -178,6 +180,36 @@ def _from_columns(columns: tuple[Any, ...], outlets: list[Outlet]) -> Iterator[t
     return zip(ids, map(_new, repeat(Article), fields), strict=True)
 
 
+def _decode_state(
+    header: bytes, chunks: Iterable[bytes]
+) -> tuple[dict[str, Stamp], MergeState] | None:
+    stamps, outlets, files, counts, conflicts, related, duplicates, expected = marshal.loads(header)
+    table = [Outlet._make(o) for o in outlets]
+    articles: dict[str, Article] = {}
+    seen = 0
+    with paused_gc():  # (nested in the loader's pause; alone when called directly)
+        for blob in chunks:
+            articles.update(_from_columns(marshal.loads(blob), table))
+            seen += 1
+        if seen != expected:  # a torn write: better to rebuild than to trust half a state
+            return None
+        infos = {
+            path: FileInfo(ids, tuple(Problem(*p) for p in problems))
+            if problems
+            else _new(FileInfo, (ids, ()))
+            for path, (ids, problems) in files.items()
+        }
+    state = MergeState(
+        articles,
+        infos,
+        counts,
+        {k: Problem(*row) for k, row in conflicts.items()},
+        related,
+        duplicates,
+    )
+    return stamps, state
+
+
 class ParseCache:
     """Reads and writes cached parse results and merged state; one instance per connection."""
 
@@ -212,7 +244,10 @@ class ParseCache:
                 stamp = wanted[path]
                 if (size, mtime) != stamp[1:]:
                     continue
-                result = decode(display, blob)
+                try:
+                    result = decode(display, blob)
+                except (ValueError, TypeError, EOFError, IndexError):
+                    continue  # unreadable row: the file is parsed again
                 if display != stamp[0]:
                     result = relabel(result, stamp[0])
                     relabelled.append((path, stamp, result))
@@ -235,7 +270,11 @@ class ParseCache:
             )
 
     def load_state(self, roots: str) -> tuple[dict[str, Stamp], MergeState] | None:
-        """The merged state last saved for ``roots``, with the file stamps it reflects."""
+        """The merged state last saved for ``roots``, with the file stamps it reflects.
+
+        None when there is none, or it cannot be read back (a torn write, a damaged file): the
+        loader then rebuilds it from the per-file cache, which costs a merge, not a parse.
+        """
         rows = self._conn.execute(
             "SELECT data FROM corpus_state WHERE roots = ? AND parser = ? ORDER BY part",
             (roots, PARSER_VERSION),
@@ -243,33 +282,11 @@ class ParseCache:
         header = rows.fetchone()
         if header is None:
             return None
-        stamps, outlets, files, counts, conflicts, related, duplicates, chunks = marshal.loads(
-            header[0]
-        )
-        table = [Outlet._make(o) for o in outlets]
-        articles: dict[str, Article] = {}
-        seen = 0
-        with paused_gc():  # (nested in the loader's pause; alone when called directly)
-            for (blob,) in rows:
-                articles.update(_from_columns(marshal.loads(blob), table))
-                seen += 1
-            if seen != chunks:  # a torn write: better to rebuild than to trust half a state
-                return None
-            infos = {
-                path: FileInfo(ids, tuple(Problem(*p) for p in problems))
-                if problems
-                else _new(FileInfo, (ids, ()))
-                for path, (ids, problems) in files.items()
-            }
-        state = MergeState(
-            articles,
-            infos,
-            counts,
-            {k: Problem(*row) for k, row in conflicts.items()},
-            related,
-            duplicates,
-        )
-        return stamps, state
+        try:
+            return _decode_state(header[0], (blob for (blob,) in rows))
+        except (ValueError, TypeError, EOFError, IndexError, KeyError):
+            log.warning("saved corpus state for %s is unreadable; rebuilding it", roots)
+            return None
 
     def save_state(self, roots: str, stamps: Mapping[str, Stamp], state: MergeState) -> None:
         """Replace the saved state for ``roots`` in one transaction, a chunk at a time."""

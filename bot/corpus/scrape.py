@@ -23,6 +23,7 @@ _TRAILER = re.compile(
     |you\ might\ also\ like|most\ popular|trending(?:\ now)?|more\ stories)\s*:?$""",
     re.IGNORECASE | re.VERBOSE,
 )
+_DRESSING = "#•·*-–— \t"
 _URL_LINE = re.compile(r"^(?:url|source|link):\s*(\S+)$", re.IGNORECASE)
 _HEADING = re.compile(r"^#{1,6}\s+(.+)$")
 TITLE_LIMIT = 120
@@ -47,12 +48,14 @@ def parse_scrape(text: str, path: str, problems: list[Problem]) -> list[Article]
     kept: list[tuple[int, str]] = []  # (1-based line, text) of article lines, blank lines as ""
     for number, raw in enumerate(lines[start:], start=start + 1):
         line = raw.strip()
-        if _TRAILER.match(line):
+        # Chrome is often dressed as a list item or heading ("• sponsored", "## Read next").
+        bare = line.lstrip(_DRESSING)
+        if _TRAILER.match(bare):
             break
         if not line:
             kept.append((number, ""))
             continue
-        if _CHROME_LINE.match(line):
+        if _CHROME_LINE.match(bare):
             continue
         match = _URL_LINE.match(line)
         if match and url is None and is_web_url(match.group(1)):
