@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from rapidfuzz import fuzz, process
@@ -21,6 +22,7 @@ from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from bot.corpus.model import Article
 from bot.engine.excerpts import best_window, matched_field
 from bot.engine.index import IndexFilter, SearchIndex, index_terms
+from bot.engine.matching import QueryMatcher
 from bot.engine.passages import best_passage
 from bot.engine.results import (
     AskAnswer,
@@ -42,8 +44,10 @@ from bot.engine.vocabulary import Vocabulary
 
 # A hit below this calibrated score is not an answer. Chosen on bench/questions.yaml: it is where
 # unanswerable questions stop and real ones start (see README, "Quality").
-CONFIDENT = 55.0
+CONFIDENT = 50.0
 CANDIDATES = 40  # BM25 candidates re-scored per query
+# A capitalised query word the corpus has never seen names a subject it doesn't cover.
+UNKNOWN_SUBJECT_FACTOR = 0.6
 SUGGEST_LIMIT = 25
 CHOICE_LENGTH = 100  # Discord's limit for an autocomplete choice's name and value
 # Words that say what kind of answer is wanted, not what it is about.
@@ -52,7 +56,6 @@ META_WORDS = frozenset(
     article articles story stories news source sources published publish wrote write written
     tell show find summary summarize related similar about latest anything know much many""".split()
 )
-_TERMS_CACHE = 4096
 
 
 class Engine:
@@ -66,8 +69,6 @@ class Engine:
         self.vocabulary = Vocabulary(self.index.vocabulary(), self.index.size)
         self._with_stories = stories
         self.stories = StoryIndex.build(snapshot.articles if stories else {})
-        self._terms: OrderedDict[str, tuple[Article, frozenset[str]]] = OrderedDict()
-        self._terms_lock = threading.Lock()
         self._snapshot = snapshot
         self._rebuild_names(snapshot)
 
@@ -93,9 +94,6 @@ class Engine:
                 self.stories.update(
                     snapshot.articles, changes.added, changes.changed, changes.removed
                 )
-            with self._terms_lock:
-                for article_id in changes.changed | changes.removed:
-                    self._terms.pop(article_id, None)
             self._rebuild_names(snapshot)
             self._snapshot = snapshot
 
@@ -156,84 +154,90 @@ class Engine:
         """The known topic a user meant, if any is close."""
         return _closest(name, self._topics)
 
-    def _query_terms(self, query: str) -> tuple[list[str], str | None, set[str]]:
-        """Content terms after typo correction, the corrected query if changed, corrected terms."""
+    def _known(self, term: str) -> bool:
+        """True when the corpus holds the word in some form ("shoppers" via "shopper")."""
+        return term in self.vocabulary or any(v in self.vocabulary for v in _variants(term))
+
+    def _query_terms(self, query: str) -> QueryTerms:
+        """Content terms after typo correction, with the weight each carries."""
         tokens = index_terms(query)
-        corrected_terms: set[str] = set()
-        out: list[str] = []
+        proper = _proper_nouns(query)
+        terms: dict[str, float] = {}
+        present_weight: dict[str, float] = {}
+        spelled: list[str] = []
+        changed = False
         for token in tokens:
-            if token in STOPWORDS:
+            word = token
+            if token not in STOPWORDS and not self._known(token):
+                fixed = self.vocabulary.correct(token)
+                if fixed and _plausible_typo(token, fixed):
+                    word, changed = fixed, True
+            spelled.append(word)
+            if word in STOPWORDS or word in terms:
                 continue
-            fixed = self.vocabulary.correct(token) if token not in self.vocabulary else None
-            if fixed:
-                corrected_terms.add(fixed)
-                out.append(fixed)
+            idf = self.vocabulary.idf(word)
+            if word != token:
+                # A correction is a guess: it counts for less when found and costs less when not.
+                terms[word], present_weight[word] = 0.85 * idf, 0.7 * idf
+            elif not self._known(word) and token not in proper:
+                # A lowercase word the corpus never uses is more often a paraphrase than the
+                # subject; a capitalised one ("Rivian") is the subject, and it isn't covered.
+                terms[word], present_weight[word] = 0.5 * idf, 0.5 * idf
             else:
-                out.append(token)
-        content = [t for t in out if t not in META_WORDS] or out
-        corrected = None
-        if corrected_terms:
-            mapping = dict(
-                zip(tokens, [self.vocabulary.correct(t) or t for t in tokens], strict=True)
-            )
-            corrected = " ".join(mapping.get(t, t) for t in tokens)
-        return list(dict.fromkeys(content)), corrected, corrected_terms
+                terms[word], present_weight[word] = idf, idf
+        content = {t: w for t, w in terms.items() if t not in META_WORDS} or terms
+        unknown_subject = any(t in proper and not self._known(t) for t in content)
+        return QueryTerms(
+            weights=content,
+            present=present_weight,
+            corrected=" ".join(spelled) if changed else None,
+            unknown_subject=unknown_subject,
+        )
 
     def _rank(
         self, query: str, flt: IndexFilter | None, limit: int
     ) -> tuple[list[Hit], str | None, list[Hit]]:
-        terms, corrected, fixed = self._query_terms(query)
+        parsed = self._query_terms(query)
+        terms = list(parsed.weights)
         if not terms:
-            return [], corrected, []
+            return [], parsed.corrected, []
         snapshot = self._snapshot
         question = is_question(query)
         candidates = self.index.search(terms, max(CANDIDATES, limit), flt)
         if not candidates:
-            return [], corrected, []
+            return [], parsed.corrected, []
+        matcher = QueryMatcher(terms)
         top_bm25 = candidates[0][1] or 1.0
-        weights = {t: self.vocabulary.idf(t) * (0.7 if t in fixed else 1.0) for t in terms}
-        total = sum(self.vocabulary.idf(t) for t in terms) or 1.0
+        total = sum(parsed.weights.values()) or 1.0
+        penalty = UNKNOWN_SUBJECT_FACTOR if parsed.unknown_subject else 1.0
         clean_query = " ".join(terms)
-        scored: list[tuple[float, float, Article, float, list[str]]] = []
+        scored: list[tuple[float, float, Article, float]] = []
         for article_id, bm25 in candidates:
             article = snapshot.articles.get(article_id)
             if article is None:
                 continue
-            have = self._article_terms(article)
-            covered = [t for t in terms if _has(have, t)]
-            coverage = sum(weights[t] for t in covered) / total
+            title = " ".join((article.title, *article.alt_titles))
+            in_title = matcher.found(title)
+            covered = in_title | matcher.found_in(_other_text(article))
+            coverage = sum(parsed.present[t] for t in covered) / total
             rank_bonus = 8 * bm25 / top_bm25
             if question:
                 score = 100 * coverage
             else:
                 # Calibrated part: how much of the query the title itself holds. Ordering part:
                 # fuzzy title similarity, which helps fragments and must not decide confidence.
-                title_terms = frozenset(index_terms(" ".join((article.title, *article.alt_titles))))
-                in_title = sum(weights[t] for t in covered if _has(title_terms, t)) / total
-                score = 100 * (0.8 * coverage + 0.2 * in_title)
+                title_part = sum(parsed.present[t] for t in in_title) / total
+                score = 100 * (0.8 * coverage + 0.2 * title_part)
                 rank_bonus += 0.1 * fuzz.token_sort_ratio(clean_query, article.title.lower())
-            scored.append((score + rank_bonus, bm25, article, score, covered))
+            score *= penalty
+            scored.append((score + rank_bonus, bm25, article, score))
         scored.sort(key=lambda item: (-item[0], -item[1]))
         hits = []
-        for _, _, article, score, covered in scored[: max(limit, 3)]:
-            excerpt, marks = best_window(article, covered)
-            field = matched_field(article, covered)
+        for _, _, article, score in scored[: max(limit, 3)]:
+            excerpt, marks = best_window(article, matcher)
+            field = matched_field(article, matcher)
             hits.append(Hit(article, round(min(score, 100.0), 1), field, excerpt, marks))
-        return hits, corrected, hits
-
-    def _article_terms(self, article: Article) -> frozenset[str]:
-        """The article's words, cached: bodies are long and the same articles come up often."""
-        with self._terms_lock:  # the bot calls the engine from several worker threads
-            cached = self._terms.get(article.id)
-            if cached is not None and cached[0] is article:
-                self._terms.move_to_end(article.id)
-                return cached[1]
-        terms = frozenset(index_terms(_all_text(article)))
-        with self._terms_lock:
-            self._terms[article.id] = (article, terms)
-            if len(self._terms) > _TERMS_CACHE:
-                self._terms.popitem(last=False)
-        return terms
+        return hits, parsed.corrected, hits
 
     def _not_found(self, query: str, scored: list[Hit], corrected: str | None) -> NotFound:
         suggestions = tuple(dict.fromkeys(h.article.title for h in scored[:3]))
@@ -308,11 +312,12 @@ class Engine:
         own = [t for t in index_terms(f"{article.title} {article.excerpt}") if t not in STOPWORDS]
         rare = sorted(set(own), key=self.vocabulary.idf, reverse=True)[:8]
         own_topics = {t.casefold() for t in article.topics}
+        matcher = QueryMatcher(rare)
         for other_id, _ in self.index.search(rare, limit * 2):
             other = self._snapshot.articles.get(other_id)
             if other is None or other.id == article.id:
                 continue
-            shared_terms = [t for t in rare if t in self._article_terms(other)]
+            shared_terms = sorted(matcher.found_in((other.title, other.excerpt)), key=rare.index)
             shared_topics = [t for t in other.topics if t.casefold() in own_topics]
             if len(shared_terms) < 2:
                 continue
@@ -375,6 +380,39 @@ class Engine:
             if article is not None:
                 _put(out, article.title, "title")
         return list(out.values())[:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryTerms:
+    """A query read for ranking: each term's weight when sought and when found."""
+
+    weights: dict[str, float]
+    present: dict[str, float]
+    corrected: str | None
+    unknown_subject: bool
+
+
+def _proper_nouns(query: str) -> set[str]:
+    """Lowercased words written with a capital anywhere but the query's first word."""
+    words = query.split()
+    return {t for w in words[1:] if w[:1].isupper() for t in index_terms(w)}
+
+
+def _plausible_typo(word: str, fixed: str) -> bool:
+    """Short words differing by one letter are usually other words ("boats"/"beats"), not typos."""
+    if len(word) > 5 or len(word) != len(fixed):
+        return True
+    return sorted(word) == sorted(fixed)  # a transposition: "form" for "from"
+
+
+def _other_text(article: Article) -> tuple[str, ...]:
+    return (
+        article.outlet.name,
+        article.outlet.domain,
+        " ".join(article.topics),
+        article.excerpt,
+        *article.body,
+    )
 
 
 def _put(out: dict[str, Suggestion], name: str, kind: str) -> None:

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from bisect import bisect_right
 
 from bot.corpus.model import Article
+from bot.engine.matching import QueryMatcher
 
 WINDOW = 240  # characters: about two lines in a Discord embed field
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
-def matched_field(article: Article, terms: Sequence[str]) -> str:
-    """Which field explains the match: the first of title, outlet, topic, excerpt, body."""
-    if not terms:
-        return "title"
-    wanted = set(terms)
+def matched_field(article: Article, matcher: QueryMatcher) -> str:
+    """Which field explains the match: the one holding the most query terms.
+
+    Fields are tried as title, outlet, topic, excerpt, body; earlier fields win ties.
+    """
     fields = (
         ("title", " ".join((article.title, *article.alt_titles))),
         ("outlet", f"{article.outlet.name} {article.outlet.domain}"),
@@ -25,27 +24,19 @@ def matched_field(article: Article, terms: Sequence[str]) -> str:
     )
     best, best_count = "title", 0
     for name, text in fields:
-        count = len(wanted & {w.lower() for w in _WORD.findall(text)})
+        count = len(matcher.found(text)) if text else 0
         if count > best_count:
             best, best_count = name, count
     return best
 
 
-def best_window(article: Article, terms: Sequence[str]) -> tuple[str, tuple[tuple[int, int], ...]]:
+def best_window(article: Article, matcher: QueryMatcher) -> tuple[str, tuple[tuple[int, int], ...]]:
     """The excerpt-sized window of the article's text holding the most matched words.
 
-    Returns the window and the spans of matched words in it. Matches by prefix so "image" marks
-    "images".
+    Returns the window (with "…" where it was cut) and the spans of matched words in it.
     """
-    text = article.excerpt if not article.body else " ".join(article.body)
-    if not text:
-        text = article.title
-    wanted = tuple(t for t in terms if len(t) >= 2)
-    spans = [
-        (m.start(), m.end())
-        for m in _WORD.finditer(text)
-        if wanted and m.group().lower().startswith(wanted)
-    ]
+    text = " ".join(article.body) if article.body else article.excerpt or article.title
+    spans = matcher.spans(text)
     if len(text) <= WINDOW:
         start, end = 0, len(text)
     else:
@@ -57,21 +48,21 @@ def best_window(article: Article, terms: Sequence[str]) -> tuple[str, tuple[tupl
         if end < len(text):
             space = text.rfind(" ", start, end)
             end = space if space > start else end
-    window = text[start:end]
-    marks = tuple((s - start, e - start) for s, e in spans if s >= start and e <= end)
     prefix = "…" if start > 0 else ""
     suffix = "…" if end < len(text) else ""
-    shift = len(prefix)
-    return prefix + window + suffix, tuple((s + shift, e + shift) for s, e in marks)
+    shift = len(prefix) - start
+    marks = tuple((s + shift, e + shift) for s, e in spans if s >= start and e <= end)
+    return prefix + text[start:end] + suffix, marks
 
 
 def _densest(spans: list[tuple[int, int]], length: int) -> int:
-    """Start of the WINDOW-wide stretch covering the most spans (0 when there are none)."""
+    """Start of the WINDOW-wide stretch holding the most spans (0 when there are none)."""
     if not spans:
         return 0
+    starts = [s for s, _ in spans]
     best_start, best_count = 0, 0
-    for i, (s, _) in enumerate(spans):
-        count = sum(1 for _, e in spans[i:] if e <= s + WINDOW)
+    for i, s in enumerate(starts):
+        count = bisect_right(starts, s + WINDOW - 20) - i
         if count > best_count:
             best_start, best_count = max(0, s - 40), count
     return min(best_start, max(0, length - WINDOW))
