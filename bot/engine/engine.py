@@ -109,6 +109,15 @@ class Engine:
         titles.sort()
         self._outlets = outlets
         self._topics = topics
+        # Every word start of every outlet and topic name, so "verge" finds "The Verge".
+        name_keys = []
+        for names, kind in ((outlets, "outlet"), (topics, "topic")):
+            for name, count in names.items():
+                words = name.casefold().split()
+                for i in range(len(words)):
+                    name_keys.append((" ".join(words[i:]), -count, name, kind))
+        name_keys.sort()
+        self._name_keys = name_keys
         self._titles = titles
         first, last = snapshot.date_range()
         self._range = (first, last)
@@ -240,9 +249,8 @@ class Engine:
         return hits, parsed.corrected, hits
 
     def _not_found(self, query: str, scored: list[Hit], corrected: str | None) -> NotFound:
+        # Nothing shares a word with the query when ``scored`` is empty: no honest suggestion.
         suggestions = tuple(dict.fromkeys(h.article.title for h in scored[:3]))
-        if not suggestions:
-            suggestions = tuple(s.value for s in self.suggest(query)[:3])
         first, last = self._range
         return NotFound(query, suggestions, first, last, corrected)
 
@@ -351,12 +359,15 @@ class Engine:
                 _put(out, article.title, "title")
             return list(out.values())[:limit]
         folded = text.casefold()
-        for names, kind in ((self._outlets, "outlet"), (self._topics, "topic")):
-            for name, _ in names.most_common():
-                if name.casefold().startswith(folded):
-                    _put(out, name, kind)
-                if len(out) >= 5:
-                    break
+        keys = self._name_keys
+        start = bisect.bisect_left(keys, (folded,))
+        named = []
+        for key, rank, name, kind in keys[start : start + 50]:
+            if not key.startswith(folded):
+                break
+            named.append((rank, name, kind))
+        for _, name, kind in sorted(named)[:5]:
+            _put(out, name, kind)
         tokens = index_terms(text)
         if len(folded) < 3 or not tokens:
             start = bisect.bisect_left(self._titles, (folded, ""))
