@@ -48,6 +48,7 @@ CONFIDENT = 50.0
 CANDIDATES = 40  # BM25 candidates re-scored per query
 # A capitalised query word the corpus has never seen names a subject it doesn't cover.
 UNKNOWN_SUBJECT_FACTOR = 0.6
+MISSING_NAME_PENALTY = 0.5
 SUGGEST_LIMIT = 25
 CHOICE_LENGTH = 100  # Discord's limit for an autocomplete choice's name and value
 # Words that say what kind of answer is wanted, not what it is about.
@@ -163,10 +164,6 @@ class Engine:
         """The known topic a user meant, if any is close."""
         return _closest(name, self._topics)
 
-    def _known(self, term: str) -> bool:
-        """True when the corpus holds the word in some form ("shoppers" via "shopper")."""
-        return term in self.vocabulary or any(v in self.vocabulary for v in _variants(term))
-
     def _query_terms(self, query: str) -> QueryTerms:
         """Content terms after typo correction, with the weight each carries."""
         tokens = index_terms(query)
@@ -177,7 +174,7 @@ class Engine:
         changed = False
         for token in tokens:
             word = token
-            if token not in STOPWORDS and not self._known(token):
+            if token not in STOPWORDS and not self.vocabulary.known(token):
                 fixed = self.vocabulary.correct(token)
                 if fixed and _plausible_typo(token, fixed):
                     word, changed = fixed, True
@@ -188,19 +185,20 @@ class Engine:
             if word != token:
                 # A correction is a guess: it counts for less when found and costs less when not.
                 terms[word], present_weight[word] = 0.85 * idf, 0.7 * idf
-            elif not self._known(word) and token not in proper:
+            elif not self.vocabulary.known(word) and token not in proper:
                 # A lowercase word the corpus never uses is more often a paraphrase than the
                 # subject; a capitalised one ("Rivian") is the subject, and it isn't covered.
                 terms[word], present_weight[word] = 0.5 * idf, 0.5 * idf
             else:
                 terms[word], present_weight[word] = idf, idf
         content = {t: w for t, w in terms.items() if t not in META_WORDS} or terms
-        unknown_subject = any(t in proper and not self._known(t) for t in content)
+        unknown_subject = any(t in proper and not self.vocabulary.known(t) for t in content)
         return QueryTerms(
             weights=content,
             present=present_weight,
             corrected=" ".join(spelled) if changed else None,
             unknown_subject=unknown_subject,
+            names=frozenset(t for t in content if t in proper),
         )
 
     def _rank(
@@ -212,7 +210,10 @@ class Engine:
             return [], parsed.corrected, []
         snapshot = self._snapshot
         question = is_question(query)
-        candidates = self.index.search(terms, max(CANDIDATES, limit), flt)
+        expanded = list(
+            dict.fromkeys([*terms, *(f for t in terms for f in self.vocabulary.forms(t))])
+        )
+        candidates = self.index.search(expanded, max(CANDIDATES, limit), flt)
         if not candidates:
             return [], parsed.corrected, []
         matcher = QueryMatcher(terms)
@@ -238,7 +239,9 @@ class Engine:
                 title_part = sum(parsed.present[t] for t in in_title) / total
                 score = 100 * (0.8 * coverage + 0.2 * title_part)
                 rank_bonus += 0.1 * fuzz.token_sort_ratio(clean_query, article.title.lower())
-            score *= penalty
+            missing_names = sum(parsed.weights[t] for t in parsed.names - covered) / total
+            # "San Diego police ban" answered by Portland's ban: a named subject is missing.
+            score *= penalty * (1.0 - MISSING_NAME_PENALTY * missing_names)
             scored.append((score + rank_bonus, bm25, article, score))
         scored.sort(key=lambda item: (-item[0], -item[1]))
         hits = []
@@ -401,6 +404,7 @@ class QueryTerms:
     present: dict[str, float]
     corrected: str | None
     unknown_subject: bool
+    names: frozenset[str] = frozenset()  # capitalised words: names an answer must contain
 
 
 def _proper_nouns(query: str) -> set[str]:
@@ -460,24 +464,6 @@ def _all_text(article: Article) -> str:
             *article.body,
         )
     )
-
-
-def _has(terms: frozenset[str], term: str) -> bool:
-    """Term match tolerant of plural and verb endings ("images"/"image", "paying"/"pay")."""
-    return term in terms or any(variant in terms for variant in _variants(term))
-
-
-def _variants(term: str) -> tuple[str, ...]:
-    out = [term + "s", term + "es", term + "ed", term + "ing"]
-    for suffix in ("ing", "ed", "es", "s", "d"):
-        if term.endswith(suffix) and len(term) - len(suffix) >= 3:
-            stem = term[: -len(suffix)]
-            out += [stem, stem + "e", stem + "s"]
-    if term.endswith("ies"):
-        out.append(term[:-3] + "y")
-    if term.endswith("y"):
-        out.append(term[:-1] + "ies")
-    return tuple(out)
 
 
 def _fallback_passage(hit: Hit) -> Passage:

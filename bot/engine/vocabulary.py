@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from bot.engine.matching import root
+
 
 class Vocabulary:
     """Word -> document frequency, with buckets for fast nearest-word lookups."""
@@ -21,11 +23,13 @@ class Vocabulary:
     def __init__(self, counts: Iterable[tuple[str, int]], documents: int) -> None:
         self.df: dict[str, int] = {}
         self._buckets: dict[tuple[str, int], list[str]] = defaultdict(list)
+        self._family: dict[str, list[str]] = defaultdict(list)
         self.documents = max(documents, 1)
         for word, count in counts:
             self.df[word] = count
             if len(word) >= 3 and not word.isdigit():
                 self._buckets[(word[0], len(word))].append(word)
+                self._family[root(word)].append(word)
 
     def add(self, words: Iterable[str]) -> None:
         """Count one more document containing each of ``words`` (incremental updates)."""
@@ -35,6 +39,7 @@ class Vocabulary:
                 self.df[word] = 0
                 if len(word) >= 3 and not word.isdigit():
                     self._buckets[(word[0], len(word))].append(word)
+                    self._family[root(word)].append(word)
             self.df[word] += 1
 
     def idf(self, word: str) -> float:
@@ -44,9 +49,18 @@ class Vocabulary:
     def __contains__(self, word: str) -> bool:
         return self.df.get(word, 0) > 0
 
+    def forms(self, word: str, limit: int = 4) -> list[str]:
+        """The corpus's words of ``word``'s family, most frequent first ("face" -> "facial")."""
+        family = self._family.get(root(word), ())
+        return sorted(family, key=lambda w: -self.df.get(w, 0))[:limit]
+
+    def known(self, word: str) -> bool:
+        """True when the corpus holds the word in some form ("shoppers" via "shopper")."""
+        return word in self or bool(self._family.get(root(word)))
+
     def correct(self, word: str) -> str | None:
         """The most frequent known word within edit distance 1 (2 for long words), if any."""
-        if len(word) < 4 or word.isdigit() or word in self:
+        if len(word) < 4 or word.isdigit() or self.known(word):
             return None
         limit = 1 if len(word) <= 7 else 2
         best: tuple[int, int, str] | None = None  # (distance, -df, word)
