@@ -11,6 +11,8 @@ CORE = [
     "bot/engine",
     "bot/digests",
     "bot/answers.py",
+    "bot/answer_service.py",
+    "bot/console.py",
     "bot/render.py",
     "bot/store.py",
     "bot/config.py",

@@ -13,7 +13,7 @@ import bisect
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from rapidfuzz import fuzz, process
@@ -46,6 +46,8 @@ from bot.engine.vocabulary import Vocabulary
 # unanswerable questions stop and real ones start (see README, "Quality").
 CONFIDENT = 50.0
 CANDIDATES = 40  # BM25 candidates re-scored per query
+PASSAGE_CANDIDATES = 4  # best articles searched for an answer passage
+SUMMARY_CHARS = 2500  # summaries lean on the lead; ranking every sentence of a long body is slow
 # A capitalised query word the corpus has never seen names a subject it doesn't cover.
 UNKNOWN_SUBJECT_FACTOR = 0.6
 MISSING_NAME_PENALTY = 0.5
@@ -135,11 +137,10 @@ class Engine:
     ) -> SearchResult:
         """Ranked hits above the confidence threshold, or ``not_found`` with suggestions."""
         flt = self._filter(outlet, topic, since, until)
-        hits, corrected, scored = self._rank(query, flt, max(limit, 1))
-        confident = tuple(h for h in hits if h.score >= CONFIDENT)[:limit]
-        if confident:
-            return SearchResult(query, confident, corrected=corrected)
-        return SearchResult(query, (), self._not_found(query, scored, corrected), corrected)
+        hits, corrected, nearest = self._rank(query, flt, max(limit, 1))
+        if hits:
+            return SearchResult(query, tuple(hits), corrected=corrected)
+        return SearchResult(query, (), self._not_found(query, nearest, corrected), corrected)
 
     def _filter(
         self, outlet: str | None, topic: str | None, since: datetime | None, until: datetime | None
@@ -203,7 +204,8 @@ class Engine:
 
     def _rank(
         self, query: str, flt: IndexFilter | None, limit: int
-    ) -> tuple[list[Hit], str | None, list[Hit]]:
+    ) -> tuple[list[Hit], str | None, list[str]]:
+        """Confident hits (best first, at most ``limit``), the corrected query, nearest titles."""
         parsed = self._query_terms(query)
         terms = list(parsed.weights)
         if not terms:
@@ -228,7 +230,7 @@ class Engine:
                 continue
             title = " ".join((article.title, *article.alt_titles))
             in_title = matcher.found(title)
-            covered = in_title | matcher.found_in(_other_text(article))
+            covered = in_title | matcher.found_in(_other_text(article), in_title)
             coverage = sum(parsed.present[t] for t in covered) / total
             rank_bonus = 8 * bm25 / top_bm25
             if question:
@@ -244,16 +246,18 @@ class Engine:
             score *= penalty * (1.0 - MISSING_NAME_PENALTY * missing_names)
             scored.append((score + rank_bonus, bm25, article, score))
         scored.sort(key=lambda item: (-item[0], -item[1]))
-        hits = []
-        for _, _, article, score in scored[: max(limit, 3)]:
+        hits = []  # excerpts are built only for what is shown: they scan whole bodies
+        for _, _, article, score in scored[:limit]:
+            if score < CONFIDENT:
+                break
             excerpt, marks = best_window(article, matcher)
             field = matched_field(article, matcher)
             hits.append(Hit(article, round(min(score, 100.0), 1), field, excerpt, marks))
-        return hits, parsed.corrected, hits
+        return hits, parsed.corrected, [item[2].title for item in scored[:3]]
 
-    def _not_found(self, query: str, scored: list[Hit], corrected: str | None) -> NotFound:
-        # Nothing shares a word with the query when ``scored`` is empty: no honest suggestion.
-        suggestions = tuple(dict.fromkeys(h.article.title for h in scored[:3]))
+    def _not_found(self, query: str, nearest: list[str], corrected: str | None) -> NotFound:
+        # Nothing shares a word with the query when ``nearest`` is empty: no honest suggestion.
+        suggestions = tuple(dict.fromkeys(nearest))
         first, last = self._range
         return NotFound(query, suggestions, first, last, corrected)
 
@@ -269,7 +273,8 @@ class Engine:
         hit = self._best(query)
         if isinstance(hit, NotFound):
             return hit
-        return SummaryAnswer(query, hit, summarize(hit.article, query=query))
+        lead = hit.article._replace(body=_lead(hit.article.body))
+        return SummaryAnswer(query, hit, summarize(lead, query=query))
 
     def source(self, query: str) -> SourceAnswer | NotFound:
         """Who published the best article, when, where, and who else covered its story."""
@@ -287,15 +292,18 @@ class Engine:
 
     def ask(self, question: str) -> AskAnswer | NotFound:
         """The passage that best answers a question, quoted from one of the best articles."""
-        result = self.search(question, limit=5)
+        result = self.search(question, limit=PASSAGE_CANDIDATES)
         if result.not_found is not None:
             return result.not_found
-        articles = [h.article for h in result.hits]
+        # Only paragraphs holding a query word can hold the answer; splitting whole bodies into
+        # sentences was most of an ask's time. Paragraphs keep their sentences' context.
+        matcher = QueryMatcher(self._query_terms(question).weights)
+        articles = [_paragraphs_matching(h.article, matcher) for h in result.hits]
         passage = best_passage(question, articles, idf=self.vocabulary.idf)
         if passage is None:
             return AskAnswer(question, result.hits[0], _fallback_passage(result.hits[0]))
         hit = next(h for h in result.hits if h.article.id == passage.article.id)
-        return AskAnswer(question, hit, passage)
+        return AskAnswer(question, hit, replace(passage, article=hit.article))
 
     def related(self, query: str, limit: int = 10) -> RelatedAnswer | NotFound:
         """Explicitly related articles, the rest of the story, then similar coverage."""
@@ -464,6 +472,23 @@ def _all_text(article: Article) -> str:
             *article.body,
         )
     )
+
+
+def _lead(body: tuple[str, ...]) -> tuple[str, ...]:
+    kept, size = [], 0
+    for paragraph in body:
+        if size >= SUMMARY_CHARS:
+            break
+        kept.append(paragraph)
+        size += len(paragraph)
+    return tuple(kept)
+
+
+def _paragraphs_matching(article: Article, matcher: QueryMatcher) -> Article:
+    if len(article.body) <= 3:
+        return article
+    kept = tuple(p for p in article.body if matcher.found(p))
+    return article._replace(body=kept or article.body[:3])
 
 
 def _fallback_passage(hit: Hit) -> Passage:

@@ -49,6 +49,11 @@ class QueryMatcher:
         heads = {t[:_PREFIX] for t in self.terms} | {r[:_PREFIX] for r in roots if r}
         # A head that extends another finds nothing new ("clea" covers "clear").
         self._heads = tuple(h for h in heads if not any(o != h and h.startswith(o) for o in heads))
+        # Which terms each head can find, so scanning a head stops once they are all found.
+        self._head_terms = {
+            h: frozenset(t for t in self.terms if t.startswith(h) or root(t).startswith(h))
+            for h in self._heads
+        }
         self._seen: dict[str, tuple[str, ...]] = {}
 
     def _matches(self, word: str) -> tuple[str, ...]:
@@ -66,17 +71,33 @@ class QueryMatcher:
                     yield pos, _WORD_TAIL.match(lowered, pos + len(head)).end()
                 pos = lowered.find(head, pos + 1)
 
-    def found(self, text: str) -> set[str]:
-        """The query terms present in ``text`` in some form."""
-        lowered = text.lower()
-        present: set[str] = set()
-        for start, end in self._candidates(lowered):
-            present.update(self._matches(lowered[start:end]))
-        return present
+    def found(self, text: str, already: frozenset[str] | set[str] = frozenset()) -> set[str]:
+        """The query terms present in ``text`` in some form (beyond those ``already`` found).
 
-    def found_in(self, texts: Iterable[str]) -> set[str]:
+        Each head's scan stops as soon as every term it can find is found: in a long body the
+        first occurrence is all that matters, and short heads ("ai") occur everywhere.
+        """
+        lowered = text.lower()
+        present = set(already)
+        for head in self._heads:
+            wanted = self._head_terms[head]
+            if wanted <= present:
+                continue
+            pos = lowered.find(head)
+            while pos != -1:
+                if pos == 0 or not lowered[pos - 1].isalnum():
+                    end = _WORD_TAIL.match(lowered, pos + len(head)).end()
+                    present.update(self._matches(lowered[pos:end]))
+                    if wanted <= present:
+                        break
+                pos = lowered.find(head, pos + 1)
+        return present - set(already) if already else present
+
+    def found_in(
+        self, texts: Iterable[str], already: frozenset[str] | set[str] = frozenset()
+    ) -> set[str]:
         """The query terms present in any of ``texts``."""
-        return self.found("\n".join(texts))
+        return self.found("\n".join(texts), already)
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """(start, end) of every word in ``text`` that matches a query term, in text order."""
