@@ -31,7 +31,6 @@ import argparse
 import os
 import re
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +47,8 @@ from rapidfuzz import fuzz, process, utils
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from provenance import engine_version  # noqa: E402
 
 from bot.corpus.loader import CorpusLoader  # noqa: E402
 from bot.corpus.merge import CorpusSnapshot  # noqa: E402
@@ -626,21 +627,6 @@ def check_expectations(questions: list[Question], articles: Sequence[Article]) -
 
 
 # ------------------------------------------------------------------------------- main
-def engine_version() -> str:
-    """The commit the engine code is at, and whether bot/engine has uncommitted edits."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "bot/engine"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.split("\n")
-    except OSError:
-        return "unknown"
-    edited = [line[3:] for line in dirty if line.strip()]
-    return f"git {head or '?'}" + (f" + uncommitted {', '.join(edited)}" if edited else "")
-
-
 def load_corpus(folders: Sequence[str]) -> CorpusSnapshot:
     """Parse the corpus folders into a snapshot, with a throwaway parse cache."""
     with tempfile.TemporaryDirectory() as tmp:
