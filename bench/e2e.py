@@ -272,9 +272,10 @@ async def bench(args: argparse.Namespace) -> int:
                     bot.kill()
         articles = _articles_in_log(workdir / "bot.log")
     report(args, results, wall, ready, bot_cpu, stub_cpu, articles)
+    # Closed loop saturates the bot on purpose: only late and failed answers count there.
     ok = (
         (not args.rate or len(results.latencies) / wall >= TARGET_RATE)
-        and _p(results.latencies, 99) * 1000 <= TARGET_P99_MS
+        and (not args.rate or _p(results.latencies, 99) * 1000 <= TARGET_P99_MS)
         and results.late == 0
         and results.failed == 0
     )
@@ -322,7 +323,7 @@ def report(
     print(f"  {'p50 ms':<16} {p50:>9.2f}")
     print(
         f"  {'p99 ms':<16} {p99:>9.2f}   target <= {TARGET_P99_MS:.0f}    "
-        f"{verdict(p99 <= TARGET_P99_MS)}"
+        f"{verdict(p99 <= TARGET_P99_MS) if args.rate else '(saturated)'}"
     )
     print(f"  {'max ms':<16} {max(r.latencies, default=0) * 1000:>9.2f}")
     print(f"  {'late (> 3 s)':<16} {r.late:>9d}   target 0       {verdict(r.late == 0)}")

@@ -1,9 +1,10 @@
 """The Discord app: one ``commands.Bot`` subclass that wires corpus, engine and cogs in one place.
 
 ``setup_hook`` opens the corpus, builds the engine in a worker thread, follows corpus changes,
-loads the extensions in ``cogs/`` and syncs the command tree only when it changed. Everything
-a cog needs hangs off the bot it is given (``answers``, ``cooldown``, ``corpus``, ``settings``):
-no module-level singletons and no cog reaching into another cog.
+loads the extensions in ``cogs/`` (the digests one opens the digests' state through
+``open_digests``) and syncs the command tree only when it changed. Everything a cog needs
+hangs off the bot it is given (``answers``, ``cooldown``, ``corpus``, ``digests``,
+``settings``): no module-level singletons and no cog reaching into another cog.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,17 +33,45 @@ from bot.config import DiscordSettings, Settings
 from bot.corpus.live import Corpus, CorpusChange
 from bot.corpus.loader import CorpusLoader
 from bot.corpus.merge import CorpusSnapshot
+from bot.digests.delivery import (
+    INSTANT_WINDOW,
+    Clock,
+    Delivery,
+    InstantBatcher,
+    Sender,
+    utc_now,
+)
+from bot.digests.models import DigestError
+from bot.digests.service import DigestService
+from bot.digests.store import DigestStore
 from bot.engine.engine import Engine
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.lookups", "cogs.dms", "cogs.admin")
+EXTENSIONS = ("cogs.lookups", "cogs.dms", "cogs.admin", "cogs.digests")
 # Per user, shared by slash commands and DMs: a person reading answers never gets near it; a
 # script hammering the bot does. Discord itself allows far more, so this is our choice.
 COOLDOWN_RATE = 5
 COOLDOWN_PER = 15.0
 TREE_HASH_FILE = "command-tree.sha256"
 FOLLOWED_KEPT = 64
+# Schedules are checked once a minute: slots are whole minutes ("09:00"), and a check costs
+# two small queries when nothing is due.
+DIGEST_INTERVAL = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class DigestTiming:
+    """How digests meet time; tests pass a clock they move and a window they open by hand.
+
+    ``interval`` is the seconds between schedule checks, ``instant_window`` how long a burst of
+    corpus changes is gathered into one instant alert, ``wait`` what waits that long.
+    """
+
+    clock: Clock = utc_now
+    interval: float = DIGEST_INTERVAL
+    instant_window: float = INSTANT_WINDOW
+    wait: Callable[[float], Awaitable[Any]] = asyncio.sleep
 
 
 def _snapshot_key(snapshot: CorpusSnapshot) -> tuple[int, datetime]:
@@ -99,12 +129,16 @@ class UserCooldown:
         return None if retry is None else app_commands.CommandOnCooldown(bucket, retry)
 
 
+def _without_engine(engine: Engine, fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
+
+
 # --------------------------------------------------------------------------- the error funnel
 def user_message(error: Exception) -> str | None:
     """Plain words for the user, or None when the error is ours (and must be logged)."""
     if isinstance(error, app_commands.CommandOnCooldown):
         return f"Slow down a little — try again in {max(1, math.ceil(error.retry_after))} s."
-    if isinstance(error, FriendlyError):
+    if isinstance(error, FriendlyError | DigestError):
         return str(error)
     if isinstance(error, app_commands.TransformerError):
         hint = getattr(error.transformer, "hint", "check the value and try again")
@@ -181,7 +215,8 @@ class CoverageBot(commands.Bot):
 
     ``corpus``/``engine`` let tests and benchmarks share one load; without them ``setup_hook``
     builds both from ``settings.corpus``. ``sync_commands=False`` leaves the command tree alone
-    (``coverage-bot sync`` forces a sync instead); ``watch`` overrides ``corpus.watch``.
+    (``coverage-bot sync`` forces a sync instead); ``watch`` overrides ``corpus.watch``;
+    ``digest_timing`` gives digests their clock, check interval and batching window.
     """
 
     def __init__(
@@ -194,6 +229,7 @@ class CoverageBot(commands.Bot):
         sync_commands: bool = True,
         watch: bool | None = None,
         cooldown: UserCooldown | None = None,
+        digest_timing: DigestTiming | None = None,
         **options: Any,
     ) -> None:
         options.setdefault("chunk_guilds_at_startup", False)
@@ -227,6 +263,10 @@ class CoverageBot(commands.Bot):
         # Snapshots the engine has followed (or failed to), newest last: /corpus reload waits
         # for its own even when the watcher publishes another right after it.
         self._followed: dict[tuple[int, datetime], Exception | None] = {}
+        self.digest_timing = digest_timing or DigestTiming()
+        self._digest_store: DigestStore | None = None
+        self._digests: DigestService | None = None
+        self.digest_batcher: InstantBatcher | None = None
 
     # ------------------------------------------------------------------ what cogs use
     @property
@@ -242,6 +282,13 @@ class CoverageBot(commands.Bot):
         if self._answers is None:
             raise RuntimeError("the engine is built in setup_hook")
         return self._answers
+
+    @property
+    def digests(self) -> DigestService:
+        """Digest subscriptions and their delivery (once ``cogs.digests`` is loaded)."""
+        if self._digests is None:
+            raise RuntimeError("digests open when cogs.digests is loaded")
+        return self._digests
 
     async def is_corpus_admin(self, interaction: discord.Interaction) -> bool:
         """Owners (configured or the application's) and members with Manage Server."""
@@ -302,6 +349,35 @@ class CoverageBot(commands.Bot):
         if self.sync_on_start:
             await self.sync_commands()
 
+    async def open_digests(self, sender: Sender) -> DigestService:
+        """Digest state in the corpus's database, delivered through ``sender``.
+
+        ``cogs.digests`` calls this from its ``setup`` with its Discord sender; everything else
+        is built here. A reloaded extension gets a new service over the same open store.
+        """
+        if self._engine is None:
+            raise RuntimeError("the engine is built in setup_hook")
+        timing = self.digest_timing
+        if self._digest_store is None:
+            self._digest_store = await DigestStore.open(self.settings.corpus.database)
+        delivery = Delivery(
+            self._digest_store,
+            self._engine,
+            sender,
+            clock=timing.clock,
+            offload=self._in_engine_thread,
+        )
+        self._digests = DigestService(self._digest_store, delivery)
+        self.digest_batcher = InstantBatcher(
+            delivery, window=timing.instant_window, wait=timing.wait
+        )
+        return self._digests
+
+    async def _in_engine_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        # Digests read the engine (stories, vocabulary); in its own thread they never see it
+        # half-way through applying a change.
+        return await self.answers.call(_without_engine, fn, *args)
+
     async def _follow(self, queue: asyncio.Queue[CorpusChange]) -> None:
         while True:
             change = await queue.get()
@@ -314,6 +390,9 @@ class CoverageBot(commands.Bot):
             self._followed[_snapshot_key(change.snapshot)] = error
             while len(self._followed) > FOLLOWED_KEPT:
                 del self._followed[next(iter(self._followed))]
+            if self.digest_batcher is not None:
+                # After the engine applied it, so an instant alert can already match it.
+                self.digest_batcher.submit(change)
             async with self._applied:
                 self._applied.notify_all()
 
@@ -326,7 +405,7 @@ class CoverageBot(commands.Bot):
 
     async def close(self) -> None:
         """Disconnect, stop following the corpus, release the engine thread and database."""
-        await super().close()
+        await super().close()  # unloads the cogs first: the digest loops stop before the store
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -334,6 +413,8 @@ class CoverageBot(commands.Bot):
                 await task
         self._tasks.clear()
         self._subscriptions.close()
+        if self._digest_store is not None:
+            await self._digest_store.close()
         if self._answers is not None:
             self._answers.close()
         if self._owns_corpus and self._corpus is not None:

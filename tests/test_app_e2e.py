@@ -205,6 +205,10 @@ async def test_sync_accepted_schema_and_only_when_changed(
         "latest",
         "help",
         "corpus",
+        "digest",
+        "follow",
+        "unfollow",
+        "follows",
     }
     for name in ("summary", "source", "related", "search", "ask", "coverage", "latest", "help"):
         assert commands[name]["contexts"] == [0, 1, 2], name  # server, bot DM, private channel

@@ -270,6 +270,9 @@ class Delivery:
         self, subs: Sequence[Subscription], now: datetime, *, post_empty: bool
     ) -> list[Outcome]:
         if not subs:
+            # Nothing looked at, nothing lagging: a flag left by another run would make the
+            # instant batcher wake again and again with no instant subscription to serve.
+            self.behind = False
             return []
         try:
             coverage, excluded = await self._coverage(subs, now)
