@@ -5,7 +5,9 @@
 Writes N deterministic synthetic front-matter documents (see ``synthetic_docs``) to a temporary
 folder, then measures, each in a fresh process so one pass's memory never counts against
 another: the raw ``yaml.load(front_matter, Loader=CSafeLoader)`` rate on the same files, a cold
-ingest into an empty cache, and a warm restart with nothing changed.
+ingest into an empty cache, and a warm restart with nothing changed. A warm restart returns its
+articles still encoded (decoded on first read), so the time of that first full read is printed
+beside it: the restart's target is on the load, but the bot is ready only after both.
 
 Rates and their ratio use CPU seconds as well as wall seconds: on a shared machine other
 processes stretch wall time unevenly between passes, while the work done is what the targets
@@ -84,10 +86,18 @@ def child_load(folder: str, db: str) -> dict[str, float]:
     loader = CorpusLoader([folder], db)
     snapshot, _, stats = loader.load()
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    # A warm restart hands over the articles still encoded; they are decoded the first time
+    # anything reads them (the search index, at start-up). Time that first full read too.
+    start, read_cpu = time.perf_counter(), time.process_time()
+    for article in snapshot.articles.values():
+        article.provenance[-1:]  # (touch one nested field of each, as any reader would)
+    read_seconds, read_cpu = time.perf_counter() - start, time.process_time() - read_cpu
     loader.close()
     return {
         "seconds": seconds,
         "cpu": cpu,
+        "read_seconds": read_seconds,
+        "read_cpu": read_cpu,
         "parsed": stats.parsed,
         "cached": stats.cached,
         "articles": len(snapshot.articles),
@@ -167,6 +177,11 @@ def main() -> int:
         f"warm restart:  {warm['seconds']:.3f} s wall ({warm['cpu']:.3f} s CPU), "
         f"{warm['parsed']:,} files re-parsed (target <= {warm_target:.2f} s at {n:,} docs, "
         f"i.e. 1 s per 100,000) {_verdict(warm['seconds'] <= warm_target and warm['parsed'] == 0)}"
+    )
+    print(
+        f"  + first read of every article: {warm['read_seconds']:.3f} s wall "
+        f"({warm['read_cpu']:.3f} s CPU; decoded on first use, so paid by the first reader — "
+        f"the search index at start-up: {warm['seconds'] + warm['read_seconds']:.3f} s in all)"
     )
     peak = max(cold["rss_peak"], warm["rss_peak"])
     print(

@@ -3,16 +3,21 @@
 The merger is incremental: a changed or deleted file only re-merges the articles that file
 touched, fetching the other records of those articles from the parse cache, and each result is a
 new immutable snapshot.
+
+A merger resumed from a saved state (see ``cache``) may hold parts of it as ``Deferred`` values,
+decoded the first time anything reads them: a restart with nothing changed needs none of the
+merger's bookkeeping, and hands the articles to the snapshot still encoded.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
-from typing import NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from bot.corpus.formats import FileResult
 from bot.corpus.model import Article, Image, Problem
@@ -22,6 +27,52 @@ T = TypeVar("T")
 
 Fetch = Callable[[Collection[str]], Mapping[str, FileResult]]
 """Returns the current parse results of already-merged files, by path (display path)."""
+
+
+class Deferred(Generic[T]):
+    """A value built on first use, once, whichever thread asks first; then kept.
+
+    If building raises, the error reaches the reader and the next read tries again.
+    """
+
+    __slots__ = ("_build", "_lock", "_value")
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build: Callable[[], T] | None = build
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def ready(self) -> bool:
+        """True once the value has been built."""
+        return self._build is None
+
+    def get(self) -> T:
+        """The value, building it now if nobody has yet."""
+        if self._build is not None:
+            with self._lock:
+                build = self._build
+                if build is not None:
+                    self._value = build()
+                    self._build = None
+        return self._value  # type: ignore[return-value]
+
+
+class DeferredFiles(Deferred["dict[str, FileInfo]"]):
+    """The per-file map, deferred, with its problems at hand: reports need only those."""
+
+    __slots__ = ("problems",)
+
+    def __init__(
+        self, build: Callable[[], dict[str, FileInfo]], problems: tuple[Problem, ...]
+    ) -> None:
+        super().__init__(build)
+        self.problems = problems  # every file's problems, in path order
+
+
+def resolved(value: Any) -> Any:
+    """``value``, or what it stands for if it is ``Deferred``."""
+    return value.get() if isinstance(value, Deferred) else value
 
 
 class FileInfo(NamedTuple):
@@ -48,7 +99,12 @@ class CorpusSnapshot:
     @property
     def problems(self) -> list[Problem]:
         """Every problem of every file, then those found while merging, in path order."""
-        out = [p for path in sorted(self.files) for p in self.files[path].problems]
+        files = _FILES_SLOT.__get__(self)
+        if isinstance(files, DeferredFiles) and not files.ready:
+            out = list(files.problems)
+        else:
+            files = resolved(files)
+            out = [p for path in sorted(files) for p in files[path].problems]
         return out + list(self.merge_problems)
 
     @property
@@ -67,6 +123,49 @@ class CorpusSnapshot:
         return (min(dates), max(dates)) if dates else (None, None)
 
 
+class _Resolving:
+    """Stands in for a snapshot field's slot so a ``Deferred`` stored there reads as its value.
+
+    Readers always get the real mapping (a plain ``dict`` from the loader): the first read
+    decodes it, later reads cost one attribute lookup more than a plain slot.
+    """
+
+    __slots__ = ("slot",)
+
+    def __init__(self, slot: Any) -> None:
+        self.slot = slot
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = self.slot.__get__(obj, owner)
+        return value.get() if isinstance(value, Deferred) else value
+
+    def __set__(self, obj: object, value: Any) -> None:
+        self.slot.__set__(obj, value)
+
+
+_ARTICLES_SLOT = CorpusSnapshot.__dict__["articles"]
+_FILES_SLOT = CorpusSnapshot.__dict__["files"]
+CorpusSnapshot.articles = _Resolving(_ARTICLES_SLOT)  # type: ignore[assignment,misc]
+CorpusSnapshot.files = _Resolving(_FILES_SLOT)  # type: ignore[assignment,misc]
+
+
+def with_merge_problems(snapshot: CorpusSnapshot, first: tuple[Problem, ...]) -> CorpusSnapshot:
+    """``snapshot`` with ``first`` ahead of its merge problems; deferred parts stay deferred.
+
+    (``dataclasses.replace`` would read, and so decode, every field.)
+    """
+    return CorpusSnapshot(
+        articles=_ARTICLES_SLOT.__get__(snapshot),
+        files=_FILES_SLOT.__get__(snapshot),
+        merge_problems=first + snapshot.merge_problems,
+        related_merged=snapshot.related_merged,
+        duplicates_merged=snapshot.duplicates_merged,
+        loaded_at=snapshot.loaded_at,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ChangeSet:
     """Which article ids a change added, changed or removed; what digests and the index follow."""
@@ -81,7 +180,11 @@ class ChangeSet:
 
 @dataclass(slots=True)
 class MergeState:
-    """Everything a ``Merger`` knows, for the cache to persist and a restart to resume from."""
+    """Everything a ``Merger`` knows, for the cache to persist and a restart to resume from.
+
+    A resumed state may hold ``Deferred`` stand-ins for ``articles``, ``files`` and ``counts``;
+    ``Merger.state()`` always returns them decoded.
+    """
 
     articles: dict[str, Article]
     files: dict[str, FileInfo]
@@ -104,15 +207,26 @@ class Merger:
         self._fetch = fetch
         self._kept: dict[str, FileResult] | None = {} if fetch is None else None
         state = state or MergeState({}, {}, {}, {})
-        self._articles = state.articles
-        self._files = state.files
-        self._counts = state.counts  # id -> (records from files, records from related: lists)
+        # Each may be Deferred until the first change needs it (see _resolve).
+        self._articles: Any = state.articles
+        self._files: Any = state.files
+        self._counts: Any = state.counts  # id -> (records from files, records from related)
         self._conflicts = state.conflicts
         self._related_merged = state.related_merged
         self._duplicates_merged = state.duplicates_merged
 
+    def _resolve(self) -> None:
+        """Decode whatever the resumed state still holds deferred, before changing anything."""
+        if isinstance(self._articles, Deferred):
+            self._articles = self._articles.get()  # never mutated: apply() copies it
+        if isinstance(self._files, Deferred):
+            self._files = dict(self._files.get())  # earlier snapshots keep the original
+        if isinstance(self._counts, Deferred):
+            self._counts = self._counts.get()
+
     def state(self) -> MergeState:
         """The merger's knowledge, for persisting (shares the live dicts: copy before mutating)."""
+        self._resolve()
         return MergeState(
             self._articles,
             self._files,
@@ -124,9 +238,10 @@ class Merger:
 
     def snapshot(self) -> CorpusSnapshot:
         """The current articles as an immutable snapshot."""
+        files = self._files
         return CorpusSnapshot(
-            articles=self._articles,
-            files=dict(self._files),
+            articles=self._articles,  # a dict the merger never mutates, or a Deferred one
+            files=files if isinstance(files, Deferred) else dict(files),
             merge_problems=tuple(self._conflicts[k] for k in sorted(self._conflicts)),
             related_merged=self._related_merged,
             duplicates_merged=self._duplicates_merged,
@@ -137,6 +252,10 @@ class Merger:
     ) -> tuple[CorpusSnapshot, ChangeSet]:
         """Replace the given files' records (and drop removed files'), re-merge what they touch."""
         results = list(results)
+        removed_paths = list(removed_paths)
+        if not results and not removed_paths:  # nothing to merge: deferred parts stay deferred
+            return self.snapshot(), ChangeSet()
+        self._resolve()
         incoming = {r.path for r in results}
         gone = {p for p in removed_paths if p in self._files and p not in incoming}
         touched: set[str] = set()
