@@ -6,6 +6,7 @@ the same thing everywhere.
 
 from __future__ import annotations
 
+import re
 from calendar import monthrange
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -189,6 +190,15 @@ REQUEST_WORDS = (*COMMANDS, "latest", "help")
 _DAY_FORMATS = ((10, "%Y-%m-%d"), (7, "%Y-%m"), (4, "%Y"))
 
 
+# Questions about who covered a story rather than what it says.
+_COVERAGE_QUESTION = re.compile(
+    r"\b(?:who|which\s+(?:outlets?|sites?|papers?|publications?|media))\b.{0,80}?"
+    r"\b(?:first|else|covered|covers|cover|reported|reports|report|broke|wrote)\b"
+    r"|\bhow\s+many\s+(?:outlets|sites|papers|publications)\b",
+    re.IGNORECASE,
+)
+
+
 def parse_request(text: str) -> tuple[str, str]:
     """Split "summary clearview" or "/summary clearview" into (command, query).
 
@@ -202,6 +212,8 @@ def parse_request(text: str) -> tuple[str, str]:
         return word, rest.strip()
     if head.startswith("/") and word:
         return word, rest.strip()  # an unknown "/command": let the caller say it is unknown
+    if _COVERAGE_QUESTION.search(text):
+        return "coverage", text  # "who reported X first?" is answered by the story, not a quote
     return "ask", text
 
 
