@@ -46,7 +46,7 @@ from bot.engine.vocabulary import Vocabulary
 # unanswerable questions stop and real ones start (see README, "Quality").
 CONFIDENT = 50.0
 CANDIDATES = 40  # BM25 candidates re-scored per query
-PASSAGE_CANDIDATES = 4  # best articles searched for an answer passage
+PASSAGE_CANDIDATES = 3  # best articles searched for an answer passage
 SUMMARY_CHARS = 2500  # summaries lean on the lead; ranking every sentence of a long body is slow
 # A capitalised query word the corpus has never seen names a subject it doesn't cover.
 UNKNOWN_SUBJECT_FACTOR = 0.6
