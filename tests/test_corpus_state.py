@@ -1,0 +1,645 @@
+"""The saved corpus state: a warm restart, offline edits, refreshes, concurrent first reads and a
+damaged state all give what a fresh (cold) load of the same files gives, in another database."""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from bot.corpus import cache
+from bot.corpus.loader import CorpusLoader, LoadStats
+from bot.corpus.merge import _ARTICLES_SLOT, ChangeSet, CorpusSnapshot, Deferred
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+FILES = 8  # files write_corpus writes
+ARTICLES = 11  # articles they merge into
+CHUNK = 4  # articles per saved chunk in these tests: three chunks, so first and last differ
+_COLD = itertools.count()
+
+
+def write_corpus(root: Path) -> None:
+    """Every kind of thing the state holds: merges, a title conflict, errors, warnings, dates."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "main.md").write_text(
+        "---\n"
+        "title: Main story\n"
+        "webUrl: https://example.com/main\n"
+        "publishedDateTime: 2021-03-04T05:06:07.123456+02:00\n"
+        "provider:\n  name: Example News\n  domain: www.example.com\n"
+        "topics: [privacy, courts]\n"
+        "images:\n  - url: https://img.example.com/a.jpg\n    width: 1200\n    height: 800\n"
+        "quality: 7\nheat: 300\ntype: news\ncategory: tech\n"
+        "related:\n"
+        "  - title: Side story\n"
+        "    webUrl: https://example.com/side\n"
+        "  - title: Shared story\n"
+        "    webUrl: https://www.example.com/amp/shared\n"
+        "---\nThe main body.\n\nIts second paragraph.\n",
+        encoding="utf-8",
+    )
+    (root / "shared.md").write_text(
+        "---\ntitle: Shared story\nwebUrl: https://example.com/shared\ndate: 2019-12-31\n---\n"
+        "Its body.\n",
+        encoding="utf-8",
+    )
+    (root / "dupes.jsonl").write_text(
+        json.dumps({"title": "Shared story", "url": "https://example.com/shared?utm_source=x"})
+        + "\n"
+        + json.dumps(
+            {"title": "Lonely story", "url": "https://example.com/lonely", "published": 1.6e9}
+        )
+        + "\n"
+        + json.dumps({"title": "Unrelated words entirely", "url": "https://example.com/main"})
+        + "\n",
+        encoding="utf-8",
+    )
+    (root / "odd.json").write_text(
+        json.dumps([{"title": "Odd one", "url": "https://example.com/odd", "colour": "red"}]),
+        encoding="utf-8",
+    )
+    (root / "broken.md").write_text("---\ntitle: [unclosed\n---\n", encoding="utf-8")
+    (root / "sub").mkdir(exist_ok=True)
+    (root / "sub" / "scrape.txt").write_text(
+        "The Outlet\n\nA scraped paragraph.\n", encoding="utf-8"
+    )
+    (root / "seeds").mkdir(exist_ok=True)
+    for seed in sorted(SEEDS.iterdir()):
+        shutil.copyfile(seed, root / "seeds" / seed.name)
+
+
+def load(roots: list[str], db: Path) -> tuple[CorpusSnapshot, LoadStats]:
+    loader = CorpusLoader(roots, db)
+    try:
+        snapshot, _, stats = loader.load()
+    finally:
+        loader.close()
+    return snapshot, stats
+
+
+def cold(roots: list[str], tmp_path: Path) -> CorpusSnapshot:
+    """A fresh load of the files as they are now, in a database of its own."""
+    snapshot, stats = load(roots, tmp_path / f"cold-{next(_COLD)}.sqlite")
+    assert stats.parsed == stats.files
+    return snapshot
+
+
+def assert_same(snapshot: CorpusSnapshot, expected: CorpusSnapshot) -> None:
+    assert snapshot.problems == expected.problems
+    assert dict(snapshot.articles) == dict(expected.articles)
+    assert dict(snapshot.files) == dict(expected.files)
+    assert snapshot.related_merged == expected.related_merged
+    assert snapshot.duplicates_merged == expected.duplicates_merged
+    assert snapshot.date_range() == expected.date_range()
+
+
+def deferred(snapshot: CorpusSnapshot) -> bool:
+    """True while the snapshot's articles are still encoded (nobody has read them yet)."""
+    held = _ARTICLES_SLOT.__get__(snapshot)
+    return isinstance(held, Deferred) and not held.ready
+
+
+def titles(snapshot: CorpusSnapshot) -> set[str]:
+    return {a.title for a in snapshot.articles.values()}
+
+
+def later(path: Path, seconds: int = 5) -> None:
+    """Move a file's mtime forward, whatever the clock's resolution (no sleeping)."""
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + seconds * 1_000_000_000))
+
+
+def state_parts(db: Path) -> list[int]:
+    with closing(sqlite3.connect(db)) as conn:
+        return [part for (part,) in conn.execute("SELECT part FROM corpus_state ORDER BY part")]
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "_CHUNK", CHUNK)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "corpus"
+    write_corpus(root)
+    return root
+
+
+@pytest.fixture
+def saved(corpus: Path, tmp_path: Path) -> Path:
+    """A database holding the state of a first (cold) load of ``corpus``."""
+    db = tmp_path / "db.sqlite"
+    snapshot, stats = load([str(corpus)], db)
+    assert stats == LoadStats(files=FILES, parsed=FILES, cached=0, removed=0)
+    assert len(snapshot.articles) == ARTICLES
+    assert state_parts(db) == list(range(ARTICLES // CHUNK + 1 + 3))  # header, 3 chunks, 2
+    return db
+
+
+@pytest.fixture
+def unfreeze() -> Iterator[None]:
+    """Undo a ``gc.freeze()`` a test causes (only if nothing was frozen before it)."""
+    before = gc.get_freeze_count()
+    yield
+    if before == 0:
+        gc.unfreeze()
+
+
+# -- 1. a warm restart -------------------------------------------------------------------------
+
+
+def test_warm_restart_parses_nothing_and_equals_a_cold_load(
+    corpus: Path, tmp_path: Path
+) -> None:
+    roots = [str(corpus), str(tmp_path / "missing")]
+    db = tmp_path / "db.sqlite"
+    load(roots, db)
+    loader = CorpusLoader(roots, db)
+    try:
+        snapshot, changes, stats = loader.load()
+    finally:
+        loader.close()
+    assert stats == LoadStats(files=FILES, parsed=0, cached=FILES, removed=0)
+    assert changes == ChangeSet()
+    assert deferred(snapshot)
+    expected = cold(roots, tmp_path)
+    # Problems come from the saved header: reading them decodes no article.
+    assert snapshot.problems == expected.problems
+    assert deferred(snapshot)
+    assert [str(p).split(": ", 1)[1][:16] for p in expected.problems] == [
+        "malformed YAML: ",
+        "record 1: unknow",
+        "no such file or ",
+        "one URL under 2 ",
+    ]
+    assert_same(snapshot, expected)
+    assert (snapshot.related_merged, snapshot.duplicates_merged) == (1, 2)
+    assert len(snapshot.articles) == ARTICLES
+    assert "Main story" in titles(snapshot)
+
+
+def test_a_warm_restart_of_a_warm_restart_still_parses_nothing(
+    saved: Path, corpus: Path, tmp_path: Path
+) -> None:
+    load([str(corpus)], saved)
+    snapshot, stats = load([str(corpus)], saved)
+    assert stats.parsed == 0
+    assert_same(snapshot, cold([str(corpus)], tmp_path))
+
+
+# -- 2. edits while the bot was down ----------------------------------------------------------
+
+
+def touch(root: Path) -> None:
+    later(root / "odd.json")
+
+
+def same_size(root: Path) -> None:
+    path = root / "main.md"
+    text = path.read_text(encoding="utf-8")
+    new = text.replace("title: Main story", "title: Main storm")
+    assert len(new.encode()) == len(text.encode())
+    path.write_text(new, encoding="utf-8")
+    later(path)
+
+
+def resized(root: Path) -> None:
+    path = root / "shared.md"
+    st = path.stat()
+    path.write_text(
+        "---\ntitle: Shared story, updated\nwebUrl: https://example.com/shared\n---\n"
+        "A longer body than before.\n",
+        encoding="utf-8",
+    )
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # only the size tells
+
+
+def delete(root: Path) -> None:
+    (root / "dupes.jsonl").unlink()
+
+
+def add(root: Path) -> None:
+    (root / "sub" / "new.md").write_text(
+        "---\ntitle: Added story\nwebUrl: https://example.com/added\n---\n", encoding="utf-8"
+    )
+
+
+def rename(root: Path) -> None:
+    os.replace(root / "sub" / "scrape.txt", root / "sub" / "renamed.txt")
+
+
+def everything(root: Path) -> None:
+    for edit in (touch, same_size, resized, delete, add, rename):
+        edit(root)
+
+
+@dataclass(frozen=True)
+class Edit:
+    apply: Callable[[Path], None]
+    parsed: int
+    removed: int
+    files: int = FILES
+    titles_in: frozenset[str] = frozenset()
+    titles_out: frozenset[str] = frozenset()
+    files_in: tuple[str, ...] = ()
+    files_out: tuple[str, ...] = ()
+    unchanged: bool = field(default=False)
+
+
+EDITS = {
+    "touched": Edit(touch, parsed=1, removed=0, unchanged=True),
+    "same-size": Edit(
+        same_size,
+        parsed=1,
+        removed=0,
+        titles_in=frozenset({"Main storm"}),
+        titles_out=frozenset({"Main story"}),
+    ),
+    "resized": Edit(
+        resized, parsed=1, removed=0, titles_in=frozenset({"Shared story, updated"})
+    ),
+    "deleted": Edit(
+        delete,
+        parsed=0,
+        removed=1,
+        files=FILES - 1,
+        titles_out=frozenset({"Lonely story"}),
+        files_out=("dupes.jsonl",),
+    ),
+    "added": Edit(
+        add,
+        parsed=1,
+        removed=0,
+        files=FILES + 1,
+        titles_in=frozenset({"Added story"}),
+        files_in=("sub/new.md",),
+    ),
+    "renamed": Edit(
+        rename,
+        parsed=1,
+        removed=1,
+        titles_in=frozenset({"A scraped paragraph."}),
+        files_in=("sub/renamed.txt",),
+        files_out=("sub/scrape.txt",),
+    ),
+    "all at once": Edit(
+        everything,
+        parsed=5,
+        removed=2,
+        titles_in=frozenset({"Main storm", "Shared story, updated", "Added story"}),
+        titles_out=frozenset({"Main story", "Lonely story"}),
+        files_in=("sub/new.md", "sub/renamed.txt"),
+        files_out=("dupes.jsonl", "sub/scrape.txt"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", EDITS)
+def test_offline_edits_are_picked_up_on_the_next_load(
+    name: str, saved: Path, corpus: Path, tmp_path: Path
+) -> None:
+    roots = [str(corpus)]
+    edit = EDITS[name]
+    before = cold(roots, tmp_path)
+    edit.apply(corpus)
+    snapshot, stats = load(roots, saved)
+    assert stats == LoadStats(
+        files=edit.files,
+        parsed=edit.parsed,
+        cached=edit.files - edit.parsed,
+        removed=edit.removed,
+    )
+    expected = cold(roots, tmp_path)
+    assert_same(snapshot, expected)
+    assert edit.titles_in <= titles(snapshot)
+    assert edit.titles_out.isdisjoint(titles(snapshot))
+    for rel in edit.files_in:
+        assert f"{corpus}/{rel}" in snapshot.files
+    for rel in edit.files_out:
+        assert f"{corpus}/{rel}" not in snapshot.files
+    if edit.unchanged:
+        assert_same(snapshot, before)
+    else:
+        assert dict(snapshot.articles) != dict(before.articles)
+    # ``close`` saved the state the edits led to: the next restart is warm again.
+    again, stats = load(roots, saved)
+    assert stats == LoadStats(files=edit.files, parsed=0, cached=edit.files, removed=0)
+    assert deferred(again)
+    assert_same(again, expected)
+
+
+def test_a_renamed_file_keeps_its_article_under_the_new_path(
+    saved: Path, corpus: Path, tmp_path: Path
+) -> None:
+    rename(corpus)
+    snapshot, _ = load([str(corpus)], saved)
+    [scraped] = [a for a in snapshot.articles.values() if a.title == "A scraped paragraph."]
+    assert [p.path for p in scraped.provenance] == [f"{corpus}/sub/renamed.txt"]
+
+
+# -- 3. a refresh after a lazy warm start -----------------------------------------------------
+
+
+@pytest.mark.parametrize("read_first", [False, True], ids=["unread", "read"])
+def test_refresh_after_a_lazy_warm_start_leaves_the_old_snapshot_alone(
+    read_first: bool, saved: Path, corpus: Path, tmp_path: Path
+) -> None:
+    roots = [str(corpus)]
+    before = cold(roots, tmp_path)
+    loader = CorpusLoader(roots, saved)
+    try:
+        old, _, stats = loader.load()
+        assert stats.parsed == 0
+        assert deferred(old)
+        if read_first:
+            assert len(old.articles) == ARTICLES
+        (corpus / "broken.md").write_text(
+            "---\ntitle: Fixed story\nwebUrl: https://example.com/fixed\n---\n", encoding="utf-8"
+        )
+        later(corpus / "broken.md")
+        resized(corpus)
+        delete(corpus)
+        new, changes, stats = loader.refresh(
+            [str(corpus / n) for n in ("broken.md", "shared.md", "dupes.jsonl")]
+        )
+    finally:
+        loader.close()
+    # A refresh counts only the files it was given: two still there, both parsed.
+    assert stats == LoadStats(files=FILES - 1, parsed=2, cached=0, removed=1)
+    after = cold(roots, tmp_path)
+    assert_same(new, after)
+    assert {"Fixed story", "Shared story, updated"} <= titles(new)
+    assert [p.severity for p in new.problems] == ["warning"]  # odd.json's unknown key
+    # Readers holding the old snapshot still see the corpus as it was.
+    assert_same(old, before)
+    assert "Lonely story" in titles(old)
+    assert "Fixed story" not in titles(old)
+    assert [p.severity for p in old.problems] == ["error", "warning", "warning"]
+    old_ids, new_ids = set(before.articles), set(after.articles)
+    assert changes.added == new_ids - old_ids
+    assert changes.removed == old_ids - new_ids
+    assert changes.changed == {
+        i for i in old_ids & new_ids if before.articles[i] != after.articles[i]
+    }
+    assert changes.added and changes.removed and changes.changed
+    restarted, stats = load(roots, saved)
+    assert stats.parsed == 0
+    assert_same(restarted, after)
+
+
+# -- 4. concurrent first reads ----------------------------------------------------------------
+
+
+@pytest.fixture
+def fast_switching() -> Iterator[None]:
+    """Switch threads as often as possible, so first reads really do overlap."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(interval)
+
+
+@pytest.mark.parametrize("freeze_after", [1, ARTICLES + 1, cache.FREEZE_AFTER])
+@pytest.mark.usefixtures("fast_switching", "unfreeze")
+def test_concurrent_first_reads_see_one_complete_dict(
+    freeze_after: int,
+    saved: Path,
+    corpus: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    threads = 8
+    monkeypatch.setattr(cache, "FREEZE_AFTER", freeze_after)
+    decodes: list[int] = []
+    decode_articles = cache._decode_articles
+
+    def counted(*args: object) -> object:
+        decodes.append(threading.get_ident())
+        return decode_articles(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cache, "_decode_articles", counted)
+    expected = cold([str(corpus)], tmp_path)
+    snapshot, stats = load([str(corpus)], saved)
+    assert stats.parsed == 0
+    assert deferred(snapshot)
+    frozen_before = gc.get_freeze_count()
+    start = threading.Barrier(threads, timeout=10)
+
+    def read(_: int) -> object:
+        start.wait()
+        return snapshot.articles
+
+    with ThreadPoolExecutor(threads) as pool:
+        seen = list(pool.map(read, range(threads)))
+    assert len(decodes) == 1
+    assert all(s is seen[0] for s in seen)
+    assert seen[0] == dict(expected.articles)
+    assert len(seen[0]) == ARTICLES
+    assert snapshot.articles is seen[0]
+    froze = gc.get_freeze_count() > frozen_before
+    assert froze == (ARTICLES >= freeze_after)
+    assert_same(snapshot, expected)
+    assert gc.isenabled()
+
+
+@pytest.mark.usefixtures("fast_switching")
+def test_concurrent_first_reads_of_every_field_agree(
+    saved: Path, corpus: Path, tmp_path: Path
+) -> None:
+    expected = cold([str(corpus)], tmp_path)
+    snapshot, _ = load([str(corpus)], saved)
+    assert deferred(snapshot)
+    readers: list[Callable[[], object]] = [
+        lambda: dict(snapshot.articles),
+        lambda: dict(snapshot.files),
+        lambda: snapshot.problems,
+        snapshot.date_range,
+    ] * 3
+    start = threading.Barrier(len(readers), timeout=10)
+
+    def read(reader: Callable[[], object]) -> object:
+        start.wait()
+        return reader()
+
+    with ThreadPoolExecutor(len(readers)) as pool:
+        seen = list(pool.map(read, readers))
+    wanted = [
+        dict(expected.articles),
+        dict(expected.files),
+        expected.problems,
+        expected.date_range(),
+    ] * 3
+    assert seen == wanted
+
+
+# -- 5. a damaged saved state -----------------------------------------------------------------
+
+
+def _part(db: Path, which: str) -> int:
+    parts = state_parts(db)
+    chunks = len(parts) - 3
+    return {
+        "header": 0,
+        "first chunk": 1,
+        "last chunk": chunks,
+        "file map": chunks + 1,
+        "merge counts": chunks + 2,
+    }[which]
+
+
+def _flip(data: bytes) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]
+
+
+DAMAGE: dict[str, tuple[str, tuple[object, ...] | Callable[[bytes], bytes]]] = {
+    "flipped byte": ("UPDATE corpus_state SET data = ? WHERE part = ?", _flip),
+    "truncated": ("UPDATE corpus_state SET data = ? WHERE part = ?", lambda d: d[: len(d) // 2]),
+    "emptied": ("UPDATE corpus_state SET data = ? WHERE part = ?", lambda _: b""),
+    "deleted": ("DELETE FROM corpus_state WHERE part = ?", ()),
+    "older layout": ("UPDATE corpus_state SET parser = parser - 1 WHERE part = ?", ()),
+}
+
+
+def damage(db: Path, part: int, how: str) -> None:
+    sql, change = DAMAGE[how]
+    with closing(sqlite3.connect(db)) as conn, conn:
+        if callable(change):
+            [(data,)] = conn.execute("SELECT data FROM corpus_state WHERE part = ?", (part,))
+            conn.execute(sql, (change(bytes(data)), part))
+        else:
+            conn.execute(sql, (part,))
+        assert conn.total_changes == 1
+
+
+@pytest.mark.parametrize("how", DAMAGE)
+@pytest.mark.parametrize(
+    "which", ["header", "first chunk", "last chunk", "file map", "merge counts"]
+)
+def test_a_damaged_state_part_is_rebuilt_without_parsing(
+    which: str,
+    how: str,
+    saved: Path,
+    corpus: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    roots = [str(corpus)]
+    damage(saved, _part(saved, which), how)
+    with caplog.at_level(logging.WARNING, logger="bot.corpus.cache"):
+        snapshot, stats = load(roots, saved)
+    assert stats == LoadStats(files=FILES, parsed=0, cached=FILES, removed=0)
+    assert "is unreadable; rebuilding it" in caplog.text
+    expected = cold(roots, tmp_path)
+    assert_same(snapshot, expected)
+    # The rebuilt state was saved whole: the next restart is warm and lazy again.
+    assert state_parts(saved) == list(range(ARTICLES // CHUNK + 1 + 3))
+    again, stats = load(roots, saved)
+    assert stats.parsed == 0
+    assert deferred(again)
+    assert_same(again, expected)
+
+
+def test_an_extra_state_part_is_rebuilt_without_parsing(
+    saved: Path, corpus: Path, tmp_path: Path
+) -> None:
+    with closing(sqlite3.connect(saved)) as conn, conn:
+        conn.execute(
+            "INSERT INTO corpus_state (roots, part, parser, data)"
+            " SELECT roots, part + 1, parser, data FROM corpus_state"
+            " WHERE part = (SELECT max(part) FROM corpus_state)"
+        )
+    snapshot, stats = load([str(corpus)], saved)
+    assert stats.parsed == 0
+    assert_same(snapshot, cold([str(corpus)], tmp_path))
+
+
+def test_a_state_part_of_the_wrong_type_is_rebuilt_without_parsing(
+    saved: Path, corpus: Path, tmp_path: Path
+) -> None:
+    # A value SQLite cannot open as a blob (the column has no type of its own to enforce).
+    with closing(sqlite3.connect(saved)) as conn, conn:
+        conn.execute("UPDATE corpus_state SET data = 0 WHERE part = 1")
+    snapshot, stats = load([str(corpus)], saved)
+    assert stats.parsed == 0
+    assert_same(snapshot, cold([str(corpus)], tmp_path))
+
+
+def test_a_new_state_layout_rebuilds_without_parsing(
+    saved: Path, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache, "STATE_LAYOUT", cache.STATE_LAYOUT + 1)
+    snapshot, stats = load([str(corpus)], saved)
+    assert stats == LoadStats(files=FILES, parsed=0, cached=FILES, removed=0)
+    assert_same(snapshot, cold([str(corpus)], tmp_path))
+
+
+def test_a_damaged_state_and_an_offline_edit_together(
+    saved: Path, corpus: Path, tmp_path: Path
+) -> None:
+    damage(saved, _part(saved, "header"), "flipped byte")
+    same_size(corpus)
+    delete(corpus)
+    snapshot, stats = load([str(corpus)], saved)
+    assert stats == LoadStats(files=FILES - 1, parsed=1, cached=FILES - 2, removed=0)
+    assert "Main storm" in titles(snapshot)
+    assert_same(snapshot, cold([str(corpus)], tmp_path))
+
+
+# -- 6. the same folder as a relative and an absolute path ------------------------------------
+
+ABSOLUTE = "<absolute>"
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("corpus", ABSOLUTE),
+        (ABSOLUTE, "corpus"),
+        ("./corpus", "corpus"),
+        ("corpus", "corpus/"),
+    ],
+)
+def test_relative_and_absolute_roots_share_the_state(
+    first: str,
+    second: str,
+    corpus: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    first, second = (str(corpus) if r == ABSOLUTE else r for r in (first, second))
+    db = tmp_path / "db.sqlite"
+    load([first], db)
+    snapshot, stats = load([second], db)
+    assert stats == LoadStats(files=FILES, parsed=0, cached=FILES, removed=0)
+    prefix = second.rstrip("/") + "/"
+    wanted = {
+        prefix + p.relative_to(corpus).as_posix() for p in corpus.rglob("*") if p.is_file()
+    }
+    assert len(wanted) == FILES
+    assert set(snapshot.files) == wanted
+    for article in snapshot.articles.values():
+        assert all(p.path.startswith(prefix) for p in article.provenance), article.provenance
+    assert all(p.path.startswith(prefix) for p in snapshot.problems)
+    expected = cold([second], tmp_path)
+    assert_same(snapshot, expected)
+    again, stats = load([second], db)
+    assert stats.parsed == 0
+    assert deferred(again)
+    assert_same(again, expected)
+
