@@ -435,7 +435,9 @@ class ParseCache:
         conn.execute("BEGIN")
         try:
             rows = conn.execute(
-                "SELECT part, rowid FROM corpus_state WHERE roots = ? AND parser = ? ORDER BY part",
+                # A part that is not a blob counts as missing: the state is rebuilt, not fatal.
+                "SELECT part, rowid FROM corpus_state WHERE roots = ? AND parser = ?"
+                " AND typeof(data) = 'blob' ORDER BY part",
                 (roots, _state_version()),
             ).fetchall()
             if [part for part, _ in rows] != list(range(len(rows))):
