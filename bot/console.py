@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console, Group, RenderableType
+from rich.markup import escape as rich_escape
 from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.style import Style
@@ -109,10 +110,12 @@ class ConsoleSession:
         else:
             command, query = parse_request(text)
         if command not in REQUEST_WORDS:
-            self.console.print(f"Unknown command “{command}”. Type help to see what works.")
+            self.console.print(
+                f"Unknown command “{command}”. Type help to see what works.", markup=False
+            )
             return True
         if not query and command in COMMANDS:
-            self.console.print(f"{command} what? For example: {command} clearview")
+            self.console.print(f"{command} what? For example: {command} clearview", markup=False)
             return True
         self._suggestions = ()
         self._last_command = command
@@ -120,7 +123,7 @@ class ConsoleSession:
             cards = self.cards(command, query)
         except Exception as exc:  # one bad line must not end the session
             log.exception("console %s %r failed", command, query)
-            self.console.print(f"[red]error:[/red] {exc}")
+            self.console.print(f"[red]error:[/red] {rich_escape(str(exc))}")
             return True
         hyperlinks = self.console.is_terminal
         for card in cards:

@@ -45,7 +45,10 @@ URL_MAX = 2048
 COLOUR = 0x2B6CB0
 NOT_FOUND_COLOUR = 0x718096
 _MARKDOWN = re.compile(r"([\\*_~`|\[\]<>])")
-_LINE_START = re.compile(r"(?m)^(\s*)([#>\-+]|\d+\.)(?=\s)")
+# Block syntax at a line start: headings (#, ##, ###), subtext (-#), quotes, bullets.
+_LINE_START = re.compile(r"(?m)^(\s*)(#{1,3}|-#|[>\-+*])(?=\s)")
+# "1. text" becomes a numbered list; escape the dot, not the number ("\1." shows the slash).
+_NUMBERED = re.compile(r"(?m)^(\s*\d+)\.(?=\s)")
 _MENTION = re.compile(r"@(everyone|here|[!&]?\d{15,21})")
 
 
@@ -57,6 +60,7 @@ def escape(text: str) -> str:
     """
     text = _MARKDOWN.sub(r"\\\1", text)
     text = _LINE_START.sub(r"\1\\\2", text)
+    text = _NUMBERED.sub(r"\1\\.", text)
     return _MENTION.sub("@\u200b\\1", text)
 
 

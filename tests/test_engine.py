@@ -158,3 +158,46 @@ def test_index_follows_corpus_changes(tmp_path: Path) -> None:
     snapshot, changes, _ = loader.refresh([str(corpus / "zebra.md")])
     engine.apply(snapshot, changes)
     assert isinstance(engine.summary("zebra crossing robots in Lagos"), NotFound)
+
+
+def test_edits_and_deletes_leave_the_engine_as_a_fresh_build_would(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    for name, title in (("a.md", "Harbour bridge reopens"), ("b.md", "Storm hits the coast")):
+        (corpus / name).write_text(
+            f"---\ntitle: {title}\nwebUrl: https://example.com/{name[0]}\n"
+            "publishedDateTime: 2020-08-20T10:00:00Z\nexcerpt: Local news.\n---\n",
+            encoding="utf-8",
+        )
+    loader = CorpusLoader([corpus], tmp_path / "c.db")
+    snapshot, _, _ = loader.load()
+    engine = Engine(snapshot)
+
+    (corpus / "a.md").write_text(
+        "---\ntitle: Harbour bridge reopens after contrast repairs\n"
+        "webUrl: https://example.com/a\npublishedDateTime: 2020-08-20T10:00:00Z\n"
+        "excerpt: Local news.\n---\n",
+        encoding="utf-8",
+    )
+    (corpus / "b.md").unlink()
+    for path in ("a.md", "b.md"):
+        snapshot, changes, _ = loader.refresh([str(corpus / path)])
+        engine.apply(snapshot, changes)
+
+    fresh = Engine(snapshot)
+    assert engine.index.size == fresh.index.size == len(snapshot.articles)
+    titles = [h.article.title for h in engine.search("harbour bridge").hits]
+    assert titles == ["Harbour bridge reopens after contrast repairs"]
+    assert not engine.search("storm hits the coast").hits
+    # The edit's new word is known, not "corrected" into another word.
+    assert engine.search("contrast repairs").corrected is None
+    for word in ("contrast", "storm", "harbour", "clearview"):
+        assert engine.vocabulary.df.get(word, 0) == fresh.vocabulary.df.get(word, 0), word
+    assert engine.vocabulary.documents == fresh.vocabulary.documents
+
+
+def test_latest_lists_only_dated_articles_newest_first(engine: Engine) -> None:
+    latest = engine.latest(limit=10)
+    assert latest and all(a.published is not None for a in latest)
+    dates = [a.published for a in latest]
+    assert dates == sorted(dates, reverse=True)

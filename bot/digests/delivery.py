@@ -102,6 +102,9 @@ CHANNEL_PERMISSIONS: tuple[tuple[str, str], ...] = (
     ("view_channel", "View Channel"),
     ("send_messages", "Send Messages"),
     ("embed_links", "Embed Links"),
+    # Without it a digest whose post outlived Discord's nonce window can't be found again after
+    # a crash, and exactly-once would become at-least-once.
+    ("read_message_history", "Read Message History"),
 )
 
 

@@ -90,9 +90,13 @@ class Engine:
         with self._lock:
             upserts = [snapshot.articles[i] for i in (changes.added | changes.changed)]
             self.index.write(upserts, changes.removed)
+            before = self._snapshot.articles
+            for article_id in changes.changed | changes.removed:
+                old = before.get(article_id)
+                if old is not None:
+                    self.vocabulary.remove(index_terms(_all_text(old)))
             for article in upserts:
-                if article.id in changes.added:
-                    self.vocabulary.add(index_terms(_all_text(article)))
+                self.vocabulary.add(index_terms(_all_text(article)))
             if self._with_stories:
                 self.stories.update(
                     snapshot.articles, changes.added, changes.changed, changes.removed

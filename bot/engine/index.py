@@ -79,13 +79,19 @@ class SearchIndex:
         with self._lock:
             writer = self._writer
             for article_id in removals:
-                writer.delete_documents_by_term("key", key_of(article_id))
+                self._delete(article_id)
             for article in upserts:
-                writer.delete_documents_by_term("key", key_of(article.id))
+                self._delete(article.id)
                 writer.add_document(self._document(article))
             writer.commit()
             self._index.reload()
             self._searcher = self._index.searcher()
+
+    def _delete(self, article_id: str) -> None:
+        # A term delete on an unsigned field silently deletes nothing in tantivy 0.27; a delete
+        # by a term query works.
+        query = tantivy.Query.term_query(self.schema, "key", key_of(article_id))
+        self._writer.delete_documents_by_query(query)
 
     def add_new(self, articles: Iterable[Article]) -> None:
         """Bulk-add articles known to be absent (the first build): no deletes needed."""
@@ -131,8 +137,10 @@ class SearchIndex:
         return [(id_of(k), score) for (score, _), k in zip(hits, keys, strict=True)]
 
     def filtered_all(self, limit: int, flt: IndexFilter) -> list[str]:
-        """Newest articles matching only the filter (e.g. ``/latest topic``)."""
-        query = self._filtered(tantivy.Query.all_query(), flt)
+        """Newest dated articles matching only the filter (e.g. ``/latest topic``)."""
+        # Undated articles have no "published" value: only dated ones can be the newest.
+        dated = tantivy.Query.exists_query("published")
+        query = self._filtered(dated, flt)
         searcher = self._searcher
         hits = searcher.search(query, limit, count=False, order_by_field="published").hits
         keys = searcher.fast_field_values("key", [address for _, address in hits])
@@ -162,10 +170,6 @@ class SearchIndex:
     def vocabulary(self) -> list[tuple[str, int]]:
         """Every indexed word with the number of articles containing it."""
         return self._searcher.terms_with_prefix("text", "")
-
-    def doc_freq(self, word: str) -> int:
-        """Articles containing ``word`` (as tokenised by ``index_terms``)."""
-        return self._searcher.doc_freq("text", word)
 
     def _filtered(self, query: tantivy.Query, flt: IndexFilter | None) -> tantivy.Query:
         if flt is None:

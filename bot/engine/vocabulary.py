@@ -35,12 +35,29 @@ class Vocabulary:
         """Count one more document containing each of ``words`` (incremental updates)."""
         self.documents += 1
         for word in set(words):
-            if word not in self.df:
+            if not self.df.get(word):
                 self.df[word] = 0
                 if len(word) >= 3 and not word.isdigit():
                     self._buckets[(word[0], len(word))].append(word)
                     self._family[root(word)].append(word)
             self.df[word] += 1
+
+    def remove(self, words: Iterable[str]) -> None:
+        """Count one document fewer containing each of ``words`` (an edited or removed article)."""
+        self.documents = max(self.documents - 1, 1)
+        for word in set(words):
+            count = self.df.get(word, 0)
+            if count > 1:
+                self.df[word] = count - 1
+            elif count == 1:
+                # Gone from the corpus: no longer known, so no longer a correction target.
+                self.df[word] = 0
+                bucket = self._buckets.get((word[0], len(word)))
+                if bucket and word in bucket:
+                    bucket.remove(word)
+                family = self._family.get(root(word))
+                if family and word in family:
+                    family.remove(word)
 
     def idf(self, word: str) -> float:
         """Smoothed inverse document frequency; unknown words weigh the most."""
