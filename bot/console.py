@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console, Group, RenderableType
-from rich.markup import escape as rich_escape
 from rich.markdown import Markdown
+from rich.markup import escape as rich_escape
 from rich.panel import Panel
 from rich.style import Style
 from rich.text import Text

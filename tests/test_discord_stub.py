@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported by name are re-bound as test arguments)
 """End-to-end: the real discord.py client (commands.Bot + app_commands) against DiscordStub."""
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from tests.discord_stub import (
     check_message,
     pings,
 )
-from tests.discord_stub.fixtures import bot_runner, discord_stub  # noqa: F401 - fixtures
 from tests.discord_stub.harness import BotRunner
 
 OUTLETS = ["clearview", "clearwater", "clarion", "ice-watch", "palantir"]
