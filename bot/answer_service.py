@@ -80,5 +80,14 @@ class AnswerService:
 
     # ------------------------------------------------------------------ corpus changes
     async def apply(self, change: CorpusChange) -> None:
-        """Move the engine to a new snapshot (queued behind any running query)."""
-        await self._run(self.engine.apply, change.snapshot, change.changes)
+        """Move the engine to a new snapshot (queued behind any running query).
+
+        If applying the change fails part-way, the index may hold half of it and later changes
+        would be applied on top: the engine is rebuilt from the snapshot instead, and the
+        original error is raised for the caller to log.
+        """
+        try:
+            await self._run(self.engine.apply, change.snapshot, change.changes)
+        except Exception:
+            await self._run(self.engine.rebuild, change.snapshot)
+            raise

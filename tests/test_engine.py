@@ -201,3 +201,27 @@ def test_latest_lists_only_dated_articles_newest_first(engine: Engine) -> None:
     assert latest and all(a.published is not None for a in latest)
     dates = [a.published for a in latest]
     assert dates == sorted(dates, reverse=True)
+
+
+def test_a_failed_update_is_repaired_by_a_rebuild(tmp_path: Path, monkeypatch) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    loader = CorpusLoader([corpus], tmp_path / "c.db")
+    snapshot, _, _ = loader.load()
+    engine = Engine(snapshot)
+    (corpus / "zebra.md").write_text(
+        "---\ntitle: Zebra crossing robots arrive in Lagos\n"
+        "webUrl: https://example.com/zebra-robots\n---\n",
+        encoding="utf-8",
+    )
+    snapshot, changes, _ = loader.refresh([str(corpus / "zebra.md")])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(engine.stories, "update", broken)
+    with pytest.raises(RuntimeError):
+        engine.apply(snapshot, changes)
+    engine.rebuild(snapshot)
+    assert engine.index.size == len(snapshot.articles)
+    assert not isinstance(engine.summary("zebra crossing robots lagos"), NotFound)

@@ -67,13 +67,25 @@ class Engine:
     def __init__(self, snapshot: CorpusSnapshot, *, threads: int = 1, stories: bool = True) -> None:
         """Index ``snapshot``; ``stories=False`` skips clustering for throwaway engines."""
         self._lock = threading.Lock()
-        self.index = SearchIndex(threads=threads)
+        self._threads = threads
+        self._with_stories = stories
+        self._build(snapshot)
+
+    def _build(self, snapshot: CorpusSnapshot) -> None:
+        self.index = SearchIndex(threads=self._threads)
         self.index.add_new(snapshot.articles.values())
         self.vocabulary = Vocabulary(self.index.vocabulary(), self.index.size)
-        self._with_stories = stories
-        self.stories = StoryIndex.build(snapshot.articles if stories else {})
+        self.stories = StoryIndex.build(snapshot.articles if self._with_stories else {})
         self._snapshot = snapshot
         self._rebuild_names(snapshot)
+
+    def rebuild(self, snapshot: CorpusSnapshot) -> None:
+        """Start over from ``snapshot``: the repair when an incremental ``apply`` failed.
+
+        A failed apply may leave half a change in the index, and later changes would build on it.
+        """
+        with self._lock:
+            self._build(snapshot)
 
     # ----------------------------------------------------------------- corpus changes
     @property
