@@ -361,6 +361,15 @@ async def test_instant_alerts_batch_a_burst_of_files_into_one_post(env) -> None:
         await gate.wait()
 
     batcher = InstantBatcher(delivery, wait=window)
+    recorded = asyncio.Event()
+    record_delivery = store.record_delivery
+
+    async def record_and_tell(*args, **kwargs):
+        result = await record_delivery(*args, **kwargs)
+        recorded.set()
+        return result
+
+    store.record_delivery = record_and_tell
     task = asyncio.create_task(batcher.run())
     try:
         clock.advance(minutes=5)
@@ -372,9 +381,7 @@ async def test_instant_alerts_batch_a_burst_of_files_into_one_post(env) -> None:
             await asyncio.sleep(0)
         assert len(added) == 50
         gate.set()
-        await asyncio.wait_for(sender.posted.wait(), 10)
-        for _ in range(20):  # let the batcher finish recording the delivery
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(recorded.wait(), 10)  # posted and recorded
     finally:
         task.cancel()
     assert batcher.flushes == 1
