@@ -43,8 +43,9 @@ from bot.digests.models import (
 )
 from bot.discord_embeds import message_embeds
 from bot.render import Card, cut, escape, make_card
+from cogs import _choices as choices
 from cogs._replies import DEFER_AFTER
-from cogs.lookups import NAME_MAX, QUERY_MAX, Name, Query, everywhere
+from cogs.lookups import NAME_MAX, Name, Query, everywhere
 
 if TYPE_CHECKING:
     from bot.answer_service import AnswerService
@@ -276,22 +277,15 @@ class Autocomplete:
 
     async def query(self, current: str) -> list[app_commands.Choice[str]]:
         """Titles, outlets and topics matching what is typed (the engine's suggest)."""
-        try:
-            found = await self.answers.suggest(current[:QUERY_MAX])
-        except Exception:  # autocomplete failing must not spam the error funnel
-            log.exception("query autocomplete failed for %r", current)
-            return []
-        return [app_commands.Choice(name=s.name, value=s.value) for s in found[:25]]
+        return await choices.query_choices(self.answers, current)
 
     async def outlet(self, current: str) -> list[app_commands.Choice[str]]:
         """Outlet names, fuzzy-matched."""
-        names = await self.answers.outlet_choices(current[:NAME_MAX])
-        return [app_commands.Choice(name=n, value=n) for n in names]
+        return await choices.outlet_choices(self.answers, current)
 
     async def topic(self, current: str) -> list[app_commands.Choice[str]]:
         """Topic names, fuzzy-matched."""
-        names = await self.answers.topic_choices(current[:NAME_MAX])
-        return [app_commands.Choice(name=n, value=n) for n in names]
+        return await choices.topic_choices(self.answers, current)
 
     def timezone(self, current: str) -> list[app_commands.Choice[str]]:
         """IANA zone names: prefix matches, then city names, then anywhere."""

@@ -18,6 +18,8 @@ from discord.ext import commands
 
 from bot.answers import parse_day
 from bot.app import UserCooldown
+from cogs import _choices as choices
+from cogs._choices import NAME_MAX, QUERY_MAX
 from cogs._replies import Replier
 
 if TYPE_CHECKING:
@@ -26,8 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-QUERY_MAX = 200  # a long question fits; a pasted article does not
-NAME_MAX = 100  # Discord's limit for an autocomplete value, so every suggestion fits
 Query = app_commands.Range[str, 1, QUERY_MAX]
 Name = app_commands.Range[str, 1, NAME_MAX]
 F = TypeVar("F", bound=Callable[..., object])
@@ -93,26 +93,19 @@ class Lookups(commands.Cog):
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Titles, outlets and topics matching what is typed (the engine's suggest)."""
-        try:
-            found = await self.answers.suggest(current[:QUERY_MAX])
-        except Exception:  # autocomplete failing must not spam the error funnel
-            log.exception("query autocomplete failed for %r", current)
-            return []
-        return [app_commands.Choice(name=s.name, value=s.value) for s in found[:25]]
+        return await choices.query_choices(self.answers, current)
 
     async def outlet_choices(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Outlet names, fuzzy-matched."""
-        names = await self.answers.outlet_choices(current[:NAME_MAX])
-        return [app_commands.Choice(name=n, value=n) for n in names]
+        return await choices.outlet_choices(self.answers, current)
 
     async def topic_choices(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Topic names, fuzzy-matched."""
-        names = await self.answers.topic_choices(current[:NAME_MAX])
-        return [app_commands.Choice(name=n, value=n) for n in names]
+        return await choices.topic_choices(self.answers, current)
 
     # ------------------------------------------------------------------ commands
     @app_commands.command(name="summary", description="The best article and a short summary")
