@@ -295,3 +295,13 @@ def test_missing_root_is_reported(tmp_path: Path) -> None:
     finally:
         loader.close()
     assert snapshot.errors == [Problem(str(tmp_path / "nowhere"), None, "no such file or folder")]
+
+
+def test_a_number_that_is_no_plausible_time_is_reported_not_dated_1970() -> None:
+    from bot.corpus.formats import parse_bytes
+
+    result = parse_bytes(b"---\ntitle: T\npublishedDateTime: 12:30:00\n---\n", "x.md", ".md")
+    assert result.articles[0].published is None
+    assert [(p.line, "not a plausible time" in p.reason) for p in result.problems] == [(3, True)]
+    epoch = parse_bytes(b'{"title": "T", "published": 1597428000}', "y.json", ".json")
+    assert epoch.articles[0].published is not None and epoch.problems == []

@@ -40,7 +40,7 @@ from bot.corpus.formats import FileResult
 from bot.corpus.merge import Deferred, DeferredFiles, FileInfo, MergeState, resolved
 from bot.corpus.model import Article, Image, Outlet, Problem, Provenance
 
-PARSER_VERSION = 3
+PARSER_VERSION = 4
 STATE_LAYOUT = 6  # bump when the corpus_state rows change shape (not what parsing yields)
 log = logging.getLogger(__name__)
 Stamp = tuple[str, int, int]  # display path, size, mtime_ns

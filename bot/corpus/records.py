@@ -379,15 +379,28 @@ def parse_datetime(value: Any) -> datetime | None:
     raise ValueError(f"unparseable date {_short(value)}")
 
 
+EARLIEST_EPOCH_YEAR = 1995  # numeric dates before the web news era are mistakes, not news
+
+
 def _published(data: Mapping[str, Any], report: Report, where: Where) -> datetime | None:
     key, value = _first(data, "published")
     if value is None:
         return None
     try:
-        return parse_datetime(value)
+        published = parse_datetime(value)
     except (ValueError, OverflowError, OSError) as exc:
         report(f"{key}: {exc}; published time left unknown", "warning", (*where, key))
         return None
+    if isinstance(value, int | float) and published.year < EARLIEST_EPOCH_YEAR:
+        # YAML reads an unquoted 12:30:00 as the number 45000; as epoch seconds that is 1970.
+        report(
+            f"{key}: the number {value!r} is not a plausible time (read as {published:%Y-%m-%d}); "
+            "published time left unknown",
+            "warning",
+            (*where, key),
+        )
+        return None
+    return published
 
 
 def _topics(data: Mapping[str, Any], report: Report, where: Where) -> tuple[str, ...]:
