@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+import discord
 from discord import app_commands
 
 if TYPE_CHECKING:
@@ -37,3 +38,30 @@ async def topic_choices(answers: AnswerService, current: str) -> list[app_comman
     """Topic names, fuzzy-matched."""
     names = await answers.topic_choices(current[:NAME_MAX])
     return [app_commands.Choice(name=n, value=n) for n in names[:CHOICES_MAX]]
+
+
+class LookupChoices:
+    """Autocomplete callbacks for the query, outlet and topic options of any cog with ``answers``.
+
+    discord.py binds them to the cog instance because they are methods of its class.
+    """
+
+    answers: AnswerService
+
+    async def query_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Titles, outlets and topics matching what is typed."""
+        return await query_choices(self.answers, current)
+
+    async def outlet_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Outlet names."""
+        return await outlet_choices(self.answers, current)
+
+    async def topic_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Topic names."""
+        return await topic_choices(self.answers, current)

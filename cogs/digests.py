@@ -268,32 +268,20 @@ def subscription_choices(
     ]
 
 
-class Autocomplete:
-    """Choices for the options /digest and /follow share with the lookups."""
+class ScheduleChoices(choices.LookupChoices):
+    """The lookups' choices plus IANA time zones, for /digest and /follow."""
 
-    def __init__(self, service: DigestService, answers: AnswerService) -> None:
-        self.service = service
-        self.answers = answers
+    service: DigestService
 
-    async def query(self, current: str) -> list[app_commands.Choice[str]]:
-        """Titles, outlets and topics matching what is typed (the engine's suggest)."""
-        return await choices.query_choices(self.answers, current)
-
-    async def outlet(self, current: str) -> list[app_commands.Choice[str]]:
-        """Outlet names, fuzzy-matched."""
-        return await choices.outlet_choices(self.answers, current)
-
-    async def topic(self, current: str) -> list[app_commands.Choice[str]]:
-        """Topic names, fuzzy-matched."""
-        return await choices.topic_choices(self.answers, current)
-
-    def timezone(self, current: str) -> list[app_commands.Choice[str]]:
+    async def timezone_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
         """IANA zone names: prefix matches, then city names, then anywhere."""
         return [app_commands.Choice(name=z, value=z) for z in self.service.timezones(current)]
 
 
 # ------------------------------------------------------------------------------ /digest
-class Digests(commands.Cog):
+class Digests(ScheduleChoices, commands.Cog):
     """/digest for server managers, and the tasks that deliver every digest and follow."""
 
     digest = app_commands.Group(
@@ -310,7 +298,7 @@ class Digests(commands.Cog):
         bot: CoverageBot,
         service: DigestService,
         batcher: InstantBatcher,
-        choices: Autocomplete,
+        answers: AnswerService,
         cooldown: UserCooldown,
         *,
         interval: float,
@@ -318,7 +306,7 @@ class Digests(commands.Cog):
         self.bot = bot
         self.service = service
         self.batcher = batcher
-        self.choices = choices
+        self.answers = answers
         self.cooldown = cooldown
         self.interval = interval
         self.started: asyncio.Future[list[Outcome]] | None = None
@@ -387,29 +375,6 @@ class Digests(commands.Cog):
         return spend(self.cooldown, interaction)
 
     # ------------------------------------------------------------------ autocomplete
-    async def query_choices(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """Titles, outlets and topics matching what is typed."""
-        return await self.choices.query(current)
-
-    async def outlet_choices(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """Outlet names."""
-        return await self.choices.outlet(current)
-
-    async def topic_choices(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """Topic names."""
-        return await self.choices.topic(current)
-
-    async def timezone_choices(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """IANA zone names."""
-        return self.choices.timezone(current)
 
     async def digest_choices(
         self, interaction: discord.Interaction, current: str
@@ -434,7 +399,10 @@ class Digests(commands.Cog):
         quiet="Post nothing when nothing is new (default True)",
     )
     @app_commands.autocomplete(
-        query=query_choices, timezone=timezone_choices, outlet=outlet_choices, topic=topic_choices
+        query=ScheduleChoices.query_choices,
+        timezone=ScheduleChoices.timezone_choices,
+        outlet=ScheduleChoices.outlet_choices,
+        topic=ScheduleChoices.topic_choices,
     )
     async def add(
         self,
@@ -551,43 +519,19 @@ class Digests(commands.Cog):
 
 
 # ------------------------------------------------------------------------------ /follow
-class Follows(commands.Cog):
+class Follows(ScheduleChoices, commands.Cog):
     """Digests by DM, for anyone: /follow, /unfollow, /follows."""
 
     def __init__(
-        self, service: DigestService, choices: Autocomplete, cooldown: UserCooldown
+        self, service: DigestService, answers: AnswerService, cooldown: UserCooldown
     ) -> None:
         self.service = service
-        self.choices = choices
+        self.answers = answers
         self.cooldown = cooldown
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """The per-user cooldown the lookups use, for /follow (it sends a DM)."""
         return spend(self.cooldown, interaction)
-
-    async def query_choices(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """Titles, outlets and topics matching what is typed."""
-        return await self.choices.query(current)
-
-    async def timezone_choices(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """IANA zone names."""
-        return self.choices.timezone(current)
-
-    async def outlet_choices(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """Outlet names."""
-        return await self.choices.outlet(current)
-
-    async def topic_choices(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """Topic names."""
-        return await self.choices.topic(current)
 
     async def follow_choices(
         self, interaction: discord.Interaction, current: str
@@ -606,7 +550,10 @@ class Follows(commands.Cog):
         topic="Only this topic",
     )
     @app_commands.autocomplete(
-        query=query_choices, timezone=timezone_choices, outlet=outlet_choices, topic=topic_choices
+        query=ScheduleChoices.query_choices,
+        timezone=ScheduleChoices.timezone_choices,
+        outlet=ScheduleChoices.outlet_choices,
+        topic=ScheduleChoices.topic_choices,
     )
     @everywhere
     async def follow(
@@ -673,7 +620,6 @@ async def setup(bot: CoverageBot) -> None:
     service = await bot.open_digests(DiscordSender(bot))
     batcher = bot.digest_batcher
     assert batcher is not None
-    choices = Autocomplete(service, bot.answers)
     interval = bot.digest_timing.interval
-    await bot.add_cog(Digests(bot, service, batcher, choices, bot.cooldown, interval=interval))
-    await bot.add_cog(Follows(service, choices, bot.cooldown))
+    await bot.add_cog(Digests(bot, service, batcher, bot.answers, bot.cooldown, interval=interval))
+    await bot.add_cog(Follows(service, bot.answers, bot.cooldown))

@@ -18,8 +18,7 @@ from discord.ext import commands
 
 from bot.answers import parse_day
 from bot.app import UserCooldown
-from cogs import _choices as choices
-from cogs._choices import NAME_MAX, QUERY_MAX
+from cogs._choices import NAME_MAX, QUERY_MAX, LookupChoices
 from cogs._replies import Replier
 
 if TYPE_CHECKING:
@@ -71,7 +70,7 @@ Since = app_commands.Transform[datetime, Day(end=False)]
 Until = app_commands.Transform[datetime, Day(end=True)]
 
 
-class Lookups(commands.Cog):
+class Lookups(LookupChoices, commands.Cog):
     """The lookup commands and their autocomplete."""
 
     def __init__(self, answers: AnswerService, cooldown: UserCooldown) -> None:
@@ -88,29 +87,10 @@ class Lookups(commands.Cog):
             raise error
         return True
 
-    # ------------------------------------------------------------------ autocomplete
-    async def query_choices(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """Titles, outlets and topics matching what is typed (the engine's suggest)."""
-        return await choices.query_choices(self.answers, current)
-
-    async def outlet_choices(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """Outlet names, fuzzy-matched."""
-        return await choices.outlet_choices(self.answers, current)
-
-    async def topic_choices(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """Topic names, fuzzy-matched."""
-        return await choices.topic_choices(self.answers, current)
-
     # ------------------------------------------------------------------ commands
     @app_commands.command(name="summary", description="The best article and a short summary")
     @app_commands.describe(query="What the article is about", private=PRIVATE)
-    @app_commands.autocomplete(query=query_choices)
+    @app_commands.autocomplete(query=LookupChoices.query_choices)
     @everywhere
     async def summary(
         self, interaction: discord.Interaction, query: Query, private: bool = False
@@ -120,7 +100,7 @@ class Lookups(commands.Cog):
 
     @app_commands.command(name="source", description="Who published it, when, and who was first")
     @app_commands.describe(query="What the article is about", private=PRIVATE)
-    @app_commands.autocomplete(query=query_choices)
+    @app_commands.autocomplete(query=LookupChoices.query_choices)
     @everywhere
     async def source(
         self, interaction: discord.Interaction, query: Query, private: bool = False
@@ -130,7 +110,7 @@ class Lookups(commands.Cog):
 
     @app_commands.command(name="related", description="Articles related to one, with reasons")
     @app_commands.describe(query="What the article is about", private=PRIVATE)
-    @app_commands.autocomplete(query=query_choices)
+    @app_commands.autocomplete(query=LookupChoices.query_choices)
     @everywhere
     async def related(
         self, interaction: discord.Interaction, query: Query, private: bool = False
@@ -147,7 +127,11 @@ class Lookups(commands.Cog):
         until="Published on or before (2020-08-14, 2020-08 or 2020)",
         private=PRIVATE,
     )
-    @app_commands.autocomplete(query=query_choices, outlet=outlet_choices, topic=topic_choices)
+    @app_commands.autocomplete(
+        query=LookupChoices.query_choices,
+        outlet=LookupChoices.outlet_choices,
+        topic=LookupChoices.topic_choices,
+    )
     @everywhere
     async def search(
         self,
@@ -173,7 +157,7 @@ class Lookups(commands.Cog):
 
     @app_commands.command(name="ask", description="The passage that answers a question")
     @app_commands.describe(query="Your question", private=PRIVATE)
-    @app_commands.autocomplete(query=query_choices)
+    @app_commands.autocomplete(query=LookupChoices.query_choices)
     @everywhere
     async def ask(
         self, interaction: discord.Interaction, query: Query, private: bool = False
@@ -183,7 +167,7 @@ class Lookups(commands.Cog):
 
     @app_commands.command(name="coverage", description="The story: outlets, first report, timeline")
     @app_commands.describe(query="What the story is about", private=PRIVATE)
-    @app_commands.autocomplete(query=query_choices)
+    @app_commands.autocomplete(query=LookupChoices.query_choices)
     @everywhere
     async def coverage(
         self, interaction: discord.Interaction, query: Query, private: bool = False
@@ -193,7 +177,7 @@ class Lookups(commands.Cog):
 
     @app_commands.command(name="latest", description="The newest articles, optionally on a topic")
     @app_commands.describe(topic="Only this topic", private=PRIVATE)
-    @app_commands.autocomplete(topic=topic_choices)
+    @app_commands.autocomplete(topic=LookupChoices.topic_choices)
     @everywhere
     async def latest(
         self, interaction: discord.Interaction, topic: Name | None = None, private: bool = False
