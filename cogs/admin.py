@@ -6,6 +6,7 @@ change that in Integrations), so the same rule is checked again when it runs.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import discord
@@ -47,13 +48,16 @@ class Admin(commands.Cog):
     @corpus.command(name="stats", description="Articles, outlets, date range, files, last reload")
     async def stats(self, interaction: discord.Interaction) -> None:
         """/corpus stats."""
-        card = corpus_stats_card(self.bot.corpus.snapshot, self.bot.corpus.last_stats)
+        # Counting outlets over the whole corpus takes ~50 ms at 100k articles: off the loop.
+        corpus = self.bot.corpus
+        card = await asyncio.to_thread(corpus_stats_card, corpus.snapshot, corpus.last_stats)
         await interaction.response.send_message(embeds=message_embeds([card]), ephemeral=True)
 
     @corpus.command(name="errors", description="Files that could not be read, and why")
     async def errors(self, interaction: discord.Interaction) -> None:
         """/corpus errors, paginated."""
-        pages = problem_pages(self.bot.corpus.snapshot.errors)
+        snapshot = self.bot.corpus.snapshot
+        pages = await asyncio.to_thread(lambda: problem_pages(snapshot.errors))
         embeds = message_embeds(pages[:1])
         if len(pages) == 1:
             await interaction.response.send_message(embeds=embeds, ephemeral=True)
