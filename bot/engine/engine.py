@@ -46,6 +46,10 @@ from bot.engine.vocabulary import Vocabulary
 # unanswerable questions stop and real ones start (see README, "Quality").
 CONFIDENT = 50.0
 CANDIDATES = 40  # BM25 candidates re-scored per query
+# Words in more than this share of articles (and at least this many) don't pick candidates:
+# in a small topical corpus the topic's own words are in most articles and must still count.
+COMMON_SHARE = 0.05
+COMMON_MIN_ARTICLES = 10_000
 PASSAGE_CANDIDATES = 3  # best articles searched for an answer passage
 SUMMARY_CHARS = 2500  # summaries lean on the lead; ranking every sentence of a long body is slow
 # A capitalised query word the corpus has never seen names a subject it doesn't cover.
@@ -231,6 +235,12 @@ class Engine:
         expanded = list(
             dict.fromkeys([*terms, *(f for t in terms for f in self.vocabulary.forms(t))])
         )
+        # Words in a large share of the corpus barely change which articles rank first, but
+        # their long posting lists were most of the index's p99 at a million articles; they
+        # still count in the confidence score below.
+        common = max(self.vocabulary.documents * COMMON_SHARE, COMMON_MIN_ARTICLES)
+        selective = [t for t in expanded if self.vocabulary.df.get(t, 0) <= common]
+        expanded = selective or expanded
         candidates = self.index.search(expanded, max(CANDIDATES, limit), flt)
         if not candidates:
             return [], parsed.corrected, []
