@@ -22,6 +22,7 @@ _WRITER_HEAP = 128_000_000
 # Title words count double: a query naming the story beats one that merely mentions its words.
 TITLE_BOOST = 2.5
 OUTLET_BOOST = 1.5
+PREFIX_WORDS = 12  # completions of a half-typed word that autocomplete looks for
 
 
 def key_of(article_id: str) -> int:
@@ -148,22 +149,32 @@ class SearchIndex:
 
     def prefix(self, complete: Sequence[str], partial: str, limit: int) -> list[str]:
         """Articles whose title has every complete word and a word starting with ``partial``."""
-        clauses = [
-            (tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "title", word))
-            for word in complete
+        musts = [tantivy.Query.term_query(self.schema, "title", word) for word in complete]
+        if not partial:
+            return self._titles_matching(musts, limit) if musts else []
+        # First the most common title words with this prefix: a regex over the term dictionary
+        # unions thousands of posting lists for a short prefix ("cl"). Only when none of those
+        # fits the complete words does the full regex run.
+        words = [
+            w for w, _ in self._searcher.terms_with_prefix("title", partial, limit=PREFIX_WORDS)
         ]
-        if partial:
-            pattern = re.escape(partial) + ".*"
-            clauses.append(
-                (
-                    tantivy.Occur.Must,
-                    tantivy.Query.regex_query(self.schema, "title", pattern),
-                )
-            )
-        if not clauses:
+        if not words:
             return []
+        either = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "title", w))
+                for w in words
+            ]
+        )
+        found = self._titles_matching([*musts, either], limit)
+        if found or not musts or len(words) < PREFIX_WORDS:
+            return found
+        pattern = tantivy.Query.regex_query(self.schema, "title", re.escape(partial) + ".*")
+        return self._titles_matching([*musts, pattern], limit)
+
+    def _titles_matching(self, musts: Sequence[tantivy.Query], limit: int) -> list[str]:
         searcher = self._searcher
-        query = tantivy.Query.boolean_query(clauses)
+        query = tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in musts])
         hits = searcher.search(query, limit, count=False).hits
         return [id_of(k) for k in searcher.fast_field_values("key", [a for _, a in hits])]
 
