@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -19,7 +18,6 @@ from typing import TypeVar
 from bot.answers import name_choices
 from bot.corpus.live import CorpusChange
 from bot.corpus.merge import CorpusSnapshot
-from bot.corpus.report import outlet_counts
 from bot.engine.engine import Engine
 from bot.engine.results import Suggestion
 
@@ -32,7 +30,6 @@ class AnswerService:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
-        self._names: tuple[CorpusSnapshot, list[str], list[str]] | None = None
 
     async def _run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         loop = asyncio.get_running_loop()
@@ -70,13 +67,9 @@ class AnswerService:
         return await self._run(self._choices, current, 1)
 
     def _choices(self, current: str, which: int) -> list[str]:
-        snapshot = self.engine.snapshot
-        if self._names is None or self._names[0] is not snapshot:
-            # Counted once per snapshot, not per keystroke.
-            outlets = [name for name, _ in outlet_counts(snapshot).most_common()]
-            topics = Counter(t for a in snapshot.articles.values() for t in a.topics)
-            self._names = (snapshot, outlets, [t for t, _ in topics.most_common()])
-        return name_choices(self._names[1 + which], current)
+        # The engine keeps these tables current with each corpus change.
+        names = self.engine.outlet_names if which == 0 else self.engine.topic_names
+        return name_choices(names, current)
 
     # ------------------------------------------------------------------ corpus changes
     async def apply(self, change: CorpusChange) -> None:

@@ -225,3 +225,29 @@ def test_a_failed_update_is_repaired_by_a_rebuild(tmp_path: Path, monkeypatch) -
     engine.rebuild(snapshot)
     assert engine.index.size == len(snapshot.articles)
     assert not isinstance(engine.summary("zebra crossing robots lagos"), NotFound)
+
+
+def test_autocomplete_tables_follow_changes_like_a_fresh_build(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    loader = CorpusLoader([corpus], tmp_path / "c.db")
+    snapshot, _, _ = loader.load()
+    engine = Engine(snapshot)
+    (corpus / "late.md").write_text(
+        "---\ntitle: Zebra robots reach Lagos\nwebUrl: https://example.com/z\n"
+        "publishedDateTime: 2021-01-05T10:00:00Z\nprovider: {name: Lagos Daily}\n"
+        "topics: [Robots]\n---\n",
+        encoding="utf-8",
+    )
+    (corpus / "003_ada7c173de585412.txt").unlink()
+    for name in ("late.md", "003_ada7c173de585412.txt"):
+        snapshot, changes, _ = loader.refresh([str(corpus / name)])
+        engine.apply(snapshot, changes)
+    fresh = Engine(snapshot)
+    assert (
+        engine.outlet_names == fresh.outlet_names and "Business Insider" not in engine.outlet_names
+    )
+    assert engine.topic_names == fresh.topic_names and "Robots" in engine.topic_names
+    assert engine.date_range() == fresh.date_range()
+    assert [s.name for s in engine.suggest("zeb")] == [s.name for s in fresh.suggest("zeb")]
+    assert [s.name for s in engine.suggest("Lag")] == [s.name for s in fresh.suggest("Lag")]
