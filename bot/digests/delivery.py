@@ -9,9 +9,10 @@ The order is what makes "exactly once" hold across crashes:
 3. the outbox row, the delivery log and the subscription's cut-off are updated in one
    transaction.
 
-A crash between 2 and 3 leaves a pending row; ``reconcile_outbox`` on start sends it again with
-the same nonce and gets the original message back. A row older than the nonce window is first
-looked for in the target's history by the marker in its footer (``Sender.find_sent``).
+A crash between 2 and 3 leaves a pending row; every run (the first one at start) sends pending
+rows again with the same nonce before anything new, and gets the original message back. A row
+older than the nonce window is first looked for in the target's history by the marker in its
+footer (``Sender.find_sent``).
 
 The Discord side is one injected ``Sender``; nothing here imports ``discord``. Failures are
 typed: a gone channel, a missing permission or closed DMs fail the subscription (five in a row
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -210,11 +211,6 @@ class Delivery:
             await self.store.forget_seen(changes.removed)
 
     # -------------------------------------------------------------------- runs
-    async def reconcile_outbox(self) -> list[Outcome]:
-        """Deliver (or find delivered) every digest left pending, each with its own nonce."""
-        async with self._lock:
-            return await self._retry_pending()
-
     async def run_due(self, now: datetime | None = None, *, instant: bool = False) -> list[Outcome]:
         """Deliver every subscription with a slot due at ``now``, pending digests first.
 
@@ -418,31 +414,17 @@ class InstantBatcher:
         self._buffer.append(change.changes if isinstance(change, CorpusChange) else change)
         self._wake.set()
 
-    async def run(self, changes: AsyncIterable[CorpusChange] | None = None) -> None:
-        """Batch and deliver until cancelled.
-
-        Reads ``changes`` (e.g. ``corpus.changes()``) if given, else what ``submit`` receives.
-        """
-        reader = None
-        if changes is not None:
-            reader = asyncio.create_task(self._read(changes), name="digest-change-reader")
-        try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                try:
-                    await self._note()
-                    await self._wait(self.window)
-                    await self.flush()
-                except Exception:  # the batcher must outlive one bad batch
-                    log.exception("instant digests failed")
-        finally:
-            if reader is not None:
-                reader.cancel()
-
-    async def _read(self, changes: AsyncIterable[CorpusChange]) -> None:
-        async for change in changes:
-            self.submit(change)
+    async def run(self) -> None:
+        """Batch what ``submit`` receives and deliver it, until cancelled."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._note()
+                await self._wait(self.window)
+                await self.flush()
+            except Exception:  # the batcher must outlive one bad batch
+                log.exception("instant digests failed")
 
     async def _note(self) -> None:
         batch, self._buffer = self._buffer, []

@@ -234,24 +234,6 @@ class DigestStore:
                 [(to_epoch(at), i) for i in subscription_ids],
             )
 
-    async def mark_failure(self, subscription_id: int, reason: str) -> Subscription | None:
-        """Count a failed delivery; the fifth in a row pauses the subscription."""
-
-        def work(db: sqlite3.Connection) -> None:
-            with _transaction(db):
-                _mark_failure(db, subscription_id, reason)
-
-        await self._run(work)
-        return await self.get(subscription_id)
-
-    async def mark_success(self, subscription_id: int) -> None:
-        """A delivery worked: clear the failure count and reason."""
-        await self._write(
-            "UPDATE digest_subscriptions SET consecutive_failures = 0, failing_reason = NULL "
-            "WHERE id = ?",
-            (subscription_id,),
-        )
-
     # ------------------------------------------------------------------------ first seen
     async def note_seen(self, article_ids: Iterable[str], at: datetime) -> int:
         """Remember when each article was first seen (ids already known keep their time)."""
