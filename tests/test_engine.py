@@ -251,3 +251,31 @@ def test_autocomplete_tables_follow_changes_like_a_fresh_build(tmp_path: Path) -
     assert engine.date_range() == fresh.date_range()
     assert [s.name for s in engine.suggest("zeb")] == [s.name for s in fresh.suggest("zeb")]
     assert [s.name for s in engine.suggest("Lag")] == [s.name for s in fresh.suggest("Lag")]
+
+
+def test_a_query_of_only_common_words_lists_the_articles_titled_with_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At a million articles, words most articles hold are looked up in titles only (their
+    # full-text posting lists were the slowest part of a search). Shrink "most" to this corpus.
+    from bot.engine import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "COMMON_MIN_ARTICLES", 1)
+    monkeypatch.setattr(engine_module, "COMMON_SHARE", 0.5)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    body = "The harbour ferry was late again. Harbour ferry crews met the council. " * 5
+    for n in range(4):
+        (corpus / f"a{n}.md").write_text(
+            f"---\ntitle: Council meeting number {n}\nwebUrl: https://example.com/a{n}\n"
+            f"excerpt: Minutes of meeting {n}.\n---\n{body}\n",
+            encoding="utf-8",
+        )
+    (corpus / "strike.md").write_text(
+        "---\ntitle: Harbour ferry strike ends\nwebUrl: https://example.com/strike\n"
+        "excerpt: Crews return on Monday after the harbour ferry dispute.\n---\n",
+        encoding="utf-8",
+    )
+    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
+    result = Engine(snapshot).search("harbour ferry")
+    assert [h.article.url for h in result.hits] == ["https://example.com/strike"]

@@ -121,17 +121,29 @@ class SearchIndex:
         return doc
 
     def search(
-        self, terms: Sequence[str], limit: int, flt: IndexFilter | None = None
+        self,
+        terms: Sequence[str],
+        limit: int,
+        flt: IndexFilter | None = None,
+        *,
+        titles_only: bool = False,
     ) -> list[tuple[str, float]]:
-        """BM25 candidates for an OR of ``terms``: (article id, raw score), best first."""
+        """BM25 candidates for an OR of ``terms``: (article id, raw score), best first.
+
+        ``titles_only`` looks in titles alone: for a query made only of words most articles
+        hold, whose full-text posting lists are the slowest thing to union.
+        """
         if not terms:
             return []
         searcher = self._searcher
-        query = self._index.parse_query(
-            " ".join(terms),
-            ["title", "text", "outlet"],
-            field_boosts={"title": TITLE_BOOST, "outlet": OUTLET_BOOST},
-        )
+        if titles_only:
+            query = self._index.parse_query(" ".join(terms), ["title"])
+        else:
+            query = self._index.parse_query(
+                " ".join(terms),
+                ["title", "text", "outlet"],
+                field_boosts={"title": TITLE_BOOST, "outlet": OUTLET_BOOST},
+            )
         query = self._filtered(query, flt)
         hits = searcher.search(query, limit, count=False).hits
         keys = searcher.fast_field_values("key", [address for _, address in hits])
