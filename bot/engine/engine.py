@@ -20,6 +20,7 @@ from rapidfuzz import fuzz, process
 
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from bot.corpus.model import Article
+from bot.engine.acronyms import Acronyms, opening
 from bot.engine.excerpts import best_window, matched_field
 from bot.engine.index import IndexFilter, SearchIndex, index_terms
 from bot.engine.matching import QueryMatcher
@@ -296,6 +297,7 @@ class Engine:
         if not candidates:
             return [], parsed.corrected, []
         matcher = QueryMatcher(terms)
+        acronyms = Acronyms(terms)
         top_bm25 = candidates[0][1] or 1.0
         total = sum(parsed.weights.values()) or 1.0
         penalty = UNKNOWN_SUBJECT_FACTOR if parsed.unknown_subject else 1.0
@@ -308,6 +310,10 @@ class Engine:
             title = " ".join((article.title, *article.alt_titles))
             in_title = matcher.found(title)
             covered = in_title | matcher.found_in(_other_text(article), in_title)
+            if acronyms and len(covered) < len(terms):
+                covered |= acronyms.covered(
+                    title, opening(article.excerpt, article.body), set(terms) - covered
+                )
             coverage = sum(parsed.present[t] for t in covered) / total
             rank_bonus = 8 * bm25 / top_bm25
             if question:

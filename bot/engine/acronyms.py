@@ -1,0 +1,70 @@
+"""Acronyms and the names they stand for, matched both ways.
+
+News writes "the ACLU" in one article and "the American Civil Liberties Union" in the next, and
+a reader asks with whichever form they remember. The index only sees words, so an article
+naming the organisation the other way looked as if it lacked the query's subject. The pairing
+is read off the text itself, with no list of known acronyms: the capitals of a name spell the
+acronym ("Federal Bureau of Investigation" -> FBI; small linking words are skipped).
+
+Only an article's opening is read (excerpt and first paragraphs): news spells a name out at
+its first mention, and scanning whole bodies per candidate would cost most of a query's time.
+Runs of fewer than three words are left out: two-letter capitals ("AI", "UC") spell too many
+word pairs by chance.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+MIN_LETTERS, MAX_LETTERS = 3, 6
+LEAD_PARAGRAPHS = 2  # body paragraphs read after the excerpt
+_LINKS = r"(?:(?:of|for|and|the|on|in|de|du|des)\s+)?"
+_CAPS = re.compile(r"\b[A-Z]{3,6}(?=s?\b)")
+_NAME_WORD = r"[\w’'.-]*"
+
+
+class Acronyms:
+    """One query's acronym readings: which of its words an article may hold in the other form."""
+
+    def __init__(self, terms: Sequence[str]) -> None:
+        # Runs of consecutive content words, keyed by their initials: "australian federal
+        # police" -> {"afp": (australian, federal, police)}.
+        self._runs: dict[str, tuple[str, ...]] = {}
+        for start in range(len(terms)):
+            for size in range(MIN_LETTERS, min(MAX_LETTERS, len(terms) - start) + 1):
+                run = tuple(terms[start : start + size])
+                if all(t[:1].isalpha() for t in run):
+                    self._runs.setdefault("".join(t[0] for t in run), run)
+        self._short = tuple(
+            t for t in terms if t.isalpha() and MIN_LETTERS <= len(t) <= MAX_LETTERS
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self._runs or self._short)
+
+    def covered(self, title: str, opening: Iterable[str], missing: set[str]) -> set[str]:
+        """Which ``missing`` query words the article holds as an acronym or spelled out."""
+        found: set[str] = set()
+        text = "\n".join(opening)
+        if self._runs:
+            for source in (title, text):
+                for match in _CAPS.finditer(source):
+                    found.update(self._runs.get(match.group().lower(), ()))
+        for word in self._short:
+            if word in missing and word not in found and _name_pattern(word).search(text):
+                found.add(word)
+        return found & missing
+
+
+def opening(excerpt: str, body: Sequence[str]) -> tuple[str, ...]:
+    """The part of an article where names are spelled out: excerpt and first paragraphs."""
+    return (excerpt, *body[:LEAD_PARAGRAPHS])
+
+
+@lru_cache(maxsize=4096)
+def _name_pattern(acronym: str) -> re.Pattern[str]:
+    """Capitalised words whose initials spell ``acronym``, linking words allowed between."""
+    letters = [re.escape(c.upper()) + _NAME_WORD for c in acronym]
+    return re.compile(r"\b" + (r"\s+" + _LINKS).join(letters) + r"\b")

@@ -1,0 +1,75 @@
+"""Acronyms and spelled-out names find each other, whichever form the reader types."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.corpus.loader import CorpusLoader
+from bot.engine.acronyms import Acronyms
+from bot.engine.engine import Engine
+
+
+def test_query_acronym_is_found_spelled_out_in_an_articles_opening() -> None:
+    acronyms = Acronyms(["aclu", "lawsuit"])
+    opening = ["The American Civil Liberties Union sued the company in May."]
+    assert acronyms.covered("Company sued", opening, {"aclu"}) == {"aclu"}
+    assert acronyms.covered("Company sued", ["The union sued in May."], {"aclu"}) == set()
+
+
+def test_linking_words_inside_a_name_are_skipped() -> None:
+    opening = ["Agents of the Federal Bureau of Investigation arrived."]
+    assert Acronyms(["fbi", "raid"]).covered("", opening, {"fbi"}) == {"fbi"}
+
+
+def test_spelled_out_query_words_are_found_as_an_acronym_in_the_article() -> None:
+    acronyms = Acronyms(["australian", "federal", "police", "clearview"])
+    found = acronyms.covered("AFP used Clearview AI", [], {"australian", "federal", "police"})
+    assert found == {"australian", "federal", "police"}
+
+
+def test_two_letter_capitals_and_lowercase_words_spell_nothing() -> None:
+    # "UC" would otherwise stand for "used clearview"; a lowercase phrase names nothing.
+    acronyms = Acronyms(["used", "clearview", "aclu"])
+    assert (
+        acronyms.covered("UC researchers", ["american civil liberties union"], {"used", "aclu"})
+        == set()
+    )
+
+
+@pytest.fixture()
+def engine(tmp_path: Path) -> Engine:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    docs = {
+        "aclu": (
+            "Civil rights group takes Zentrix to court",
+            "The American Civil Liberties Union sued Zentrix over its face database.",
+        ),
+        "afp": ("AFP trialled Zentrix software", "Officers used the tool in child abuse cases."),
+        "other": ("Zentrix opens an office in Oslo", "The company hired forty engineers."),
+    }
+    for name, (title, excerpt) in docs.items():
+        (corpus / f"{name}.md").write_text(
+            f"---\ntitle: {title}\nwebUrl: https://example.com/{name}\nexcerpt: {excerpt}\n---\n",
+            encoding="utf-8",
+        )
+    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
+    return Engine(snapshot)
+
+
+@pytest.mark.parametrize(
+    ("query", "url"),
+    [
+        ("ACLU zentrix court", "https://example.com/aclu"),
+        ("aclu sued zentrix", "https://example.com/aclu"),
+        ("Australian Federal Police trialled Zentrix", "https://example.com/afp"),
+    ],
+)
+def test_search_answers_with_the_article_naming_the_subject_the_other_way(
+    engine: Engine, query: str, url: str
+) -> None:
+    result = engine.search(query)
+    assert result.hits, result.not_found
+    assert result.hits[0].article.url == url
