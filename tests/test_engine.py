@@ -279,3 +279,23 @@ def test_a_query_of_only_common_words_lists_the_articles_titled_with_them(
     snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
     result = Engine(snapshot).search("harbour ferry")
     assert [h.article.url for h in result.hits] == ["https://example.com/strike"]
+
+
+def test_suggest_completes_the_word_being_typed_and_respects_a_finished_word(
+    tmp_path: Path,
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    titles = ["Harbour ferry strike ends", "Harbour cranes idle", "Harbourside flats sold"]
+    for n, title in enumerate(titles):
+        (corpus / f"t{n}.md").write_text(
+            f"---\ntitle: {title}\nwebUrl: https://example.com/t{n}\n---\n", encoding="utf-8"
+        )
+    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
+    engine = Engine(snapshot)
+    names = lambda typed: {s.name for s in engine.suggest(typed)}  # noqa: E731
+    assert names("harbour f") == {"Harbour ferry strike ends"}
+    assert names("cranes i") == {"Harbour cranes idle"}
+    # A space after a word means it is finished: "Harbourside" no longer completes it.
+    assert names("harbour ") == {"Harbour ferry strike ends", "Harbour cranes idle"}
+    assert "Harbourside flats sold" in names("harbour")
