@@ -299,3 +299,35 @@ def test_suggest_completes_the_word_being_typed_and_respects_a_finished_word(
     # A space after a word means it is finished: "Harbourside" no longer completes it.
     assert names("harbour ") == {"Harbour ferry strike ends", "Harbour cranes idle"}
     assert "Harbourside flats sold" in names("harbour")
+
+
+def test_an_article_sharing_only_the_place_name_is_not_an_answer(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    docs = {
+        "portland": (
+            "Portland bans police use of facial recognition",
+            "The city council voted for the ban on Wednesday.",
+        ),
+        "clinic": (
+            "San Diego clinic adopts a machine learning tool",
+            "A hospice in San Diego will use software to plan home visits.",
+        ),
+    }
+    # A topical corpus: the subject's words are common, a city's name is rare.
+    for city in ("Boston", "Oakland", "Seattle", "Denver"):
+        docs[city.lower()] = (
+            f"{city} police weigh facial recognition rules",
+            f"Officers in {city} asked the council about a facial recognition ban.",
+        )
+    for name, (title, excerpt) in docs.items():
+        (corpus / f"{name}.md").write_text(
+            f"---\ntitle: {title}\nwebUrl: https://example.com/{name}\nexcerpt: {excerpt}\n---\n",
+            encoding="utf-8",
+        )
+    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
+    engine = Engine(snapshot)
+    assert isinstance(engine.summary("San Diego police facial recognition ban"), NotFound)
+    found = engine.summary("San Diego machine learning")
+    assert not isinstance(found, NotFound)
+    assert found.hit.article.url == "https://example.com/clinic"

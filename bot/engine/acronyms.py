@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 
 MIN_LETTERS, MAX_LETTERS = 3, 6
 LEAD_PARAGRAPHS = 2  # body paragraphs read after the excerpt
 _LINKS = r"(?:(?:of|for|and|the|on|in|de|du|des)\s+)?"
 _CAPS = re.compile(r"\b[A-Z]{3,6}(?=s?\b)")
-_NAME_WORD = r"[\w’'.-]*"
+_NAME_WORD = r"[A-Z][\w’'.-]*"
+# Three or more capitalised words in a row, small linking words allowed between them.
+_NAME_RUN = re.compile(r"\b" + _NAME_WORD + r"(?:\s+" + _LINKS + _NAME_WORD + r"){2,}")
 
 
 class Acronyms:
@@ -52,9 +53,10 @@ class Acronyms:
             for source in (title, text):
                 for match in _CAPS.finditer(source):
                     found.update(self._runs.get(match.group().lower(), ()))
-        for word in self._short:
-            if word in missing and word not in found and _name_pattern(word).search(text):
-                found.add(word)
+        short = [w for w in self._short if w in missing and w not in found]
+        if short:
+            spelled = _spelled_initials(text)
+            found.update(w for w in short if w in spelled)
         return found & missing
 
 
@@ -63,8 +65,12 @@ def opening(excerpt: str, body: Sequence[str]) -> tuple[str, ...]:
     return (excerpt, *body[:LEAD_PARAGRAPHS])
 
 
-@lru_cache(maxsize=4096)
-def _name_pattern(acronym: str) -> re.Pattern[str]:
-    """Capitalised words whose initials spell ``acronym``, linking words allowed between."""
-    letters = [re.escape(c.upper()) + _NAME_WORD for c in acronym]
-    return re.compile(r"\b" + (r"\s+" + _LINKS).join(letters) + r"\b")
+def _spelled_initials(text: str) -> set[str]:
+    """The acronyms ``text``'s runs of capitalised words spell, in every 3–6 letter stretch."""
+    out: set[str] = set()
+    for match in _NAME_RUN.finditer(text):
+        letters = "".join(w[0] for w in match.group().split() if w[0].isupper()).lower()
+        for i in range(len(letters)):
+            for j in range(i + MIN_LETTERS, min(i + MAX_LETTERS, len(letters)) + 1):
+                out.add(letters[i:j])
+    return out

@@ -58,6 +58,7 @@ SUMMARY_CHARS = 2500  # summaries lean on the lead; ranking every sentence of a 
 # A capitalised query word the corpus has never seen names a subject it doesn't cover.
 UNKNOWN_SUBJECT_FACTOR = 0.6
 MISSING_NAME_PENALTY = 0.5
+NAME_ONLY_FACTOR = 0.5  # an article sharing only the query's names, none of its other words
 SUGGEST_LIMIT = 25
 SHORT_PARTIAL = 2  # a half-typed word this short is completed from the titles found
 SHORT_PARTIAL_POOL = 100  # titles with the complete words checked for it
@@ -264,12 +265,12 @@ class Engine:
             else:
                 terms[word], present_weight[word] = idf, idf
         content = {t: w for t, w in terms.items() if t not in META_WORDS} or terms
-        unknown_subject = any(t in proper and not self.vocabulary.known(t) for t in content)
+        unknown = frozenset(t for t in content if t in proper and not self.vocabulary.known(t))
         return QueryTerms(
             weights=content,
             present=present_weight,
             corrected=" ".join(spelled) if changed else None,
-            unknown_subject=unknown_subject,
+            unknown_names=unknown,
             names=frozenset(t for t in content if t in proper),
         )
 
@@ -304,8 +305,8 @@ class Engine:
         acronyms = Acronyms(terms)
         top_bm25 = candidates[0][1] or 1.0
         total = sum(parsed.weights.values()) or 1.0
-        penalty = UNKNOWN_SUBJECT_FACTOR if parsed.unknown_subject else 1.0
         clean_query = " ".join(terms)
+        topic_words = set(terms) - parsed.names if parsed.names else set()
 
         def rate(article: Article, bm25: float, in_title: set[str], covered: set[str]) -> Rated:
             coverage = sum(parsed.present[t] for t in covered) / total
@@ -320,7 +321,12 @@ class Engine:
                 rank_bonus += 0.1 * fuzz.token_sort_ratio(clean_query, article.title.lower())
             missing_names = sum(parsed.weights[t] for t in parsed.names - covered) / total
             # "San Diego police ban" answered by Portland's ban: a named subject is missing.
-            score *= penalty * (1.0 - MISSING_NAME_PENALTY * missing_names)
+            score *= 1.0 - MISSING_NAME_PENALTY * missing_names
+            if parsed.unknown_names - covered:  # only an acronym can cover a word never seen
+                score *= UNKNOWN_SUBJECT_FACTOR
+            if topic_words and not topic_words & covered:
+                # ...or by a San Diego clinic's news: the name is there, the subject isn't.
+                score *= NAME_ONLY_FACTOR
             return Rated(score + rank_bonus, bm25, article, score, in_title, covered)
 
         scored: list[Rated] = []
@@ -535,14 +541,21 @@ class QueryTerms:
     weights: dict[str, float]
     present: dict[str, float]
     corrected: str | None
-    unknown_subject: bool
+    unknown_names: frozenset[str]  # capitalised words the corpus never uses: uncovered subjects
     names: frozenset[str] = frozenset()  # capitalised words: names an answer must contain
 
 
 def _proper_nouns(query: str) -> set[str]:
-    """Lowercased words written with a capital anywhere but the query's first word."""
+    """Lowercased words written with a capital, the first word only when a name goes on.
+
+    A query's first word is capitalised either way ("Democrats propose…"), but "San Diego",
+    "Elon Musk" and "Tesla Cybertruck" are names from their first word.
+    """
     words = query.split()
-    return {t for w in words[1:] if w[:1].isupper() for t in index_terms(w)}
+    named = [w for w in words[1:] if w[:1].isupper()]
+    if len(words) > 1 and words[0][:1].isupper() and words[1][:1].isupper():
+        named.append(words[0])
+    return {t for w in named for t in index_terms(w)}
 
 
 def _plausible_typo(word: str, fixed: str) -> bool:
