@@ -10,9 +10,11 @@ from bot.corpus.loader import CorpusLoader
 from bot.engine.acronyms import Acronyms
 from bot.engine.engine import Engine
 
+KNOWN = {"afp", "uc"}.__contains__  # words the corpus holds (an acronym there is one of them)
+
 
 def test_query_acronym_is_found_spelled_out_in_an_articles_opening() -> None:
-    acronyms = Acronyms(["aclu", "lawsuit"])
+    acronyms = Acronyms(["aclu", "lawsuit"], KNOWN)
     opening = ["The American Civil Liberties Union sued the company in May."]
     assert acronyms.covered("Company sued", opening, {"aclu"}) == {"aclu"}
     assert acronyms.covered("Company sued", ["The union sued in May."], {"aclu"}) == set()
@@ -20,18 +22,18 @@ def test_query_acronym_is_found_spelled_out_in_an_articles_opening() -> None:
 
 def test_linking_words_inside_a_name_are_skipped() -> None:
     opening = ["Agents of the Federal Bureau of Investigation arrived."]
-    assert Acronyms(["fbi", "raid"]).covered("", opening, {"fbi"}) == {"fbi"}
+    assert Acronyms(["fbi", "raid"], KNOWN).covered("", opening, {"fbi"}) == {"fbi"}
 
 
 def test_spelled_out_query_words_are_found_as_an_acronym_in_the_article() -> None:
-    acronyms = Acronyms(["australian", "federal", "police", "clearview"])
+    acronyms = Acronyms(["australian", "federal", "police", "clearview"], KNOWN)
     found = acronyms.covered("AFP used Clearview AI", [], {"australian", "federal", "police"})
     assert found == {"australian", "federal", "police"}
 
 
 def test_two_letter_capitals_and_lowercase_words_spell_nothing() -> None:
     # "UC" would otherwise stand for "used clearview"; a lowercase phrase names nothing.
-    acronyms = Acronyms(["used", "clearview", "aclu"])
+    acronyms = Acronyms(["used", "clearview", "aclu"], KNOWN)
     assert (
         acronyms.covered("UC researchers", ["american civil liberties union"], {"used", "aclu"})
         == set()

@@ -15,7 +15,7 @@ word pairs by chance.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 MIN_LETTERS, MAX_LETTERS = 3, 6
 LEAD_PARAGRAPHS = 2  # body paragraphs read after the excerpt
@@ -29,15 +29,17 @@ _NAME_RUN = re.compile(r"\b" + _NAME_WORD + r"(?:\s+" + _LINKS + _NAME_WORD + r"
 class Acronyms:
     """One query's acronym readings: which of its words an article may hold in the other form."""
 
-    def __init__(self, terms: Sequence[str]) -> None:
+    def __init__(self, terms: Sequence[str], known: Callable[[str], bool]) -> None:
         # Runs of consecutive content words, keyed by their initials: "australian federal
-        # police" -> {"afp": (australian, federal, police)}.
+        # police" -> {"afp": (australian, federal, police)}. Only initials that are a word of
+        # the corpus (``known``) can be an acronym in one of its articles.
         self._runs: dict[str, tuple[str, ...]] = {}
         for start in range(len(terms)):
             for size in range(MIN_LETTERS, min(MAX_LETTERS, len(terms) - start) + 1):
                 run = tuple(terms[start : start + size])
-                if all(t[:1].isalpha() for t in run):
-                    self._runs.setdefault("".join(t[0] for t in run), run)
+                letters = "".join(t[0] for t in run)
+                if letters.isalpha() and letters not in self._runs and known(letters):
+                    self._runs[letters] = run
         self._short = tuple(
             t for t in terms if t.isalpha() and MIN_LETTERS <= len(t) <= MAX_LETTERS
         )

@@ -302,7 +302,7 @@ class Engine:
         if not candidates:
             return [], parsed.corrected, []
         matcher = QueryMatcher(terms)
-        acronyms = Acronyms(terms)
+        acronyms = Acronyms(terms, self.vocabulary.__contains__)
         top_bm25 = candidates[0][1] or 1.0
         total = sum(parsed.weights.values()) or 1.0
         clean_query = " ".join(terms)
