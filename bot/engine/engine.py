@@ -209,7 +209,13 @@ class Engine:
     ) -> SearchResult:
         """Ranked hits above the confidence threshold, or ``not_found`` with suggestions."""
         flt = self._filter(outlet, topic, since, until)
-        hits, corrected, nearest = self._rank(query, flt, max(limit, 1))
+        return self._search(query, self._query_terms(query), flt, limit)
+
+    def _search(
+        self, query: str, parsed: QueryTerms, flt: IndexFilter | None, limit: int
+    ) -> SearchResult:
+        hits, nearest = self._rank(query, parsed, flt, max(limit, 1))
+        corrected = parsed.corrected
         if hits:
             return SearchResult(query, tuple(hits), corrected=corrected)
         return SearchResult(query, (), self._not_found(query, nearest, corrected), corrected)
@@ -275,13 +281,12 @@ class Engine:
         )
 
     def _rank(
-        self, query: str, flt: IndexFilter | None, limit: int
-    ) -> tuple[list[Hit], str | None, list[str]]:
-        """Confident hits (best first, at most ``limit``), the corrected query, nearest titles."""
-        parsed = self._query_terms(query)
+        self, query: str, parsed: QueryTerms, flt: IndexFilter | None, limit: int
+    ) -> tuple[list[Hit], list[str]]:
+        """Confident hits (best first, at most ``limit``) and the nearest titles."""
         terms = list(parsed.weights)
         if not terms:
-            return [], parsed.corrected, []
+            return [], []
         snapshot = self._snapshot
         question = is_question(query)
         expanded = list(
@@ -300,7 +305,7 @@ class Engine:
             candidates = self.index.search(expanded, wanted, flt, titles_only=True)
             candidates = candidates or self.index.search(expanded, wanted, flt)
         if not candidates:
-            return [], parsed.corrected, []
+            return [], []
         matcher = QueryMatcher(terms)
         acronyms = Acronyms(terms, self.vocabulary.__contains__)
         top_bm25 = candidates[0][1] or 1.0
@@ -360,7 +365,7 @@ class Engine:
             excerpt, marks = best_window(article, matcher)
             field = matched_field(article, matcher)
             hits.append(Hit(article, round(min(score, 100.0), 1), field, excerpt, marks))
-        return hits, parsed.corrected, [item.article.title for item in scored[:3]]
+        return hits, [item.article.title for item in scored[:3]]
 
     def _not_found(self, query: str, nearest: list[str], corrected: str | None) -> NotFound:
         # Nothing shares a word with the query when ``nearest`` is empty: no honest suggestion.
@@ -399,12 +404,13 @@ class Engine:
 
     def ask(self, question: str) -> AskAnswer | NotFound:
         """The passage that best answers a question, quoted from one of the best articles."""
-        result = self.search(question, limit=PASSAGE_CANDIDATES)
+        parsed = self._query_terms(question)
+        result = self._search(question, parsed, None, PASSAGE_CANDIDATES)
         if result.not_found is not None:
             return result.not_found
         # Only paragraphs holding a query word can hold the answer; splitting whole bodies into
         # sentences was most of an ask's time. Paragraphs keep their sentences' context.
-        matcher = QueryMatcher(self._query_terms(question).weights)
+        matcher = QueryMatcher(parsed.weights)
         articles = [_paragraphs_matching(h.article, matcher) for h in result.hits]
         passage = best_passage(question, articles, idf=self.vocabulary.idf)
         if passage is None:
