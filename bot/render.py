@@ -8,7 +8,7 @@ Every card fits Discord's embed limits; ``fit_message`` keeps a whole message wi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.corpus.loader import LoadStats
@@ -114,7 +114,6 @@ class Card:
     timestamp: datetime | None = None
     author: str = ""
     colour: int = COLOUR
-    suggestions: tuple[str, ...] = field(default=())
 
     def length(self) -> int:
         """Characters Discord counts toward the 6,000 per message."""
@@ -138,7 +137,6 @@ def make_card(
     timestamp: datetime | None = None,
     author: str = "",
     colour: int = COLOUR,
-    suggestions: tuple[str, ...] = (),
 ) -> Card:
     """Build a card, cutting every part to its limit (text must already be escaped)."""
     return Card(
@@ -156,7 +154,6 @@ def make_card(
         timestamp=timestamp,
         author=cut(author, AUTHOR_MAX),
         colour=colour,
-        suggestions=tuple(cut(s, 80) for s in suggestions[:3]),
     )
 
 
@@ -300,7 +297,6 @@ def not_found_card(nf: NotFound) -> Card:
         "Not in this coverage",
         "\n".join(lines),
         colour=NOT_FOUND_COLOUR,
-        suggestions=nf.suggestions,
     )
 
 

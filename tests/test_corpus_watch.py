@@ -145,18 +145,6 @@ async def test_changes_before_the_watcher_starts_are_caught_up(
                 await watcher
 
 
-async def test_changes_iterator_yields_published_events(corpus: Corpus, tmp_path: Path) -> None:
-    root = tmp_path / "corpus"
-    f = uid("https://example.com/f")
-    changes = corpus.changes()
-    pending = asyncio.ensure_future(changes.__anext__())
-    (root / "f.md").write_text(record("Story F", "https://example.com/f"), encoding="utf-8")
-    await corpus.refresh([str(root / "f.md")])
-    change = await asyncio.wait_for(pending, TIMEOUT)
-    assert change.changes.added == {f}
-    await changes.aclose()
-
-
 async def test_refresh_of_an_unchanged_file_publishes_nothing(
     corpus: Corpus, tmp_path: Path
 ) -> None:

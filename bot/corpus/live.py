@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,9 +141,3 @@ class Corpus:
                 len(c.changed),
                 len(c.removed),
             )
-
-    async def changes(self) -> AsyncIterator[CorpusChange]:
-        """Iterate over changes as they are published (a convenience over ``subscribe``)."""
-        with self.subscribe() as queue:
-            while True:
-                yield await queue.get()

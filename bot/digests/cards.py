@@ -234,13 +234,12 @@ def cards_from_json(text: str) -> list[Card]:
     for data in json.loads(text):
         fields: list[dict[str, Any]] = data.pop("fields", [])
         stamp = data.pop("timestamp", None)
-        suggestions = data.pop("suggestions", [])
+        data.pop("suggestions", None)  # written by versions before 2026-11-23, never read
         cards.append(
             Card(
                 **data,
                 fields=tuple(CardField(**f) for f in fields),
                 timestamp=datetime.fromisoformat(stamp) if stamp else None,
-                suggestions=tuple(suggestions),
             )
         )
     return cards
