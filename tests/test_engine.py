@@ -331,3 +331,35 @@ def test_an_article_sharing_only_the_place_name_is_not_an_answer(tmp_path: Path)
     found = engine.summary("San Diego machine learning")
     assert not isinstance(found, NotFound)
     assert found.hit.article.url == "https://example.com/clinic"
+
+
+def test_a_long_description_in_other_words_is_answered_a_short_one_is_not(
+    tmp_path: Path,
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    docs = {
+        "onyx": (
+            "Fitfirm acquires motion tracker Onyx for live workouts",
+            "The Bangalore startup bought the Californian company, whose software follows "
+            "body movements during exercise classes at home.",
+        ),
+        "gym": ("Gym chain opens ten new clubs", "The clubs offer classes and personal coaching."),
+        "bank": ("Bank raises rates again", "Savers will earn more from Monday."),
+        "rail": ("Rail strike called off", "Trains will run as normal this week."),
+    }
+    for name, (title, excerpt) in docs.items():
+        (corpus / f"{name}.md").write_text(
+            f"---\ntitle: {title}\nwebUrl: https://example.com/{name}\nexcerpt: {excerpt}\n---\n",
+            encoding="utf-8",
+        )
+    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
+    engine = Engine(snapshot)
+    described = (
+        "indian fitness company purchases a california startup whose app watches "
+        "body movements while people exercise at home"
+    )
+    found = engine.search(described)
+    assert [h.article.url for h in found.hits] == ["https://example.com/onyx"]
+    # A short query sharing as few words gets no such allowance.
+    assert not engine.search("fitness purchases california startup rival").hits

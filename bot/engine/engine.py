@@ -59,6 +59,9 @@ SUMMARY_CHARS = 2500  # summaries lean on the lead; ranking every sentence of a 
 UNKNOWN_SUBJECT_FACTOR = 0.6
 MISSING_NAME_PENALTY = 0.5
 NAME_ONLY_FACTOR = 0.5  # an article sharing only the query's names, none of its other words
+LONG_QUERY_WORDS = 6  # content words past this many each add LONG_QUERY_STEP to the score
+LONG_QUERY_STEP = 2.0
+LONG_QUERY_MAX = 15.0
 SUGGEST_LIMIT = 25
 SHORT_PARTIAL = 2  # a half-typed word this short is completed from the titles found
 SHORT_PARTIAL_POOL = 100  # titles with the complete words checked for it
@@ -312,6 +315,9 @@ class Engine:
         total = sum(parsed.weights.values()) or 1.0
         clean_query = " ".join(terms)
         topic_words = set(terms) - parsed.names if parsed.names else set()
+        # A long description retold in other words shares a smaller part of its words with the
+        # article than a short fragment does, and chance overlaps that large are rarer.
+        allowance = min(LONG_QUERY_MAX, LONG_QUERY_STEP * max(0, len(terms) - LONG_QUERY_WORDS))
 
         def rate(article: Article, bm25: float, in_title: set[str], covered: set[str]) -> Rated:
             coverage = sum(parsed.present[t] for t in covered) / total
@@ -332,6 +338,7 @@ class Engine:
             if topic_words and not topic_words & covered:
                 # ...or by a San Diego clinic's news: the name is there, the subject isn't.
                 score *= NAME_ONLY_FACTOR
+            score += allowance
             return Rated(score + rank_bonus, bm25, article, score, in_title, covered)
 
         scored: list[Rated] = []
