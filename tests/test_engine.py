@@ -361,5 +361,108 @@ def test_a_long_description_in_other_words_is_answered_a_short_one_is_not(
     )
     found = engine.search(described)
     assert [h.article.url for h in found.hits] == ["https://example.com/onyx"]
-    # A short query sharing as few words gets no such allowance.
+    # A short query sharing as few words gets no such allowance, nor does a long one that
+    # shares only a word or two.
     assert not engine.search("fitness purchases california startup rival").hits
+    unrelated = (
+        "regional airline cancels flights after pilots strike over pay while travellers "
+        "wait at home for refunds and new bookings"
+    )
+    assert not engine.search(unrelated).hits
+
+
+def _corpus(tmp_path: Path, docs: dict[str, tuple[str, str]]) -> Engine:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, (title, excerpt) in docs.items():
+        (corpus / f"{name}.md").write_text(
+            f"---\ntitle: {title}\nwebUrl: https://example.com/{name}\nexcerpt: {excerpt}\n---\n",
+            encoding="utf-8",
+        )
+    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
+    return Engine(snapshot)
+
+
+def test_a_capitalised_first_word_is_not_a_name_the_answer_must_hold(tmp_path: Path) -> None:
+    engine = _corpus(
+        tmp_path,
+        {
+            "recall": ("Tesla recalls Model Y over loose bolts", "The carmaker fixes the cars."),
+            "bank": ("Bank raises rates again", "Savers will earn more from Monday."),
+            "rail": ("Rail strike called off", "Trains will run as normal this week."),
+        },
+    )
+    for query in ("Recent Tesla recalls", "Explain Tesla recalls", "recent tesla recalls"):
+        hits = engine.search(query).hits
+        assert hits and hits[0].article.url == "https://example.com/recall", query
+
+
+def test_common_words_alone_fall_back_to_the_full_text_when_no_title_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.engine import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "COMMON_MIN_ARTICLES", 1)
+    monkeypatch.setattr(engine_module, "COMMON_SHARE", 0.3)
+    docs = {
+        f"s{n}": (f"Council minutes {n}", f"Meeting {n} heard the harbour ferry strike went on.")
+        for n in range(3)
+    }
+    docs["timetable"] = ("Ferry timetable changes in spring", "New sailing times from April.")
+    engine = _corpus(tmp_path, docs)
+    urls = {h.article.url for h in engine.search("harbour ferry strike").hits}
+    assert urls == {f"https://example.com/s{n}" for n in range(3)}
+
+
+def test_a_rare_form_of_a_common_word_does_not_pick_the_candidates_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.engine import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "COMMON_MIN_ARTICLES", 1)
+    monkeypatch.setattr(engine_module, "COMMON_SHARE", 0.5)
+    docs = {f"f{n}": (f"Ferry news {n}", f"The ferry service {n} runs daily.") for n in range(4)}
+    docs["tourists"] = ("Boats kept ferrying tourists", "Crews worked through the night.")
+    engine = _corpus(tmp_path, docs)
+    hits = engine.search("ferry").hits
+    assert {h.article.url for h in hits} >= {f"https://example.com/f{n}" for n in range(4)}
+
+
+def test_a_long_query_about_a_subject_the_corpus_never_names_is_not_answered(
+    tmp_path: Path,
+) -> None:
+    engine = _corpus(
+        tmp_path,
+        {
+            "ford": (
+                "Ford recalls pickup trucks over faulty seatbelt bolts",
+                "Bolts can crack in cold weather, the carmaker said of its electric pickups.",
+            ),
+            "bank": ("Bank raises rates again", "Savers will earn more from Monday."),
+            "rail": ("Rail strike called off", "Trains will run as normal this week."),
+        },
+    )
+    query = "faulty seatbelt bolts crack in cold weather so Rivian recalls electric pickup trucks"
+    assert not engine.search(query).hits
+    assert engine.search(query.replace("Rivian", "Ford")).hits
+
+
+def test_autocomplete_while_a_change_is_applied_names_only_articles_it_holds(
+    tmp_path: Path,
+) -> None:
+    # ``apply`` installs the new title table a moment before the new snapshot; a suggestion
+    # asked in between must not fail on a title whose article the old snapshot lacks.
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    loader = CorpusLoader([corpus], tmp_path / "c.db")
+    snapshot, _, _ = loader.load()
+    engine = Engine(snapshot)
+    (corpus / "harbour.md").write_text(
+        "---\ntitle: Harbour cranes idle\nwebUrl: https://example.com/cranes\n---\n",
+        encoding="utf-8",
+    )
+    new, changes, _ = loader.refresh([str(corpus / "harbour.md")])
+    engine._update_names(engine.snapshot.articles, new, changes)
+    assert engine.suggest("harbour") == []
+    engine.apply(new, changes)
+    assert [s.name for s in engine.suggest("harbour")] == ["Harbour cranes idle"]

@@ -6,10 +6,12 @@ naming the organisation the other way looked as if it lacked the query's subject
 is read off the text itself, with no list of known acronyms: the capitals of a name spell the
 acronym ("Federal Bureau of Investigation" -> FBI; small linking words are skipped).
 
-Only an article's opening is read (excerpt and first paragraphs): news spells a name out at
-its first mention, and scanning whole bodies per candidate would cost most of a query's time.
-Runs of fewer than three words are left out: two-letter capitals ("AI", "UC") spell too many
-word pairs by chance.
+A query word is looked for spelled out only when typed in capitals or unknown to the corpus
+(a lowercase word the corpus knows is an ordinary word), and only a whole run of capitalised
+words spells it. Only an article's opening is read (excerpt and first paragraphs): news
+spells a name out at its first mention, and scanning whole bodies per candidate would cost
+most of a query's time. Runs of fewer than three words are left out: two-letter capitals
+("AI", "UC") spell too many word pairs by chance.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ _NAME_RUN = re.compile(r"\b" + _NAME_WORD + r"(?:\s+" + _LINKS + _NAME_WORD + r"
 class Acronyms:
     """One query's acronym readings: which of its words an article may hold in the other form."""
 
-    def __init__(self, terms: Sequence[str], known: Callable[[str], bool]) -> None:
+    def __init__(self, query: str, terms: Sequence[str], known: Callable[[str], bool]) -> None:
         # Runs of consecutive content words, keyed by their initials: "australian federal
         # police" -> {"afp": (australian, federal, police)}. Only initials that are a word of
         # the corpus (``known``) can be an acronym in one of its articles.
@@ -40,8 +42,14 @@ class Acronyms:
                 letters = "".join(t[0] for t in run)
                 if letters.isalpha() and letters not in self._runs and known(letters):
                     self._runs[letters] = run
+        # Query words to look for spelled out: typed in capitals ("ACLU"), or unknown to the
+        # corpus ("rcmp" where it only writes the full name). A lowercase word the corpus
+        # knows is an ordinary word: "ban" is not "Bay Area Network".
+        typed = {m.group().lower() for m in _CAPS.finditer(query)}
         self._short = tuple(
-            t for t in terms if t.isalpha() and MIN_LETTERS <= len(t) <= MAX_LETTERS
+            t
+            for t in terms
+            if t.isalpha() and MIN_LETTERS <= len(t) <= MAX_LETTERS and (t in typed or not known(t))
         )
 
     def __bool__(self) -> bool:
@@ -68,11 +76,16 @@ def opening(excerpt: str, body: Sequence[str]) -> tuple[str, ...]:
 
 
 def _spelled_initials(text: str) -> set[str]:
-    """The acronyms ``text``'s runs of capitalised words spell, in every 3–6 letter stretch."""
+    """The acronyms ``text``'s runs of capitalised words spell, each run as a whole.
+
+    A whole run only (a leading "The" aside): stretches of longer runs spelled ordinary words
+    by chance ("Bay Area Network" is no "ban").
+    """
     out: set[str] = set()
     for match in _NAME_RUN.finditer(text):
-        letters = "".join(w[0] for w in match.group().split() if w[0].isupper()).lower()
-        for i in range(len(letters)):
-            for j in range(i + MIN_LETTERS, min(i + MAX_LETTERS, len(letters)) + 1):
-                out.add(letters[i:j])
+        words = [w for w in match.group().split() if w[0].isupper()]
+        if words[0] == "The":
+            words = words[1:]
+        if MIN_LETTERS <= len(words) <= MAX_LETTERS:
+            out.add("".join(w[0] for w in words).lower())
     return out

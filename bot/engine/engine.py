@@ -13,15 +13,13 @@ import bisect
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
-from typing import NamedTuple
 
 from rapidfuzz import fuzz, process
 
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from bot.corpus.model import Article
-from bot.engine.acronyms import Acronyms, opening
 from bot.engine.excerpts import best_window, matched_field
 from bot.engine.index import IndexFilter, SearchIndex, index_terms
 from bot.engine.matching import QueryMatcher
@@ -39,29 +37,19 @@ from bot.engine.results import (
     Suggestion,
     SummaryAnswer,
 )
+from bot.engine.scoring import CONFIDENT, QueryTerms, Rated, Scorer
 from bot.engine.stories import StoryIndex
 from bot.engine.summary import summarize
-from bot.engine.text import STOPWORDS, is_question
+from bot.engine.text import STOPWORDS
 from bot.engine.vocabulary import Vocabulary
 
-# A hit below this calibrated score is not an answer. Chosen on bench/questions.yaml: it is where
-# unanswerable questions stop and real ones start (see README, "Quality").
-CONFIDENT = 50.0
 CANDIDATES = 40  # BM25 candidates re-scored per query
-ACRONYM_CANDIDATES = 8  # leading candidates whose openings are read for acronyms
 # Words in more than this share of articles (and at least this many) don't pick candidates:
 # in a small topical corpus the topic's own words are in most articles and must still count.
 COMMON_SHARE = 0.05
 COMMON_MIN_ARTICLES = 10_000
 PASSAGE_CANDIDATES = 3  # best articles searched for an answer passage
 SUMMARY_CHARS = 2500  # summaries lean on the lead; ranking every sentence of a long body is slow
-# A capitalised query word the corpus has never seen names a subject it doesn't cover.
-UNKNOWN_SUBJECT_FACTOR = 0.6
-MISSING_NAME_PENALTY = 0.5
-NAME_ONLY_FACTOR = 0.5  # an article sharing only the query's names, none of its other words
-LONG_QUERY_WORDS = 6  # content words past this many each add LONG_QUERY_STEP to the score
-LONG_QUERY_STEP = 2.0
-LONG_QUERY_MAX = 15.0
 SUGGEST_LIMIT = 25
 SHORT_PARTIAL = 2  # a half-typed word this short is completed from the titles found
 SHORT_PARTIAL_POOL = 100  # titles with the complete words checked for it
@@ -249,7 +237,7 @@ class Engine:
     def _query_terms(self, query: str) -> QueryTerms:
         """Content terms after typo correction, with the weight each carries."""
         tokens = index_terms(query)
-        proper = _proper_nouns(query)
+        proper, name_words = _proper_nouns(query)
         terms: dict[str, float] = {}
         present_weight: dict[str, float] = {}
         spelled: list[str] = []
@@ -281,6 +269,7 @@ class Engine:
             corrected=" ".join(spelled) if changed else None,
             unknown_names=unknown,
             names=frozenset(t for t in content if t in proper),
+            name_words=frozenset(t for t in content if t in name_words),
         )
 
     def _rank(
@@ -290,80 +279,41 @@ class Engine:
         terms = list(parsed.weights)
         if not terms:
             return [], []
-        snapshot = self._snapshot
-        question = is_question(query)
-        expanded = list(
-            dict.fromkeys([*terms, *(f for t in terms for f in self.vocabulary.forms(t))])
-        )
+        vocabulary, snapshot = self.vocabulary, self._snapshot
+        wanted = max(CANDIDATES, limit)
+        scorer = Scorer(query, parsed, vocabulary.__contains__)
+
+        def rated(candidates: list[tuple[str, float]]) -> list[Rated]:
+            found = ((snapshot.articles.get(aid), bm25) for aid, bm25 in candidates)
+            return scorer.rate_all((a, bm25) for a, bm25 in found if a is not None)
+
         # Words in a large share of the corpus barely change which articles rank first, but
         # their long posting lists were most of the index's p99 at a million articles; they
-        # still count in the confidence score below. A query of such words alone is looked
-        # up in titles, whose lists are far shorter (p99 at 1M: 6.8 -> 2.2 ms).
-        common = max(self.vocabulary.documents * COMMON_SHARE, COMMON_MIN_ARTICLES)
-        selective = [t for t in expanded if self.vocabulary.df.get(t, 0) <= common]
-        wanted = max(CANDIDATES, limit)
+        # still count in the score. A word is common with all its forms: a rare form of a
+        # common word ("ferrying") must not pick the candidates alone.
+        common = max(vocabulary.documents * COMMON_SHARE, COMMON_MIN_ARTICLES)
+        df = vocabulary.df
+        selective = [
+            form
+            for t in terms
+            if df.get(t, 0) <= common
+            for form in dict.fromkeys((t, *vocabulary.forms(t)))
+            if df.get(form, 0) <= common
+        ]
         if selective:
-            candidates = self.index.search(selective, wanted, flt)
+            scored = rated(self.index.search(selective, wanted, flt))
         else:
-            candidates = self.index.search(expanded, wanted, flt, titles_only=True)
-            candidates = candidates or self.index.search(expanded, wanted, flt)
-        if not candidates:
+            # Only common words: titles first, whose posting lists are far shorter (p99 at
+            # 1M: 6.8 -> 2.2 ms), then the full text when no title answers the query.
+            every = list(dict.fromkeys([*terms, *(f for t in terms for f in vocabulary.forms(t))]))
+            scored = rated(self.index.search(every, wanted, flt, titles_only=True))
+            if not any(item.score >= CONFIDENT for item in scored):
+                seen = {item.article.id for item in scored}
+                more = [c for c in self.index.search(every, wanted, flt) if c[0] not in seen]
+                scored = sorted([*scored, *rated(more)], key=lambda item: -item.key)
+        if not scored:
             return [], []
-        matcher = QueryMatcher(terms)
-        acronyms = Acronyms(terms, self.vocabulary.__contains__)
-        top_bm25 = candidates[0][1] or 1.0
-        total = sum(parsed.weights.values()) or 1.0
-        clean_query = " ".join(terms)
-        topic_words = set(terms) - parsed.names if parsed.names else set()
-        # A long description retold in other words shares a smaller part of its words with the
-        # article than a short fragment does, and chance overlaps that large are rarer.
-        allowance = min(LONG_QUERY_MAX, LONG_QUERY_STEP * max(0, len(terms) - LONG_QUERY_WORDS))
-
-        def rate(article: Article, bm25: float, in_title: set[str], covered: set[str]) -> Rated:
-            coverage = sum(parsed.present[t] for t in covered) / total
-            rank_bonus = 8 * bm25 / top_bm25
-            if question:
-                score = 100 * coverage
-            else:
-                # Calibrated part: how much of the query the title itself holds. Ordering part:
-                # fuzzy title similarity, which helps fragments and must not decide confidence.
-                title_part = sum(parsed.present[t] for t in in_title) / total
-                score = 100 * (0.8 * coverage + 0.2 * title_part)
-                rank_bonus += 0.1 * fuzz.token_sort_ratio(clean_query, article.title.lower())
-            missing_names = sum(parsed.weights[t] for t in parsed.names - covered) / total
-            # "San Diego police ban" answered by Portland's ban: a named subject is missing.
-            score *= 1.0 - MISSING_NAME_PENALTY * missing_names
-            if parsed.unknown_names - covered:  # only an acronym can cover a word never seen
-                score *= UNKNOWN_SUBJECT_FACTOR
-            if topic_words and not topic_words & covered:
-                # ...or by a San Diego clinic's news: the name is there, the subject isn't.
-                score *= NAME_ONLY_FACTOR
-            score += allowance
-            return Rated(score + rank_bonus, bm25, article, score, in_title, covered)
-
-        scored: list[Rated] = []
-        for article_id, bm25 in candidates:
-            article = snapshot.articles.get(article_id)
-            if article is None:
-                continue
-            title = " ".join((article.title, *article.alt_titles))
-            in_title = matcher.found(title)
-            covered = in_title | matcher.found_in(_other_text(article), in_title)
-            scored.append(rate(article, bm25, in_title, covered))
-        if acronyms:
-            # Reading acronyms costs a regex pass over an article's opening: only the leading
-            # candidates get it (for all 40 it tripled a search's p99 at 10k articles).
-            scored.sort(key=lambda item: (-item[0], -item[1]))
-            for i, item in enumerate(scored[:ACRONYM_CANDIDATES]):
-                missing = set(terms) - item.covered
-                if not missing:
-                    continue
-                article = item.article
-                title = " ".join((article.title, *article.alt_titles))
-                extra = acronyms.covered(title, opening(article.excerpt, article.body), missing)
-                if extra:
-                    scored[i] = rate(article, item.bm25, item.in_title, item.covered | extra)
-        scored.sort(key=lambda item: (-item[0], -item[1]))
+        matcher = scorer.matcher
         hits = []  # excerpts are built only for what is shown: they scan whole bodies
         for item in scored[:limit]:
             article, score = item.article, item.score
@@ -474,7 +424,8 @@ class Engine:
         """Newest dated articles, optionally of one topic."""
         flt = IndexFilter(topic=(self.resolve_topic(topic) or topic).casefold() if topic else None)
         ids = self.index.filtered_all(limit, flt)
-        return [self._snapshot.articles[i] for i in ids if i in self._snapshot.articles]
+        articles = self._snapshot.articles
+        return [articles[i] for i in ids if i in articles]
 
     def date_range(self) -> tuple[datetime | None, datetime | None]:
         """First and last publication times in the corpus."""
@@ -485,6 +436,9 @@ class Engine:
         """Completions for what a user is typing: outlets and topics first, then titles."""
         text = prefix.strip()
         out: dict[str, Suggestion] = {}
+        # One snapshot throughout: ``apply`` may swap it (and the name tables) meanwhile, and
+        # a title table newer than the snapshot names articles it doesn't hold yet.
+        articles = self._snapshot.articles
         if not text:
             for article in self.latest(limit=limit):
                 _put(out, article.title, "title")
@@ -506,7 +460,9 @@ class Engine:
         for title, article_id in self._titles[start : start + limit]:
             if not title.startswith(begun):
                 break
-            _put(out, self._snapshot.articles[article_id].title, "title")
+            article = articles.get(article_id)
+            if article is not None:
+                _put(out, article.title, "title")
         tokens = index_terms(text)
         if len(folded) < 3 or not tokens or len(out) >= limit:
             return list(out.values())[:limit]
@@ -523,52 +479,32 @@ class Engine:
             # p99 at 1M articles (14 ms); the titles holding the complete words are few, so
             # the best of them are checked for the partial word here instead.
             pool = self.index.prefix(complete, "", SHORT_PARTIAL_POOL)
-            ids = [i for i in pool if _has_word_starting(self._snapshot.articles.get(i), partial)]
+            ids = [i for i in pool if _has_word_starting(articles.get(i), partial)]
         ids = ids[:limit] or self.index.prefix(complete, partial, limit)
         if not ids and partial and len(partial) >= 4:
             fixed = self.vocabulary.correct(partial)
             if fixed:
                 ids = self.index.prefix([*complete, fixed], "", limit)
         for article_id in ids:
-            article = self._snapshot.articles.get(article_id)
+            article = articles.get(article_id)
             if article is not None:
                 _put(out, article.title, "title")
         return list(out.values())[:limit]
 
 
-class Rated(NamedTuple):
-    """One candidate's ordering key and calibrated score, with the query words it holds."""
+def _proper_nouns(query: str) -> tuple[set[str], set[str]]:
+    """Capitalised words after the first; the same with a first word that starts a name.
 
-    key: float
-    bm25: float
-    article: Article
-    score: float
-    in_title: set[str]
-    covered: set[str]
-
-
-@dataclass(frozen=True, slots=True)
-class QueryTerms:
-    """A query read for ranking: each term's weight when sought and when found."""
-
-    weights: dict[str, float]
-    present: dict[str, float]
-    corrected: str | None
-    unknown_names: frozenset[str]  # capitalised words the corpus never uses: uncovered subjects
-    names: frozenset[str] = frozenset()  # capitalised words: names an answer must contain
-
-
-def _proper_nouns(query: str) -> set[str]:
-    """Lowercased words written with a capital, the first word only when a name goes on.
-
-    A query's first word is capitalised either way ("Democrats propose…"), but "San Diego",
-    "Elon Musk" and "Tesla Cybertruck" are names from their first word.
+    "San Diego" and "Elon Musk" are names from their first word. But a query's first word is
+    capitalised either way ("Recent Tesla recalls", "Democrats propose…"), so it never counts
+    as a name an answer must hold, only as part of a name rather than of the subject.
     """
     words = query.split()
-    named = [w for w in words[1:] if w[:1].isupper()]
+    names = {t for w in words[1:] if w[:1].isupper() for t in index_terms(w)}
+    leading = set()
     if len(words) > 1 and words[0][:1].isupper() and words[1][:1].isupper():
-        named.append(words[0])
-    return {t for w in named for t in index_terms(w)}
+        leading = set(index_terms(words[0]))
+    return names, names | leading
 
 
 def _plausible_typo(word: str, fixed: str) -> bool:
@@ -578,18 +514,11 @@ def _plausible_typo(word: str, fixed: str) -> bool:
     return sorted(word) == sorted(fixed)  # a transposition: "form" for "from"
 
 
-def _other_text(article: Article) -> tuple[str, ...]:
-    return (
-        article.outlet.name,
-        article.outlet.domain,
-        " ".join(article.topics),
-        article.excerpt,
-        *article.body,
-    )
-
-
 def _has_word_starting(article: Article | None, partial: str) -> bool:
-    return article is not None and any(t.startswith(partial) for t in index_terms(article.title))
+    if article is None:
+        return False
+    titles = (article.title, *article.alt_titles)
+    return any(t.startswith(partial) for title in titles for t in index_terms(title))
 
 
 def _put(out: dict[str, Suggestion], name: str, kind: str) -> None:

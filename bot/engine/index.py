@@ -130,8 +130,8 @@ class SearchIndex:
     ) -> list[tuple[str, float]]:
         """BM25 candidates for an OR of ``terms``: (article id, raw score), best first.
 
-        ``titles_only`` looks in titles alone: for a query made only of words most articles
-        hold, whose full-text posting lists are the slowest thing to union.
+        ``titles_only`` looks in titles alone: for a query made only of words in a large share
+        of the articles, whose full-text posting lists are the slowest thing to union.
         """
         if not terms:
             return []
