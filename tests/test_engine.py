@@ -11,6 +11,7 @@ import pytest
 from bot.corpus.loader import CorpusLoader
 from bot.engine.engine import Engine
 from bot.engine.results import NotFound
+from tests.tiny_corpus import engine_over
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 VERGE = "https://theverge.com/2020/8/14/21368930/clearview-ai-ice-contract-privacy-immigration"
@@ -302,8 +303,6 @@ def test_suggest_completes_the_word_being_typed_and_respects_a_finished_word(
 
 
 def test_an_article_sharing_only_the_place_name_is_not_an_answer(tmp_path: Path) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
     docs = {
         "portland": (
             "Portland bans police use of facial recognition",
@@ -320,13 +319,7 @@ def test_an_article_sharing_only_the_place_name_is_not_an_answer(tmp_path: Path)
             f"{city} police weigh facial recognition rules",
             f"Officers in {city} asked the council about a facial recognition ban.",
         )
-    for name, (title, excerpt) in docs.items():
-        (corpus / f"{name}.md").write_text(
-            f"---\ntitle: {title}\nwebUrl: https://example.com/{name}\nexcerpt: {excerpt}\n---\n",
-            encoding="utf-8",
-        )
-    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
-    engine = Engine(snapshot)
+    engine = engine_over(tmp_path, docs)
     assert isinstance(engine.summary("San Diego police facial recognition ban"), NotFound)
     found = engine.summary("San Diego machine learning")
     assert not isinstance(found, NotFound)
@@ -336,8 +329,6 @@ def test_an_article_sharing_only_the_place_name_is_not_an_answer(tmp_path: Path)
 def test_a_long_description_in_other_words_is_answered_a_short_one_is_not(
     tmp_path: Path,
 ) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
     docs = {
         "onyx": (
             "Fitfirm acquires motion tracker Onyx for live workouts",
@@ -348,13 +339,7 @@ def test_a_long_description_in_other_words_is_answered_a_short_one_is_not(
         "bank": ("Bank raises rates again", "Savers will earn more from Monday."),
         "rail": ("Rail strike called off", "Trains will run as normal this week."),
     }
-    for name, (title, excerpt) in docs.items():
-        (corpus / f"{name}.md").write_text(
-            f"---\ntitle: {title}\nwebUrl: https://example.com/{name}\nexcerpt: {excerpt}\n---\n",
-            encoding="utf-8",
-        )
-    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
-    engine = Engine(snapshot)
+    engine = engine_over(tmp_path, docs)
     described = (
         "indian fitness company purchases a california startup whose app watches "
         "body movements while people exercise at home"
@@ -371,20 +356,8 @@ def test_a_long_description_in_other_words_is_answered_a_short_one_is_not(
     assert not engine.search(unrelated).hits
 
 
-def _corpus(tmp_path: Path, docs: dict[str, tuple[str, str]]) -> Engine:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name, (title, excerpt) in docs.items():
-        (corpus / f"{name}.md").write_text(
-            f"---\ntitle: {title}\nwebUrl: https://example.com/{name}\nexcerpt: {excerpt}\n---\n",
-            encoding="utf-8",
-        )
-    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
-    return Engine(snapshot)
-
-
 def test_a_capitalised_first_word_is_not_a_name_the_answer_must_hold(tmp_path: Path) -> None:
-    engine = _corpus(
+    engine = engine_over(
         tmp_path,
         {
             "recall": ("Tesla recalls Model Y over loose bolts", "The carmaker fixes the cars."),
@@ -409,7 +382,7 @@ def test_common_words_alone_fall_back_to_the_full_text_when_no_title_answers(
         for n in range(3)
     }
     docs["timetable"] = ("Ferry timetable changes in spring", "New sailing times from April.")
-    engine = _corpus(tmp_path, docs)
+    engine = engine_over(tmp_path, docs)
     urls = {h.article.url for h in engine.search("harbour ferry strike").hits}
     assert urls == {f"https://example.com/s{n}" for n in range(3)}
 
@@ -423,7 +396,7 @@ def test_a_rare_form_of_a_common_word_does_not_pick_the_candidates_alone(
     monkeypatch.setattr(engine_module, "COMMON_SHARE", 0.5)
     docs = {f"f{n}": (f"Ferry news {n}", f"The ferry service {n} runs daily.") for n in range(4)}
     docs["tourists"] = ("Boats kept ferrying tourists", "Crews worked through the night.")
-    engine = _corpus(tmp_path, docs)
+    engine = engine_over(tmp_path, docs)
     hits = engine.search("ferry").hits
     assert {h.article.url for h in hits} >= {f"https://example.com/f{n}" for n in range(4)}
 
@@ -431,7 +404,7 @@ def test_a_rare_form_of_a_common_word_does_not_pick_the_candidates_alone(
 def test_a_long_query_about_a_subject_the_corpus_never_names_is_not_answered(
     tmp_path: Path,
 ) -> None:
-    engine = _corpus(
+    engine = engine_over(
         tmp_path,
         {
             "ford": (

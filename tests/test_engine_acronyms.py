@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.corpus.loader import CorpusLoader
 from bot.engine.acronyms import Acronyms
 from bot.engine.engine import Engine
+from tests.tiny_corpus import engine_over
 
 # Words the corpus holds: an acronym in an article is one of them; "ban" is an ordinary word.
 KNOWN = {"afp", "uc", "ban", "ferry"}.__contains__
@@ -60,8 +60,6 @@ def test_an_ordinary_word_is_not_read_as_an_acronym() -> None:
 
 @pytest.fixture()
 def engine(tmp_path: Path) -> Engine:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
     docs = {
         "aclu": (
             "Civil rights group takes Zentrix to court",
@@ -70,13 +68,7 @@ def engine(tmp_path: Path) -> Engine:
         "afp": ("AFP trialled Zentrix software", "Officers used the tool in child abuse cases."),
         "other": ("Zentrix opens an office in Oslo", "The company hired forty engineers."),
     }
-    for name, (title, excerpt) in docs.items():
-        (corpus / f"{name}.md").write_text(
-            f"---\ntitle: {title}\nwebUrl: https://example.com/{name}\nexcerpt: {excerpt}\n---\n",
-            encoding="utf-8",
-        )
-    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
-    return Engine(snapshot)
+    return engine_over(tmp_path, docs)
 
 
 @pytest.mark.parametrize(
