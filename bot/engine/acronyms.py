@@ -59,10 +59,12 @@ class Acronyms:
         """Which ``missing`` query words the article holds as an acronym or spelled out."""
         found: set[str] = set()
         text = "\n".join(opening)
-        if self._runs:
-            for source in (title, text):
-                for match in _CAPS.finditer(source):
-                    found.update(self._runs.get(match.group().lower(), ()))
+        for letters, run in self._runs.items():
+            if missing.isdisjoint(run):
+                continue
+            capitals = letters.upper()
+            if _holds_word(title, capitals) or _holds_word(text, capitals):
+                found.update(run)
         short = [w for w in self._short if w in missing and w not in found]
         if short:
             spelled = _spelled_initials(text)
@@ -73,6 +75,25 @@ class Acronyms:
 def opening(excerpt: str, body: Sequence[str]) -> tuple[str, ...]:
     """The part of an article where names are spelled out: excerpt and first paragraphs."""
     return (excerpt, *body[:LEAD_PARAGRAPHS])
+
+
+def _holds_word(text: str, word: str) -> bool:
+    """Whether ``word`` stands in ``text`` as a word of its own (a plural "s" allowed).
+
+    ``str.find`` for the few acronyms a query could stand for: scanning every capitalised
+    token of each candidate's opening with a regex doubled the cost of a digest run.
+    """
+    at = text.find(word)
+    while at != -1:
+        end = at + len(word)
+        if end < len(text) and text[end] == "s":
+            end += 1
+        before = text[at - 1] if at else " "
+        after = text[end] if end < len(text) else " "
+        if not before.isalnum() and not after.isalnum():
+            return True
+        at = text.find(word, at + 1)
+    return False
 
 
 def _spelled_initials(text: str) -> set[str]:

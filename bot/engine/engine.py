@@ -292,6 +292,10 @@ class Engine:
         # still count in the score. A word is common with all its forms: a rare form of a
         # common word ("ferrying") must not pick the candidates alone.
         common = max(vocabulary.documents * COMMON_SHARE, COMMON_MIN_ARTICLES)
+        if self.index.size <= COMMON_MIN_ARTICLES:
+            # No posting list is long in an index this small, whatever the vocabulary (a
+            # digest run's index of new articles borrows the whole corpus's).
+            common = float("inf")
         df = vocabulary.df
         selective = [
             form
