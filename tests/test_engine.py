@@ -439,3 +439,19 @@ def test_autocomplete_while_a_change_is_applied_names_only_articles_it_holds(
     assert engine.suggest("harbour") == []
     engine.apply(new, changes)
     assert [s.name for s in engine.suggest("harbour")] == ["Harbour cranes idle"]
+
+
+def test_an_answer_whose_article_the_stories_do_not_hold_is_a_story_of_one(
+    tmp_path: Path,
+) -> None:
+    # Stories follow a change a moment before the snapshot does; an answer found in between
+    # (or by an engine built without stories) must not fail.
+    db = tmp_path / "c.db"
+    snapshot, _, _ = CorpusLoader([SEEDS], db).load()
+    engine = Engine(snapshot, stories=False)
+    answer = engine.coverage("clearview ice contract")
+    assert not isinstance(answer, NotFound)
+    assert answer.story.articles == (answer.hit.article,)
+    assert answer.story.first is answer.hit.article
+    assert not isinstance(engine.source("clearview ice contract"), NotFound)
+    assert not isinstance(engine.related("clearview ice contract"), NotFound)

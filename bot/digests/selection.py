@@ -121,11 +121,7 @@ class NewCoverage:
 
     def story_of(self, article: Article) -> Story:
         """The article's story in the main engine; a story of one if it isn't clustered yet."""
-        try:
-            return self.engine.stories.story_of(article.id)
-        except KeyError:
-            first = article if article.published is not None else None
-            return Story(article.id, (article,), first)
+        return self.engine.story_of(article)
 
     def digest(self, request: DigestRequest, now: datetime) -> Digest:
         """The digest for one subscription (empty when nothing new matches)."""

@@ -34,6 +34,7 @@ from bot.engine.results import (
     RelatedItem,
     SearchResult,
     SourceAnswer,
+    Story,
     Suggestion,
     SummaryAnswer,
 )
@@ -354,14 +355,14 @@ class Engine:
         hit = self._best(query)
         if isinstance(hit, NotFound):
             return hit
-        return SourceAnswer(query, hit, self.stories.story_of(hit.article.id))
+        return SourceAnswer(query, hit, self.story_of(hit.article))
 
     def coverage(self, query: str) -> CoverageAnswer | NotFound:
         """The story around the best article: outlets, first report, timeline."""
         hit = self._best(query)
         if isinstance(hit, NotFound):
             return hit
-        return CoverageAnswer(query, hit, self.stories.story_of(hit.article.id))
+        return CoverageAnswer(query, hit, self.story_of(hit.article))
 
     def ask(self, question: str) -> AskAnswer | NotFound:
         """The passage that best answers a question, quoted from one of the best articles."""
@@ -379,6 +380,18 @@ class Engine:
         hit = next(h for h in result.hits if h.article.id == passage.article.id)
         return AskAnswer(question, hit, replace(passage, article=hit.article))
 
+    def story_of(self, article: Article) -> Story:
+        """The article's story; a story of one when the stories don't hold it.
+
+        That happens for an answer found just before a change that removed its article was
+        applied (stories follow a change before the snapshot does), or without stories.
+        """
+        try:
+            return self.stories.story_of(article.id)
+        except KeyError:
+            first = article if article.published is not None else None
+            return Story(article.id, (article,), first)
+
     def related(self, query: str, limit: int = 10) -> RelatedAnswer | NotFound:
         """Explicitly related articles, the rest of the story, then similar coverage."""
         hit = self._best(query)
@@ -387,7 +400,7 @@ class Engine:
         article = hit.article
         articles = self._snapshot.articles
         items: dict[str, RelatedItem] = {}
-        for other in self.stories.story_of(article.id).articles:
+        for other in self.story_of(article).articles:
             if other.id != article.id:
                 items[other.id] = RelatedItem(other, "same story", 100.0)
         for other_id in article.related:
