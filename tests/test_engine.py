@@ -11,7 +11,7 @@ import pytest
 from bot.corpus.loader import CorpusLoader
 from bot.engine.engine import Engine
 from bot.engine.results import NotFound
-from tests.tiny_corpus import engine_over
+from tests.tiny_corpus import engine_over, seeded
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 VERGE = "https://theverge.com/2020/8/14/21368930/clearview-ai-ice-contract-privacy-immigration"
@@ -135,11 +135,7 @@ def test_suggest_completes_titles_outlets_and_topics(engine: Engine) -> None:
 
 
 def test_index_follows_corpus_changes(tmp_path: Path) -> None:
-    corpus = tmp_path / "corpus"
-    shutil.copytree(SEEDS, corpus)
-    loader = CorpusLoader([corpus], tmp_path / "c.db")
-    snapshot, _, _ = loader.load()
-    engine = Engine(snapshot)
+    corpus, loader, engine = seeded(tmp_path)
     assert isinstance(engine.summary("zebra crossing robots in Lagos"), NotFound)
 
     (corpus / "zebra.md").write_text(
@@ -205,11 +201,7 @@ def test_latest_lists_only_dated_articles_newest_first(engine: Engine) -> None:
 
 
 def test_a_failed_update_is_repaired_by_a_rebuild(tmp_path: Path, monkeypatch) -> None:
-    corpus = tmp_path / "corpus"
-    shutil.copytree(SEEDS, corpus)
-    loader = CorpusLoader([corpus], tmp_path / "c.db")
-    snapshot, _, _ = loader.load()
-    engine = Engine(snapshot)
+    corpus, loader, engine = seeded(tmp_path)
     (corpus / "zebra.md").write_text(
         "---\ntitle: Zebra crossing robots arrive in Lagos\n"
         "webUrl: https://example.com/zebra-robots\n---\n",
@@ -229,11 +221,7 @@ def test_a_failed_update_is_repaired_by_a_rebuild(tmp_path: Path, monkeypatch) -
 
 
 def test_autocomplete_tables_follow_changes_like_a_fresh_build(tmp_path: Path) -> None:
-    corpus = tmp_path / "corpus"
-    shutil.copytree(SEEDS, corpus)
-    loader = CorpusLoader([corpus], tmp_path / "c.db")
-    snapshot, _, _ = loader.load()
-    engine = Engine(snapshot)
+    corpus, loader, engine = seeded(tmp_path)
     (corpus / "late.md").write_text(
         "---\ntitle: Zebra robots reach Lagos\nwebUrl: https://example.com/z\n"
         "publishedDateTime: 2021-01-05T10:00:00Z\nprovider: {name: Lagos Daily}\n"
@@ -425,11 +413,7 @@ def test_autocomplete_while_a_change_is_applied_names_only_articles_it_holds(
 ) -> None:
     # ``apply`` installs the new title table a moment before the new snapshot; a suggestion
     # asked in between must not fail on a title whose article the old snapshot lacks.
-    corpus = tmp_path / "corpus"
-    shutil.copytree(SEEDS, corpus)
-    loader = CorpusLoader([corpus], tmp_path / "c.db")
-    snapshot, _, _ = loader.load()
-    engine = Engine(snapshot)
+    corpus, loader, engine = seeded(tmp_path)
     (corpus / "harbour.md").write_text(
         "---\ntitle: Harbour cranes idle\nwebUrl: https://example.com/cranes\n---\n",
         encoding="utf-8",

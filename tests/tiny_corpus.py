@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from bot.corpus.loader import CorpusLoader
@@ -19,3 +20,15 @@ def engine_over(tmp_path: Path, docs: dict[str, tuple[str, str]]) -> Engine:
         )
     snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
     return Engine(snapshot)
+
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def seeded(tmp_path: Path) -> tuple[Path, CorpusLoader, Engine]:
+    """A copy of the seeds to edit, its loader, and an engine over it as first loaded."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    loader = CorpusLoader([corpus], tmp_path / "c.db")
+    snapshot, _, _ = loader.load()
+    return corpus, loader, Engine(snapshot)
