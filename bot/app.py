@@ -58,6 +58,9 @@ FOLLOWED_KEPT = 64
 # Schedules are checked once a minute: slots are whole minutes ("09:00"), and a check costs
 # two small queries when nothing is due.
 DIGEST_INTERVAL = 60.0
+# From this many articles the bot connects before stories are grouped (14 s at 100k, 227 s at
+# 1M) and groups them in the background; below it, grouping takes under 3 s and is waited for.
+STORIES_IN_BACKGROUND_FROM = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +261,8 @@ class CoverageBot(commands.Bot):
         self.watch = settings.corpus.watch if watch is None else watch
         self.synced_scopes: list[str] = []
         self._tasks: list[asyncio.Task[None]] = []
+        # Set once stories are grouped: digests wait for it (a digest groups items by story).
+        self.stories_ready = asyncio.Event()
         self._subscriptions = contextlib.ExitStack()
         self._applied = asyncio.Condition()
         # Snapshots the engine has followed (or failed to), newest last: /corpus reload waits
@@ -332,7 +337,13 @@ class CoverageBot(commands.Bot):
             await self._corpus.open()
         queue = self._subscriptions.enter_context(self._corpus.subscribe())
         if self._engine is None:
-            self._engine = await asyncio.to_thread(Engine, self._corpus.snapshot)
+            snapshot = self._corpus.snapshot
+            now = len(snapshot.articles) < STORIES_IN_BACKGROUND_FROM
+            self._engine = await asyncio.to_thread(Engine, snapshot, stories=now)
+        if self._engine.stories_ready:
+            self.stories_ready.set()
+        else:
+            self._tasks.append(asyncio.create_task(self._group_stories(), name="story-grouping"))
         self._answers = AnswerService(self._engine)
         self._tasks.append(asyncio.create_task(self._follow(queue), name="corpus-follower"))
         if self.watch and self._owns_corpus:
@@ -348,6 +359,18 @@ class CoverageBot(commands.Bot):
             await self.load_extension(name)
         if self.sync_on_start:
             await self.sync_commands()
+
+    async def _group_stories(self) -> None:
+        """Group stories in a worker thread while the bot already answers (large corpora)."""
+        assert self._engine is not None
+        started = time.perf_counter()
+        try:
+            await asyncio.to_thread(self._engine.cluster)
+            log.info("stories grouped in %.1f s", time.perf_counter() - started)
+        except Exception:
+            log.exception("grouping stories failed; answers go on with stories of one")
+        finally:
+            self.stories_ready.set()  # digests go on either way, ungrouped if it failed
 
     async def open_digests(self, sender: Sender) -> DigestService:
         """Digest state in the corpus's database, delivered through ``sender``.

@@ -246,8 +246,13 @@ def answer_cards(answer: Answer | NotFound) -> list[Card]:
     raise TypeError(f"no card for {type(answer).__name__}")
 
 
+STILL_GROUPING = "Still grouping the coverage into stories: ask again in a minute for the rest."
+
+
 def _story_fields(story: Story, current: Article | None) -> list[tuple[str, str]]:
     fields: list[tuple[str, str]] = []
+    if not story.grouped:
+        fields.append(("Other outlets", STILL_GROUPING))
     first = story.first
     if first is not None:
         fields.append(("First reported by", f"{link(first)}\n{byline(first)}"))

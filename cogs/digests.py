@@ -350,6 +350,7 @@ class Digests(ScheduleChoices, commands.Cog):
     @schedule.before_loop
     async def _start(self) -> None:
         await self.bot.wait_until_ready()
+        await self.bot.stories_ready.wait()  # digests group their items by story
         outcomes: list[Outcome] = []
         try:
             # Reconcile the outbox (a digest sent just before a crash is found, not re-posted),

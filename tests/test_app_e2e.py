@@ -660,3 +660,39 @@ async def test_watcher_changes_reach_answers(
         )
         msg = await answer(stub, "summary", {"query": "platypus glows ultraviolet"})
         assert msg.embeds[0]["url"] == "https://glow.example/platypus"
+
+
+async def test_a_large_corpus_answers_before_its_stories_are_grouped(
+    stub: DiscordStub, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At 100k articles grouping stories takes 14 s, at 1M 227 s: the bot connects and answers
+    # first, says a story may be incomplete, and starts digests only once stories are grouped.
+    import threading
+
+    import bot.app as app_module
+    from bot.engine.engine import Engine
+
+    monkeypatch.setattr(app_module, "STORIES_IN_BACKGROUND_FROM", 0)
+    gate = threading.Event()
+    cluster = Engine.cluster
+
+    def gated(engine: Engine) -> None:
+        gate.wait(timeout=10)
+        cluster(engine)
+
+    monkeypatch.setattr(Engine, "cluster", gated)
+    bot = StubBot(settings, guild_ready_timeout=0.05)
+    async with running_bot(bot, stub, token=settings.discord.token):
+        digests = bot.get_cog("Digests")
+        early = (await answer(stub, "coverage", {"query": "clearview ice contract"})).embeds[0]
+        fields = {f["name"]: f["value"] for f in early.get("fields", [])}
+        assert fields.get("Other outlets", "").startswith("Still grouping")
+        assert not bot.stories_ready.is_set() and not digests.started.done()
+
+        gate.set()
+        await asyncio.wait_for(bot.stories_ready.wait(), 10)
+        await asyncio.wait_for(digests.wait_started(), 10)
+        later = (await answer(stub, "coverage", {"query": "clearview ice contract"})).embeds[0]
+        text = json.dumps(later)
+        assert "Still grouping" not in text
+        assert "The Verge" in text and "Business Insider" in text

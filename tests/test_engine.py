@@ -439,3 +439,28 @@ def test_an_answer_whose_article_the_stories_do_not_hold_is_a_story_of_one(
     assert answer.story.first is answer.hit.article
     assert not isinstance(engine.source("clearview ice contract"), NotFound)
     assert not isinstance(engine.related("clearview ice contract"), NotFound)
+
+
+def test_stories_grouped_after_start_up_include_changes_applied_meanwhile(
+    tmp_path: Path,
+) -> None:
+    corpus, loader, _ = seeded(tmp_path)
+    engine = Engine(loader.load()[0], stories=False)
+    early = engine.coverage("clearview ice contract")
+    assert not isinstance(early, NotFound)
+    assert not engine.stories_ready and not early.story.grouped
+    assert early.story.articles == (early.hit.article,)
+
+    (corpus / "zebra.md").write_text(
+        "---\ntitle: Zebra crossing robots arrive in Lagos\n"
+        "webUrl: https://example.com/zebra-robots\n---\n",
+        encoding="utf-8",
+    )
+    engine.apply(*loader.refresh([str(corpus / "zebra.md")])[:2])
+    engine.cluster()
+    assert engine.stories_ready
+    story = engine.coverage("clearview ice contract").story
+    assert story.grouped
+    assert {a.outlet.name for a in story.articles} >= {"The Verge", "Business Insider"}
+    zebra = engine.summary("zebra crossing robots").hit.article
+    assert engine.story_of(zebra).grouped

@@ -85,6 +85,9 @@ class Story:
     id: str
     articles: tuple[Article, ...]
     first: Article | None  # None when no article has a date: an undated article never claims first
+    # False for an article the stories don't hold yet (grouping still running at start-up):
+    # the other outlets may be missing, and a reader should be told.
+    grouped: bool = True
 
     @property
     def outlets(self) -> tuple[str, ...]:
