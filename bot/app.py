@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -339,7 +340,9 @@ class CoverageBot(commands.Bot):
         if self._engine is None:
             snapshot = self._corpus.snapshot
             now = len(snapshot.articles) < STORIES_IN_BACKGROUND_FROM
-            self._engine = await asyncio.to_thread(Engine, snapshot, stories=now)
+            self._engine = await asyncio.to_thread(
+                Engine, snapshot, stories=True if now else "later"
+            )
         if self._engine.stories_ready:
             self.stories_ready.set()
         else:
@@ -361,11 +364,28 @@ class CoverageBot(commands.Bot):
             await self.sync_commands()
 
     async def _group_stories(self) -> None:
-        """Group stories in a worker thread while the bot already answers (large corpora)."""
+        """Group stories in a worker thread while the bot already answers (large corpora).
+
+        A daemon thread, not ``asyncio.to_thread``: grouping cannot be interrupted, and a bot
+        stopped half-way must not wait minutes for it on the way out.
+        """
         assert self._engine is not None
+        engine, loop = self._engine, asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+
+        def group() -> None:
+            error: BaseException | None = None
+            try:
+                engine.cluster()
+            except BaseException as exc:  # handed to the event loop, which logs it
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop closed first: nobody waits
+                loop.call_soon_threadsafe(_settle, done, error)
+
         started = time.perf_counter()
+        threading.Thread(target=group, name="story-grouping", daemon=True).start()
         try:
-            await asyncio.to_thread(self._engine.cluster)
+            await done
             log.info("stories grouped in %.1f s", time.perf_counter() - started)
         except Exception:
             log.exception("grouping stories failed; answers go on with stories of one")
@@ -506,3 +526,12 @@ class CoverageBot(commands.Bot):
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(hashes, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         os.replace(tmp, path)
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)

@@ -246,7 +246,7 @@ def answer_cards(answer: Answer | NotFound) -> list[Card]:
     raise TypeError(f"no card for {type(answer).__name__}")
 
 
-STILL_GROUPING = "Still grouping the coverage into stories: ask again in a minute for the rest."
+STILL_GROUPING = "Still grouping the coverage into stories: ask again shortly for the rest."
 
 
 def _story_fields(story: Story, current: Article | None) -> list[tuple[str, str]]:

@@ -63,6 +63,12 @@ MISSING_ACCESS = 50001
 CANNOT_DM = 50007
 INVALID_RECIPIENT = 50033
 LIMITED = frozenset({"preview", "send-now", "follow"})  # what spends the per-user cooldown
+# Digests group their items by story: these wait until stories are grouped after a start.
+STORY_BOUND = frozenset({"preview", "send-now"})
+STILL_GROUPING = (
+    "The bot has just started and is still grouping the coverage into stories; "
+    "digests can be previewed and sent once it has (a few minutes at most)."
+)
 
 Kind = Literal["daily", "weekly", "instant"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -373,6 +379,9 @@ class Digests(ScheduleChoices, commands.Cog):
             )
         except DigestError as refused:  # checks reach the error funnel as AppCommandErrors
             raise FriendlyError(str(refused)) from None
+        command = interaction.command.name if interaction.command else ""
+        if command in STORY_BOUND and not self.bot.stories_ready.is_set():
+            raise FriendlyError(STILL_GROUPING)
         return spend(self.cooldown, interaction)
 
     # ------------------------------------------------------------------ autocomplete

@@ -670,6 +670,7 @@ async def test_a_large_corpus_answers_before_its_stories_are_grouped(
     import threading
 
     import bot.app as app_module
+    from bot.digests.delivery import Delivery
     from bot.engine.engine import Engine
 
     monkeypatch.setattr(app_module, "STORIES_IN_BACKGROUND_FROM", 0)
@@ -681,17 +682,28 @@ async def test_a_large_corpus_answers_before_its_stories_are_grouped(
         cluster(engine)
 
     monkeypatch.setattr(Engine, "cluster", gated)
+    digest_starts: list[object] = []
+    start = Delivery.start
+
+    async def recorded(delivery: Delivery, *args: Any, **kwargs: Any) -> Any:
+        digest_starts.append(delivery)
+        return await start(delivery, *args, **kwargs)
+
+    monkeypatch.setattr(Delivery, "start", recorded)
     bot = StubBot(settings, guild_ready_timeout=0.05)
     async with running_bot(bot, stub, token=settings.discord.token):
         digests = bot.get_cog("Digests")
         early = (await answer(stub, "coverage", {"query": "clearview ice contract"})).embeds[0]
         fields = {f["name"]: f["value"] for f in early.get("fields", [])}
         assert fields.get("Other outlets", "").startswith("Still grouping")
-        assert not bot.stories_ready.is_set() and not digests.started.done()
+        assert "First reported by" not in fields  # nothing is known about who was first
+        # The bot is ready and has answered; the digests' start-up has not run.
+        assert not bot.stories_ready.is_set() and digest_starts == []
 
         gate.set()
         await asyncio.wait_for(bot.stories_ready.wait(), 10)
         await asyncio.wait_for(digests.wait_started(), 10)
+        assert len(digest_starts) == 1
         later = (await answer(stub, "coverage", {"query": "clearview ice contract"})).embeds[0]
         text = json.dumps(later)
         assert "Still grouping" not in text

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -441,26 +443,48 @@ def test_an_answer_whose_article_the_stories_do_not_hold_is_a_story_of_one(
     assert not isinstance(engine.related("clearview ice contract"), NotFound)
 
 
-def test_stories_grouped_after_start_up_include_changes_applied_meanwhile(
-    tmp_path: Path,
+def test_stories_grouped_after_start_up_follow_changes_applied_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import threading
+
+    from bot.engine.stories import StoryIndex
+
     corpus, loader, _ = seeded(tmp_path)
-    engine = Engine(loader.load()[0], stories=False)
+    engine = Engine(loader.load()[0], stories="later")
     early = engine.coverage("clearview ice contract")
     assert not isinstance(early, NotFound)
     assert not engine.stories_ready and not early.story.grouped
-    assert early.story.articles == (early.hit.article,)
+    assert early.story.articles == (early.hit.article,) and early.story.first is None
 
+    # Hold the grouping half-way, apply a change, then let it finish.
+    building, release = threading.Event(), threading.Event()
+    build = StoryIndex.build.__func__
+    builds: list[int] = []
+
+    def held(cls: type[StoryIndex], articles: Mapping[str, Any], **options: Any) -> StoryIndex:
+        builds.append(len(articles))
+        building.set()
+        assert release.wait(10)
+        return build(cls, articles, **options)
+
+    monkeypatch.setattr(StoryIndex, "build", classmethod(held))
+    worker = threading.Thread(target=engine.cluster)
+    worker.start()
+    assert building.wait(10)
     (corpus / "zebra.md").write_text(
         "---\ntitle: Zebra crossing robots arrive in Lagos\n"
         "webUrl: https://example.com/zebra-robots\n---\n",
         encoding="utf-8",
     )
     engine.apply(*loader.refresh([str(corpus / "zebra.md")])[:2])
-    engine.cluster()
-    assert engine.stories_ready
+    release.set()
+    worker.join(10)
+    assert not worker.is_alive() and engine.stories_ready
+    assert len(builds) == 1  # the change was caught up with, not grouped all over again
+
     story = engine.coverage("clearview ice contract").story
-    assert story.grouped
+    assert story.grouped and story.first is not None
     assert {a.outlet.name for a in story.articles} >= {"The Verge", "Business Insider"}
     zebra = engine.summary("zebra crossing robots").hit.article
-    assert engine.story_of(zebra).grouped
+    assert engine.stories.story_of(zebra.id).articles == (zebra,)  # followed, not a fallback

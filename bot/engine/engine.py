@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
+from typing import Literal
 
 from rapidfuzz import fuzz, process
 
@@ -66,11 +67,21 @@ META_WORDS = frozenset(
 class Engine:
     """Answers over one corpus snapshot; ``apply`` moves it to the next one incrementally."""
 
-    def __init__(self, snapshot: CorpusSnapshot, *, threads: int = 1, stories: bool = True) -> None:
-        """Index ``snapshot``; ``stories=False`` skips clustering for throwaway engines."""
+    def __init__(
+        self, snapshot: CorpusSnapshot, *, threads: int = 1, stories: bool | Literal["later"] = True
+    ) -> None:
+        """Index ``snapshot``; ``stories=False`` skips clustering for throwaway engines.
+
+        ``stories="later"``: the caller runs ``cluster`` (in a thread) and the engine answers
+        meanwhile, each article a story of one marked ``grouped=False``.
+        """
         self._lock = threading.Lock()
         self._threads = threads
-        self._with_stories = stories
+        self._with_stories = stories is True
+        self._grouping = stories == "later"
+        # Articles changed while ``cluster`` runs, so its result can catch up with them; None
+        # when no clustering is running (or a rebuild made it start over).
+        self._unstoried: set[str] | None = None
         self._build(snapshot)
 
     def _build(self, snapshot: CorpusSnapshot) -> None:
@@ -88,6 +99,7 @@ class Engine:
         """
         with self._lock:
             self._build(snapshot)
+            self._unstoried = None  # a clustering under way starts over from this snapshot
 
     # ----------------------------------------------------------------- corpus changes
     @property
@@ -115,6 +127,8 @@ class Engine:
                 self.stories.update(
                     snapshot.articles, changes.added, changes.changed, changes.removed
                 )
+            elif self._unstoried is not None:
+                self._unstoried |= changes.added | changes.changed | changes.removed
             self._update_names(before, snapshot, changes)
             self._snapshot = snapshot
 
@@ -382,35 +396,54 @@ class Engine:
 
     @property
     def stories_ready(self) -> bool:
-        """Whether stories are grouped (an engine built without them answers meanwhile)."""
+        """Whether stories are grouped (an engine built with ``stories="later"`` isn't yet)."""
         return self._with_stories
 
     def cluster(self) -> None:
-        """Group the stories of an engine built with ``stories=False``; it answers meanwhile.
+        """Group the stories of an engine built with ``stories="later"``; it answers meanwhile.
 
         A large corpus takes minutes to cluster (227 s at a million articles) and everything
-        else is ready long before. Changes applied meanwhile skip the stories; if one came,
-        the newer snapshot is clustered again before the stories are put in place.
+        else is ready long before. Changes applied meanwhile are recorded and the finished
+        stories follow them (as ``apply`` would have) before they are put in place, so a
+        corpus that keeps changing never makes the grouping start over.
         """
-        while True:
-            snapshot = self._snapshot
-            stories = StoryIndex.build(snapshot.articles)
-            with self._lock:
-                if self._snapshot is snapshot:
+        try:
+            while True:
+                with self._lock:
+                    snapshot = self._snapshot
+                    self._unstoried = set()
+                stories = StoryIndex.build(snapshot.articles)
+                with self._lock:
+                    touched, self._unstoried = self._unstoried, None
+                    if touched is None:
+                        continue  # a rebuild replaced the snapshot wholesale: start over
+                    if touched:
+                        old, new = snapshot.articles, self._snapshot.articles
+                        stories.update(
+                            new,
+                            {i for i in touched if i in new and i not in old},
+                            {i for i in touched if i in new and i in old},
+                            {i for i in touched if i not in new and i in old},
+                        )
                     self.stories, self._with_stories = stories, True
                     return
+        finally:
+            self._grouping = False
 
     def story_of(self, article: Article) -> Story:
         """The article's story; a story of one when the stories don't hold it.
 
-        That happens for an answer found just before a change that removed its article was
-        applied (stories follow a change before the snapshot does), or without stories.
+        That happens while stories are still being grouped (then ``grouped=False`` and no
+        "first"), for an answer found just before a change removing its article was applied
+        (stories follow a change before the snapshot does), and without stories.
         """
         try:
             return self.stories.story_of(article.id)
         except KeyError:
+            if self._grouping:  # other outlets may well have covered it: claim nothing
+                return Story(article.id, (article,), None, grouped=False)
             first = article if article.published is not None else None
-            return Story(article.id, (article,), first, grouped=False)
+            return Story(article.id, (article,), first)
 
     def related(self, query: str, limit: int = 10) -> RelatedAnswer | NotFound:
         """Explicitly related articles, the rest of the story, then similar coverage."""
