@@ -11,7 +11,7 @@ import pytest
 
 from bot.corpus.loader import CorpusLoader
 from bot.corpus.model import Article, Outlet
-from bot.engine.passages import best_passage, prepare
+from bot.engine.passages import best_passage
 from bot.engine.text import excerpt_sentences, is_complete, sentences, stem, words
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -99,13 +99,6 @@ def test_no_shared_word_means_no_passage(seeds) -> None:
     assert best_passage("What is the weather on Mars?", list(seeds.values())) is None
     assert best_passage("How much is ICE paying Clearview?", []) is None
     assert best_passage("Who?", list(seeds.values())) is None
-
-
-def test_prepare_warms_without_changing_answers(seeds) -> None:
-    candidates = [seeds[n] for n in PLAUSIBLE]
-    before = best_passage("How many images does Clearview have?", candidates)
-    prepare(candidates)
-    assert best_passage("How many images does Clearview have?", candidates) == before
 
 
 # --- Answer types on constructed articles --------------------------------------------------------

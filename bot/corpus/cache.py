@@ -507,11 +507,6 @@ class ParseCache:
             )
             conn.execute(insert, (roots, 0, version, _sealed(marshal.dumps(header))))
 
-    def forget_state(self, roots: str) -> None:
-        """Drop the saved state for ``roots`` (it no longer matches the files)."""
-        with _transaction(self._conn) as conn:
-            conn.execute("DELETE FROM corpus_state WHERE roots = ?", (roots,))
-
 
 @contextmanager
 def paused_gc() -> Iterator[None]:

@@ -39,7 +39,7 @@ from bot.engine.results import (
     Suggestion,
     SummaryAnswer,
 )
-from bot.engine.scoring import CONFIDENT, QueryTerms, Rated, Scorer
+from bot.engine.scoring import CONFIDENT, QueryTerms, Rated, Scorer, best_first
 from bot.engine.stories import StoryIndex
 from bot.engine.summary import summarize
 from bot.engine.text import STOPWORDS
@@ -312,11 +312,14 @@ class Engine:
             # digest run's index of new articles borrows the whole corpus's).
             common = float("inf")
         df = vocabulary.df
+        # Each word with the corpus's other forms of it, looked up once (a family is sorted by
+        # frequency on every lookup).
+        families = [dict.fromkeys((t, *vocabulary.forms(t))) for t in terms]
         selective = [
             form
-            for t in terms
+            for t, family in zip(terms, families, strict=True)
             if df.get(t, 0) <= common
-            for form in dict.fromkeys((t, *vocabulary.forms(t)))
+            for form in family
             if df.get(form, 0) <= common
         ]
         if selective:
@@ -324,12 +327,12 @@ class Engine:
         else:
             # Only common words: titles first, whose posting lists are far shorter (p99 at
             # 1M: 6.8 -> 2.2 ms), then the full text when no title answers the query.
-            every = list(dict.fromkeys([*terms, *(f for t in terms for f in vocabulary.forms(t))]))
+            every = list(dict.fromkeys(form for family in families for form in family))
             scored = rated(self.index.search(every, wanted, flt, titles_only=True))
             if not any(item.score >= CONFIDENT for item in scored):
                 seen = {item.article.id for item in scored}
                 more = [c for c in self.index.search(every, wanted, flt) if c[0] not in seen]
-                scored = sorted([*scored, *rated(more)], key=lambda item: -item.key)
+                scored = sorted([*scored, *rated(more)], key=best_first)
         if not scored:
             return [], []
         matcher = scorer.matcher

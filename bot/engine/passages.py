@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -375,17 +375,6 @@ def _prepare(
         postings={s: tuple(ix) for s, ix in postings.items()},
         stems=frozenset(postings) | _stems(words(title)),
     )
-
-
-def prepare(articles: Iterable[Article]) -> None:
-    """Split and analyse articles ahead of questions, e.g. the newest ones after a corpus load.
-
-    A first question about five unseen 800-word articles spends ~6 ms preparing them (a warm
-    one ~0.1 ms); preparing them off the request path keeps ``best_passage`` within budget.
-    Only the last ``_CACHED_ARTICLES`` prepared stay cached.
-    """
-    for article in articles:
-        _doc(article)
 
 
 def _doc(article: Article) -> _Doc:
