@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import os
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -62,6 +63,7 @@ DIGEST_INTERVAL = 60.0
 # From this many articles the bot connects before stories are grouped (14 s at 100k, 227 s at
 # 1M) and groups them in the background; below it, grouping takes under 3 s and is waited for.
 STORIES_IN_BACKGROUND_FROM = 20_000
+GROUPING_SWITCH_INTERVAL = 0.0005  # seconds; Python's default is 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,6 +385,11 @@ class CoverageBot(commands.Bot):
                 loop.call_soon_threadsafe(_settle, done, error)
 
         started = time.perf_counter()
+        # The grouping thread holds the GIL for whole 5 ms switch intervals: answers beside it
+        # took 10.8 ms instead of 0.18 (p50, seeds, 100k grouping); at 0.5 ms, 1.9 ms, and
+        # the grouping itself was no slower (13.9 s vs 16.5 s).
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(GROUPING_SWITCH_INTERVAL)
         threading.Thread(target=group, name="story-grouping", daemon=True).start()
         try:
             await done
@@ -390,6 +397,7 @@ class CoverageBot(commands.Bot):
         except Exception:
             log.exception("grouping stories failed; answers go on with stories of one")
         finally:
+            sys.setswitchinterval(interval)
             self.stories_ready.set()  # digests go on either way, ungrouped if it failed
 
     async def open_digests(self, sender: Sender) -> DigestService:
