@@ -216,9 +216,14 @@ def timezone_choices(current: str, limit: int = 25) -> list[str]:
     if not text:
         popular = ("UTC", "Europe/London", "Europe/Berlin", "America/New_York")
         return [z for z in popular if z in zones or z == "UTC"][:limit]
-    starts = [z for z in zones if z.casefold().startswith(text)]
-    city = [
-        z for z in zones if z not in starts and z.rsplit("/", 1)[-1].casefold().startswith(text)
-    ]
-    inside = [z for z in zones if text in z.casefold() and z not in starts and z not in city]
+    # One pass, each zone in its first group only (list membership tests made it quadratic).
+    starts, city, inside = [], [], []
+    for zone_name in zones:
+        key = zone_name.casefold()
+        if key.startswith(text):
+            starts.append(zone_name)
+        elif key.rsplit("/", 1)[-1].startswith(text):
+            city.append(zone_name)
+        elif text in key:
+            inside.append(zone_name)
     return (starts + city + inside)[:limit]

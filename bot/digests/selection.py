@@ -95,9 +95,12 @@ class NewCoverage:
         self.index: Engine | None = None
         if newness:
             shadow = {i: articles[i]._replace(published=t) for i, t in newness.items()}
-            self.index = Engine(CorpusSnapshot(articles=shadow, files={}), stories=False)
             # Scores are the main engine's: same IDF weights and typo corrections.
-            self.index.vocabulary = engine.vocabulary
+            self.index = Engine(
+                CorpusSnapshot(articles=shadow, files={}),
+                stories=False,
+                vocabulary=engine.vocabulary,
+            )
 
     def __len__(self) -> int:
         return len(self.newness)

@@ -68,13 +68,21 @@ class Engine:
     """Answers over one corpus snapshot; ``apply`` moves it to the next one incrementally."""
 
     def __init__(
-        self, snapshot: CorpusSnapshot, *, threads: int = 1, stories: bool | Literal["later"] = True
+        self,
+        snapshot: CorpusSnapshot,
+        *,
+        threads: int = 1,
+        stories: bool | Literal["later"] = True,
+        vocabulary: Vocabulary | None = None,
     ) -> None:
         """Index ``snapshot``; ``stories=False`` skips clustering for throwaway engines.
 
         ``stories="later"``: the caller runs ``cluster`` (in a thread) and the engine answers
-        meanwhile, each article a story of one marked ``grouped=False``.
+        meanwhile, each article a story of one marked ``grouped=False``. ``vocabulary``: weigh
+        and correct words by another engine's (a digest run's index of new articles scores as
+        the whole corpus does) instead of building one from this index.
         """
+        self._borrowed_vocabulary = vocabulary
         self._lock = threading.Lock()
         self._threads = threads
         self._with_stories = stories is True
@@ -87,7 +95,9 @@ class Engine:
     def _build(self, snapshot: CorpusSnapshot) -> None:
         self.index = SearchIndex(threads=self._threads)
         self.index.add_new(snapshot.articles.values())
-        self.vocabulary = Vocabulary(self.index.vocabulary(), self.index.size)
+        self.vocabulary = self._borrowed_vocabulary or Vocabulary(
+            self.index.vocabulary(), self.index.size
+        )
         self.stories = StoryIndex.build(snapshot.articles if self._with_stories else {})
         self._snapshot = snapshot
         self._rebuild_names(snapshot)
