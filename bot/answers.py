@@ -32,7 +32,6 @@ from bot.engine.results import (
 from bot.render import (
     Card,
     answer_cards,
-    help_card,
     latest_card,
     not_found_card,
     search_pages,
@@ -299,9 +298,8 @@ def reply_for(
 
     Search filters (outlet, topic, since, until) apply to ``search`` only; ``latest`` takes an
     optional topic as its query. Suggestions are whole titles (buttons cut them for display).
+    ``help`` is not answered here: its card depends on where it is asked (``help_card``).
     """
-    if command == "help":
-        return Reply(command, [help_card("slash")])
     if command == "latest":
         return Reply(command, [latest_card(engine.latest(query or None), query or None)])
     if command == "search":
