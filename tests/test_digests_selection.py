@@ -199,9 +199,9 @@ def test_channels_asking_the_same_share_one_search(corpus: CorpusDir, monkeypatc
     now = T0 + timedelta(days=1)
     coverage = NewCoverage(corpus.engine, seen, T0, now)
     calls = []
-    search = coverage.index.search
+    search = coverage.index.search_filtered
     monkeypatch.setattr(
-        coverage.index, "search", lambda *a, **k: calls.append(a) or search(*a, **k)
+        coverage.index, "search_filtered", lambda *a, **k: calls.append(a) or search(*a, **k)
     )
     for channel in range(5):
         digest = coverage.digest(
@@ -209,3 +209,18 @@ def test_channels_asking_the_same_share_one_search(corpus: CorpusDir, monkeypatc
         )
         assert set(digest.article_ids) == set(added)
     assert len(calls) == 1
+
+
+def test_an_outlet_filter_means_that_outlet_even_when_it_has_nothing_new(
+    corpus: CorpusDir,
+) -> None:
+    # The run's index of new articles knows only their outlets: "The Verge" must not be
+    # fuzzy-matched there to another outlet that happens to have news.
+    seen = seen_at(corpus, T0 - timedelta(days=1))
+    added = corpus.refresh([more_clearview(corpus, "The Verger", 0)]).added
+    seen.update({i: T0 + timedelta(hours=2) for i in added})
+    now = T0 + timedelta(days=1)
+    requests = [DigestRequest(sub(outlet="The Verge")), DigestRequest(sub(id=2))]
+    digests = compute_digests(corpus.engine, requests, seen, now)
+    assert digests[1].article_ids == ()
+    assert set(digests[2].article_ids) == set(added)  # the news itself is there to find

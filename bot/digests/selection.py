@@ -26,6 +26,7 @@ from bot.corpus.merge import CorpusSnapshot
 from bot.corpus.model import Article
 from bot.digests.models import Digest, DigestItem, StoryGroup, Subscription
 from bot.engine.engine import Engine
+from bot.engine.index import IndexFilter
 from bot.engine.results import SearchResult, Story
 
 # A subscription paused for months, then resumed, gets the last month, not everything since.
@@ -89,8 +90,7 @@ class NewCoverage:
                 newness[article.id] = max(published, first_seen.get(article.id, _NEVER))
         self.newness = newness
         self._sorted = sorted(newness.values())
-        self._outlets: dict[str, str | None] = {}
-        self._topics: dict[str, str | None] = {}
+        self._filters: dict[tuple[str | None, str | None], IndexFilter] = {}
         self._searches: dict[tuple[object, ...], SearchResult] = {}
         self.index: Engine | None = None
         if newness:
@@ -114,13 +114,17 @@ class NewCoverage:
         newness = self.newness.get(article_id)
         return newness is not None and newness > since
 
-    def resolve(self, outlet: str | None, topic: str | None) -> tuple[str | None, str | None]:
-        """The main engine's spelling of an outlet/topic filter (the small index knows fewer)."""
-        if outlet and outlet not in self._outlets:
-            self._outlets[outlet] = self.engine.resolve_outlet(outlet) or outlet
-        if topic and topic not in self._topics:
-            self._topics[topic] = self.engine.resolve_topic(topic) or topic
-        return (self._outlets[outlet] if outlet else None, self._topics[topic] if topic else None)
+    def _filter(self, outlet: str | None, topic: str | None, since: datetime) -> IndexFilter:
+        """The index filter for a subscription, its names resolved by the main engine once.
+
+        Resolving against the run's index instead would fuzzy-match an outlet with nothing new
+        to another outlet that has news.
+        """
+        base = self._filters.get((outlet, topic))
+        if base is None:
+            made = self.engine.index_filter(outlet, topic, None, None) or IndexFilter()
+            base = self._filters[(outlet, topic)] = made
+        return replace(base, since=since)
 
     def story_of(self, article: Article) -> Story:
         """The article's story in the main engine; a story of one if it isn't clustered yet."""
@@ -133,12 +137,12 @@ class NewCoverage:
         base = Digest(sub.id, sub.query, since, self.cutoff, outlet=sub.outlet, topic=sub.topic)
         if self.index is None or self.count_after(since) == 0:
             return base
-        outlet, topic = self.resolve(sub.outlet, sub.topic)
+        flt = self._filter(sub.outlet, sub.topic, since)
         limit = sub.max_items + PROBE
-        result = self._search(sub.query, outlet, topic, since, limit)
+        result = self._search(sub.query, flt, limit)
         if len(result.hits) >= limit:  # a burst: count the rest properly, up to COUNT_LIMIT
             limit = COUNT_LIMIT
-            result = self._search(sub.query, outlet, topic, since, limit)
+            result = self._search(sub.query, flt, limit)
         exclude = request.exclude
         articles = self.snapshot.articles
         items = [
@@ -163,20 +167,17 @@ class NewCoverage:
             more_at_least=probe_full and more > 0,
         )
 
-    def _search(
-        self, query: str, outlet: str | None, topic: str | None, since: datetime, limit: int
-    ) -> SearchResult:
+    def _search(self, query: str, flt: IndexFilter, limit: int) -> SearchResult:
         """One search per distinct request, shared by subscriptions asking the same.
 
         Subscriptions delivered in one run share a cut-off, so after their first digest a
         popular query is matched once per run, not once per channel.
         """
-        key = (query, outlet, topic, since, limit)
+        key = (query, flt, limit)
         result = self._searches.get(key)
         if result is None:
             assert self.index is not None
-            result = self.index.search(query, outlet=outlet, topic=topic, since=since, limit=limit)
-            self._searches[key] = result
+            result = self._searches[key] = self.index.search_filtered(query, flt, limit)
         return result
 
     def _group(

@@ -224,7 +224,10 @@ class Engine:
         limit: int = 10,
     ) -> SearchResult:
         """Ranked hits above the confidence threshold, or ``not_found`` with suggestions."""
-        flt = self._filter(outlet, topic, since, until)
+        return self.search_filtered(query, self.index_filter(outlet, topic, since, until), limit)
+
+    def search_filtered(self, query: str, flt: IndexFilter | None, limit: int = 10) -> SearchResult:
+        """``search`` with a filter already made (by ``index_filter``, maybe of another engine)."""
         return self._search(query, self._query_terms(query), flt, limit)
 
     def _search(
@@ -236,9 +239,10 @@ class Engine:
             return SearchResult(query, tuple(hits), corrected=corrected)
         return SearchResult(query, (), self._not_found(query, nearest, corrected), corrected)
 
-    def _filter(
+    def index_filter(
         self, outlet: str | None, topic: str | None, since: datetime | None, until: datetime | None
     ) -> IndexFilter | None:
+        """The index's restriction for these options, names resolved against this corpus."""
         if not (outlet or topic or since or until):
             return None
         topic_key = None
