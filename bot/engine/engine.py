@@ -51,6 +51,7 @@ CANDIDATES = 40  # BM25 candidates re-scored per query
 COMMON_SHARE = 0.05
 COMMON_MIN_ARTICLES = 10_000
 PASSAGE_CANDIDATES = 3  # best articles searched for an answer passage
+PASSAGE_PARAGRAPHS = 3  # paragraphs of each read for it: those holding most of the question
 SUMMARY_CHARS = 2500  # summaries lean on the lead; ranking every sentence of a long body is slow
 SUGGEST_LIMIT = 25
 SHORT_PARTIAL = 2  # a half-typed word this short is completed from the titles found
@@ -401,10 +402,11 @@ class Engine:
         result = self._search(question, parsed, None, PASSAGE_CANDIDATES)
         if result.not_found is not None:
             return result.not_found
-        # Only paragraphs holding a query word can hold the answer; splitting whole bodies into
-        # sentences was most of an ask's time. Paragraphs keep their sentences' context.
+        # Only paragraphs holding most of the question are worth splitting into sentences:
+        # doing it for whole bodies was most of an ask's time. Paragraphs keep their
+        # sentences' context.
         matcher = QueryMatcher(parsed.weights)
-        articles = [_paragraphs_matching(h.article, matcher) for h in result.hits]
+        articles = [_paragraphs_matching(h.article, matcher, parsed.weights) for h in result.hits]
         passage = best_passage(question, articles, idf=self.vocabulary.idf)
         if passage is None:
             return AskAnswer(question, result.hits[0], _fallback_passage(result.hits[0]))
@@ -654,11 +656,17 @@ def _lead(body: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(kept)
 
 
-def _paragraphs_matching(article: Article, matcher: QueryMatcher) -> Article:
-    if len(article.body) <= 3:
+def _paragraphs_matching(
+    article: Article, matcher: QueryMatcher, weights: Mapping[str, float]
+) -> Article:
+    """``article`` with only the paragraphs holding the most of the query (by IDF), in order."""
+    body = article.body
+    if len(body) <= PASSAGE_PARAGRAPHS:
         return article
-    kept = tuple(p for p in article.body if matcher.found(p))
-    return article._replace(body=kept or article.body[:3])
+    held = [sum(weights[t] for t in matcher.found(p)) for p in body]
+    best = sorted(range(len(body)), key=lambda i: (-held[i], i))[:PASSAGE_PARAGRAPHS]
+    kept = tuple(body[i] for i in sorted(best) if held[i] > 0)
+    return article._replace(body=kept or body[:PASSAGE_PARAGRAPHS])
 
 
 def _fallback_passage(hit: Hit) -> Passage:
