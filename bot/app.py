@@ -16,8 +16,6 @@ import json
 import logging
 import math
 import os
-import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -63,7 +61,6 @@ DIGEST_INTERVAL = 60.0
 # From this many articles the bot connects before stories are grouped (14 s at 100k, 227 s at
 # 1M) and groups them in the background; below it, grouping takes under 3 s and is waited for.
 STORIES_IN_BACKGROUND_FROM = 20_000
-GROUPING_SWITCH_INTERVAL = 0.0005  # seconds; Python's default is 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,11 +342,11 @@ class CoverageBot(commands.Bot):
             self._engine = await asyncio.to_thread(
                 Engine, snapshot, stories=True if now else "later"
             )
+        self._answers = AnswerService(self._engine)
         if self._engine.stories_ready:
             self.stories_ready.set()
         else:
             self._tasks.append(asyncio.create_task(self._group_stories(), name="story-grouping"))
-        self._answers = AnswerService(self._engine)
         self._tasks.append(asyncio.create_task(self._follow(queue), name="corpus-follower"))
         if self.watch and self._owns_corpus:
             watch = self._corpus.watch(debounce_ms=self.settings.corpus.watch_debounce_ms)
@@ -366,38 +363,14 @@ class CoverageBot(commands.Bot):
             await self.sync_commands()
 
     async def _group_stories(self) -> None:
-        """Group stories in a worker thread while the bot already answers (large corpora).
-
-        A daemon thread, not ``asyncio.to_thread``: grouping cannot be interrupted, and a bot
-        stopped half-way must not wait minutes for it on the way out.
-        """
-        assert self._engine is not None
-        engine, loop = self._engine, asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-
-        def group() -> None:
-            error: BaseException | None = None
-            try:
-                engine.cluster()
-            except BaseException as exc:  # handed to the event loop, which logs it
-                error = exc
-            with contextlib.suppress(RuntimeError):  # the loop closed first: nobody waits
-                loop.call_soon_threadsafe(_settle, done, error)
-
+        """Group stories while the bot already answers (large corpora), then start digests."""
         started = time.perf_counter()
-        # The grouping thread holds the GIL for whole 5 ms switch intervals: answers beside it
-        # took 10.8 ms instead of 0.18 (p50, seeds, 100k grouping); at 0.5 ms, 1.9 ms, and
-        # the grouping itself was no slower (13.9 s vs 16.5 s).
-        interval = sys.getswitchinterval()
-        sys.setswitchinterval(GROUPING_SWITCH_INTERVAL)
-        threading.Thread(target=group, name="story-grouping", daemon=True).start()
         try:
-            await done
+            await self.answers.group_stories()
             log.info("stories grouped in %.1f s", time.perf_counter() - started)
         except Exception:
             log.exception("grouping stories failed; answers go on with stories of one")
         finally:
-            sys.setswitchinterval(interval)
             self.stories_ready.set()  # digests go on either way, ungrouped if it failed
 
     async def open_digests(self, sender: Sender) -> DigestService:
@@ -534,12 +507,3 @@ class CoverageBot(commands.Bot):
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(hashes, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         os.replace(tmp, path)
-
-
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)

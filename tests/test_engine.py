@@ -488,3 +488,89 @@ def test_stories_grouped_after_start_up_follow_changes_applied_meanwhile(
     assert {a.outlet.name for a in story.articles} >= {"The Verge", "Business Insider"}
     zebra = engine.summary("zebra crossing robots").hit.article
     assert engine.stories.story_of(zebra.id).articles == (zebra,)  # followed, not a fallback
+
+
+def _failing_change(corpus: Path, loader: CorpusLoader, engine: Engine, monkeypatch) -> Any:
+    """Add an article whose apply fails half-way (after the index took it): the rebuild case."""
+    (corpus / "zebra.md").write_text(
+        "---\ntitle: Zebra crossing robots arrive in Lagos\n"
+        "webUrl: https://example.com/zebra-robots\n---\n",
+        encoding="utf-8",
+    )
+    snapshot, changes, _ = loader.refresh([str(corpus / "zebra.md")])
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(engine, "_update_names", broken)
+    with pytest.raises(RuntimeError):
+        engine.apply(snapshot, changes)
+    monkeypatch.undo()
+    return snapshot
+
+
+def test_a_rebuild_of_a_large_corpus_answers_at_once_and_regroups_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Grouping a million articles takes minutes: a rebuild must not hold every answer for it.
+    corpus, loader, _ = seeded(tmp_path)
+    engine = Engine(loader.load()[0], stories="later")
+    engine.cluster()
+    assert engine.stories_ready
+    snapshot = _failing_change(corpus, loader, engine, monkeypatch)
+
+    assert engine.rebuild(snapshot) is True  # the caller runs the grouping
+    assert not engine.stories_ready
+    early = engine.coverage("clearview ice contract")
+    assert not early.story.grouped and early.story.first is None
+    assert not isinstance(engine.summary("zebra crossing robots lagos"), NotFound)
+
+    engine.cluster()
+    story = engine.coverage("clearview ice contract").story
+    assert engine.stories_ready and story.grouped
+    assert {a.outlet.name for a in story.articles} >= {"The Verge", "Business Insider"}
+    zebra = engine.summary("zebra crossing robots").hit.article
+    assert engine.stories.story_of(zebra.id).articles == (zebra,)
+
+
+def test_a_rebuild_during_grouping_makes_it_start_over_instead_of_starting_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from bot.engine.stories import StoryIndex
+
+    corpus, loader, _ = seeded(tmp_path)
+    first = loader.load()[0]
+    engine = Engine(first, stories="later")
+    building, release = threading.Event(), threading.Event()
+    build = StoryIndex.build.__func__
+    sizes: list[int] = []
+
+    def held(cls: type[StoryIndex], articles: Mapping[str, Any], **options: Any) -> StoryIndex:
+        sizes.append(len(articles))
+        if len(sizes) == 1:
+            building.set()
+            assert release.wait(10)
+        return build(cls, articles, **options)
+
+    monkeypatch.setattr(StoryIndex, "build", classmethod(held))
+    worker = threading.Thread(target=engine.cluster)
+    worker.start()
+    assert building.wait(10)
+    snapshot = _failing_change(corpus, loader, engine, monkeypatch)
+    monkeypatch.setattr(StoryIndex, "build", classmethod(held))
+    assert engine.rebuild(snapshot) is False  # the grouping under way starts over by itself
+    release.set()
+    worker.join(10)
+    assert not worker.is_alive() and engine.stories_ready
+    grouped = [n for n in sizes if n]  # the rebuild itself groups nothing
+    assert grouped == [len(first.articles), len(snapshot.articles)]
+
+
+def test_a_small_corpus_is_regrouped_within_the_rebuild(tmp_path: Path, monkeypatch) -> None:
+    corpus, loader, engine = seeded(tmp_path)
+    snapshot = _failing_change(corpus, loader, engine, monkeypatch)
+    assert engine.rebuild(snapshot) is False
+    story = engine.coverage("clearview ice contract").story
+    assert engine.stories_ready and story.grouped and story.first is not None

@@ -88,6 +88,9 @@ class Engine:
         self._threads = threads
         self._with_stories = stories is True
         self._grouping = stories == "later"
+        # A corpus large enough to group later at start-up is regrouped later after a rebuild.
+        self._group_later = self._grouping
+        self._clustering = False  # a ``cluster`` call is under way
         # Articles changed while ``cluster`` runs, so its result can catch up with them; None
         # when no clustering is running (or a rebuild made it start over).
         self._unstoried: set[str] | None = None
@@ -103,14 +106,21 @@ class Engine:
         self._snapshot = snapshot
         self._rebuild_names(snapshot)
 
-    def rebuild(self, snapshot: CorpusSnapshot) -> None:
+    def rebuild(self, snapshot: CorpusSnapshot) -> bool:
         """Start over from ``snapshot``: the repair when an incremental ``apply`` failed.
 
         A failed apply may leave half a change in the index, and later changes would build on it.
+        An engine built with ``stories="later"`` does not regroup here: grouping a large corpus
+        takes minutes, and every answer waits for a rebuild. It answers with stories of one
+        meanwhile, as at start-up. True when the caller must run ``cluster`` for that (none is
+        under way; one that is starts over by itself).
         """
         with self._lock:
+            if self._group_later:
+                self._with_stories, self._grouping = False, True
             self._build(snapshot)
             self._unstoried = None  # a clustering under way starts over from this snapshot
+            return self._group_later and not self._clustering
 
     # ----------------------------------------------------------------- corpus changes
     @property
@@ -426,6 +436,8 @@ class Engine:
         stories follow them (as ``apply`` would have) before they are put in place, so a
         corpus that keeps changing never makes the grouping start over.
         """
+        with self._lock:
+            self._clustering = True
         try:
             while True:
                 with self._lock:
@@ -445,9 +457,13 @@ class Engine:
                             {i for i in touched if i not in new and i in old},
                         )
                     self.stories, self._with_stories = stories, True
+                    # Under the lock: a rebuild must not see a grouping that is already over.
+                    self._grouping = self._clustering = False
                     return
-        finally:
-            self._grouping = False
+        except BaseException:
+            with self._lock:
+                self._grouping = self._clustering = False
+            raise
 
     def story_of(self, article: Article) -> Story:
         """The article's story; a story of one when the stories don't hold it.

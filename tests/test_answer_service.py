@@ -1,0 +1,46 @@
+"""The engine behind an event loop: a failed corpus change is repaired without a long stall."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.answer_service import AnswerService
+from bot.corpus.live import CorpusChange
+from bot.engine.engine import Engine
+from tests.tiny_corpus import seeded
+
+
+async def test_a_failed_change_is_rebuilt_and_a_large_corpus_regrouped_beside_the_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus, loader, _ = seeded(tmp_path)
+    service = AnswerService(Engine(loader.load()[0], stories="later"))
+    await service.group_stories()
+    (corpus / "zebra.md").write_text(
+        "---\ntitle: Zebra crossing robots arrive in Lagos\n"
+        "webUrl: https://example.com/zebra-robots\n---\n",
+        encoding="utf-8",
+    )
+    snapshot, changes, stats = loader.refresh([str(corpus / "zebra.md")])
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(service.engine, "_update_names", broken)
+    try:
+        with pytest.raises(RuntimeError, match="disk full"):
+            await service.apply(CorpusChange(snapshot, changes, stats))
+        monkeypatch.undo()
+        # Answered from the rebuilt index at once, the new article included.
+        zebra = await service.call(Engine.summary, "zebra crossing robots lagos")
+        assert zebra.hit.article.url == "https://example.com/zebra-robots"
+
+        await service.until_grouped()
+        story = (await service.call(Engine.coverage, "clearview ice contract")).story
+        assert service.engine.stories_ready and story.grouped and story.first is not None
+        assert {a.outlet.name for a in story.articles} >= {"The Verge", "Business Insider"}
+    finally:
+        service.close()
