@@ -40,6 +40,16 @@ def test_ask_quotes_the_sentence_with_the_count(engine: Engine) -> None:
     assert "3 billion" in answer.passage.text
 
 
+def test_ask_reads_the_paragraph_with_a_reason_for_a_why_question(engine: Engine) -> None:
+    # Only a few paragraphs of a long body are split into sentences. The one giving a reason
+    # holds fewer of the question's words than one merely saying "controversial": it must be
+    # among those read all the same.
+    answer = engine.ask("Why is Clearview controversial?")
+    assert not isinstance(answer, NotFound)
+    assert "because" in answer.passage.text
+    assert len(answer.passage.article.body) > 3
+
+
 @pytest.mark.parametrize(
     "query",
     [

@@ -11,7 +11,7 @@ import pytest
 
 from bot.corpus.loader import CorpusLoader
 from bot.corpus.model import Article, Outlet
-from bot.engine.passages import best_passage
+from bot.engine.passages import best_passage, likely_paragraphs
 from bot.engine.text import excerpt_sentences, is_complete, sentences, stem, words
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -335,3 +335,21 @@ def test_stems_meet_across_inflections() -> None:
     assert stem("companies") == stem("company")
     assert stem("stopped") == stem("stop")
     assert re.fullmatch(r"\d+", stem("224000"))
+
+
+def test_likely_paragraphs_keep_the_kind_of_answer_asked_for_in_body_order() -> None:
+    body = (
+        "Clearview AI signed a controversial contract with ICE this week.",
+        "The controversial contract covers Clearview licenses for the agency.",
+        "The agency is paying Clearview $224,000 for them.",
+        "Critics said the deal was a surprise.",
+    )
+    held = [2.0, 2.0, 1.0, 0.0]  # the question's words each paragraph holds
+    # Only the third holds an amount: it outranks paragraphs holding more of the words.
+    assert likely_paragraphs("How much is ICE paying Clearview?", body, held, 2) == (
+        body[0],
+        body[2],
+    )
+    # A question not asking for an amount keeps the paragraphs holding most of it; one
+    # holding none of it is never kept.
+    assert likely_paragraphs("Clearview ICE contract", body, held, 3) == body[:3]

@@ -24,7 +24,7 @@ from bot.corpus.model import Article
 from bot.engine.excerpts import best_window, matched_field
 from bot.engine.index import IndexFilter, SearchIndex, index_terms
 from bot.engine.matching import QueryMatcher
-from bot.engine.passages import best_passage
+from bot.engine.passages import best_passage, likely_paragraphs
 from bot.engine.results import (
     AskAnswer,
     CoverageAnswer,
@@ -417,7 +417,9 @@ class Engine:
         # doing it for whole bodies was most of an ask's time. Paragraphs keep their
         # sentences' context.
         matcher = QueryMatcher(parsed.weights)
-        articles = [_paragraphs_matching(h.article, matcher, parsed.weights) for h in result.hits]
+        articles = [
+            _paragraphs_matching(question, h.article, matcher, parsed.weights) for h in result.hits
+        ]
         passage = best_passage(question, articles, idf=self.vocabulary.idf)
         if passage is None:
             return AskAnswer(question, result.hits[0], _fallback_passage(result.hits[0]))
@@ -674,15 +676,14 @@ def _lead(body: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _paragraphs_matching(
-    article: Article, matcher: QueryMatcher, weights: Mapping[str, float]
+    question: str, article: Article, matcher: QueryMatcher, weights: Mapping[str, float]
 ) -> Article:
-    """``article`` with only the paragraphs holding the most of the query (by IDF), in order."""
+    """``article`` with only the paragraphs likeliest to answer ``question``."""
     body = article.body
     if len(body) <= PASSAGE_PARAGRAPHS:
         return article
     held = [sum(weights[t] for t in matcher.found(p)) for p in body]
-    best = sorted(range(len(body)), key=lambda i: (-held[i], i))[:PASSAGE_PARAGRAPHS]
-    kept = tuple(body[i] for i in sorted(best) if held[i] > 0)
+    kept = likely_paragraphs(question, body, held, PASSAGE_PARAGRAPHS)
     return article._replace(body=kept or body[:PASSAGE_PARAGRAPHS])
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -175,6 +175,27 @@ _PLACE = re.compile(
     r"\b(in|at|from|near|across|throughout|outside|inside|to)\s+(?:the\s+)?"
     r"([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*)"
 )
+
+
+# Whether a paragraph may hold an answer of a type, in one search of its lowercased text: a
+# coarse test (any digit may be an amount, a count or a date). Searching each cue pattern
+# instead cost ~8 µs a pattern per paragraph, 1.5 ms an ask (p99, 20k articles with bodies).
+# Names, and so places, are in nearly every paragraph: those types are not tested.
+def _any_word(words: Iterable[str]) -> str:
+    return r"\b(?:" + "|".join(sorted(words, key=len, reverse=True)) + r")\b"
+
+
+_ANSWER_HINTS: dict[AnswerType, re.Pattern[str]] = {
+    "money": re.compile(r"[$€£¥\d]|" + _any_word(_CURRENCY_WORDS)),
+    "number": re.compile(r"\d|" + _any_word(_NUMBER_WORDS)),
+    "date": re.compile(r"\d|" + _any_word(_MONTH_NAMES | _WEEKDAYS | _RELATIVE_TIME)),
+    "why": re.compile(
+        _any_word(
+            "because|due to|as a result|the reason|in order to|so that|amid|citing|cited|"
+            "after|over concerns|to prevent|to protect".split("|")
+        )
+    ),
+}
 
 # --- The question -----------------------------------------------------------------------------
 _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
@@ -506,6 +527,29 @@ def best_passage(
     score, rank, i, extend = best
     text = _assemble(docs[rank].sentences, i, extend=extend, max_sentences=max(1, max_sentences))
     return Passage(text=text, article=articles[rank], score=round(score, 1))
+
+
+def likely_paragraphs(
+    question: str, body: Sequence[str], held: Sequence[float], keep: int
+) -> tuple[str, ...]:
+    """The ``keep`` paragraphs of ``body`` most likely to answer ``question``, in body order.
+
+    ``held`` is how much of the question each paragraph holds (the caller's weighing). A
+    paragraph without the kind of answer asked for (an amount for "how much", a reason for
+    "why") counts as a sentence without one does in ``best_passage``: 40 %. Splitting only these
+    into sentences keeps an ask on long bodies fast; without the answer-type test "Why is
+    Clearview controversial?" quoted a sentence saying "controversial" over one saying why.
+    """
+    hint = _ANSWER_HINTS.get(_question(question).answer or "")
+
+    def value(i: int) -> float:
+        if held[i] <= 0 or hint is None or hint.search(body[i].lower()):
+            return held[i]
+        return _NO_ANSWER_FACTOR * held[i]
+
+    values = [value(i) for i in range(len(body))]
+    best = sorted(range(len(body)), key=lambda i: (-values[i], i))[:keep]
+    return tuple(body[i] for i in sorted(best) if values[i] > 0)
 
 
 def _score(share: float, kind: float, factor: float, prior: float, i: int) -> float:
