@@ -10,7 +10,7 @@ import pytest
 from bot.answer_service import AnswerService
 from bot.corpus.live import CorpusChange
 from bot.engine.engine import Engine
-from tests.tiny_corpus import seeded
+from tests.tiny_corpus import add_zebra, seeded
 
 
 async def test_a_failed_change_is_rebuilt_and_a_large_corpus_regrouped_beside_the_answers(
@@ -19,12 +19,7 @@ async def test_a_failed_change_is_rebuilt_and_a_large_corpus_regrouped_beside_th
     corpus, loader, _ = seeded(tmp_path)
     service = AnswerService(Engine(loader.load()[0], stories="later"))
     await service.group_stories()
-    (corpus / "zebra.md").write_text(
-        "---\ntitle: Zebra crossing robots arrive in Lagos\n"
-        "webUrl: https://example.com/zebra-robots\n---\n",
-        encoding="utf-8",
-    )
-    snapshot, changes, stats = loader.refresh([str(corpus / "zebra.md")])
+    snapshot, changes, stats = add_zebra(corpus, loader)
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk full")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,9 +10,10 @@ from typing import Any
 import pytest
 
 from bot.corpus.loader import CorpusLoader
+from bot.corpus.merge import CorpusSnapshot
 from bot.engine.engine import Engine
 from bot.engine.results import NotFound
-from tests.tiny_corpus import engine_over, seeded
+from tests.tiny_corpus import HeldGrouping, add_zebra, engine_over, seeded
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 VERGE = "https://theverge.com/2020/8/14/21368930/clearview-ai-ice-contract-privacy-immigration"
@@ -214,12 +214,7 @@ def test_latest_lists_only_dated_articles_newest_first(engine: Engine) -> None:
 
 def test_a_failed_update_is_repaired_by_a_rebuild(tmp_path: Path, monkeypatch) -> None:
     corpus, loader, engine = seeded(tmp_path)
-    (corpus / "zebra.md").write_text(
-        "---\ntitle: Zebra crossing robots arrive in Lagos\n"
-        "webUrl: https://example.com/zebra-robots\n---\n",
-        encoding="utf-8",
-    )
-    snapshot, changes, _ = loader.refresh([str(corpus / "zebra.md")])
+    snapshot, changes, _ = add_zebra(corpus, loader)
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
@@ -456,9 +451,6 @@ def test_an_answer_whose_article_the_stories_do_not_hold_is_a_story_of_one(
 def test_stories_grouped_after_start_up_follow_changes_applied_meanwhile(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import threading
-
-    from bot.engine.stories import StoryIndex
 
     corpus, loader, _ = seeded(tmp_path)
     engine = Engine(loader.load()[0], stories="later")
@@ -468,30 +460,11 @@ def test_stories_grouped_after_start_up_follow_changes_applied_meanwhile(
     assert early.story.articles == (early.hit.article,) and early.story.first is None
 
     # Hold the grouping half-way, apply a change, then let it finish.
-    building, release = threading.Event(), threading.Event()
-    build = StoryIndex.build.__func__
-    builds: list[int] = []
-
-    def held(cls: type[StoryIndex], articles: Mapping[str, Any], **options: Any) -> StoryIndex:
-        builds.append(len(articles))
-        building.set()
-        assert release.wait(10)
-        return build(cls, articles, **options)
-
-    monkeypatch.setattr(StoryIndex, "build", classmethod(held))
-    worker = threading.Thread(target=engine.cluster)
-    worker.start()
-    assert building.wait(10)
-    (corpus / "zebra.md").write_text(
-        "---\ntitle: Zebra crossing robots arrive in Lagos\n"
-        "webUrl: https://example.com/zebra-robots\n---\n",
-        encoding="utf-8",
-    )
-    engine.apply(*loader.refresh([str(corpus / "zebra.md")])[:2])
-    release.set()
-    worker.join(10)
-    assert not worker.is_alive() and engine.stories_ready
-    assert len(builds) == 1  # the change was caught up with, not grouped all over again
+    grouping = HeldGrouping(engine, monkeypatch)
+    engine.apply(*add_zebra(corpus, loader)[:2])
+    grouping.finish()
+    assert engine.stories_ready
+    assert len(grouping.sizes) == 1  # the change was caught up with, not grouped all over again
 
     story = engine.coverage("clearview ice contract").story
     assert story.grouped and story.first is not None
@@ -500,22 +473,17 @@ def test_stories_grouped_after_start_up_follow_changes_applied_meanwhile(
     assert engine.stories.story_of(zebra.id).articles == (zebra,)  # followed, not a fallback
 
 
-def _failing_change(corpus: Path, loader: CorpusLoader, engine: Engine, monkeypatch) -> Any:
+def _failing_change(corpus: Path, loader: CorpusLoader, engine: Engine) -> CorpusSnapshot:
     """Add an article whose apply fails half-way (after the index took it): the rebuild case."""
-    (corpus / "zebra.md").write_text(
-        "---\ntitle: Zebra crossing robots arrive in Lagos\n"
-        "webUrl: https://example.com/zebra-robots\n---\n",
-        encoding="utf-8",
-    )
-    snapshot, changes, _ = loader.refresh([str(corpus / "zebra.md")])
+    snapshot, changes, _ = add_zebra(corpus, loader)
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(engine, "_update_names", broken)
-    with pytest.raises(RuntimeError):
-        engine.apply(snapshot, changes)
-    monkeypatch.undo()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "_update_names", broken)
+        with pytest.raises(RuntimeError):
+            engine.apply(snapshot, changes)
     return snapshot
 
 
@@ -527,7 +495,7 @@ def test_a_rebuild_of_a_large_corpus_answers_at_once_and_regroups_later(
     engine = Engine(loader.load()[0], stories="later")
     engine.cluster()
     assert engine.stories_ready
-    snapshot = _failing_change(corpus, loader, engine, monkeypatch)
+    snapshot = _failing_change(corpus, loader, engine)
 
     assert engine.rebuild(snapshot) is True  # the caller runs the grouping
     assert not engine.stories_ready
@@ -546,41 +514,21 @@ def test_a_rebuild_of_a_large_corpus_answers_at_once_and_regroups_later(
 def test_a_rebuild_during_grouping_makes_it_start_over_instead_of_starting_another(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import threading
-
-    from bot.engine.stories import StoryIndex
-
     corpus, loader, _ = seeded(tmp_path)
     first = loader.load()[0]
     engine = Engine(first, stories="later")
-    building, release = threading.Event(), threading.Event()
-    build = StoryIndex.build.__func__
-    sizes: list[int] = []
-
-    def held(cls: type[StoryIndex], articles: Mapping[str, Any], **options: Any) -> StoryIndex:
-        sizes.append(len(articles))
-        if len(sizes) == 1:
-            building.set()
-            assert release.wait(10)
-        return build(cls, articles, **options)
-
-    monkeypatch.setattr(StoryIndex, "build", classmethod(held))
-    worker = threading.Thread(target=engine.cluster)
-    worker.start()
-    assert building.wait(10)
-    snapshot = _failing_change(corpus, loader, engine, monkeypatch)
-    monkeypatch.setattr(StoryIndex, "build", classmethod(held))
+    grouping = HeldGrouping(engine, monkeypatch)
+    snapshot = _failing_change(corpus, loader, engine)
     assert engine.rebuild(snapshot) is False  # the grouping under way starts over by itself
-    release.set()
-    worker.join(10)
-    assert not worker.is_alive() and engine.stories_ready
-    grouped = [n for n in sizes if n]  # the rebuild itself groups nothing
+    grouping.finish()
+    assert engine.stories_ready
+    grouped = [n for n in grouping.sizes if n]  # the rebuild itself groups nothing
     assert grouped == [len(first.articles), len(snapshot.articles)]
 
 
-def test_a_small_corpus_is_regrouped_within_the_rebuild(tmp_path: Path, monkeypatch) -> None:
+def test_a_small_corpus_is_regrouped_within_the_rebuild(tmp_path: Path) -> None:
     corpus, loader, engine = seeded(tmp_path)
-    snapshot = _failing_change(corpus, loader, engine, monkeypatch)
+    snapshot = _failing_change(corpus, loader, engine)
     assert engine.rebuild(snapshot) is False
     story = engine.coverage("clearview ice contract").story
     assert engine.stories_ready and story.grouped and story.first is not None

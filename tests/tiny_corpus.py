@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import shutil
+import threading
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from bot.corpus.loader import CorpusLoader
+import pytest
+
+from bot.corpus.loader import CorpusLoader, LoadStats
+from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from bot.engine.engine import Engine
+from bot.engine.stories import StoryIndex
 
 
 def engine_over(tmp_path: Path, docs: dict[str, tuple[str, str]]) -> Engine:
@@ -32,3 +39,40 @@ def seeded(tmp_path: Path) -> tuple[Path, CorpusLoader, Engine]:
     loader = CorpusLoader([corpus], tmp_path / "c.db")
     snapshot, _, _ = loader.load()
     return corpus, loader, Engine(snapshot)
+
+
+def add_zebra(corpus: Path, loader: CorpusLoader) -> tuple[CorpusSnapshot, ChangeSet, LoadStats]:
+    """Add one undated article unrelated to the seeds; the loader's refresh for it."""
+    (corpus / "zebra.md").write_text(
+        "---\ntitle: Zebra crossing robots arrive in Lagos\n"
+        "webUrl: https://example.com/zebra-robots\n---\n",
+        encoding="utf-8",
+    )
+    return loader.refresh([str(corpus / "zebra.md")])
+
+
+class HeldGrouping:
+    """``engine.cluster`` in a thread, held inside its first story build until ``finish``."""
+
+    def __init__(self, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sizes: list[int] = []  # articles handed to each story build
+        self._release, building = threading.Event(), threading.Event()
+        build = StoryIndex.build.__func__  # type: ignore[attr-defined]
+
+        def held(cls: type[StoryIndex], articles: Mapping[str, Any], **options: Any) -> Any:
+            self.sizes.append(len(articles))
+            if len(self.sizes) == 1:
+                building.set()
+                assert self._release.wait(10)
+            return build(cls, articles, **options)
+
+        monkeypatch.setattr(StoryIndex, "build", classmethod(held))
+        self._worker = threading.Thread(target=engine.cluster)
+        self._worker.start()
+        assert building.wait(10)
+
+    def finish(self) -> None:
+        """Let the grouping go on and wait until it is over."""
+        self._release.set()
+        self._worker.join(10)
+        assert not self._worker.is_alive()
