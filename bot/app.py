@@ -411,6 +411,12 @@ class CoverageBot(commands.Bot):
             except Exception as exc:  # one bad change must not stop the bot following the next
                 log.exception("could not apply a corpus change to the index")
                 error = exc
+                if self.answers.regrouping:
+                    # The rebuild left stories of one; digests group by story, so they wait for
+                    # the regrouping as at start-up (answers go on meanwhile).
+                    self.stories_ready.clear()
+                    await self.answers.until_grouped()
+                    self.stories_ready.set()
             self._followed[_snapshot_key(change.snapshot)] = error
             while len(self._followed) > FOLLOWED_KEPT:
                 del self._followed[next(iter(self._followed))]

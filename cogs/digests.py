@@ -337,6 +337,8 @@ class Digests(ScheduleChoices, commands.Cog):
 
     async def tick(self) -> list[Outcome]:
         """One schedule check: pending digests first, then every subscription now due."""
+        if not self.bot.stories_ready.is_set():
+            return []  # regrouping after a rebuild: a slot passed meanwhile is still due after
         try:
             return await self.service.delivery.run_due()
         except Exception:  # the loop must outlive a bad minute (e.g. a locked database)

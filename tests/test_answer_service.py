@@ -39,3 +39,22 @@ async def test_a_failed_change_is_rebuilt_and_a_large_corpus_regrouped_beside_th
         assert {a.outlet.name for a in story.articles} >= {"The Verge", "Business Insider"}
     finally:
         service.close()
+
+
+async def test_overlapping_groupings_leave_the_switch_interval_as_they_found_it(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+    import sys
+
+    _, loader, _ = seeded(tmp_path)
+    snapshot = loader.load()[0]
+    services = [AnswerService(Engine(snapshot, stories="later")) for _ in range(2)]
+    before = sys.getswitchinterval()
+    try:
+        await asyncio.gather(*(s.group_stories() for s in services))
+    finally:
+        for service in services:
+            service.close()
+    assert all(s.engine.stories_ready for s in services)
+    assert sys.getswitchinterval() == before

@@ -532,3 +532,16 @@ def test_a_small_corpus_is_regrouped_within_the_rebuild(tmp_path: Path) -> None:
     assert engine.rebuild(snapshot) is False
     story = engine.coverage("clearview ice contract").story
     assert engine.stories_ready and story.grouped and story.first is not None
+
+
+def test_a_second_rebuild_before_the_grouping_starts_does_not_ask_for_another(
+    tmp_path: Path,
+) -> None:
+    corpus, loader, _ = seeded(tmp_path)
+    engine = Engine(loader.load()[0], stories="later")
+    engine.cluster()
+    snapshot = _failing_change(corpus, loader, engine)
+    assert engine.rebuild(snapshot) is True
+    assert engine.rebuild(snapshot) is False  # the first caller's grouping will see it
+    engine.cluster()
+    assert engine.stories_ready and engine.coverage("clearview ice contract").story.grouped

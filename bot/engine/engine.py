@@ -121,7 +121,12 @@ class Engine:
                 self._with_stories, self._grouping = False, True
             self._build(snapshot)
             self._unstoried = None  # a clustering under way starts over from this snapshot
-            return self._group_later and not self._clustering
+            if not self._group_later or self._clustering:
+                return False
+            # Claimed here, not when the caller's thread starts: a second rebuild in between
+            # must not start a second grouping.
+            self._clustering = True
+            return True
 
     # ----------------------------------------------------------------- corpus changes
     @property
@@ -466,6 +471,7 @@ class Engine:
         except BaseException:
             with self._lock:
                 self._grouping = self._clustering = False
+                self._unstoried = None  # nothing will catch up with the changes recorded
             raise
 
     def story_of(self, article: Article) -> Story:
