@@ -288,12 +288,15 @@ class Engine:
         present_weight: dict[str, float] = {}
         spelled: list[str] = []
         changed = False
+        unknown: set[str] = set()  # words the corpus holds in no form, left uncorrected
         for token in tokens:
             word = token
             if token not in STOPWORDS and not self.vocabulary.known(token):
                 fixed = self.vocabulary.correct(token)
                 if fixed and _plausible_typo(token, fixed):
                     word, changed = fixed, True
+                else:
+                    unknown.add(token)
             spelled.append(word)
             if word in STOPWORDS or word in terms:
                 continue
@@ -301,19 +304,18 @@ class Engine:
             if word != token:
                 # A correction is a guess: it counts for less when found and costs less when not.
                 terms[word], present_weight[word] = 0.85 * idf, 0.7 * idf
-            elif not self.vocabulary.known(word) and token not in proper:
+            elif word in unknown and token not in proper:
                 # A lowercase word the corpus never uses is more often a paraphrase than the
                 # subject; a capitalised one ("Rivian") is the subject, and it isn't covered.
                 terms[word], present_weight[word] = 0.5 * idf, 0.5 * idf
             else:
                 terms[word], present_weight[word] = idf, idf
         content = {t: w for t, w in terms.items() if t not in META_WORDS} or terms
-        unknown = frozenset(t for t in content if t in proper and not self.vocabulary.known(t))
         return QueryTerms(
             weights=content,
             present=present_weight,
             corrected=" ".join(spelled) if changed else None,
-            unknown_names=unknown,
+            unknown_names=frozenset(t for t in content if t in proper and t in unknown),
             names=frozenset(t for t in content if t in proper),
             name_words=frozenset(t for t in content if t in name_words),
         )

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import tantivy
 
@@ -144,10 +145,9 @@ class SearchIndex:
                 ["title", "text", "outlet"],
                 field_boosts={"title": TITLE_BOOST, "outlet": OUTLET_BOOST},
             )
-        query = self._filtered(query, flt)
-        hits = searcher.search(query, limit, count=False).hits
-        keys = searcher.fast_field_values("key", [address for _, address in hits])
-        return [(id_of(k), score) for (score, _), k in zip(hits, keys, strict=True)]
+        hits = searcher.search(self._filtered(query, flt), limit, count=False).hits
+        ids = _ids(searcher, hits)
+        return [(article_id, score) for (score, _), article_id in zip(hits, ids, strict=True)]
 
     def filtered_all(self, limit: int, flt: IndexFilter) -> list[str]:
         """Newest dated articles matching only the filter (e.g. ``/latest topic``)."""
@@ -156,8 +156,7 @@ class SearchIndex:
         query = self._filtered(dated, flt)
         searcher = self._searcher
         hits = searcher.search(query, limit, count=False, order_by_field="published").hits
-        keys = searcher.fast_field_values("key", [address for _, address in hits])
-        return [id_of(k) for k in keys]
+        return _ids(searcher, hits)
 
     def prefix(self, complete: Sequence[str], partial: str, limit: int) -> list[str]:
         """Articles whose title has every complete word and a word starting with ``partial``."""
@@ -187,8 +186,7 @@ class SearchIndex:
     def _titles_matching(self, musts: Sequence[tantivy.Query], limit: int) -> list[str]:
         searcher = self._searcher
         query = tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in musts])
-        hits = searcher.search(query, limit, count=False).hits
-        return [id_of(k) for k in searcher.fast_field_values("key", [a for _, a in hits])]
+        return _ids(searcher, searcher.search(query, limit, count=False).hits)
 
     def vocabulary(self) -> list[tuple[str, int]]:
         """Every indexed word with the number of articles containing it."""
@@ -220,3 +218,8 @@ class SearchIndex:
                 )
             )
         return query if len(clauses) == 1 else tantivy.Query.boolean_query(clauses)
+
+
+def _ids(searcher: tantivy.Searcher, hits: Sequence[tuple[Any, tantivy.DocAddress]]) -> list[str]:
+    """The article ids of ``hits``, in order, read from the key column."""
+    return [id_of(k) for k in searcher.fast_field_values("key", [a for _, a in hits])]

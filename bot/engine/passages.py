@@ -87,6 +87,9 @@ _ROLES = _wordset(
 _REASONS = _wordset(
     """because due result reason order so amid citing cited after concerns prevent protect"""
 )
+# Phrases giving a reason (strong) or the circumstances (weaker): the cues of a "why" answer.
+_REASON_PHRASES = "because|due to|as a result|the reason|in order to|so that"
+_CIRCUMSTANCE_PHRASES = "amid|citing|cited|after|over concerns|to prevent|to protect"
 _DIGIT = True  # gate: the sentence has a digit
 _Gate = bool | frozenset[str] | None
 _CUE_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str], float, _Gate], ...] = (
@@ -154,13 +157,13 @@ _CUE_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str], float, _Gate], ...] = (
     ),
     (
         "why",
-        re.compile(r"\b(because|due to|as a result|the reason|in order to|so that)\b", re.I),
+        re.compile(rf"\b({_REASON_PHRASES})\b", re.I),
         1.0,
         _REASONS,
     ),
     (
         "why",
-        re.compile(r"\b(amid|citing|cited|after|over concerns|to prevent|to protect)\b", re.I),
+        re.compile(rf"\b({_CIRCUMSTANCE_PHRASES})\b", re.I),
         0.6,
         _REASONS,
     ),
@@ -189,12 +192,7 @@ _ANSWER_HINTS: dict[AnswerType, re.Pattern[str]] = {
     "money": re.compile(r"[$€£¥\d]|" + _any_word(_CURRENCY_WORDS)),
     "number": re.compile(r"\d|" + _any_word(_NUMBER_WORDS)),
     "date": re.compile(r"\d|" + _any_word(_MONTH_NAMES | _WEEKDAYS | _RELATIVE_TIME)),
-    "why": re.compile(
-        _any_word(
-            "because|due to|as a result|the reason|in order to|so that|amid|citing|cited|"
-            "after|over concerns|to prevent|to protect".split("|")
-        )
-    ),
+    "why": re.compile(rf"\b(?:{_REASON_PHRASES}|{_CIRCUMSTANCE_PHRASES})\b"),
 }
 
 # --- The question -----------------------------------------------------------------------------
