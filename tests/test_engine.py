@@ -13,7 +13,7 @@ from bot.corpus.loader import CorpusLoader
 from bot.corpus.merge import CorpusSnapshot
 from bot.engine.engine import Engine
 from bot.engine.results import NotFound
-from tests.tiny_corpus import HeldGrouping, add_zebra, engine_over, seeded
+from tests.tiny_corpus import HeldGrouping, add_zebra, engine_over, follow, seeded
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 VERGE = "https://theverge.com/2020/8/14/21368930/clearview-ai-ice-contract-privacy-immigration"
@@ -155,17 +155,15 @@ def test_index_follows_corpus_changes(tmp_path: Path) -> None:
         "webUrl: https://example.com/zebra-robots\nexcerpt: Robots now guide traffic.\n---\n",
         encoding="utf-8",
     )
-    snapshot, changes, _ = loader.refresh([str(corpus / "zebra.md")])
     before = engine.snapshot
-    engine.apply(snapshot, changes)
+    follow(engine, loader, corpus, "zebra.md")
     assert before is not engine.snapshot
     found = engine.summary("zebra crossing robots in Lagos")
     assert not isinstance(found, NotFound)
     assert found.hit.article.url == "https://example.com/zebra-robots"
 
     (corpus / "zebra.md").unlink()
-    snapshot, changes, _ = loader.refresh([str(corpus / "zebra.md")])
-    engine.apply(snapshot, changes)
+    follow(engine, loader, corpus, "zebra.md")
     assert isinstance(engine.summary("zebra crossing robots in Lagos"), NotFound)
 
 
@@ -189,9 +187,7 @@ def test_edits_and_deletes_leave_the_engine_as_a_fresh_build_would(tmp_path: Pat
         encoding="utf-8",
     )
     (corpus / "b.md").unlink()
-    for path in ("a.md", "b.md"):
-        snapshot, changes, _ = loader.refresh([str(corpus / path)])
-        engine.apply(snapshot, changes)
+    snapshot = follow(engine, loader, corpus, "a.md", "b.md")
 
     fresh = Engine(snapshot)
     assert engine.index.size == fresh.index.size == len(snapshot.articles)
@@ -212,16 +208,9 @@ def test_latest_lists_only_dated_articles_newest_first(engine: Engine) -> None:
     assert dates == sorted(dates, reverse=True)
 
 
-def test_a_failed_update_is_repaired_by_a_rebuild(tmp_path: Path, monkeypatch) -> None:
+def test_a_failed_update_is_repaired_by_a_rebuild(tmp_path: Path) -> None:
     corpus, loader, engine = seeded(tmp_path)
-    snapshot, changes, _ = add_zebra(corpus, loader)
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("disk full")
-
-    monkeypatch.setattr(engine.stories, "update", broken)
-    with pytest.raises(RuntimeError):
-        engine.apply(snapshot, changes)
+    snapshot = _failing_change(corpus, loader, engine)
     engine.rebuild(snapshot)
     assert engine.index.size == len(snapshot.articles)
     assert not isinstance(engine.summary("zebra crossing robots lagos"), NotFound)
@@ -236,9 +225,7 @@ def test_autocomplete_tables_follow_changes_like_a_fresh_build(tmp_path: Path) -
         encoding="utf-8",
     )
     (corpus / "003_ada7c173de585412.txt").unlink()
-    for name in ("late.md", "003_ada7c173de585412.txt"):
-        snapshot, changes, _ = loader.refresh([str(corpus / name)])
-        engine.apply(snapshot, changes)
+    snapshot = follow(engine, loader, corpus, "late.md", "003_ada7c173de585412.txt")
     fresh = Engine(snapshot)
     assert (
         engine.outlet_names == fresh.outlet_names and "Business Insider" not in engine.outlet_names

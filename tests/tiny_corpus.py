@@ -41,6 +41,15 @@ def seeded(tmp_path: Path) -> tuple[Path, CorpusLoader, Engine]:
     return corpus, loader, Engine(snapshot)
 
 
+def follow(engine: Engine, loader: CorpusLoader, corpus: Path, *names: str) -> CorpusSnapshot:
+    """Refresh each of ``names`` (edited or deleted) and apply it to ``engine``, one at a time."""
+    snapshot = engine.snapshot
+    for name in names:
+        snapshot, changes, _ = loader.refresh([str(corpus / name)])
+        engine.apply(snapshot, changes)
+    return snapshot
+
+
 def add_zebra(corpus: Path, loader: CorpusLoader) -> tuple[CorpusSnapshot, ChangeSet, LoadStats]:
     """Add one undated article unrelated to the seeds; the loader's refresh for it."""
     (corpus / "zebra.md").write_text(
