@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.corpus.formats import parse_bytes
 from bot.corpus.loader import CorpusLoader
 from bot.corpus.merge import CorpusSnapshot
 from bot.corpus.model import Problem
@@ -298,8 +299,6 @@ def test_missing_root_is_reported(tmp_path: Path) -> None:
 
 
 def test_a_number_that_is_no_plausible_time_is_reported_not_dated_1970() -> None:
-    from bot.corpus.formats import parse_bytes
-
     result = parse_bytes(b"---\ntitle: T\npublishedDateTime: 12:30:00\n---\n", "x.md", ".md")
     assert result.articles[0].published is None
     assert [(p.line, "not a plausible time" in p.reason) for p in result.problems] == [(3, True)]

@@ -23,6 +23,7 @@ import pytest
 from bot.corpus import cache
 from bot.corpus.loader import CorpusLoader, LoadStats
 from bot.corpus.merge import _ARTICLES_SLOT, ChangeSet, CorpusSnapshot, Deferred
+from tests.test_corpus_cache import load
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 FILES = 8  # files write_corpus writes
@@ -80,15 +81,6 @@ def write_corpus(root: Path) -> None:
     (root / "seeds").mkdir(exist_ok=True)
     for seed in sorted(SEEDS.iterdir()):
         shutil.copyfile(seed, root / "seeds" / seed.name)
-
-
-def load(roots: list[str], db: Path) -> tuple[CorpusSnapshot, LoadStats]:
-    loader = CorpusLoader(roots, db)
-    try:
-        snapshot, _, stats = loader.load()
-    finally:
-        loader.close()
-    return snapshot, stats
 
 
 def cold(roots: list[str], tmp_path: Path) -> CorpusSnapshot:

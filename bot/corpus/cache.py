@@ -37,7 +37,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from bot.corpus.formats import FileResult
-from bot.corpus.merge import Deferred, DeferredFiles, FileInfo, MergeState, resolved
+from bot.corpus.merge import Deferred, DeferredFiles, FileInfo, MergeState
 from bot.corpus.model import Article, Image, Outlet, Problem, Provenance
 
 PARSER_VERSION = 4
@@ -420,7 +420,7 @@ class ParseCache:
             if not parts:
                 return None
             return _decode_state(parts, sums)
-        except (ValueError, TypeError, EOFError, IndexError, KeyError, struct.error):
+        except (ValueError, TypeError, EOFError, IndexError, KeyError):
             log.warning("saved corpus state for %s is unreadable; rebuilding it", roots)
             return None
 
@@ -462,8 +462,8 @@ class ParseCache:
         merge counts.
         """
         outlets: dict[Outlet, int] = {}
-        articles = list(resolved(state.articles).values())
-        files = resolved(state.files)
+        articles = list(state.articles.values())  # Merger.state(): nothing left deferred
+        files = state.files
         version = _state_version()
         crcs: list[int] = []
 
@@ -484,7 +484,7 @@ class ParseCache:
             )
             n = len(chunks)
             conn.execute(insert, row(n + 1, marshal.dumps(_files_columns(files))))
-            conn.execute(insert, row(n + 2, marshal.dumps(resolved(state.counts))))
+            conn.execute(insert, row(n + 2, marshal.dumps(state.counts)))
             paths = tuple(stamps)
             # A display path equal to its path is stored as the same object: marshal writes
             # it once, and the restart reads back one string for both.

@@ -250,8 +250,10 @@ class CorpusLoader:
             self._dirty = True  # nothing saved yet: save even if the folders are empty
             self._never_saved = True
         else:
-            same = current is not None and saved.matches(current)
-            self._stamps = current if same and current is not None else saved.stamps()
+            if current is not None and saved.matches(current):
+                self._stamps = current
+            else:
+                self._stamps = saved.stamps()
             self._merger = Merger(self._fetch, saved.state)
         return self._merger
 

@@ -70,11 +70,6 @@ class DeferredFiles(Deferred["dict[str, FileInfo]"]):
         self.problems = problems  # every file's problems, in path order
 
 
-def resolved(value: Any) -> Any:
-    """``value``, or what it stands for if it is ``Deferred``."""
-    return value.get() if isinstance(value, Deferred) else value
-
-
 class FileInfo(NamedTuple):
     """What the corpus keeps of one file once merged.
 
@@ -100,10 +95,9 @@ class CorpusSnapshot:
     def problems(self) -> list[Problem]:
         """Every problem of every file, then those found while merging, in path order."""
         files = _FILES_SLOT.__get__(self)
-        if isinstance(files, DeferredFiles) and not files.ready:
+        if isinstance(files, DeferredFiles):  # saved apart: no need to decode the map
             out = list(files.problems)
         else:
-            files = resolved(files)
             out = [p for path in sorted(files) for p in files[path].problems]
         return out + list(self.merge_problems)
 
