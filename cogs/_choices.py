@@ -18,28 +18,6 @@ NAME_MAX = 100  # Discord's limit for an autocomplete value, so every suggestion
 CHOICES_MAX = 25  # Discord rejects more
 
 
-async def query_choices(answers: AnswerService, current: str) -> list[app_commands.Choice[str]]:
-    """Titles, outlets and topics matching what is typed (the engine's suggest)."""
-    try:
-        found = await answers.suggest(current[:QUERY_MAX])
-    except Exception:  # autocomplete failing must not spam the error funnel
-        log.exception("query autocomplete failed for %r", current)
-        return []
-    return [app_commands.Choice(name=s.name, value=s.value) for s in found[:CHOICES_MAX]]
-
-
-async def outlet_choices(answers: AnswerService, current: str) -> list[app_commands.Choice[str]]:
-    """Outlet names, fuzzy-matched."""
-    names = await answers.outlet_choices(current[:NAME_MAX])
-    return [app_commands.Choice(name=n, value=n) for n in names[:CHOICES_MAX]]
-
-
-async def topic_choices(answers: AnswerService, current: str) -> list[app_commands.Choice[str]]:
-    """Topic names, fuzzy-matched."""
-    names = await answers.topic_choices(current[:NAME_MAX])
-    return [app_commands.Choice(name=n, value=n) for n in names[:CHOICES_MAX]]
-
-
 class LookupChoices:
     """Autocomplete callbacks for the query, outlet and topic options of any cog with ``answers``.
 
@@ -51,17 +29,24 @@ class LookupChoices:
     async def query_choices(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        """Titles, outlets and topics matching what is typed."""
-        return await query_choices(self.answers, current)
+        """Titles, outlets and topics matching what is typed (the engine's suggest)."""
+        try:
+            found = await self.answers.suggest(current[:QUERY_MAX])
+        except Exception:  # autocomplete failing must not spam the error funnel
+            log.exception("query autocomplete failed for %r", current)
+            return []
+        return [app_commands.Choice(name=s.name, value=s.value) for s in found[:CHOICES_MAX]]
 
     async def outlet_choices(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        """Outlet names."""
-        return await outlet_choices(self.answers, current)
+        """Outlet names, fuzzy-matched."""
+        names = await self.answers.outlet_choices(current[:NAME_MAX])
+        return [app_commands.Choice(name=n, value=n) for n in names[:CHOICES_MAX]]
 
     async def topic_choices(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        """Topic names."""
-        return await topic_choices(self.answers, current)
+        """Topic names, fuzzy-matched."""
+        names = await self.answers.topic_choices(current[:NAME_MAX])
+        return [app_commands.Choice(name=n, value=n) for n in names[:CHOICES_MAX]]

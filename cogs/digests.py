@@ -43,9 +43,9 @@ from bot.digests.models import (
 )
 from bot.discord_embeds import message_embeds
 from bot.render import Card, cut, escape, make_card
-from cogs import _choices as choices
+from cogs._choices import CHOICES_MAX, NAME_MAX, LookupChoices
 from cogs._replies import DEFER_AFTER
-from cogs.lookups import NAME_MAX, Name, Query, everywhere
+from cogs.lookups import Name, Query, everywhere
 
 if TYPE_CHECKING:
     from bot.answer_service import AnswerService
@@ -270,11 +270,11 @@ def subscription_choices(
             name=cut(f"#{s.id} · {s.query} · {s.schedule.describe()} · {s.status}", NAME_MAX),
             value=s.id,
         )
-        for s in found[:25]
+        for s in found[:CHOICES_MAX]
     ]
 
 
-class ScheduleChoices(choices.LookupChoices):
+class ScheduleChoices(LookupChoices):
     """The lookups' choices plus IANA time zones, for /digest and /follow."""
 
     service: DigestService

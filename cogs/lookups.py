@@ -7,7 +7,6 @@ Thin on purpose: options in, ``Replier`` out. Parsing, ranking and rendering liv
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
@@ -24,8 +23,6 @@ from cogs._replies import Replier
 if TYPE_CHECKING:
     from bot.answer_service import AnswerService
     from bot.app import CoverageBot
-
-log = logging.getLogger(__name__)
 
 Query = app_commands.Range[str, 1, QUERY_MAX]
 Name = app_commands.Range[str, 1, NAME_MAX]

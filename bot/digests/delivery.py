@@ -268,10 +268,10 @@ class Delivery:
     async def _deliver(
         self, subs: Sequence[Subscription], now: datetime, *, post_empty: bool
     ) -> list[Outcome]:
+        # Each run says afresh whether it saw lagging coverage: a flag left by another run
+        # would make the instant batcher wake again and again with nothing to serve.
+        self.behind = False
         if not subs:
-            # Nothing looked at, nothing lagging: a flag left by another run would make the
-            # instant batcher wake again and again with no instant subscription to serve.
-            self.behind = False
             return []
         try:
             coverage, excluded = await self._coverage(subs, now)

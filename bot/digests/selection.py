@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.corpus.merge import CorpusSnapshot
-from bot.corpus.model import Article
 from bot.digests.models import Digest, DigestItem, StoryGroup, Subscription
 from bot.engine.engine import Engine
 from bot.engine.index import IndexFilter
@@ -126,10 +125,6 @@ class NewCoverage:
             base = self._filters[(outlet, topic)] = made
         return replace(base, since=since)
 
-    def story_of(self, article: Article) -> Story:
-        """The article's story in the main engine; a story of one if it isn't clustered yet."""
-        return self.engine.story_of(article)
-
     def digest(self, request: DigestRequest, now: datetime) -> Digest:
         """The digest for one subscription (empty when nothing new matches)."""
         sub = request.subscription
@@ -185,7 +180,7 @@ class NewCoverage:
     ) -> list[StoryGroup]:
         by_story: dict[str, tuple[Story, list[DigestItem]]] = {}
         for item in items:
-            story = self.story_of(item.article)
+            story = self.engine.story_of(item.article)  # the main engine's stories
             by_story.setdefault(story.id, (story, []))[1].append(item)
         groups = []
         for story, members in by_story.values():

@@ -321,34 +321,41 @@ class DigestStore:
                 outbox_id = int(
                     db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM digest_outbox").fetchone()[0]
                 )
-                # The row as the table stores it (state and attempts are its defaults): built
-                # here, not selected back, so a send costs one round-trip fewer.
-                row = (
-                    outbox_id,
-                    subscription.id,
-                    subscription.target.key,
-                    f"d{outbox_id}-{marker}",
-                    marker,
-                    payload,
-                    json.dumps(list(article_ids)),
-                    to_epoch(cutoff),
-                    "pending",
-                    0,
-                    None,
-                    None,
-                    to_epoch(now),
-                    None,
-                )
+                nonce = f"d{outbox_id}-{marker}"
                 db.execute(
                     "INSERT INTO digest_outbox (id, subscription_id, target, nonce, marker, "
                     "payload, article_ids, cutoff, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*row[:8], row[12]),
+                    (
+                        outbox_id,
+                        subscription.id,
+                        subscription.target.key,
+                        nonce,
+                        marker,
+                        payload,
+                        json.dumps(list(article_ids)),
+                        to_epoch(cutoff),
+                        to_epoch(now),
+                    ),
                 )
                 db.execute(
                     "UPDATE digest_subscriptions SET last_run_at = ? WHERE id = ?",
                     (to_epoch(now), subscription.id),
                 )
-                return _outbox(row)
+            # The row as stored (state and attempts are the table's defaults): built here, not
+            # selected back, so a send costs one round-trip fewer.
+            return OutboxRow(
+                id=outbox_id,
+                subscription_id=subscription.id,
+                target=subscription.target,
+                nonce=nonce,
+                marker=marker,
+                payload=payload,
+                article_ids=tuple(article_ids),
+                cutoff=cutoff,
+                state="pending",
+                attempts=0,
+                created_at=now,
+            )
 
         return await self._run(work)
 
