@@ -46,7 +46,8 @@ class AnswerService:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
         self._regrouping: asyncio.Task[None] | None = None
 
-    async def _run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    async def run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """Run ``fn(*args, **kwargs)`` in the engine thread (never beside an engine change)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
@@ -57,7 +58,7 @@ class AnswerService:
         (escaping every excerpt costs about as much as the search), so the event loop only
         sends the result.
         """
-        return await self._run(fn, self.engine, *args, **kwargs)
+        return await self.run(fn, self.engine, *args, **kwargs)
 
     def close(self) -> None:
         """Stop the worker thread; calls still queued are cancelled."""
@@ -89,8 +90,8 @@ class AnswerService:
             _interval_before = sys.getswitchinterval()
             sys.setswitchinterval(GROUPING_SWITCH_INTERVAL)
         _groupings += 1
-        threading.Thread(target=group, name="story-grouping", daemon=True).start()
         try:
+            threading.Thread(target=group, name="story-grouping", daemon=True).start()
             await done
         finally:
             _groupings -= 1
@@ -104,8 +105,7 @@ class AnswerService:
 
     async def until_grouped(self) -> None:
         """Return once a grouping started by a rebuild (``apply``) is over, if one is."""
-        if self.regrouping:
-            assert self._regrouping is not None
+        if self._regrouping is not None:
             await asyncio.wait([self._regrouping])  # never raises: ``_regroup`` logs failures
 
     async def _regroup(self) -> None:
@@ -123,15 +123,15 @@ class AnswerService:
     # ------------------------------------------------------------------ autocomplete
     async def suggest(self, current: str) -> list[Suggestion]:
         """Completions for a query option (titles, outlets, topics)."""
-        return await self._run(self.engine.suggest, current)
+        return await self.run(self.engine.suggest, current)
 
     async def outlet_choices(self, current: str) -> list[str]:
         """Outlet names for what is typed, most common first."""
-        return await self._run(self._choices, current, 0)
+        return await self.run(self._choices, current, 0)
 
     async def topic_choices(self, current: str) -> list[str]:
         """Topic names for what is typed, most common first."""
-        return await self._run(self._choices, current, 1)
+        return await self.run(self._choices, current, 1)
 
     def _choices(self, current: str, which: int) -> list[str]:
         # The engine keeps these tables current with each corpus change.
@@ -148,9 +148,9 @@ class AnswerService:
         grouped again beside the answers, as at start-up (``Engine.rebuild``).
         """
         try:
-            await self._run(self.engine.apply, change.snapshot, change.changes)
+            await self.run(self.engine.apply, change.snapshot, change.changes)
         except Exception:
-            if await self._run(self.engine.rebuild, change.snapshot):
+            if await self.run(self.engine.rebuild, change.snapshot):
                 self._regrouping = asyncio.create_task(self._regroup(), name="story-regrouping")
             raise
 

@@ -132,10 +132,6 @@ class UserCooldown:
         return None if retry is None else app_commands.CommandOnCooldown(bucket, retry)
 
 
-def _without_engine(engine: Engine, fn: Callable[..., Any], *args: Any) -> Any:
-    return fn(*args)
-
-
 # --------------------------------------------------------------------------- the error funnel
 def user_message(error: Exception) -> str | None:
     """Plain words for the user, or None when the error is ours (and must be logged)."""
@@ -389,18 +385,15 @@ class CoverageBot(commands.Bot):
             self._engine,
             sender,
             clock=timing.clock,
-            offload=self._in_engine_thread,
+            # Digests read the engine (stories, vocabulary); in its own thread they never see
+            # it half-way through applying a change.
+            offload=self.answers.run,
         )
         self._digests = DigestService(self._digest_store, delivery)
         self.digest_batcher = InstantBatcher(
             delivery, window=timing.instant_window, wait=timing.wait
         )
         return self._digests
-
-    async def _in_engine_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
-        # Digests read the engine (stories, vocabulary); in its own thread they never see it
-        # half-way through applying a change.
-        return await self.answers.call(_without_engine, fn, *args)
 
     async def _follow(self, queue: asyncio.Queue[CorpusChange]) -> None:
         while True:

@@ -45,8 +45,9 @@ URL_MAX = 2048
 COLOUR = 0x2B6CB0
 NOT_FOUND_COLOUR = 0x718096
 _MARKDOWN = re.compile(r"([\\*_~`|\[\]<>])")
-# Block syntax at a line start: headings (#, ##, ###), subtext (-#), quotes, bullets.
-_LINE_START = re.compile(r"(?m)^(\s*)(#{1,3}|-#|[>\-+*])(?=\s)")
+# Block syntax at a line start: headings (#, ##, ###), subtext (-#), bullets ("- ", "+ ");
+# quotes and "* " bullets need nothing more, as _MARKDOWN escapes every ">" and "*".
+_LINE_START = re.compile(r"(?m)^(\s*)(#{1,3}|-#|[\-+])(?=\s)")
 # "1. text" becomes a numbered list; escape the dot, not the number ("\1." shows the slash).
 _NUMBERED = re.compile(r"(?m)^(\s*\d+)\.(?=\s)")
 _MENTION = re.compile(r"@(everyone|here|[!&]?\d{15,21})")

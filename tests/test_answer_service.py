@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -42,17 +45,29 @@ async def test_a_failed_change_is_rebuilt_and_a_large_corpus_regrouped_beside_th
 
 
 async def test_overlapping_groupings_leave_the_switch_interval_as_they_found_it(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import asyncio
-    import sys
-
     _, loader, _ = seeded(tmp_path)
     snapshot = loader.load()[0]
     services = [AnswerService(Engine(snapshot, stories="later")) for _ in range(2)]
+    # The second grouping starts after the first and is held until the first is over, so it
+    # finishes last: the order in which restoring each grouping's own interval goes wrong.
+    first_over = threading.Event()
+    cluster = services[1].engine.cluster
+
+    def held() -> None:
+        first_over.wait(timeout=10)
+        cluster()
+
+    monkeypatch.setattr(services[1].engine, "cluster", held)
+
+    async def first() -> None:
+        await services[0].group_stories()
+        first_over.set()
+
     before = sys.getswitchinterval()
     try:
-        await asyncio.gather(*(s.group_stories() for s in services))
+        await asyncio.gather(first(), services[1].group_stories())
     finally:
         for service in services:
             service.close()
