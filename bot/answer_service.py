@@ -15,6 +15,7 @@ import functools
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -44,7 +45,7 @@ class AnswerService:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
-        self._regrouping: asyncio.Task[None] | None = None
+        self._grouping: asyncio.Task[None] | None = None
 
     async def run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Run ``fn(*args, **kwargs)`` in the engine thread (never beside an engine change)."""
@@ -62,8 +63,8 @@ class AnswerService:
 
     def close(self) -> None:
         """Stop the worker thread; calls still queued are cancelled."""
-        if self._regrouping is not None:
-            self._regrouping.cancel()
+        if self._grouping is not None:
+            self._grouping.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def group_stories(self) -> None:
@@ -98,22 +99,30 @@ class AnswerService:
             if _groupings == 0:
                 sys.setswitchinterval(_interval_before)
 
+    def start_grouping(self) -> None:
+        """Group the stories in the background (``group_stories``), logging how it went.
+
+        At start-up for a large corpus, and again after a rebuild (``apply``).
+        """
+        self._grouping = asyncio.create_task(self._group_logged(), name="story-grouping")
+
     @property
-    def regrouping(self) -> bool:
-        """True while stories are grouped again after a rebuild (see ``apply``)."""
-        return self._regrouping is not None and not self._regrouping.done()
+    def grouping(self) -> bool:
+        """True while a grouping started by ``start_grouping`` runs."""
+        return self._grouping is not None and not self._grouping.done()
 
     async def until_grouped(self) -> None:
-        """Return once a grouping started by a rebuild (``apply``) is over, if one is."""
-        if self._regrouping is not None:
-            await asyncio.wait([self._regrouping])  # never raises: ``_regroup`` logs failures
+        """Return once a grouping started by ``start_grouping`` is over, if one was started."""
+        if self._grouping is not None:
+            await asyncio.wait([self._grouping])  # never raises: failures are logged
 
-    async def _regroup(self) -> None:
+    async def _group_logged(self) -> None:
+        started = time.perf_counter()
         try:
             await self.group_stories()
-            log.info("stories grouped again after the rebuild")
+            log.info("stories grouped in %.1f s", time.perf_counter() - started)
         except Exception:
-            log.exception("grouping stories after a rebuild failed; stories of one meanwhile")
+            log.exception("grouping stories failed; answers go on with stories of one")
 
     @property
     def snapshot(self) -> CorpusSnapshot:
@@ -151,7 +160,7 @@ class AnswerService:
             await self.run(self.engine.apply, change.snapshot, change.changes)
         except Exception:
             if await self.run(self.engine.rebuild, change.snapshot):
-                self._regrouping = asyncio.create_task(self._regroup(), name="story-regrouping")
+                self.start_grouping()
             raise
 
 

@@ -342,7 +342,8 @@ class CoverageBot(commands.Bot):
         if self._engine.stories_ready:
             self.stories_ready.set()
         else:
-            self._tasks.append(asyncio.create_task(self._group_stories(), name="story-grouping"))
+            self.answers.start_grouping()
+            self._track_grouping()
         self._tasks.append(asyncio.create_task(self._follow(queue), name="corpus-follower"))
         if self.watch and self._owns_corpus:
             watch = self._corpus.watch(debounce_ms=self.settings.corpus.watch_debounce_ms)
@@ -358,16 +359,19 @@ class CoverageBot(commands.Bot):
         if self.sync_on_start:
             await self.sync_commands()
 
-    async def _group_stories(self) -> None:
-        """Group stories while the bot already answers (large corpora), then start digests."""
-        started = time.perf_counter()
-        try:
-            await self.answers.group_stories()
-            log.info("stories grouped in %.1f s", time.perf_counter() - started)
-        except Exception:
-            log.exception("grouping stories failed; answers go on with stories of one")
-        finally:
-            self.stories_ready.set()  # digests go on either way, ungrouped if it failed
+    def _track_grouping(self) -> None:
+        """``stories_ready`` is clear until the service's grouping is over (failed or not).
+
+        Digests group their items by story: they wait for it (``cogs.digests``) while answers
+        go on. Cleared here at once, so nothing sees it set between a rebuild and the wait.
+        """
+        self.stories_ready.clear()
+
+        async def wait() -> None:
+            await self.answers.until_grouped()
+            self.stories_ready.set()
+
+        self._tasks.append(asyncio.create_task(wait(), name="stories-ready"))
 
     async def open_digests(self, sender: Sender) -> DigestService:
         """Digest state in the corpus's database, delivered through ``sender``.
@@ -391,7 +395,7 @@ class CoverageBot(commands.Bot):
         )
         self._digests = DigestService(self._digest_store, delivery)
         self.digest_batcher = InstantBatcher(
-            delivery, window=timing.instant_window, wait=timing.wait
+            delivery, window=timing.instant_window, wait=timing.wait, ready=self.stories_ready.wait
         )
         return self._digests
 
@@ -404,12 +408,8 @@ class CoverageBot(commands.Bot):
             except Exception as exc:  # one bad change must not stop the bot following the next
                 log.exception("could not apply a corpus change to the index")
                 error = exc
-                if self.answers.regrouping:
-                    # The rebuild left stories of one; digests group by story, so they wait for
-                    # the regrouping as at start-up (answers go on meanwhile).
-                    self.stories_ready.clear()
-                    await self.answers.until_grouped()
-                    self.stories_ready.set()
+                if self.answers.grouping:  # the rebuild left stories of one, as at start-up
+                    self._track_grouping()
             self._followed[_snapshot_key(change.snapshot)] = error
             while len(self._followed) > FOLLOWED_KEPT:
                 del self._followed[next(iter(self._followed))]

@@ -392,6 +392,40 @@ async def test_instant_alerts_batch_a_burst_of_files_into_one_post(env) -> None:
     assert added <= set(seen)  # first-seen times were recorded for scheduled digests too
 
 
+async def test_instant_alerts_wait_while_stories_are_grouped_again(env) -> None:
+    # After a rebuild the stories are regrouped in the background; an alert sent meanwhile
+    # would call every article a new story. It waits, then goes out once.
+    corpus, store, clock, sender = env
+    delivery = make_delivery(store, corpus.engine, sender, clock)
+    await add_sub(store, clock.now, "clearview ice contract", schedule=Schedule("instant"))
+    grouped, asked, recorded = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def stories_ready() -> None:
+        asked.set()
+        await grouped.wait()
+
+    batcher = InstantBatcher(delivery, wait=lambda _: asyncio.sleep(0), ready=stories_ready)
+    record_delivery = store.record_delivery
+
+    async def record_and_tell(*args, **kwargs):
+        result = await record_delivery(*args, **kwargs)
+        recorded.set()
+        return result
+
+    store.record_delivery = record_and_tell
+    task = asyncio.create_task(batcher.run())
+    try:
+        clock.advance(minutes=5)
+        batcher.submit(corpus.refresh([more_clearview(corpus, "Outlet 00", 0)]))
+        await asyncio.wait_for(asked.wait(), 10)
+        assert sender.posts == []  # held while the stories are grouped
+        grouped.set()
+        await asyncio.wait_for(recorded.wait(), 10)
+    finally:
+        task.cancel()
+    assert len(sender.posts) == 1 and batcher.flushes == 1
+
+
 async def test_instant_alerts_wait_for_the_engine_to_apply_a_change(env) -> None:
     corpus, store, clock, sender = env
     delivery = make_delivery(store, corpus.engine, sender, clock)

@@ -391,7 +391,9 @@ class InstantBatcher:
 
     The first change wakes it; it records first-seen times at once (scheduled digests need
     them too), waits ``window`` seconds for the rest of the burst, then delivers. ``wait`` is
-    injectable so tests release the window with an event instead of sleeping.
+    injectable so tests release the window with an event instead of sleeping. ``ready`` is
+    awaited before delivering: alerts group their items by story, and stories may be being
+    grouped again (after a rebuild); the alert is late then, not ungrouped.
     """
 
     def __init__(
@@ -400,10 +402,12 @@ class InstantBatcher:
         *,
         window: float = INSTANT_WINDOW,
         wait: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        ready: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         self.delivery = delivery
         self.window = window
         self._wait = wait
+        self._ready = ready
         self._buffer: list[ChangeSet] = []
         self._wake = asyncio.Event()
         self._added = False
@@ -422,6 +426,8 @@ class InstantBatcher:
             try:
                 await self._note()
                 await self._wait(self.window)
+                if self._ready is not None:
+                    await self._ready()
                 await self.flush()
             except Exception:  # the batcher must outlive one bad batch
                 log.exception("instant digests failed")
