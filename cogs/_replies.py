@@ -9,8 +9,10 @@ while a big reload is being applied.
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import discord
 
@@ -23,6 +25,18 @@ from cogs.views import AnswerView, PageView, SuggestionView
 # Answer directly when the engine is this quick (it nearly always is: 1–2 ms); otherwise defer.
 # 1 s leaves 2 s of Discord's 3 for the network and a busy event loop.
 DEFER_AFTER = 1.0
+T = TypeVar("T")
+
+
+async def deferring(
+    work: Awaitable[T], defer: Callable[[], Awaitable[object]], after: float = DEFER_AFTER
+) -> T:
+    """``work``'s result, calling ``defer`` first if it has not come within ``after`` seconds."""
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=after)
+    if not done:
+        await defer()
+    return await task
 
 
 class Replier:
@@ -81,14 +95,13 @@ class Replier:
         **filters: Any,
     ) -> None:
         """Answer a slash command (or, ``in_place``, replace the clicked message)."""
-        work = asyncio.ensure_future(self.compose(command, query, **filters))
-        done, _ = await asyncio.wait({work}, timeout=self.defer_after)
-        if not done:
-            if in_place:
-                await interaction.response.defer()
-            else:
-                await interaction.response.defer(thinking=True, ephemeral=ephemeral)
-        reply = await work
+        response = interaction.response
+        defer = (
+            response.defer
+            if in_place
+            else functools.partial(response.defer, thinking=True, ephemeral=ephemeral)
+        )
+        reply = await deferring(self.compose(command, query, **filters), defer, self.defer_after)
         await self.send(interaction, reply, ephemeral=ephemeral, in_place=in_place)
 
     async def send(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
@@ -44,7 +45,7 @@ from bot.digests.models import (
 from bot.discord_embeds import message_embeds
 from bot.render import Card, cut, escape, make_card
 from cogs._choices import CHOICES_MAX, NAME_MAX, LookupChoices
-from cogs._replies import DEFER_AFTER
+from cogs._replies import deferring
 from cogs.lookups import Name, Query, everywhere
 
 if TYPE_CHECKING:
@@ -211,11 +212,8 @@ async def reply(interaction: discord.Interaction, work: Awaitable[list[Card]]) -
 
     Errors propagate to the app's error funnel, which answers (or follows up) in plain words.
     """
-    task = asyncio.ensure_future(work)
-    done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER)
-    if not done:
-        await interaction.response.defer(thinking=True, ephemeral=True)
-    embeds = message_embeds(await task)
+    defer = functools.partial(interaction.response.defer, thinking=True, ephemeral=True)
+    embeds = message_embeds(await deferring(work, defer))
     if interaction.response.is_done():
         await interaction.edit_original_response(embeds=embeds)
     else:
