@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import time_machine
@@ -348,6 +349,20 @@ async def test_removing_a_subscription_drops_its_unsent_digest(env) -> None:
     assert await delivery.run_due() == [] and sender.posts == []
 
 
+def told_when_recorded(store: DigestStore) -> asyncio.Event:
+    """An event set each time ``store`` records a delivery (after it has)."""
+    recorded = asyncio.Event()
+    record_delivery = store.record_delivery
+
+    async def record_and_tell(*args: Any, **kwargs: Any) -> Any:
+        result = await record_delivery(*args, **kwargs)
+        recorded.set()
+        return result
+
+    store.record_delivery = record_and_tell  # type: ignore[method-assign]
+    return recorded
+
+
 async def test_instant_alerts_batch_a_burst_of_files_into_one_post(env) -> None:
     corpus, store, clock, sender = env
     delivery = make_delivery(store, corpus.engine, sender, clock)
@@ -361,15 +376,7 @@ async def test_instant_alerts_batch_a_burst_of_files_into_one_post(env) -> None:
         await gate.wait()
 
     batcher = InstantBatcher(delivery, wait=window)
-    recorded = asyncio.Event()
-    record_delivery = store.record_delivery
-
-    async def record_and_tell(*args, **kwargs):
-        result = await record_delivery(*args, **kwargs)
-        recorded.set()
-        return result
-
-    store.record_delivery = record_and_tell
+    recorded = told_when_recorded(store)
     task = asyncio.create_task(batcher.run())
     try:
         clock.advance(minutes=5)
@@ -398,21 +405,13 @@ async def test_instant_alerts_wait_while_stories_are_grouped_again(env) -> None:
     corpus, store, clock, sender = env
     delivery = make_delivery(store, corpus.engine, sender, clock)
     await add_sub(store, clock.now, "clearview ice contract", schedule=Schedule("instant"))
-    grouped, asked, recorded = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    grouped, asked, recorded = asyncio.Event(), asyncio.Event(), told_when_recorded(store)
 
     async def stories_ready() -> None:
         asked.set()
         await grouped.wait()
 
     batcher = InstantBatcher(delivery, wait=lambda _: asyncio.sleep(0), ready=stories_ready)
-    record_delivery = store.record_delivery
-
-    async def record_and_tell(*args, **kwargs):
-        result = await record_delivery(*args, **kwargs)
-        recorded.set()
-        return result
-
-    store.record_delivery = record_and_tell
     task = asyncio.create_task(batcher.run())
     try:
         clock.advance(minutes=5)
