@@ -544,7 +544,7 @@ def test_a_damaged_state_part_is_rebuilt_without_parsing(
 
 
 def test_an_extra_state_part_is_rebuilt_without_parsing(
-    saved: Path, corpus: Path, tmp_path: Path
+    saved: Path, corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with closing(sqlite3.connect(saved)) as conn, conn:
         conn.execute(
@@ -552,20 +552,30 @@ def test_an_extra_state_part_is_rebuilt_without_parsing(
             " SELECT roots, part + 1, parser, data FROM corpus_state"
             " WHERE part = (SELECT max(part) FROM corpus_state)"
         )
-    snapshot, stats = load([str(corpus)], saved)
+    assert state_parts(saved) == list(range(PARTS + 1))
+    with caplog.at_level(logging.WARNING, logger="bot.corpus.cache"):
+        snapshot, stats = load([str(corpus)], saved)
     assert stats.parsed == 0
     assert_same(snapshot, cold([str(corpus)], tmp_path))
+    # Rebuilt, not read past: the warning says so and the stray part is gone.
+    assert "is unreadable; rebuilding it" in caplog.text
+    assert state_parts(saved) == list(range(PARTS))
 
 
 def test_a_state_part_of_the_wrong_type_is_rebuilt_without_parsing(
-    saved: Path, corpus: Path, tmp_path: Path
+    saved: Path, corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A value SQLite cannot open as a blob (the column has no type of its own to enforce).
     with closing(sqlite3.connect(saved)) as conn, conn:
         conn.execute("UPDATE corpus_state SET data = 0 WHERE part = 1")
-    snapshot, stats = load([str(corpus)], saved)
+    with caplog.at_level(logging.WARNING, logger="bot.corpus.cache"):
+        snapshot, stats = load([str(corpus)], saved)
     assert stats.parsed == 0
     assert_same(snapshot, cold([str(corpus)], tmp_path))
+    assert "is unreadable; rebuilding it" in caplog.text
+    with closing(sqlite3.connect(saved)) as conn:
+        kinds = conn.execute("SELECT DISTINCT typeof(data) FROM corpus_state").fetchall()
+    assert kinds == [("blob",)]  # the rebuilt state was saved whole
 
 
 def test_a_new_state_layout_rebuilds_without_parsing(
