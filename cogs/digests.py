@@ -516,8 +516,7 @@ class Digests(ScheduleChoices, commands.Cog):
         assert guild_id is not None
 
         async def work() -> list[Card]:
-            sub = await self.service.get(guild_id, digest)
-            outcome = await self.service.send_now(guild_id, digest)
+            sub, outcome = await self.service.send_now(guild_id, digest)
             jump = None
             if outcome.message_id is not None:
                 jump = (

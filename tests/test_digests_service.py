@@ -147,8 +147,9 @@ async def test_preview_send_now_pause_and_resume(svc) -> None:
     [outcome] = await service.delivery.run_due()
     assert outcome.status == "sent" and outcome.articles == 1  # what arrived while paused
 
-    outcome = await service.send_now(GUILD, sub.id)
+    sent_sub, outcome = await service.send_now(GUILD, sub.id)
     assert outcome.status == "nothing-new" and len(sender.posts) == 1
+    assert sent_sub.id == sub.id
 
 
 async def test_follow_with_closed_dms_says_so_then_fails_later(svc) -> None:

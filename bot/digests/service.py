@@ -174,10 +174,13 @@ class DigestService:
         title = f"Preview: {escape(sub.query[:200])}"
         return digest_cards(digest, title=title, schedule=sub.schedule.describe())
 
-    async def send_now(self, guild_id: int, subscription_id: int) -> Outcome:
-        """``/digest send-now``: deliver now; "nothing-new" posts only when quiet is off."""
+    async def send_now(self, guild_id: int, subscription_id: int) -> tuple[Subscription, Outcome]:
+        """``/digest send-now``: deliver now; "nothing-new" posts only when quiet is off.
+
+        Returns the subscription with the outcome: the reply names its channel.
+        """
         sub = await self.get(guild_id, subscription_id)
-        return await self.delivery.send_now(sub)
+        return sub, await self.delivery.send_now(sub)
 
     # ------------------------------------------------------------------------ /follow
     async def follow(
