@@ -31,6 +31,7 @@ from bot.digests.models import (
 )
 from bot.digests.schedule import Schedule, ScheduleError, timezone_choices
 from bot.digests.store import DigestStore
+from bot.engine.engine import Engine
 from bot.render import Card, escape, make_card
 
 MAX_PER_GUILD = 25
@@ -101,7 +102,7 @@ class DigestService:
         quiet: bool = True,
     ) -> Subscription:
         """``/digest add``: validate, check the bot can post embeds there, then store."""
-        new = self._validate(
+        new = await self._validate(
             Target.channel(channel_id),
             query,
             schedule,
@@ -202,7 +203,7 @@ class DigestService:
         Closed DMs don't refuse the follow (the user may open them); they are reported now,
         and each later delivery that fails counts toward pausing it.
         """
-        new = self._validate(
+        new = await self._validate(
             Target.dm(user_id),
             query,
             schedule,
@@ -260,7 +261,7 @@ class DigestService:
         return sub
 
     # ------------------------------------------------------------------------ validation
-    def _validate(
+    async def _validate(
         self,
         target: Target,
         query: str,
@@ -288,10 +289,9 @@ class DigestService:
         items = DEFAULT_MAX_ITEMS if max_items is None else max_items
         if not 1 <= items <= MAX_ITEMS_LIMIT:
             raise InvalidSubscription(f"max_items must be between 1 and {MAX_ITEMS_LIMIT}.")
-        engine = self.delivery.engine
-        # Stored as the corpus spells them, so the list shows "The Verge" for "verge".
-        outlet = (engine.resolve_outlet(outlet) or outlet.strip()) if outlet else None
-        topic = (engine.resolve_topic(topic) or topic.strip()) if topic else None
+        # Stored as the corpus spells them, so the list shows "The Verge" for "verge". Off the
+        # event loop: a fuzzy match over every outlet of a large corpus takes milliseconds.
+        outlet, topic = await self.delivery.offload(_spelled, self.delivery.engine, outlet, topic)
         return NewSubscription(
             target,
             text,
@@ -303,3 +303,13 @@ class DigestService:
             max_items=items,
             quiet=quiet,
         )
+
+
+def _spelled(
+    engine: Engine, outlet: str | None, topic: str | None
+) -> tuple[str | None, str | None]:
+    """The outlet and topic as the corpus spells them, or as given when it has no such name."""
+    return (
+        (engine.resolve_outlet(outlet) or outlet.strip()) if outlet else None,
+        (engine.resolve_topic(topic) or topic.strip()) if topic else None,
+    )
