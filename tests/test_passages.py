@@ -353,3 +353,28 @@ def test_likely_paragraphs_keep_the_kind_of_answer_asked_for_in_body_order() -> 
     # A question not asking for an amount keeps the paragraphs holding most of it; one
     # holding none of it is never kept.
     assert likely_paragraphs("Clearview ICE contract", body, held, 3) == body[:3]
+
+
+def test_how_long_quotes_the_duration_not_any_figure() -> None:
+    figure = (
+        "Amazon will keep police from using its facial recognition tool, which 2,000 police "
+        "departments bought."
+    )
+    for duration in ("The pause lasts one year, Amazon said.", "Amazon set a 90-day pause."):
+        a = article([f"{figure} {duration}"])
+        question = "How long will Amazon keep police from using its facial recognition?"
+        passage = best_passage(question, [a])
+        assert passage is not None
+        assert duration in passage.text, passage.text
+
+
+def test_how_long_ago_still_asks_for_a_date() -> None:
+    a = article(
+        [
+            "The ban on police use of facial recognition lasts a year.",
+            "The ban on police use of facial recognition was passed in 2019.",
+        ]
+    )
+    passage = best_passage("How long ago was the police facial recognition ban passed?", [a])
+    assert passage is not None
+    assert "2019" in passage.text

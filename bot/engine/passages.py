@@ -29,7 +29,7 @@ from bot.corpus.model import Article
 from bot.engine.results import Passage
 from bot.engine.text import STOPWORDS, excerpt_sentences, sentences, stem, words
 
-AnswerType = str  # "money", "number", "date", "who", "where", "why"
+AnswerType = str  # "money", "number", "date", "duration", "who", "where", "why"
 Cues = dict[AnswerType, tuple[tuple[str, float], ...]]
 
 MAX_PASSAGE_CHARS = 500
@@ -79,6 +79,17 @@ _NUMBER_WORDS = _wordset(
 _RELATIVE_TIME = _wordset(
     """yesterday today tonight tomorrow ago week weekend month year spring summer fall autumn
     winter"""
+)
+# "For one year", "a 90-day pause": what a "how long" question wants. ("Indefinitely" is not
+# one: in the seeds it picked "detained refugees indefinitely" for the length of a contract.)
+_DURATION_UNITS = _wordset(
+    """year years month months week weeks day days hour hours minute minutes decade decades"""
+)
+_DURATION = re.compile(
+    r"\b((?:\d[\d,.]*|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"eighteen|twenty|thirty|sixty|ninety|hundred|several|few|couple of)[\s-]"
+    r"(?:years?|months?|weeks?|days?|hours?|minutes?|decades?))\b",
+    re.I,
 )
 _ROLES = _wordset(
     """ceo chief founder president spokesperson spokesman spokeswoman director minister secretary
@@ -145,6 +156,7 @@ _CUE_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str], float, _Gate], ...] = (
         0.6,
         _RELATIVE_TIME,
     ),
+    ("duration", _DURATION, 1.0, _DURATION_UNITS),
     (
         "who",
         re.compile(
@@ -192,6 +204,7 @@ _ANSWER_HINTS: dict[AnswerType, re.Pattern[str]] = {
     "money": re.compile(r"[$€£¥\d]|" + _any_word(_CURRENCY_WORDS)),
     "number": re.compile(r"\d|" + _any_word(_NUMBER_WORDS)),
     "date": re.compile(r"\d|" + _any_word(_MONTH_NAMES | _WEEKDAYS | _RELATIVE_TIME)),
+    "duration": re.compile(_any_word(_DURATION_UNITS)),
     "why": re.compile(rf"\b(?:{_REASON_PHRASES}|{_CIRCUMSTANCE_PHRASES})\b"),
 }
 
@@ -223,9 +236,11 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
         "number",
         re.compile(
             r"\bhow many\b|\bnumber of\b|\b(?:what|which)\s(?:percentage|percent|share|proportion)"
-            r"\b|\bhow (?:long|often|old|big|large|fast)\b"
+            r"\b|\bhow (?:often|old|big|large|fast)\b"
         ),
     ),
+    # After "date", which takes "how long ago".
+    ("duration", re.compile(r"\bhow long\b")),
     ("money", re.compile(r"\bhow much\b")),
     ("why", re.compile(r"\bwhy\b")),
     (
