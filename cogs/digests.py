@@ -1,11 +1,9 @@
 """/digest for a server's channels (Manage Server); /follow, /unfollow, /follows for DMs.
 
 Thin on purpose: options in, ``bot.digests`` (``DigestService``) does the work, cards out.
-Schedules, selection and the outbox live in ``bot/digests``; what is Discord's here is
-``DiscordSender`` — posting a digest with its outbox nonce (discord.py then sets
-``enforce_nonce``, so a repeat returns the first message instead of a second post) and turning
-Discord's errors into the core's typed failures — and the two background tasks: the schedule
-check every minute and the instant-alert batcher fed by corpus changes.
+Schedules, selection, the outbox and the cards live in ``bot/digests``; posting over Discord is
+``cogs._sender.DiscordSender``. What is here: the commands, and the two background tasks (the
+schedule check every minute and the instant-alert batcher fed by corpus changes).
 """
 
 from __future__ import annotations
@@ -14,38 +12,31 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Literal, TypeVar
 
-import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.app import FriendlyError, UserCooldown
-from bot.digests.cards import DIGEST_COLOUR, plural, subscription_line
+from bot.digests.cards import note, outcome_card
 from bot.digests.delivery import (
     DeliveryError,
-    DMsClosed,
     InstantBatcher,
-    MissingPermission,
     Outcome,
-    TargetGone,
-    TransientError,
-    missing_permission,
 )
 from bot.digests.models import (
     MAX_CONSECUTIVE_FAILURES,
     MAX_ITEMS_LIMIT,
     DigestError,
     Subscription,
-    Target,
 )
 from bot.discord_embeds import message_embeds
-from bot.render import Card, cut, escape, make_card
+from bot.render import Card, cut
 from cogs._choices import CHOICES_MAX, NAME_MAX, LookupChoices
 from cogs._replies import deferring
+from cogs._sender import DiscordSender
 from cogs.lookups import Name, Query, everywhere
 
 if TYPE_CHECKING:
@@ -56,13 +47,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# How far back a digest whose send outcome was lost is looked for (after Discord's nonce window):
-# one page of history is plenty for a channel the bot posts a few digests a day in.
-HISTORY_SCAN = 100
-# Discord error codes (https://discord.com/developers/docs/topics/opcodes-and-status-codes).
-MISSING_ACCESS = 50001
-CANNOT_DM = 50007
-INVALID_RECIPIENT = 50033
 LIMITED = frozenset({"preview", "send-now", "follow"})  # what spends the per-user cooldown
 # Digests group their items by story: these wait until stories are grouped after a start.
 STORY_BOUND = frozenset({"preview", "send-now"})
@@ -82,114 +66,6 @@ SCHEDULE = "daily, weekly (pick a weekday) or instant (as new coverage arrives)"
 TIME = "Local time of day, like 09:00 (default 09:00)"
 TIMEZONE = "IANA time zone, like Europe/Berlin (default UTC)"
 WEEKDAY = "The day of a weekly digest"
-
-
-# ------------------------------------------------------------------------------ the sender
-def delivery_failure(
-    error: discord.HTTPException, target: Target, missing: str | None = None
-) -> DeliveryError:
-    """Discord's answer to a digest as the core's typed failure.
-
-    ``missing`` names the permission the bot's cached permissions say it lacks, for a 50013
-    that doesn't say which (Discord never does).
-    """
-    code = error.code
-    if isinstance(error, discord.NotFound):  # 10003 Unknown Channel, 10013 Unknown User
-        return TargetGone() if target.kind == "channel" else TargetGone("the user no longer exists")
-    if isinstance(error, discord.Forbidden):
-        if target.kind == "dm" or code == CANNOT_DM:
-            return DMsClosed()
-        if code == MISSING_ACCESS:
-            return MissingPermission("View Channel")
-        return MissingPermission(missing or "Send Messages")
-    if code == INVALID_RECIPIENT:
-        return TargetGone("the user can no longer be reached")
-    detail = f"Discord answered {error.status}" + (f" (code {code})" if code else "")
-    return TransientError(detail)  # 5xx, or a 4xx that a later try may not hit
-
-
-def cached_missing(channel: object) -> str | None:
-    """The first permission a digest needs that the bot's cached permissions there lack."""
-    if not isinstance(channel, discord.abc.GuildChannel) or channel.guild.me is None:
-        return None
-    granted = channel.permissions_for(channel.guild.me)
-    return missing_permission(lambda name: bool(getattr(granted, name)))
-
-
-class DiscordSender:
-    """The core's ``Sender`` over discord.py: one message per digest, errors typed."""
-
-    def __init__(self, client: discord.Client) -> None:
-        self.client = client
-
-    async def send(self, target: Target, cards: Sequence[Card], nonce: str) -> int:
-        """Post ``cards`` as one message with ``nonce`` (discord.py adds ``enforce_nonce``)."""
-
-        async def post() -> int:
-            channel = await self._messageable(target)
-            self._require_permissions(channel)
-            message = await channel.send(embeds=message_embeds(cards), nonce=nonce)
-            return message.id
-
-        return await self._typed(target, post())
-
-    async def check(self, target: Target) -> None:
-        """Raise ``MissingPermission`` naming the first permission a digest there lacks."""
-
-        async def look() -> None:
-            self._require_permissions(await self._messageable(target))
-
-        await self._typed(target, look())
-
-    async def find_sent(self, target: Target, marker: str, after: datetime) -> int | None:
-        """The bot's message after ``after`` whose footer holds ``marker``, if any."""
-
-        async def scan() -> int | None:
-            channel = await self._messageable(target)
-            me = self.client.user
-            async for message in channel.history(limit=HISTORY_SCAN, after=after):
-                mine = me is not None and message.author.id == me.id
-                if mine and any(marker in (e.footer.text or "") for e in message.embeds):
-                    return message.id
-            return None
-
-        try:
-            return await self._typed(target, scan())
-        except MissingPermission:
-            # No Read Message History: the core then sends again, as documented there.
-            log.warning("can't read %s's history to find digest %s", target.key, marker)
-            return None
-
-    # ------------------------------------------------------------------ internals
-    async def _messageable(self, target: Target) -> discord.abc.Messageable:
-        if target.kind == "dm":
-            return await self.client.create_dm(discord.Object(target.id))
-        channel = self.client.get_channel(target.id)
-        if channel is None:  # not cached (e.g. deleted, or its server unavailable): ask
-            channel = await self.client.fetch_channel(target.id)
-        if not isinstance(channel, discord.abc.Messageable):
-            raise TargetGone("the channel can't hold messages")
-        return channel
-
-    @staticmethod
-    def _require_permissions(channel: object) -> None:
-        """Check the cached permissions first, so the reason names the permission exactly."""
-        missing = cached_missing(channel)
-        if missing is not None:
-            raise MissingPermission(missing)
-
-    def _missing(self, target: Target) -> str | None:
-        if target.kind != "channel":
-            return None
-        return cached_missing(self.client.get_channel(target.id))
-
-    async def _typed(self, target: Target, work: Coroutine[Any, Any, T]) -> T:
-        try:
-            return await work
-        except discord.HTTPException as error:
-            raise delivery_failure(error, target, self._missing(target)) from error
-        except (aiohttp.ClientError, OSError, TimeoutError) as error:
-            raise TransientError(f"network error ({type(error).__name__})") from error
 
 
 # ------------------------------------------------------------------------------ replies
@@ -218,41 +94,6 @@ async def reply(interaction: discord.Interaction, work: Awaitable[list[Card]]) -
         await interaction.edit_original_response(embeds=embeds)
     else:
         await interaction.response.send_message(embeds=embeds, ephemeral=True)
-
-
-def note(
-    title: str, text: str = "", sub: Subscription | None = None, now: datetime | None = None
-) -> list[Card]:
-    """A short confirmation card, with the subscription as /digest list shows it."""
-    fields = None
-    if sub is not None:
-        upcoming = None if sub.paused or now is None else sub.schedule.next_run(now)
-        fields = [subscription_line(sub, upcoming)]
-    return [make_card(title, text, fields=fields, colour=DIGEST_COLOUR)]
-
-
-def outcome_card(sub: Subscription, outcome: Outcome, jump: str | None) -> list[Card]:
-    """What /digest send-now did."""
-    reason = escape(outcome.reason or "unknown error")
-    if outcome.status == "sent":
-        what = plural(outcome.articles, "new article") if outcome.articles else "nothing new"
-        link = f" [Jump to it]({jump})" if jump else ""
-        return note(f"Digest #{sub.id} posted", f"Posted in {sub.target.mention}: {what}.{link}")
-    if outcome.status == "nothing-new":
-        return note(
-            f"Nothing new for digest #{sub.id}",
-            "Nothing new since its last delivery, so nothing was posted (the digest is quiet: "
-            "add it with quiet: False to post “nothing new”).",
-        )
-    if outcome.status == "retrying":
-        return note(
-            f"Digest #{sub.id} not posted yet",
-            f"Discord didn't take it ({reason}); it is tried again within a minute.",
-        )
-    paused = " It is paused now: fix that, then /digest resume." if outcome.paused else ""
-    return note(
-        f"Digest #{sub.id} could not be posted", f"{reason[:1].upper()}{reason[1:]}.{paused}"
-    )
 
 
 def subscription_choices(

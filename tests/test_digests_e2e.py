@@ -42,7 +42,8 @@ from bot.digests.delivery import (
 from bot.digests.models import MAX_CONSECUTIVE_FAILURES, NewSubscription, Target
 from bot.digests.schedule import Schedule
 from bot.digests.store import DigestStore
-from cogs.digests import Digests, delivery_failure
+from cogs._sender import delivery_failure
+from cogs.digests import Digests
 from tests.discord_stub import (
     CommandUnavailable,
     DiscordStub,

@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.digests.models import Digest, StoryGroup, Subscription
 from bot.render import (
@@ -30,6 +30,9 @@ from bot.render import (
     link,
     make_card,
 )
+
+if TYPE_CHECKING:
+    from bot.digests.delivery import Outcome
 
 DIGEST_COLOUR = 0x2F855A
 FIELDS_PER_CARD = 6  # more fields per embed is legal, but a long embed is hard to scan
@@ -243,3 +246,39 @@ def cards_from_json(text: str) -> list[Card]:
             )
         )
     return cards
+
+
+# ------------------------------------------------------------------------------ confirmations
+def note(
+    title: str, text: str = "", sub: Subscription | None = None, now: datetime | None = None
+) -> list[Card]:
+    """A short confirmation card, with the subscription as /digest list shows it."""
+    fields = None
+    if sub is not None:
+        upcoming = None if sub.paused or now is None else sub.schedule.next_run(now)
+        fields = [subscription_line(sub, upcoming)]
+    return [make_card(title, text, fields=fields, colour=DIGEST_COLOUR)]
+
+
+def outcome_card(sub: Subscription, outcome: Outcome, jump: str | None) -> list[Card]:
+    """What /digest send-now did, in words a server manager can act on."""
+    reason = escape(outcome.reason or "unknown error")
+    if outcome.status == "sent":
+        what = plural(outcome.articles, "new article") if outcome.articles else "nothing new"
+        link = f" [Jump to it]({jump})" if jump else ""
+        return note(f"Digest #{sub.id} posted", f"Posted in {sub.target.mention}: {what}.{link}")
+    if outcome.status == "nothing-new":
+        return note(
+            f"Nothing new for digest #{sub.id}",
+            "Nothing new since its last delivery, so nothing was posted (the digest is quiet: "
+            "add it with quiet: False to post “nothing new”).",
+        )
+    if outcome.status == "retrying":
+        return note(
+            f"Digest #{sub.id} not posted yet",
+            f"Discord didn't take it ({reason}); it is tried again within a minute.",
+        )
+    paused = " It is paused now: fix that, then /digest resume." if outcome.paused else ""
+    return note(
+        f"Digest #{sub.id} could not be posted", f"{reason[:1].upper()}{reason[1:]}.{paused}"
+    )
