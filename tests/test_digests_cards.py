@@ -10,8 +10,10 @@ from bot.digests.cards import (
     cards_to_json,
     digest_cards,
     digest_message,
+    outcome_card,
     subscription_cards,
 )
+from bot.digests.delivery import Outcome
 from bot.digests.models import Digest, DigestItem, StoryGroup, Subscription, Target
 from bot.digests.schedule import Schedule
 from bot.digests.store import digest_marker
@@ -135,3 +137,19 @@ def test_subscription_list_shows_status_and_reasons() -> None:
     assert "failing (2 times): the channel no longer exists" in values[1]
     assert "paused — paused after 5 failed deliveries" in values[2]
     assert subscription_cards([], NOW, title="Digests", empty="none")[0].description == "none"
+
+
+def test_send_now_says_what_happened_and_what_to_do() -> None:
+    sub = Subscription(4, Target.channel(5), "clearview", Schedule("daily"), NOW)
+    jump = "https://discord.com/channels/1/5/99"
+    [sent] = outcome_card(sub, Outcome(4, "sent", articles=3, message_id=99), jump)
+    assert sent.title == "Digest #4 posted"
+    assert sent.description == f"Posted in <#5>: 3 new articles. [Jump to it]({jump})"
+    [later] = outcome_card(sub, Outcome(4, "retrying", reason="Discord answered 503"), None)
+    assert "(Discord answered 503)" in later.description and "within a minute" in later.description
+    # The reason is escaped and capitalised; a paused digest says how to get it going again.
+    failed = Outcome(4, "failed", reason="missing *Embed Links*", paused=True)
+    [card] = outcome_card(sub, failed, None)
+    assert card.title == "Digest #4 could not be posted"
+    assert card.description.startswith("Missing \\*Embed Links\\*.")
+    assert card.description.endswith("fix that, then /digest resume.")
