@@ -13,7 +13,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from bot.digests.service import DigestService
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 LIMITED = frozenset({"preview", "send-now", "follow"})  # what spends the per-user cooldown
 # Digests group their items by story: these wait until stories are grouped after a start.
