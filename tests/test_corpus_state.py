@@ -576,6 +576,7 @@ def test_a_state_part_of_the_wrong_type_is_rebuilt_without_parsing(
     with closing(sqlite3.connect(saved)) as conn:
         kinds = conn.execute("SELECT DISTINCT typeof(data) FROM corpus_state").fetchall()
     assert kinds == [("blob",)]  # the rebuilt state was saved whole
+    assert state_parts(saved) == list(range(PARTS))
 
 
 def test_a_new_state_layout_rebuilds_without_parsing(

@@ -145,6 +145,8 @@ def test_send_now_says_what_happened_and_what_to_do() -> None:
     [sent] = outcome_card(sub, Outcome(4, "sent", articles=3, message_id=99), jump)
     assert sent.title == "Digest #4 posted"
     assert sent.description == f"Posted in <#5>: 3 new articles. [Jump to it]({jump})"
+    [quiet] = outcome_card(sub, Outcome(4, "nothing-new"), None)
+    assert quiet.title == "Nothing new for digest #4" and "quiet: False" in quiet.description
     [later] = outcome_card(sub, Outcome(4, "retrying", reason="Discord answered 503"), None)
     assert "(Discord answered 503)" in later.description and "within a minute" in later.description
     # The reason is escaped and capitalised; a paused digest says how to get it going again.

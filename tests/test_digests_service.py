@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,8 +59,17 @@ def test_members_without_manage_server_are_refused() -> None:
     DigestService.require_manager(True)
 
 
-async def test_add_validates_and_stores_in_the_corpus_spelling(svc) -> None:
-    service, _, _, _ = svc
+async def test_add_validates_and_stores_in_the_corpus_spelling(svc, monkeypatch) -> None:
+    service, _, _, corpus = svc
+    # Names are matched against every outlet of the corpus: never on the event loop's thread.
+    threads: list[int] = []
+    resolve = corpus.engine.resolve_outlet
+
+    def recorded(name: str) -> str | None:
+        threads.append(threading.get_ident())
+        return resolve(name)
+
+    monkeypatch.setattr(corpus.engine, "resolve_outlet", recorded)
     sub = await add(
         service,
         schedule="weekly",
@@ -72,6 +82,7 @@ async def test_add_validates_and_stores_in_the_corpus_spelling(svc) -> None:
     )
     assert sub.schedule.describe() == "weekly on Monday at 07:30 (Europe/Berlin)"
     assert sub.outlet == "The Verge" and sub.max_items == 5 and not sub.quiet
+    assert threads and threading.get_ident() not in threads
     assert sub.target == Target.channel(CHANNEL) and sub.guild_id == GUILD
     assert [s.id for s in await service.list(GUILD)] == [sub.id]
     assert await service.list(OTHER_GUILD) == []

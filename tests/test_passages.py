@@ -378,3 +378,24 @@ def test_how_long_ago_still_asks_for_a_date() -> None:
     passage = best_passage("How long ago was the police facial recognition ban passed?", [a])
     assert passage is not None
     assert "2019" in passage.text
+
+
+def test_how_long_is_not_answered_by_ago_a_rate_or_the_question_itself() -> None:
+    a = article(
+        [
+            "The police camera ban passed a year ago and costs the city $5 million a year. "
+            "The ban runs for two years."
+        ]
+    )
+    passage = best_passage("How long does the police camera ban last?", [a])
+    assert passage is not None
+    assert "for two years" in passage.text
+    b = article(
+        [
+            "Amazon announced a 90-day pause on police use of its face recognition. "
+            "The pause now runs six months longer, Amazon said."
+        ]
+    )
+    passage = best_passage("How long will Amazon extend its 90-day pause?", [b])
+    assert passage is not None
+    assert "six months" in passage.text

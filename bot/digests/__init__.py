@@ -2,5 +2,5 @@
 
 ``schedule`` (when), ``selection`` (what), ``cards`` (how it looks), ``store`` (the SQLite
 state), ``delivery`` (exactly-once sends through an injected ``Sender``) and ``service`` (the
-commands' API). Nothing here imports ``discord``; ``cogs/digests.py`` implements ``Sender``.
+commands' API). Nothing here imports ``discord``; ``cogs/_sender.py`` implements ``Sender``.
 """

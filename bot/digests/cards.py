@@ -1,4 +1,4 @@
-"""Digests and subscription lists as cards, within Discord's limits, and cards as stored JSON.
+"""Digests, subscription lists and confirmations as cards within Discord's limits, stored as JSON.
 
 A digest is one message: up to ten embeds, 6,000 characters in all. Stories are packed as
 fields (a field value is cut at 1,024 characters, so lines are added whole and a Markdown link

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.digests.cards import DIGEST_COLOUR, digest_cards, subscription_cards
 from bot.digests.delivery import (
@@ -31,8 +32,10 @@ from bot.digests.models import (
 )
 from bot.digests.schedule import Schedule, ScheduleError, timezone_choices
 from bot.digests.store import DigestStore
-from bot.engine.engine import Engine
 from bot.render import Card, escape, make_card
+
+if TYPE_CHECKING:
+    from bot.engine.engine import Engine
 
 MAX_PER_GUILD = 25
 MAX_FOLLOWS_PER_USER = 10
@@ -291,7 +294,9 @@ class DigestService:
             raise InvalidSubscription(f"max_items must be between 1 and {MAX_ITEMS_LIMIT}.")
         # Stored as the corpus spells them, so the list shows "The Verge" for "verge". Off the
         # event loop: a fuzzy match over every outlet of a large corpus takes milliseconds.
-        outlet, topic = await self.delivery.offload(_spelled, self.delivery.engine, outlet, topic)
+        if outlet or topic:
+            engine = self.delivery.engine
+            outlet, topic = await self.delivery.offload(_spelled, engine, outlet, topic)
         return NewSubscription(
             target,
             text,

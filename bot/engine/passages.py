@@ -85,12 +85,22 @@ _RELATIVE_TIME = _wordset(
 _DURATION_UNITS = _wordset(
     """year years month months week weeks day days hour hours minute minutes decade decades"""
 )
+_UNIT = r"(?:years?|months?|weeks?|days?|hours?|minutes?|decades?)"
+# Not a length of time: "a year ago", "a week later", "$5 million a year", "once a day".
+_NOT_LENGTH = r"(?!\s+(?:ago|later|earlier|before|after)\b)"
+# The quantity is the cue's token, so a length the question itself names ("its 90-day pause")
+# is not taken for the answer.
 _DURATION = re.compile(
-    r"\b((?:\d[\d,.]*|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-    r"eighteen|twenty|thirty|sixty|ninety|hundred|several|few|couple of)[\s-]"
-    r"(?:years?|months?|weeks?|days?|hours?|minutes?|decades?))\b",
+    rf"\b({_NUM}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+    r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|"
+    rf"seventy|eighty|ninety|hundred|several|few|couple of)[\s-]{_UNIT}\b{_NOT_LENGTH}",
     re.I,
 )
+_A_DURATION = re.compile(
+    rf"(?<!once )(?<!twice )(?<!per )(?<!illion )(?<!thousand )\b(an?)\s{_UNIT}\b{_NOT_LENGTH}",
+    re.I,
+)
+_FOR_DURATION = re.compile(r"\bfor\s+(years|months|weeks|days|decades)\b", re.I)
 _ROLES = _wordset(
     """ceo chief founder president spokesperson spokesman spokeswoman director minister secretary
     chairman chairwoman commissioner professor researcher researchers senator mayor governor"""
@@ -157,6 +167,8 @@ _CUE_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str], float, _Gate], ...] = (
         _RELATIVE_TIME,
     ),
     ("duration", _DURATION, 1.0, _DURATION_UNITS),
+    ("duration", _A_DURATION, 0.8, _DURATION_UNITS),
+    ("duration", _FOR_DURATION, 0.6, _DURATION_UNITS),
     (
         "who",
         re.compile(
@@ -240,7 +252,7 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
         ),
     ),
     # After "date", which takes "how long ago".
-    ("duration", re.compile(r"\bhow long\b")),
+    ("duration", re.compile(r"\bhow (?:long|much longer)\b")),
     ("money", re.compile(r"\bhow much\b")),
     ("why", re.compile(r"\bwhy\b")),
     (
