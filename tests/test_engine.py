@@ -81,6 +81,22 @@ def test_search_marks_matched_words_in_the_excerpt(engine: Engine) -> None:
     assert 0 <= hit.score <= 100
 
 
+@pytest.mark.parametrize(
+    ("query", "outlet", "field"),
+    [
+        ("portland facial recognition ban", "KTVZ", "title"),
+        ("highsnobiety", "Highsnobiety", "outlet"),
+        ("Tech Inquiry mission support", "The Verge", "excerpt"),
+        ("billion images scraped social media", "Highsnobiety", "body"),
+    ],
+)
+def test_each_hit_says_which_field_matched(
+    engine: Engine, query: str, outlet: str, field: str
+) -> None:
+    hit = next(h for h in engine.search(query).hits if h.article.outlet.name == outlet)
+    assert hit.field == field
+
+
 def test_no_match_says_so_with_suggestions_and_date_range(engine: Engine) -> None:
     answer = engine.summary("recipe for banana bread")
     assert isinstance(answer, NotFound)
