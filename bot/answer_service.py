@@ -10,6 +10,7 @@ index is half-updated. Nothing here imports ``discord``.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import logging
@@ -17,7 +18,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from bot.answers import name_choices
@@ -34,9 +34,10 @@ log = logging.getLogger(__name__)
 # 0.5 ms they took 1.9 ms, and the grouping itself was no slower (13.9 s vs 16.5 s).
 GROUPING_SWITCH_INTERVAL = 0.0005
 # Groupings under way in this process, and the switch interval before the first: the interval
-# is the process's, and overlapping groupings must not leave it lowered.
+# is the process's, and overlapping groupings must not leave it lowered. Changed only from an
+# event loop's thread (``group_stories``), so no lock: one loop runs the bot.
 _groupings = 0
-_interval_before = sys.getswitchinterval()
+_interval_before = 0.0  # set when the first grouping starts
 
 
 class AnswerService:
@@ -44,8 +45,15 @@ class AnswerService:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="engine"
+        )
         self._grouping: asyncio.Task[None] | None = None
+        # Clear while a grouping started by ``start_grouping`` is pending: digests group their
+        # items by story and wait for it, while answers go on with stories of one.
+        self.stories_ready = asyncio.Event()
+        if engine.stories_ready:
+            self.stories_ready.set()
 
     async def run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Run ``fn(*args, **kwargs)`` in the engine thread (never beside an engine change)."""
@@ -61,10 +69,16 @@ class AnswerService:
         """
         return await self.run(fn, self.engine, *args, **kwargs)
 
-    def close(self) -> None:
-        """Stop the worker thread; calls still queued are cancelled."""
+    async def close(self) -> None:
+        """Stop the worker thread (calls still queued are cancelled) and any grouping's wait.
+
+        The grouping thread itself can't be interrupted (a daemon, it dies with the process);
+        its task is awaited so the switch interval it lowered is put back now.
+        """
         if self._grouping is not None:
             self._grouping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._grouping
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def group_stories(self) -> None:
@@ -74,17 +88,17 @@ class AnswerService:
         grouping, which cannot be interrupted, and a bot stopped half-way must not wait for it
         on the way out.
         """
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        # Running: a cancelled wait then leaves it alone, and the thread can still settle it.
+        done.set_running_or_notify_cancel()
 
         def group() -> None:
-            error: BaseException | None = None
             try:
                 self.engine.cluster()
-            except BaseException as exc:  # handed to the event loop
-                error = exc
-            with contextlib.suppress(RuntimeError):  # the loop closed first: nobody waits
-                loop.call_soon_threadsafe(_settle, done, error)
+            except BaseException as exc:  # handed to the event loop (if it still waits)
+                done.set_exception(exc)
+            else:
+                done.set_result(None)
 
         global _groupings, _interval_before
         if _groupings == 0:
@@ -93,7 +107,7 @@ class AnswerService:
         _groupings += 1
         try:
             threading.Thread(target=group, name="story-grouping", daemon=True).start()
-            await done
+            await asyncio.wrap_future(done)
         finally:
             _groupings -= 1
             if _groupings == 0:
@@ -103,18 +117,10 @@ class AnswerService:
         """Group the stories in the background (``group_stories``), logging how it went.
 
         At start-up for a large corpus, and again after a rebuild (``apply``).
+        ``stories_ready`` is clear until it is over, failed or not.
         """
+        self.stories_ready.clear()
         self._grouping = asyncio.create_task(self._group_logged(), name="story-grouping")
-
-    @property
-    def grouping(self) -> bool:
-        """True while a grouping started by ``start_grouping`` runs."""
-        return self._grouping is not None and not self._grouping.done()
-
-    async def until_grouped(self) -> None:
-        """Return once a grouping started by ``start_grouping`` is over, if one was started."""
-        if self._grouping is not None:
-            await asyncio.wait([self._grouping])  # never raises: failures are logged
 
     async def _group_logged(self) -> None:
         started = time.perf_counter()
@@ -123,6 +129,8 @@ class AnswerService:
             log.info("stories grouped in %.1f s", time.perf_counter() - started)
         except Exception:
             log.exception("grouping stories failed; answers go on with stories of one")
+        if self._grouping is asyncio.current_task():  # not one a newer grouping replaced
+            self.stories_ready.set()
 
     @property
     def snapshot(self) -> CorpusSnapshot:
@@ -134,18 +142,14 @@ class AnswerService:
         """Completions for a query option (titles, outlets, topics)."""
         return await self.run(self.engine.suggest, current)
 
+    # The engine keeps its name tables current with each corpus change.
     async def outlet_choices(self, current: str) -> list[str]:
         """Outlet names for what is typed, most common first."""
-        return await self.run(self._choices, current, 0)
+        return await self.run(lambda: name_choices(self.engine.outlet_names, current))
 
     async def topic_choices(self, current: str) -> list[str]:
         """Topic names for what is typed, most common first."""
-        return await self.run(self._choices, current, 1)
-
-    def _choices(self, current: str, which: int) -> list[str]:
-        # The engine keeps these tables current with each corpus change.
-        names = self.engine.outlet_names if which == 0 else self.engine.topic_names
-        return name_choices(names, current)
+        return await self.run(lambda: name_choices(self.engine.topic_names, current))
 
     # ------------------------------------------------------------------ corpus changes
     async def apply(self, change: CorpusChange) -> None:
@@ -162,12 +166,3 @@ class AnswerService:
             if await self.run(self.engine.rebuild, change.snapshot):
                 self.start_grouping()
             raise
-
-
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)

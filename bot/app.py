@@ -257,8 +257,6 @@ class CoverageBot(commands.Bot):
         self.watch = settings.corpus.watch if watch is None else watch
         self.synced_scopes: list[str] = []
         self._tasks: list[asyncio.Task[None]] = []
-        # Set once stories are grouped: digests wait for it (a digest groups items by story).
-        self.stories_ready = asyncio.Event()
         self._subscriptions = contextlib.ExitStack()
         self._applied = asyncio.Condition()
         # Snapshots the engine has followed (or failed to), newest last: /corpus reload waits
@@ -283,6 +281,11 @@ class CoverageBot(commands.Bot):
         if self._answers is None:
             raise RuntimeError("the engine is built in setup_hook")
         return self._answers
+
+    @property
+    def stories_ready(self) -> asyncio.Event:
+        """Set once stories are grouped: digests wait for it (a digest groups items by story)."""
+        return self.answers.stories_ready
 
     @property
     def digests(self) -> DigestService:
@@ -339,11 +342,8 @@ class CoverageBot(commands.Bot):
                 Engine, snapshot, stories=True if now else "later"
             )
         self._answers = AnswerService(self._engine)
-        if self._engine.stories_ready:
-            self.stories_ready.set()
-        else:
+        if not self._engine.stories_ready:
             self.answers.start_grouping()
-            self._track_grouping()
         self._tasks.append(asyncio.create_task(self._follow(queue), name="corpus-follower"))
         if self.watch and self._owns_corpus:
             watch = self._corpus.watch(debounce_ms=self.settings.corpus.watch_debounce_ms)
@@ -358,20 +358,6 @@ class CoverageBot(commands.Bot):
             await self.load_extension(name)
         if self.sync_on_start:
             await self.sync_commands()
-
-    def _track_grouping(self) -> None:
-        """``stories_ready`` is clear until the service's grouping is over (failed or not).
-
-        Digests group their items by story: they wait for it (``cogs.digests``) while answers
-        go on. Cleared here at once, so nothing sees it set between a rebuild and the wait.
-        """
-        self.stories_ready.clear()
-
-        async def wait() -> None:
-            await self.answers.until_grouped()
-            self.stories_ready.set()
-
-        self._tasks.append(asyncio.create_task(wait(), name="stories-ready"))
 
     async def open_digests(self, sender: Sender) -> DigestService:
         """Digest state in the corpus's database, delivered through ``sender``.
@@ -408,8 +394,6 @@ class CoverageBot(commands.Bot):
             except Exception as exc:  # one bad change must not stop the bot following the next
                 log.exception("could not apply a corpus change to the index")
                 error = exc
-                if self.answers.grouping:  # the rebuild left stories of one, as at start-up
-                    self._track_grouping()
             self._followed[_snapshot_key(change.snapshot)] = error
             while len(self._followed) > FOLLOWED_KEPT:
                 del self._followed[next(iter(self._followed))]
@@ -439,7 +423,7 @@ class CoverageBot(commands.Bot):
         if self._digest_store is not None:
             await self._digest_store.close()
         if self._answers is not None:
-            self._answers.close()
+            await self._answers.close()
         if self._owns_corpus and self._corpus is not None:
             self._corpus.loader.close()
 

@@ -36,12 +36,12 @@ async def test_a_failed_change_is_rebuilt_and_a_large_corpus_regrouped_beside_th
         zebra = await service.call(Engine.summary, "zebra crossing robots lagos")
         assert zebra.hit.article.url == "https://example.com/zebra-robots"
 
-        await service.until_grouped()
+        await service.stories_ready.wait()
         story = (await service.call(Engine.coverage, "clearview ice contract")).story
         assert service.engine.stories_ready and story.grouped and story.first is not None
         assert {a.outlet.name for a in story.articles} >= {"The Verge", "Business Insider"}
     finally:
-        service.close()
+        await service.close()
 
 
 async def test_overlapping_groupings_leave_the_switch_interval_as_they_found_it(
@@ -70,6 +70,6 @@ async def test_overlapping_groupings_leave_the_switch_interval_as_they_found_it(
         await asyncio.gather(first(), services[1].group_stories())
     finally:
         for service in services:
-            service.close()
+            await service.close()
     assert all(s.engine.stories_ready for s in services)
     assert sys.getswitchinterval() == before
