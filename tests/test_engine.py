@@ -429,7 +429,7 @@ def test_autocomplete_while_a_change_is_applied_names_only_articles_it_holds(
         encoding="utf-8",
     )
     new, changes, _ = loader.refresh([str(corpus / "harbour.md")])
-    engine._update_names(engine.snapshot.articles, new, changes)
+    engine._update_names([], [new.articles[i] for i in changes.added], new)  # an added file
     assert engine.suggest("harbour") == []
     engine.apply(new, changes)
     assert [s.name for s in engine.suggest("harbour")] == ["Harbour cranes idle"]

@@ -144,10 +144,9 @@ class Engine:
             upserts = [snapshot.articles[i] for i in (changes.added | changes.changed)]
             self.index.write(upserts, changes.removed)
             before = self._snapshot.articles
-            for article_id in changes.changed | changes.removed:
-                old = before.get(article_id)
-                if old is not None:
-                    self.vocabulary.remove(index_terms(_all_text(old)))
+            olds = [before[i] for i in changes.changed | changes.removed if i in before]
+            for old in olds:
+                self.vocabulary.remove(index_terms(_all_text(old)))
             for article in upserts:
                 self.vocabulary.add(index_terms(_all_text(article)))
             if self._with_stories:
@@ -156,55 +155,49 @@ class Engine:
                 )
             elif self._unstoried is not None:
                 self._unstoried |= changes.added | changes.changed | changes.removed
-            self._update_names(before, snapshot, changes)
+            self._update_names(olds, upserts, snapshot)
             self._snapshot = snapshot
 
     def _rebuild_names(self, snapshot: CorpusSnapshot) -> None:
-        outlets: Counter[str] = Counter()
-        topics: Counter[str] = Counter()
-        titles: list[tuple[str, str]] = []
-        for article in snapshot.articles.values():
-            if article.outlet.name:
-                outlets[article.outlet.name] += 1
-            topics.update(article.topics)
-            titles.append((article.title.casefold(), article.id))
-        titles.sort()
+        articles = snapshot.articles.values()
+        outlets, topics = _name_counts(articles)
+        titles = sorted(_title_key(a) for a in articles)
         self._set_names(outlets, topics, titles, snapshot.date_range())
 
     def _update_names(
-        self, before: Mapping[str, Article], snapshot: CorpusSnapshot, changes: ChangeSet
+        self, olds: list[Article], news: list[Article], snapshot: CorpusSnapshot
     ) -> None:
         """Adjust the name tables by the change alone: a full rescan cost 0.65 s at 100k.
 
-        Tables are copied, not edited, so a reader mid-``suggest`` keeps consistent ones.
+        ``olds`` are the changed and removed articles as they were, ``news`` the added and
+        changed ones as they are. Tables are copied, not edited, so a reader mid-``suggest``
+        keeps consistent ones.
         """
-        outlets, topics, titles = Counter(self._outlets), Counter(self._topics), list(self._titles)
-        first, last = self._range
-        rescan_dates = False
-        for article_id in changes.changed | changes.removed:
-            old = before.get(article_id)
-            if old is None:
-                continue
-            if old.outlet.name:
-                outlets[old.outlet.name] -= 1
-            topics.subtract(old.topics)
-            key = (old.title.casefold(), old.id)
+        gone_outlets, gone_topics = _name_counts(olds)
+        new_outlets, new_topics = _name_counts(news)
+        # In place, then without the names left at zero (``+``): a name that goes and comes
+        # back in one change keeps its place among equally common ones.
+        outlets, topics = Counter(self._outlets), Counter(self._topics)
+        outlets.subtract(gone_outlets)
+        outlets.update(new_outlets)
+        topics.subtract(gone_topics)
+        topics.update(new_topics)
+        titles = list(self._titles)
+        for old in olds:
+            key = _title_key(old)
             at = bisect.bisect_left(titles, key)
             if at < len(titles) and titles[at] == key:
                 del titles[at]
-            rescan_dates = rescan_dates or (
-                old.published is not None and old.published in (first, last)
-            )
-        for article_id in changes.added | changes.changed:
-            new = snapshot.articles[article_id]
-            if new.outlet.name:
-                outlets[new.outlet.name] += 1
-            topics.update(new.topics)
-            bisect.insort(titles, (new.title.casefold(), new.id))
-            if new.published is not None and not rescan_dates:
-                first = new.published if first is None else min(first, new.published)
-                last = new.published if last is None else max(last, new.published)
-        dates = snapshot.date_range() if rescan_dates else (first, last)
+        for new in news:
+            bisect.insort(titles, _title_key(new))
+        first, last = self._range
+        if any(old.published is not None and old.published in (first, last) for old in olds):
+            dates = snapshot.date_range()  # an end of the range may have gone with it
+        else:
+            for when in (new.published for new in news if new.published is not None):
+                first = when if first is None else min(first, when)
+                last = when if last is None else max(last, when)
+            dates = first, last
         self._set_names(+outlets, +topics, titles, dates)
 
     def _set_names(
@@ -248,9 +241,14 @@ class Engine:
         return self._search(query, self._query_terms(query), flt, limit)
 
     def _search(
-        self, query: str, parsed: QueryTerms, flt: IndexFilter | None, limit: int
+        self,
+        query: str,
+        parsed: QueryTerms,
+        flt: IndexFilter | None,
+        limit: int,
+        matcher: QueryMatcher | None = None,
     ) -> SearchResult:
-        hits, nearest = self._rank(query, parsed, flt, max(limit, 1))
+        hits, nearest = self._rank(query, parsed, flt, max(limit, 1), matcher)
         corrected = parsed.corrected
         if hits:
             return SearchResult(query, tuple(hits), corrected=corrected)
@@ -321,7 +319,12 @@ class Engine:
         )
 
     def _rank(
-        self, query: str, parsed: QueryTerms, flt: IndexFilter | None, limit: int
+        self,
+        query: str,
+        parsed: QueryTerms,
+        flt: IndexFilter | None,
+        limit: int,
+        matcher: QueryMatcher | None = None,
     ) -> tuple[list[Hit], list[str]]:
         """Confident hits (best first, at most ``limit``) and the nearest titles."""
         terms = list(parsed.weights)
@@ -329,7 +332,7 @@ class Engine:
             return [], []
         vocabulary, snapshot = self.vocabulary, self._snapshot
         wanted = max(CANDIDATES, limit)
-        scorer = Scorer(query, parsed, vocabulary.__contains__)
+        scorer = Scorer(query, parsed, vocabulary.__contains__, matcher)
 
         def rated(candidates: list[tuple[str, float]]) -> list[Rated]:
             found = ((snapshot.articles.get(aid), bm25) for aid, bm25 in candidates)
@@ -419,13 +422,13 @@ class Engine:
     def ask(self, question: str) -> AskAnswer | NotFound:
         """The passage that best answers a question, quoted from one of the best articles."""
         parsed = self._query_terms(question)
-        result = self._search(question, parsed, None, PASSAGE_CANDIDATES)
+        matcher = QueryMatcher(parsed.weights)  # the search's, then the paragraphs'
+        result = self._search(question, parsed, None, PASSAGE_CANDIDATES, matcher)
         if result.not_found is not None:
             return result.not_found
         # Only paragraphs holding most of the question are worth splitting into sentences:
         # doing it for whole bodies was most of an ask's time. Paragraphs keep their
         # sentences' context.
-        matcher = QueryMatcher(parsed.weights)
         articles = [
             _paragraphs_matching(question, h.article, matcher, parsed.weights) for h in result.hits
         ]
@@ -556,7 +559,7 @@ class Engine:
         out: dict[str, Suggestion] = {}
         # One snapshot throughout: ``apply`` may swap it (and the name tables) meanwhile, and
         # a title table newer than the snapshot names articles it doesn't hold yet.
-        articles = self._snapshot.articles
+        articles, titles = self._snapshot.articles, self._titles
         if not text:
             for article in self.latest(limit=limit):
                 _put(out, article.title, "title")
@@ -574,8 +577,8 @@ class Engine:
         # Titles that begin with what is typed come first; for one or two letters they are all
         # there is to offer, and they spare the index a query of the commonest words ("the ").
         begun = folded + " " if prefix[-1:].isspace() else folded  # a space ends a word
-        start = bisect.bisect_left(self._titles, (begun, ""))
-        for title, article_id in self._titles[start : start + limit]:
+        start = bisect.bisect_left(titles, (begun, ""))
+        for title, article_id in titles[start : start + limit]:
             if not title.startswith(begun):
                 break
             article = articles.get(article_id)
@@ -591,14 +594,18 @@ class Engine:
         complete = [
             t if t in self.vocabulary else (self.vocabulary.correct(t) or t) for t in complete
         ]
-        ids = []
+        ids: list[str] = []
+        every = False  # whether ``ids`` were picked from all the titles with the complete words
         if complete and 0 < len(partial) <= SHORT_PARTIAL:
             # A letter or two starts thousands of words, whose union was most of autocomplete's
             # p99 at 1M articles (14 ms); the titles holding the complete words are few, so
             # the best of them are checked for the partial word here instead.
             pool = self.index.prefix(complete, "", SHORT_PARTIAL_POOL)
+            every = len(pool) < SHORT_PARTIAL_POOL
             ids = [i for i in pool if _has_word_starting(articles.get(i), partial)]
-        ids = ids[:limit] or self.index.prefix(complete, partial, limit)
+        if not ids and not every:  # when every such title was checked, the index finds no more
+            ids = self.index.prefix(complete, partial, limit)
+        ids = ids[:limit]
         if not ids and partial and len(partial) >= 4:
             fixed = self.vocabulary.correct(partial)
             if fixed:
@@ -630,6 +637,22 @@ def _plausible_typo(word: str, fixed: str) -> bool:
     if len(word) > 5 or len(word) != len(fixed):
         return True
     return sorted(word) == sorted(fixed)  # a transposition: "form" for "from"
+
+
+def _name_counts(articles: Iterable[Article]) -> tuple[Counter[str], Counter[str]]:
+    """How many of ``articles`` name each outlet and each topic."""
+    outlets: Counter[str] = Counter()
+    topics: Counter[str] = Counter()
+    for article in articles:
+        if article.outlet.name:
+            outlets[article.outlet.name] += 1
+        topics.update(article.topics)
+    return outlets, topics
+
+
+def _title_key(article: Article) -> tuple[str, str]:
+    """An article's place in the sorted title table that autocomplete bisects."""
+    return article.title.casefold(), article.id
 
 
 def _has_word_starting(article: Article | None, partial: str) -> bool:

@@ -61,10 +61,17 @@ class Rated(NamedTuple):
 class Scorer:
     """Scores candidates for one query; built once per query, used for each batch of them."""
 
-    def __init__(self, query: str, parsed: QueryTerms, known: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        query: str,
+        parsed: QueryTerms,
+        known: Callable[[str], bool],
+        matcher: QueryMatcher | None = None,
+    ) -> None:
+        """``matcher``: one the caller built for ``parsed``'s terms and uses after the search."""
         self.parsed = parsed
         self.terms = list(parsed.weights)
-        self.matcher = QueryMatcher(self.terms)
+        self.matcher = matcher or QueryMatcher(self.terms)
         self.acronyms = Acronyms(query, self.terms, known)
         self.total = sum(parsed.weights.values()) or 1.0
         self.question = is_question(query)
