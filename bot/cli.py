@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from importlib.metadata import PackageNotFoundError, version
 
 from bot.answers import COMMANDS
 from bot.config import ConfigError, Settings, load_settings
@@ -31,8 +32,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return handler(args, settings)
 
 
+def installed_version() -> str:
+    """The version pip installed, from the package metadata, so it names what is really there."""
+    try:
+        return version("coverage-bot")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coverage-bot", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     parser.add_argument(
         "--config", help="config file (default: $COVERAGE_BOT_CONFIG or config.toml)"
     )

@@ -151,7 +151,7 @@ EXPECTED: list[tuple[str, str, int | None, str]] = [
     ("mixed.jsonl", "error", 2, "malformed JSON line"),
     ("list_with_bad_record.yaml", "error", 3, "record 2: missing title"),
     ("scalar.json", "error", 1, "JSON holds a number, not records"),
-    ("deep.yaml", "error", 1, "nested more than"),
+    ("deep.yaml", "error", 1, "nested too deeply"),
     ("python_tag.yaml", "error", 1, "could not determine a constructor"),
     ("empty_front.md", "error", 1, "empty front matter"),
     ("front_is_list.md", "error", 1, "expected a mapping of fields, got a list"),

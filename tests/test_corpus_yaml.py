@@ -98,8 +98,30 @@ def test_a_few_aliases_are_fine() -> None:
 
 @pytest.mark.parametrize("text", ["[" * 40_000 + "]" * 40_000, "- " * 40_000 + "x"])
 def test_nesting_that_would_crash_libyaml_is_refused(text: str) -> None:
-    with pytest.raises(yamlsafe.YAMLProblem, match="nested more than 500 levels"):
+    with pytest.raises(yamlsafe.YAMLProblem, match="nested too deeply"):
         yamlsafe.load(text)
+
+
+def _parser_has_depth_limit() -> bool:
+    try:
+        list(yaml.parse("[" * 1_001 + "]" * 1_001, Loader=yamlsafe.SafeLoader))
+    except yaml.YAMLError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("layer", ["guard", "parser"])
+def test_deep_nesting_reads_the_same_whichever_layer_refuses_it(layer, monkeypatch) -> None:
+    depth = 600  # over the guard's 500, under libyaml's own limit of 1,000
+    if layer == "parser":
+        if not _parser_has_depth_limit():
+            pytest.skip("this PyYAML's libyaml has no nesting limit of its own")
+        monkeypatch.setattr(yamlsafe, "_refuse_bombs", lambda text: None)
+        depth = 2_000
+    with pytest.raises(yamlsafe.YAMLProblem) as info:
+        yamlsafe.load("x: " + "[" * depth + "]" * depth, offset=1)
+    assert info.value.reason == "YAML nested too deeply (more than 500 levels); refused"
+    assert info.value.line == 2
 
 
 def test_moderate_nesting_loads() -> None:

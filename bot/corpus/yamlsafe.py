@@ -28,6 +28,9 @@ MAX_ALIAS_EXPANSION = 10_000
 # libyaml's composer recurses in C: ~40,000 nested brackets overflow the stack and kill the
 # process (measured: PyYAML 6.0.3 segfaults on "[" * 40000). Records nest four levels deep.
 MAX_DEPTH = 500
+# One wording whichever layer refuses (this module's guard, libyaml's own limit in PyYAML >= 6.0.4,
+# or Python's recursion limit), so a user reads the same reason for the same file.
+_TOO_DEEP = f"YAML nested too deeply (more than {MAX_DEPTH} levels); refused"
 _ALIAS = re.compile(r"(?:^|[\s\[{,:-])\*[^\s,\]}]+")
 _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
@@ -134,13 +137,16 @@ def load_all(text: str, offset: int = 0) -> tuple[list[Any], list[Node]]:
         reason = " ".join(str(p) for p in (exc.context, exc.problem) if p)
         if exc.context and where:
             reason = f"{exc.context}{where} {exc.problem}"
-        raise YAMLProblem(
-            f"malformed YAML: {reason or exc}", None if line is None else line + offset
-        ) from None
+        if exc.problem and "maximum nesting depth" in exc.problem:
+            # PyYAML >= 6.0.4's libyaml has a depth limit of its own and says so in its words.
+            reason = _TOO_DEEP
+        else:
+            reason = f"malformed YAML: {reason or exc}"
+        raise YAMLProblem(reason, None if line is None else line + offset) from None
     except yaml.YAMLError as exc:
         raise YAMLProblem(f"malformed YAML: {exc}") from None
     except RecursionError:
-        raise YAMLProblem("malformed YAML: nested too deeply") from None
+        raise YAMLProblem(_TOO_DEEP) from None
 
 
 def _load_all(text: str) -> tuple[list[Any], list[Node]]:
@@ -232,10 +238,7 @@ def _refuse_bombs(text: str) -> None:
                     )
             elif cls is yaml.SequenceStartEvent or cls is yaml.MappingStartEvent:
                 if len(stack) >= MAX_DEPTH:
-                    raise YAMLProblem(
-                        f"YAML nested more than {MAX_DEPTH} levels deep; refused",
-                        _event_line(event),
-                    )
+                    raise YAMLProblem(_TOO_DEEP, _event_line(event))
                 stack.append([1, event.anchor])
                 continue
             elif cls is yaml.SequenceEndEvent or cls is yaml.MappingEndEvent:
