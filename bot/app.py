@@ -53,6 +53,9 @@ EXTENSIONS = ("cogs.lookups", "cogs.dms", "cogs.admin", "cogs.digests")
 # script hammering the bot does. Discord itself allows far more, so this is our choice.
 COOLDOWN_RATE = 5
 COOLDOWN_PER = 15.0
+# /corpus, per user: a reload re-reads every folder, and operators need a few calls a minute.
+CORPUS_COOLDOWN_RATE = 3
+CORPUS_COOLDOWN_PER = 60.0
 TREE_HASH_FILE = "command-tree.sha256"
 FOLLOWED_KEPT = 64
 # Schedules are checked once a minute: slots are whole minutes ("09:00"), and a check costs
@@ -111,25 +114,51 @@ class UserCooldown:
 
     discord.py's ``CooldownMapping`` scans every bucket on every call to expire old ones; with
     thousands of users that is real work per interaction, so expiry here runs once per window.
+    ``clock`` (seconds since the epoch, never 0: discord.py reads 0 as "now") lets tests move
+    time instead of waiting.
     """
 
-    def __init__(self, rate: int = COOLDOWN_RATE, per: float = COOLDOWN_PER) -> None:
+    def __init__(
+        self,
+        rate: int = COOLDOWN_RATE,
+        per: float = COOLDOWN_PER,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.rate = rate
         self.per = per
+        self.clock = clock
         self._buckets: dict[int, app_commands.Cooldown] = {}
+        # user id -> the start of the window in which they were last told to slow down
+        self._told: dict[int, float] = {}
         self._next_prune = 0.0
 
     def hit(self, user_id: int) -> app_commands.CommandOnCooldown | None:
         """Spend one request for ``user_id``; the error to raise when the budget is gone."""
-        now = time.time()
+        now = self.clock()
         if now >= self._next_prune:
             self._buckets = {k: b for k, b in self._buckets.items() if now <= b._last + b.per}
+            self._told = {k: w for k, w in self._told.items() if k in self._buckets}
             self._next_prune = now + self.per
         bucket = self._buckets.get(user_id)
         if bucket is None:
             bucket = self._buckets[user_id] = app_commands.Cooldown(self.rate, self.per)
         retry = bucket.update_rate_limit(now)
         return None if retry is None else app_commands.CommandOnCooldown(bucket, retry)
+
+    def first_refusal(self, user_id: int) -> bool:
+        """True once per window for a user ``hit`` refused: the one "slow down" worth posting.
+
+        A DM reply is a post; answering every refused DM would let a flood of DMs make the bot
+        flood back. Silence follows until the user's window resets.
+        """
+        bucket = self._buckets.get(user_id)
+        if bucket is None:
+            return False
+        if self._told.get(user_id) == bucket._window:
+            return False
+        self._told[user_id] = bucket._window
+        return True
 
 
 # --------------------------------------------------------------------------- the error funnel
@@ -228,6 +257,7 @@ class CoverageBot(commands.Bot):
         sync_commands: bool = True,
         watch: bool | None = None,
         cooldown: UserCooldown | None = None,
+        corpus_cooldown: UserCooldown | None = None,
         digest_timing: DigestTiming | None = None,
         **options: Any,
     ) -> None:
@@ -252,6 +282,9 @@ class CoverageBot(commands.Bot):
         self._engine = engine
         self._answers: AnswerService | None = None
         self.cooldown = cooldown or UserCooldown()
+        self.corpus_cooldown = corpus_cooldown or UserCooldown(
+            CORPUS_COOLDOWN_RATE, CORPUS_COOLDOWN_PER
+        )
         self.extension_names = tuple(extensions)
         self.sync_on_start = sync_commands
         self.watch = settings.corpus.watch if watch is None else watch
@@ -294,12 +327,28 @@ class CoverageBot(commands.Bot):
             raise RuntimeError("digests open when cogs.digests is loaded")
         return self._digests
 
+    def is_admin_guild(self, interaction: discord.Interaction) -> bool:
+        """Whether the interaction comes from one of the operator's servers, through the bot.
+
+        The corpus is the operator's, shared by every server: Manage Server in a server that
+        merely added the bot means nothing for it. A user install reaches servers the bot is
+        not in (and carries the member's permissions there), so only a guild install counts,
+        in a server the bot is in.
+        """
+        guild_id = interaction.guild_id
+        return (
+            guild_id is not None
+            and guild_id in self.settings.discord.admin_guild_ids
+            and interaction.is_guild_integration()
+            and self.get_guild(guild_id) is not None
+        )
+
     async def is_corpus_admin(self, interaction: discord.Interaction) -> bool:
-        """Owners (configured or the application's) and members with Manage Server."""
+        """Owners (configured or the application's), and managers of the admin servers."""
         user = interaction.user
         if user.id in self.settings.discord.owner_ids:
             return True
-        if interaction.guild_id is not None and interaction.permissions.manage_guild:
+        if self.is_admin_guild(interaction) and interaction.permissions.manage_guild:
             return True
         return await self.is_owner(user)
 

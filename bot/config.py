@@ -40,6 +40,9 @@ class DiscordSettings:
     gateway_url: str = ""
     guild_ids: tuple[int, ...] = ()
     owner_ids: tuple[int, ...] = ()
+    # Servers whose members with Manage Server may run /corpus: the operator's own. Manage
+    # Server anywhere else is a stranger's server that added the bot.
+    admin_guild_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

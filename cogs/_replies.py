@@ -18,6 +18,7 @@ import discord
 
 from bot.answer_service import AnswerService
 from bot.answers import Reply, reply_for
+from bot.app import UserCooldown
 from bot.discord_embeds import message_embeds
 from bot.render import help_card
 from cogs.views import AnswerView, PageView, SuggestionView
@@ -40,10 +41,16 @@ async def deferring(
 
 
 class Replier:
-    """Composes replies from the engine and sends them to interactions or DM channels."""
+    """Composes replies from the engine and sends them to interactions or DM channels.
 
-    def __init__(self, answers: AnswerService, *, defer_after: float = DEFER_AFTER) -> None:
+    ``cooldown`` is the per-user budget "did you mean" clicks spend, as the commands do.
+    """
+
+    def __init__(
+        self, answers: AnswerService, cooldown: UserCooldown, *, defer_after: float = DEFER_AFTER
+    ) -> None:
         self.answers = answers
+        self.cooldown = cooldown
         self.defer_after = defer_after
 
     async def compose(
@@ -80,7 +87,7 @@ class Replier:
                     in_place=asker,
                 )
 
-            return SuggestionView(reply.suggestions, owner_id, pick)
+            return SuggestionView(reply.suggestions, owner_id, pick, self.cooldown)
         return None
 
     # ------------------------------------------------------------------ interactions

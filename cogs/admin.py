@@ -1,12 +1,16 @@
-"""/corpus stats | errors | reload — for the bot's owners and members with Manage Server.
+"""/corpus stats | errors | reload — for the bot's operators alone.
 
-``default_permissions`` only hides the command from other members (and server admins can
-change that in Integrations), so the same rule is checked again when it runs.
+There is one corpus, shared by every server the bot is in: its owners, ``[discord] owner_ids``
+and members with Manage Server in ``[discord] admin_guild_ids`` may read its file paths and
+force re-scans; a manager of any other server may not. ``default_permissions`` only hides the
+command from other members (and server admins can change that in Integrations), so the rule is
+checked when it runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import TYPE_CHECKING
 
 import discord
@@ -15,7 +19,7 @@ from discord.ext import commands
 
 from bot.app import FriendlyError
 from bot.discord_embeds import message_embeds
-from bot.render import corpus_stats_card, problem_pages, reload_card
+from bot.render import ProblemPages, corpus_stats_card, reload_card
 from cogs.views import PageView
 
 if TYPE_CHECKING:
@@ -27,7 +31,7 @@ class Admin(commands.Cog):
 
     corpus = app_commands.Group(
         name="corpus",
-        description="Corpus statistics, errors and reload (owners and server managers)",
+        description="Corpus statistics, errors and reload (the bot's operators)",
         default_permissions=discord.Permissions(manage_guild=True),
         guild_only=True,
         allowed_contexts=app_commands.AppCommandContext(guild=True),
@@ -38,10 +42,23 @@ class Admin(commands.Cog):
         self.bot = bot
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Owners and Manage Server only, whatever the server's command settings say."""
+        """Operators only, whatever the server's command settings say; then a cooldown.
+
+        The cooldown comes second so a refused stranger spends nothing, and a reload
+        re-reads every folder: even an operator gets a few a minute.
+        """
         if not await self.bot.is_corpus_admin(interaction):
             raise FriendlyError(
-                "Only the bot's owners and members with Manage Server can use /corpus."
+                "/corpus is for the bot's operators: its owners, and members with Manage Server "
+                "in the operator's own servers."
+            )
+        limited = self.bot.corpus_cooldown.hit(interaction.user.id)
+        if limited is not None:
+            wait = max(1, math.ceil(limited.retry_after))
+            cooldown = self.bot.corpus_cooldown
+            raise FriendlyError(
+                f"/corpus is limited to {cooldown.rate} uses every {cooldown.per:g} s — "
+                f"try again in {wait} s."
             )
         return True
 
@@ -55,9 +72,8 @@ class Admin(commands.Cog):
 
     @corpus.command(name="errors", description="Files that could not be read, and why")
     async def errors(self, interaction: discord.Interaction) -> None:
-        """/corpus errors, paginated."""
-        snapshot = self.bot.corpus.snapshot
-        pages = await asyncio.to_thread(lambda: problem_pages(snapshot.errors))
+        """/corpus errors, paginated: a page is rendered when shown, from the snapshot's list."""
+        pages = ProblemPages(self.bot.corpus.snapshot.errors)
         embeds = message_embeds(pages[:1])
         if len(pages) == 1:
             await interaction.response.send_message(embeds=embeds, ephemeral=True)

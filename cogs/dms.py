@@ -2,6 +2,11 @@
 
 Guild messages never reach this code in practice (no guild-messages intent) and are ignored if
 they do, so the bot needs no message-content intent.
+
+Every reply is a post, so every DM that would get one spends the sender's per-user budget (the
+one slash commands spend), help and "I don't know /x" included. Past it the sender is told to
+slow down once per window, then hears nothing until the window resets: a flood of DMs must not
+become a flood of replies.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ class DirectMessages(commands.Cog):
     """Answers questions sent to the bot in a DM."""
 
     def __init__(self, answers: AnswerService, cooldown: UserCooldown) -> None:
-        self.replier = Replier(answers)
+        self.replier = Replier(answers, cooldown)
         self.cooldown = cooldown
 
     @commands.Cog.listener()
@@ -40,6 +45,14 @@ class DirectMessages(commands.Cog):
             return
         if not isinstance(message.channel, discord.DMChannel):
             return
+        if not message.content.strip():
+            return  # an attachment or sticker alone: nothing to answer, nothing spent
+        limited = self.cooldown.hit(message.author.id)
+        if limited is not None:
+            if self.cooldown.first_refusal(message.author.id):
+                wait = max(1, math.ceil(limited.retry_after))
+                await message.channel.send(f"Slow down a little — try again in {wait} s.")
+            return
         command, query = parse_request(message.content)
         if command not in REQUEST_WORDS:
             await message.channel.send(
@@ -47,16 +60,8 @@ class DirectMessages(commands.Cog):
             )
             return
         if not query and command not in ("help", "latest"):
-            if not message.content.strip():
-                return  # an attachment or sticker alone: nothing to answer
             await message.channel.send(f"{command} what? For example: `{command} clearview`.")
             return
-        if command != "help":
-            limited = self.cooldown.hit(message.author.id)
-            if limited is not None:
-                wait = max(1, math.ceil(limited.retry_after))
-                await message.channel.send(f"Slow down a little — try again in {wait} s.")
-                return
         try:
             await self.replier.to_message(message, command, query[:DM_QUERY_MAX])
         except discord.HTTPException:

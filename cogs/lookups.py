@@ -73,7 +73,7 @@ class Lookups(LookupChoices, commands.Cog):
     def __init__(self, answers: AnswerService, cooldown: UserCooldown) -> None:
         self.answers = answers
         self.cooldown = cooldown
-        self.replier = Replier(answers)
+        self.replier = Replier(answers, cooldown)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Per-user cooldown for every lookup (help is free)."""

@@ -1,10 +1,11 @@
 """Buttons under answers: search pages (the invoker's alone) and "did you mean" suggestions.
 
-Pages come from a pure page source (``bot.render.search_pages``/``problem_pages``); these views
-only move between them. A view remembers how to edit its message — through the interaction
-that created it (works in DMs, ephemeral answers and user-installed contexts where the bot
-cannot edit channel messages) or the channel message itself — so that on timeout its buttons
-are disabled rather than left to fail with "This interaction failed".
+Pages come from a pure page source (``bot.render.search_pages``, or ``ProblemPages``, which
+renders a page only when it is shown); these views only move between them. A view remembers
+how to edit its message — through the interaction that created it (works in DMs, ephemeral
+answers and user-installed contexts where the bot cannot edit channel messages) or the channel
+message itself — so that on timeout its buttons are disabled rather than left to fail with
+"This interaction failed".
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import discord
 
-from bot.app import report_error
+from bot.app import UserCooldown, report_error
 from bot.discord_embeds import message_embeds
 from bot.render import Card, cut
 
@@ -77,7 +78,7 @@ class PageView(AnswerView):
         self, pages: Sequence[Card], owner_id: int, *, timeout: float | None = None
     ) -> None:
         super().__init__(timeout=timeout)
-        self.pages = list(pages)
+        self.pages = pages  # indexed, never copied: a lazy source stays lazy
         self.owner_id = owner_id
         self.index = 0
         self.prev.custom_id = f"{self.key}:prev"
@@ -129,6 +130,7 @@ class SuggestionView(AnswerView):
 
     Anyone may click: the asker's click replaces the "not in this coverage" message, anyone
     else gets their own answer privately (posting in someone else's name would be noise).
+    A click runs a full query, so it spends the clicker's ``cooldown`` like a slash command.
     """
 
     def __init__(
@@ -136,12 +138,14 @@ class SuggestionView(AnswerView):
         suggestions: Sequence[str],
         owner_id: int,
         pick: Pick,
+        cooldown: UserCooldown,
         *,
         timeout: float | None = None,
     ) -> None:
         super().__init__(timeout=timeout)
         self.owner_id = owner_id
         self._pick = pick
+        self.cooldown = cooldown
         for i, suggestion in enumerate(list(suggestions)[:3]):
             label = cut(suggestion, 80) or "…"
             button: discord.ui.Button = discord.ui.Button(
@@ -149,6 +153,13 @@ class SuggestionView(AnswerView):
             )
             button.callback = self._callback(suggestion)  # type: ignore[method-assign]
             self.add_item(button)
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """The clicker's budget, not the asker's: the error funnel tells them when to retry."""
+        limited = self.cooldown.hit(interaction.user.id)
+        if limited is not None:
+            raise limited
+        return True
 
     def _callback(self, suggestion: str) -> Callable[[discord.Interaction], Awaitable[None]]:
         async def run(interaction: discord.Interaction) -> None:

@@ -132,7 +132,8 @@ def configure(
         f"database = {json.dumps(str(tmp_path / 'data' / 'coverage.db'))}\n"
         "watch = false\n"
         "[discord]\n"
-        f"owner_ids = [{stub.other.id}]\n",
+        f"owner_ids = [{stub.other.id}]\n"
+        f"admin_guild_ids = [{stub.guild.id}]\n",  # the operator's own server
         encoding="utf-8",
     )
     monkeypatch.setenv("COVERAGE_BOT_CONFIG", str(config))
@@ -483,11 +484,12 @@ async def test_dm_messages_are_answered(stub: DiscordStub, app: CoverageBot) -> 
     assert summary.embeds[0]["url"] in (VERGE, BUSINESS_INSIDER)
     coverage = await stub.dm_message(stub.member, "coverage clearview ice contract")
     assert coverage.embeds[0]["title"].startswith("Coverage:")
-    helped = await stub.dm_message(stub.member, "help")
+    dora = stub.add_user("dora")  # every DM spends the sender's budget: a second sender
+    helped = await stub.dm_message(dora, "help")
     assert "summary clearview" in helped.embeds[0]["description"]
-    empty = await stub.dm_message(stub.member, "summary")
+    empty = await stub.dm_message(dora, "summary")
     assert empty.content.startswith("summary what?")
-    unknown = await stub.dm_message(stub.member, "/frobnicate now")
+    unknown = await stub.dm_message(dora, "/frobnicate now")
     assert "help" in unknown.content
 
     pages = await stub.dm_message(stub.member, "search quokka census")
