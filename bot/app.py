@@ -4,7 +4,7 @@
 loads the extensions in ``cogs/`` (the digests one opens the digests' state through
 ``open_digests``) and syncs the command tree only when it changed. Everything a cog needs
 hangs off the bot it is given (``answers``, ``cooldown``, ``corpus``, ``digests``,
-``settings``): no module-level singletons and no cog reaching into another cog.
+``request_log``, ``settings``): no module-level singletons and no cog reaching into another cog.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -45,6 +44,8 @@ from bot.digests.models import DigestError
 from bot.digests.service import DigestService
 from bot.digests.store import DigestStore
 from bot.engine.engine import Engine
+from bot.request_log import RequestLog
+from bot.store import tighten, write_private
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +202,11 @@ def interaction_options(data: Any) -> str:
     return " ".join(parts)
 
 
+def request_log(client: discord.Client) -> RequestLog:
+    """How log lines describe requests: the bot's choice (``[logging] queries``), else none."""
+    return client.request_log if isinstance(client, CoverageBot) else RequestLog()
+
+
 async def report_error(interaction: discord.Interaction, error: Exception) -> None:
     """Answer ephemerally in plain words; log our own failures with their traceback."""
     original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
@@ -209,14 +215,15 @@ async def report_error(interaction: discord.Interaction, error: Exception) -> No
         return
     text = user_message(original)
     if text is None:
-        name = interaction.command.qualified_name if interaction.command else "component"
-        log.error(
-            "/%s failed for user %s (options: %s)",
-            name,
-            interaction.user.id,
-            interaction_options(interaction.data) or "none",
-            exc_info=(type(original), original, original.__traceback__),
+        if interaction.command is not None:
+            name = f"/{interaction.command.qualified_name}"
+        else:  # a custom_id is the bot's own ("<view>:next"), never what the user typed
+            data = interaction.data if isinstance(interaction.data, dict) else {}
+            name = f"component {data.get('custom_id', '')!r}"
+        what = request_log(interaction.client).describe(
+            name, interaction.user.id, options=interaction_options(interaction.data) or "none"
         )
+        log.error("%s failed", what, exc_info=(type(original), original, original.__traceback__))
         text = "Something went wrong answering that. It has been logged — please try again."
     try:
         if interaction.response.is_done():
@@ -277,6 +284,7 @@ class CoverageBot(commands.Bot):
             **options,
         )
         self.settings = settings
+        self.request_log = RequestLog(queries=settings.logging.queries)
         self._corpus = corpus
         self._owns_corpus = corpus is None
         self._engine = engine
@@ -527,6 +535,7 @@ class CoverageBot(commands.Bot):
         return synced
 
     def _read_hashes(self) -> dict[str, str]:
+        tighten(self.tree_hash_path)  # written readable by all before 0600 became the rule
         try:
             data = json.loads(self.tree_hash_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -534,8 +543,4 @@ class CoverageBot(commands.Bot):
         return data if isinstance(data, dict) else {}
 
     def _write_hashes(self, hashes: dict[str, str]) -> None:
-        path = self.tree_hash_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(hashes, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        write_private(self.tree_hash_path, json.dumps(hashes, indent=1, sort_keys=True) + "\n")

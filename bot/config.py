@@ -46,11 +46,19 @@ class DiscordSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LoggingSettings:
+    """What log lines may hold: queries are personal, so they are left out unless asked for."""
+
+    queries: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the app reads from configuration."""
 
     corpus: CorpusSettings = field(default_factory=CorpusSettings)
     discord: DiscordSettings = field(default_factory=DiscordSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
     source: str | None = None
 
 
@@ -73,11 +81,12 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
             raise ConfigError(f"{source}: config file does not exist") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    unknown = set(data) - {"corpus", "discord"}
+    unknown = set(data) - {"corpus", "discord", "logging"}
     if unknown:
         raise ConfigError(f"{source}: unknown section(s) {', '.join(sorted(unknown))}")
     corpus = _section(CorpusSettings, data.get("corpus", {}), "corpus", source)
     discord = _section(DiscordSettings, data.get("discord", {}), "discord", source)
+    logs = _section(LoggingSettings, data.get("logging", {}), "logging", source)
     overrides = {
         "token": env.get("DISCORD_TOKEN"),
         "api_base": env.get("DISCORD_API_BASE"),
@@ -98,7 +107,7 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         raise ConfigError(f"{where}: corpus.paths must name at least one folder or file")
     if not corpus.database:
         raise ConfigError(f"{where}: corpus.database must be a file path")
-    return Settings(corpus=corpus, discord=discord, source=source)
+    return Settings(corpus=corpus, discord=discord, logging=logs, source=source)
 
 
 def _section(cls: type[_S], raw: Any, name: str, source: str | None) -> _S:

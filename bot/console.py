@@ -26,6 +26,7 @@ from rich.text import Text
 from bot.answers import COMMANDS, REQUEST_WORDS, parse_request, reply_for
 from bot.engine.engine import Engine
 from bot.render import Card, help_card
+from bot.store import private_file, private_folder
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,9 @@ def _prompt_lines(history: Path | None) -> Iterator[str]:
     finally:
         if readline is not None and history is not None:
             with contextlib.suppress(OSError):
-                history.parent.mkdir(parents=True, exist_ok=True)
+                # What was asked, so the owner's alone; readline keeps an existing file's mode.
+                private_folder(history.parent)
+                private_file(history)
                 readline.write_history_file(history)
 
 

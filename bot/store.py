@@ -2,12 +2,27 @@
 
 WAL lets the bot's readers and the loader's writer work at once; each migration runs once, in
 order, recorded in ``PRAGMA user_version``.
+
+The database holds Discord ids and the queries people subscribed to, so it and its folder are
+the owner's alone (0600 files in a 0700 folder) whatever the umask: the file is created 0600
+before SQLite opens it, and SQLite gives ``-wal`` and ``-shm`` the database's own mode. Files
+and folders left readable by older versions are tightened when the database is opened.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import sqlite3
+import stat
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
+SIDE_FILES = ("-wal", "-shm", "-journal")
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the corpus parse cache, one row per file, keyed by what tells a file changed.
@@ -109,7 +124,7 @@ MIGRATIONS: tuple[str, ...] = (
 def connect(path: str | Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
     """Open (creating folders and schema as needed) the database at ``path``."""
     if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        secure_database(Path(path))
     conn = sqlite3.connect(path, check_same_thread=check_same_thread, isolation_level=None)
     # Only takes effect on a new database. The corpus cache's rows are kilobytes and its state
     # megabytes: 64 KiB pages keep them off long overflow chains (a third less time reading
@@ -136,3 +151,77 @@ def migrate(conn: sqlite3.Connection) -> int:
             conn.execute("ROLLBACK")
             raise
     return len(MIGRATIONS)
+
+
+# --------------------------------------------------------------------------- file modes
+def secure_database(path: Path) -> None:
+    """Make the database's folder and files the owner's alone, creating the file if missing."""
+    private_folder(path.parent)
+    private_file(path)
+    for suffix in SIDE_FILES:
+        tighten(path.with_name(path.name + suffix))
+
+
+def private_folder(folder: Path) -> None:
+    """Create ``folder`` 0700 (its parents as the umask says), and tighten it if it was older.
+
+    A folder shared with other things (the working directory or one above it, the home folder,
+    a sticky folder such as /tmp, someone else's) keeps its mode: the files in it are private.
+    """
+    existed = folder.is_dir()
+    folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+    if existed and not _dedicated(folder):
+        return
+    try:
+        os.chmod(folder, FOLDER_MODE)  # mkdir's mode is filtered through the umask
+    except OSError as error:
+        log.warning("could not make %s private (mode 0700): %s", folder, error)
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if it is missing, else tighten it to 0600."""
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    tighten(path)
+
+
+def tighten(path: Path) -> None:
+    """Mode 0600 for ``path`` if it exists (files older versions left readable by others)."""
+    try:
+        if stat.S_IMODE(path.stat().st_mode) != FILE_MODE:
+            os.chmod(path, FILE_MODE)
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        log.warning("could not make %s private (mode 0600): %s", path, error)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step, readable by the owner only."""
+    private_folder(path.parent)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fd, FILE_MODE)  # a .tmp left by a crash keeps its old mode through O_CREAT
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _dedicated(folder: Path) -> bool:
+    """Whether ``folder`` looks like the bot's own: not a place other things live in."""
+    try:
+        here = folder.resolve()
+        info = here.stat()
+    except OSError:
+        return False
+    cwd = Path.cwd().resolve()
+    if here == cwd or here in cwd.parents:
+        return False
+    with contextlib.suppress(RuntimeError, KeyError):  # no home directory to compare with
+        if here == Path.home().resolve():
+            return False
+    getuid = getattr(os, "getuid", None)
+    if getuid is not None and info.st_uid != getuid():
+        return False
+    return not info.st_mode & stat.S_ISVTX

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
+from bot.app import request_log
+
 if TYPE_CHECKING:
     from bot.answer_service import AnswerService
 
@@ -33,7 +35,10 @@ class LookupChoices:
         try:
             found = await self.answers.suggest(current[:QUERY_MAX])
         except Exception:  # autocomplete failing must not spam the error funnel
-            log.exception("query autocomplete failed for %r", current)
+            what = request_log(interaction.client).describe(
+                "query autocomplete", interaction.user.id, query=current
+            )
+            log.exception("%s failed", what)
             return []
         return [app_commands.Choice(name=s.name, value=s.value) for s in found[:CHOICES_MAX]]
 

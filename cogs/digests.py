@@ -2,8 +2,9 @@
 
 Thin on purpose: options in, ``bot.digests`` (``DigestService``) does the work, cards out.
 Schedules, selection, the outbox and the cards live in ``bot/digests``; posting over Discord is
-``cogs._sender.DiscordSender``. What is here: the commands, and the two background tasks (the
-schedule check every minute and the instant-alert batcher fed by corpus changes).
+``cogs._sender.DiscordSender``. What is here: the commands, the two background tasks (the
+schedule check every minute and the instant-alert batcher fed by corpus changes), and the
+listeners that forget a deleted channel's or a left server's digests.
 """
 
 from __future__ import annotations
@@ -196,6 +197,7 @@ class Digests(ScheduleChoices, commands.Cog):
     @schedule.before_loop
     async def _start(self) -> None:
         await self.bot.wait_until_ready()
+        await self._forget_guilds_left()
         await self.bot.stories_ready.wait()  # digests group their items by story
         outcomes: list[Outcome] = []
         try:
@@ -209,6 +211,43 @@ class Digests(ScheduleChoices, commands.Cog):
         self._batching = asyncio.create_task(self.batcher.run(), name="digest-instant-alerts")
         if self.started is not None and not self.started.done():
             self.started.set_result(outcomes)
+
+    # ------------------------------------------------------------------ gone servers/channels
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Removed from a server (kicked, or the server deleted): forget its digests.
+
+        discord.py calls this only for a real removal; a GUILD_DELETE marked unavailable (an
+        outage) is ``on_guild_unavailable``, and the server's digests wait for it to return.
+        """
+        channels = [c.id for c in guild.channels]
+        await self._forget("server", guild.id, self.service.forget_guild(guild.id, channels))
+
+    @commands.Cog.listener()
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        """A channel was deleted: forget its digests (they can only target text channels)."""
+        await self._forget("channel", channel.id, self.service.forget_channel(channel.id))
+
+    async def _forget_guilds_left(self) -> None:
+        """Servers that removed the bot while it was down: READY lists every server it is in."""
+        try:
+            gone = await self.service.guilds_left([g.id for g in self.bot.guilds])
+        except Exception:  # the digests must still start
+            log.exception("could not look for servers that removed the bot while it was down")
+            return
+        for guild_id in gone:
+            await self._forget("server", guild_id, self.service.forget_guild(guild_id))
+
+    async def _forget(self, scope: str, scope_id: int, work: Awaitable[int]) -> None:
+        try:
+            removed = await work
+        except Exception:  # the next event must still be handled
+            log.exception("could not delete the digests of deleted %s %d", scope, scope_id)
+            return
+        if removed:
+            log.info("%s %d is gone: deleted its %d digest(s)", scope, scope_id, removed)
+        # Listeners (and tests) learn that the rows are gone, not merely that Discord said so.
+        self.bot.dispatch("digests_forgotten", scope, scope_id, removed)
 
     # ------------------------------------------------------------------ checks
     async def interaction_check(self, interaction: discord.Interaction) -> bool:

@@ -20,6 +20,7 @@ from discord.ext import commands
 
 from bot.answers import REQUEST_WORDS, parse_request
 from bot.app import UserCooldown
+from bot.request_log import RequestLog
 from cogs._replies import Replier
 
 if TYPE_CHECKING:
@@ -34,9 +35,12 @@ DM_QUERY_MAX = 500  # same spirit as the slash option's max_length; a DM can be 
 class DirectMessages(commands.Cog):
     """Answers questions sent to the bot in a DM."""
 
-    def __init__(self, answers: AnswerService, cooldown: UserCooldown) -> None:
+    def __init__(
+        self, answers: AnswerService, cooldown: UserCooldown, requests: RequestLog | None = None
+    ) -> None:
         self.replier = Replier(answers, cooldown)
         self.cooldown = cooldown
+        self.requests = requests or RequestLog()
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -67,7 +71,8 @@ class DirectMessages(commands.Cog):
         except discord.HTTPException:
             log.warning("could not answer DM from %s", message.author.id, exc_info=True)
         except Exception:
-            log.exception("DM %s %r from %s failed", command, query[:100], message.author.id)
+            what = self.requests.describe(f"DM {command}", message.author.id, query=query)
+            log.exception("%s failed", what)
             await message.channel.send(
                 "Something went wrong answering that. It has been logged — please try again."
             )
@@ -75,4 +80,4 @@ class DirectMessages(commands.Cog):
 
 async def setup(bot: CoverageBot) -> None:
     """Extension entry point."""
-    await bot.add_cog(DirectMessages(bot.answers, bot.cooldown))
+    await bot.add_cog(DirectMessages(bot.answers, bot.cooldown, bot.request_log))

@@ -453,7 +453,8 @@ async def test_deleted_channel_and_closed_dms_mark_failing_then_pause(world: Wor
         assert followed.ephemeral and "your DMs are closed to me" in followed.embeds[0]["title"]
         world.clock.now = T0 + timedelta(hours=1)
         await world.arrive("Engadget")
-        await stub.delete_channel(doomed)
+        # Deleted unseen (the bot was offline): a CHANNEL_DELETE it hears deletes the digest.
+        await stub.delete_channel(doomed, dispatch=False)
 
         for day in range(MAX_CONSECUTIVE_FAILURES):
             outcomes = await world.tick(NINE + timedelta(days=day))

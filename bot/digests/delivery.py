@@ -23,8 +23,9 @@ No exception escapes a run, so a bad subscription can't crash-loop the bot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -241,6 +242,16 @@ class Delivery:
         async with self._lock:
             outcomes = await self._deliver([sub], self.clock(), post_empty=True)
         return outcomes[0]
+
+    @contextlib.asynccontextmanager
+    async def between_runs(self) -> AsyncIterator[None]:
+        """Hold runs off meanwhile: for deleting subscriptions and their rows.
+
+        A run half-way through a digest would otherwise write its outbox row and delivery log
+        back after they were deleted.
+        """
+        async with self._lock:
+            yield
 
     async def preview(self, sub: Subscription) -> Digest:
         """What the next digest would hold now, without sending or recording anything."""

@@ -8,6 +8,7 @@ own channel digests, a user only their own follows; an id from elsewhere is "not
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -186,6 +187,29 @@ class DigestService:
         sub = await self.get(guild_id, subscription_id)
         return sub, await self.delivery.send_now(sub)
 
+    # ------------------------------------------------------------------------ gone scopes
+    async def forget_guild(self, guild_id: int, channel_ids: Collection[int] = ()) -> int:
+        """The bot was removed from a server: its digests go, with their outbox and log rows.
+
+        Not for an outage (Discord's "unavailable" server): that one comes back. Follows made
+        there stay, as they go to the users' DMs. Returns how many digests were deleted.
+        """
+        async with self.delivery.between_runs():
+            return await self.store.remove_guild(guild_id, channel_ids)
+
+    async def guilds_left(self, member_of: Collection[int]) -> list[int]:
+        """Servers subscriptions name that the bot is no longer in (``member_of`` it is).
+
+        Those removed it while it was down: no GUILD_DELETE reached it, so ``forget_guild``
+        is for the caller to run at start.
+        """
+        return sorted((await self.store.guild_ids()) - set(member_of))
+
+    async def forget_channel(self, channel_id: int) -> int:
+        """A channel was deleted: its digests go, with their outbox and log rows."""
+        async with self.delivery.between_runs():
+            return await self.store.remove_channel(channel_id)
+
     # ------------------------------------------------------------------------ /follow
     async def follow(
         self,
@@ -238,9 +262,10 @@ class DigestService:
         return FollowResult(sub, dms_open=True)
 
     async def unfollow(self, user_id: int, subscription_id: int) -> Subscription:
-        """``/unfollow``."""
+        """``/unfollow``: the follow goes with its outbox and delivery log for the user's DMs."""
         sub = await self.get_follow(user_id, subscription_id)
-        await self.store.remove(sub.id)
+        async with self.delivery.between_runs():
+            await self.store.remove_follow(sub.id)
         return sub
 
     async def follows(self, user_id: int) -> list[Subscription]:

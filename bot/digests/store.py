@@ -182,6 +182,13 @@ class DigestStore:
         )
         return [_subscription(r) for r in rows]
 
+    async def guild_ids(self) -> set[int]:
+        """Every server a subscription names (its channel digests, follows made there)."""
+        rows = await self._select(
+            "SELECT DISTINCT guild_id FROM digest_subscriptions WHERE guild_id IS NOT NULL"
+        )
+        return {r[0] for r in rows}
+
     async def active(self) -> list[Subscription]:
         """Every subscription that isn't paused, oldest first."""
         rows = await self._select(
@@ -202,6 +209,79 @@ class DigestStore:
                     "DELETE FROM digest_subscriptions WHERE id = ?", (subscription_id,)
                 )
                 return cursor.rowcount > 0
+
+        return await self._run(work)
+
+    async def remove_follow(self, subscription_id: int) -> bool:
+        """Delete a subscription with its outbox and its part of the delivery log.
+
+        For ``/unfollow``: once a user's last follow goes, nothing about their DMs is left.
+        """
+
+        def work(db: sqlite3.Connection) -> bool:
+            with _transaction(db):
+                row = db.execute(
+                    "SELECT target FROM digest_subscriptions WHERE id = ?", (subscription_id,)
+                ).fetchone()
+                if row is None:
+                    return False
+                target = row[0]
+                db.execute(
+                    "DELETE FROM digest_outbox WHERE subscription_id = ?", (subscription_id,)
+                )
+                db.execute(
+                    "DELETE FROM digest_delivered WHERE target = ? AND subscription_id = ?",
+                    (target, subscription_id),
+                )
+                db.execute("DELETE FROM digest_subscriptions WHERE id = ?", (subscription_id,))
+                left = db.execute(
+                    "SELECT 1 FROM digest_subscriptions WHERE target = ? LIMIT 1", (target,)
+                ).fetchone()
+                if left is None:
+                    _forget_targets(db, [target])
+                return True
+
+        return await self._run(work)
+
+    async def remove_channel(self, channel_id: int) -> int:
+        """Delete a deleted channel's digests, outbox and delivery log; how many digests went."""
+        target = Target.channel(channel_id).key
+
+        def work(db: sqlite3.Connection) -> int:
+            with _transaction(db):
+                cursor = db.execute("DELETE FROM digest_subscriptions WHERE target = ?", (target,))
+                _forget_targets(db, [target])
+                return cursor.rowcount
+
+        return await self._run(work)
+
+    async def remove_guild(self, guild_id: int, channel_ids: Collection[int] = ()) -> int:
+        """Delete a server's channel digests with their outbox and delivery log.
+
+        ``channel_ids`` (the server's channels as last seen) also reach log rows of digests
+        removed earlier, which no longer name their server. Follows made in the server are the
+        users' and stay; they only stop naming it. Returns how many digests went.
+        """
+
+        def work(db: sqlite3.Connection) -> int:
+            with _transaction(db):
+                found = db.execute(
+                    "SELECT target FROM digest_subscriptions "
+                    "WHERE guild_id = ? AND target LIKE 'channel:%'",
+                    (guild_id,),
+                ).fetchall()
+                targets = {r[0] for r in found} | {Target.channel(c).key for c in channel_ids}
+                cursor = db.execute(
+                    "DELETE FROM digest_subscriptions "
+                    "WHERE guild_id = ? AND target LIKE 'channel:%'",
+                    (guild_id,),
+                )
+                db.execute(
+                    "UPDATE digest_subscriptions SET guild_id = NULL WHERE guild_id = ?",
+                    (guild_id,),
+                )
+                _forget_targets(db, sorted(targets))
+                return cursor.rowcount
 
         return await self._run(work)
 
@@ -492,6 +572,16 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def _forget_targets(db: sqlite3.Connection, targets: Sequence[str]) -> None:
+    """Every outbox and delivery-log row of these targets (no subscription of theirs is left)."""
+    for start in range(0, len(targets), _CHUNK):
+        chunk = list(targets[start : start + _CHUNK])
+        marks = ",".join("?" * len(chunk))
+        # One pass over the outbox (it has no index on target) per chunk, not per target.
+        db.execute(f"DELETE FROM digest_outbox WHERE target IN ({marks})", chunk)
+        db.execute(f"DELETE FROM digest_delivered WHERE target IN ({marks})", chunk)
 
 
 def _mark_failure(db: sqlite3.Connection, subscription_id: int, reason: str) -> None:

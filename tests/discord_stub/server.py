@@ -403,6 +403,25 @@ class DiscordStub:
             await self._maybe_dispatch("CHANNEL_DELETE", channel.payload())
         self._notify()
 
+    async def guild_outage(self, *, over: bool = False) -> None:
+        """The guild goes down (GUILD_DELETE with ``unavailable: true``), or comes back
+        (``over=True``: GUILD_CREATE again). The bot is still a member throughout."""
+        if over:
+            assert self.session is not None, "no bot connected"
+            await self.gateway.dispatch("GUILD_CREATE", self._guild_create(self.session))
+        else:
+            await self._maybe_dispatch(
+                "GUILD_DELETE", {"id": str(self.guild.id), "unavailable": True}
+            )
+        self._notify()
+
+    async def remove_bot(self) -> None:
+        """Kick the bot from the guild: GUILD_DELETE without ``unavailable``, as Discord sends
+        when the bot is removed or the guild deleted. Only the event: later REST calls on the
+        guild are still answered as before."""
+        await self._maybe_dispatch("GUILD_DELETE", {"id": str(self.guild.id)})
+        self._notify()
+
     async def set_bot_overwrite(
         self, channel: StubChannel, *, allow: int = 0, deny: int = 0, dispatch: bool = True
     ) -> None:
