@@ -40,7 +40,7 @@ from bot.corpus.formats import FileResult
 from bot.corpus.merge import Deferred, DeferredFiles, FileInfo, MergeState
 from bot.corpus.model import Article, Image, Outlet, Problem, Provenance
 
-PARSER_VERSION = 4
+PARSER_VERSION = 5  # 5: extensionless files, links out and non-regular files are refused
 STATE_LAYOUT = 6  # bump when the corpus_state rows change shape (not what parsing yields)
 log = logging.getLogger(__name__)
 Stamp = tuple[str, int, int]  # display path, size, mtime_ns

@@ -7,20 +7,21 @@ every failure becomes a ``Problem`` with the file's path and, where known, its l
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from yaml.nodes import Node
 
-from bot.corpus import yamlsafe
+from bot.corpus import safe_read, yamlsafe
 from bot.corpus.decoding import NotText, decode
-from bot.corpus.model import Article, Problem
+from bot.corpus.model import Article, Problem, Severity
 from bot.corpus.records import Locate, Where, describe, parse_record
 from bot.corpus.scrape import parse_scrape
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
-TEXT_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".text", ""})
+# No "" here: an extensionless file (README, LICENSE, a device node) is not a corpus file.
+TEXT_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".text"})
 JSON_SUFFIXES = frozenset({".json"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 YAML_SUFFIXES = frozenset({".yaml", ".yml"})
@@ -63,32 +64,32 @@ def parse_bytes(data: bytes, path: str, suffix: str) -> FileResult:
     return result
 
 
-def parse_file(path: Path, display: str, max_bytes: int = DEFAULT_MAX_BYTES) -> FileResult:
-    """Read and parse one file from disk, refusing oversized ones before reading them."""
+def parse_file(
+    path: Path, display: str, max_bytes: int = DEFAULT_MAX_BYTES, roots: Sequence[str] = ()
+) -> FileResult:
+    """Read and parse one file from disk, treating the folder it is in as untrusted.
+
+    ``roots`` are the corpus roots resolved (``safe_read.real_roots``): a symlink is followed
+    only to a target under one of them. A file of an unsupported type (one without an
+    extension too) is never opened; a FIFO, device or socket is never opened either; a file
+    over ``max_bytes`` is refused before reading when its size says so, and during the read
+    when it does not. Each of those becomes a problem, never an exception.
+    """
     suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        return FileResult(
-            display,
-            problems=[
-                Problem(display, None, f"unsupported file type '{suffix}'; skipped", "warning")
-            ],
-        )
+
+    def refused(reason: str, severity: Severity = "error") -> FileResult:
+        return FileResult(display, problems=[Problem(display, None, reason, severity)])
+
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            return FileResult(
-                display,
-                problems=[
-                    Problem(
-                        display,
-                        None,
-                        f"file is {size:,} bytes, over the {max_bytes:,}-byte limit; skipped",
-                    )
-                ],
-            )
-        data = path.read_bytes()
+        target = safe_read.resolve(str(path), roots)
+        if suffix not in SUPPORTED_SUFFIXES:
+            kind = f"'{suffix}'" if suffix else "(no extension)"
+            return refused(f"unsupported file type {kind}; skipped", "warning")
+        data = safe_read.read_regular(target, max_bytes)
+    except safe_read.Refused as exc:
+        return refused(exc.reason, exc.severity)
     except OSError as exc:
-        return FileResult(display, problems=[Problem(display, None, f"unreadable: {exc.strerror}")])
+        return refused(f"unreadable: {exc.strerror}")
     return parse_bytes(data, display, suffix)
 
 

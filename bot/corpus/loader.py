@@ -9,12 +9,21 @@ changed parses and merges nothing. Its ``ChangeSet`` is what changed while nobod
 
 Every file is stat'ed on every load: a file rewritten in place changes no folder's mtime, so
 only its own size and mtime can say it changed.
+
+The folders are untrusted (see ``safe_read``). The walk never enters a symlinked folder: one
+inside the roots is walked under its own path anyway, and one outside is not the corpus, so
+neither a link loop nor a folder linked twice can make it walk forever or count a file twice.
+A symlinked file is listed when it points inside the roots at a file not already listed under
+its own name, and when it points outside or nowhere, so that the reader reports it; what lies
+outside is never stat'ed. Non-regular files (FIFOs, devices) are listed for the same reason
+and never opened.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +36,7 @@ from bot.corpus.formats import DEFAULT_MAX_BYTES, FileResult, parse_file
 from bot.corpus.merge import ChangeSet, CorpusSnapshot, Merger, with_merge_problems
 from bot.corpus.model import Problem
 from bot.corpus.records import shared_strings
+from bot.corpus.safe_read import inside, real_roots
 
 Progress = Callable[[int, int], None]
 """Called with (files parsed so far, files to parse)."""
@@ -62,6 +72,7 @@ class CorpusLoader:
         self.db_path = str(db_path)
         self.max_bytes = max_bytes
         self._bases = [os.path.abspath(r) for r in self.roots]
+        self._base_set = frozenset(self._bases)
         self._roots_key = json.dumps(sorted(set(self._bases)))
         self._lock = threading.Lock()
         self._conn = store.connect(self.db_path, check_same_thread=False)
@@ -93,14 +104,17 @@ class CorpusLoader:
         display path is the root as given plus the file's path inside it.
         """
         found: dict[str, Stamp] = {}
+        reals = real_roots(self._bases)
         for root, base in zip(self.roots, self._bases, strict=True):
             if os.path.isdir(base):
-                self._walk(found, base, root if root.endswith(os.sep) else root + os.sep)
+                self._walk(found, base, root if root.endswith(os.sep) else root + os.sep, reals)
             elif os.path.isfile(base):
-                self._add(found, base, root)
+                self._add(found, base, root, reals)
         return found
 
-    def _walk(self, found: dict[str, Stamp], folder: str, display: str) -> None:
+    def _walk(
+        self, found: dict[str, Stamp], folder: str, display: str, reals: tuple[str, ...]
+    ) -> None:
         # The warm-restart floor: one stat per file (~2 µs of it in the kernel), so the loop
         # does little else. A display path equal to the path is the same string object.
         prefix = folder if folder.endswith(os.sep) else folder + os.sep
@@ -117,12 +131,18 @@ class CorpusLoader:
                     continue
                 try:
                     if entry.is_dir(follow_symlinks=False):
-                        self._walk(found, prefix + name, display + name + os.sep)
+                        self._walk(found, prefix + name, display + name + os.sep, reals)
                         continue
                     path = prefix + name
                     if path in self._ignored or path in found:
                         continue
-                    st = entry.stat()  # fstatat(fd, name): follows symlinks, as before
+                    if entry.is_symlink():  # from the listing's file type: no system call
+                        link = self._link_stat(path, reals)
+                        if link is None:
+                            continue
+                        st = link
+                    else:
+                        st = entry.stat()  # fstatat(fd, name)
                 except OSError:  # vanished between listing and stat: the watcher will say so
                     continue
                 found[path] = (path if same else display + name, st.st_size, st.st_mtime_ns)
@@ -132,24 +152,79 @@ class CorpusLoader:
             if fd >= 0:
                 os.close(fd)
 
-    def _add(self, found: dict[str, Stamp], full: str, display: str) -> None:
+    def _add(
+        self, found: dict[str, Stamp], full: str, display: str, reals: tuple[str, ...]
+    ) -> None:
         if full in self._ignored or full in found:
             return
         try:
-            st = os.stat(full)
+            if full in self._base_set:  # a root the configuration names is trusted as given
+                st: os.stat_result | None = os.stat(full)
+            elif os.path.islink(full):
+                st = self._link_stat(full, reals)
+            else:
+                st = os.lstat(full)
         except OSError:
             return
-        found[full] = (display, st.st_size, st.st_mtime_ns)
+        if st is not None:
+            found[full] = (display, st.st_size, st.st_mtime_ns)
 
-    def _display(self, full: str) -> str | None:
-        """The display path of ``full`` if it is a corpus file's path (under a root, not hidden)."""
-        for root, base in zip(self.roots, self._bases, strict=True):
+    def _link_stat(self, path: str, reals: tuple[str, ...]) -> os.stat_result | None:
+        """The stamp source for the symlink ``path``, or None when it is not listed at all.
+
+        A link out of the roots, dangling or looping is listed under its own ``lstat`` so the
+        reader reports it: its target is never stat'ed, let alone opened. A link to a folder
+        inside is not listed (the folder is walked under its own path), nor one to a file the
+        walk lists under its own name; any other link inside is listed with its target's stat,
+        so an edit to the target is seen as a change.
+        """
+        try:
+            real = os.path.realpath(path, strict=True)
+        except OSError:
+            return os.lstat(path)
+        if not inside(real, reals):
+            return os.lstat(path)
+        st = os.stat(real)
+        if stat.S_ISDIR(st.st_mode) or self._listed_as_itself(real, reals):
+            return None
+        return st
+
+    def _listed_as_itself(self, real: str, reals: tuple[str, ...]) -> bool:
+        """Whether the walk already decides about the file at resolved path ``real`` by name.
+
+        The walk follows no folder link, so what it reaches under a root is the root's resolved
+        path plus the path inside it: ``real`` is listed iff it is a file root or lies under a
+        root with no hidden part on the way. The bot's own database counts too: it is left out
+        on purpose, and a link must not bring it back.
+        """
+        if real in self._ignored:
+            return True
+        for root in reals:
+            if real == root:
+                return True
+            prefix = root.rstrip(os.sep) + os.sep
+            if real.startswith(prefix) and not any(
+                part.startswith(".") for part in real[len(prefix) :].split(os.sep)
+            ):
+                return True
+        return False
+
+    def _display(self, full: str, reals: tuple[str, ...]) -> str | None:
+        """The display path of ``full`` if it is a corpus file's path.
+
+        That is: under a root, not hidden, and not reached through a symlinked folder (a
+        watcher may report paths inside one; the walk never enters them).
+        """
+        for root, base, real in zip(self.roots, self._bases, reals, strict=True):
             if full == base:
                 return root
             prefix = base.rstrip(os.sep) + os.sep
             if full.startswith(prefix):
                 rel = full[len(prefix) :]
                 if any(part.startswith(".") for part in rel.split(os.sep)):
+                    return None
+                folder = os.path.dirname(rel)
+                if folder and os.path.realpath(prefix + folder) != os.path.join(real, folder):
                     return None
                 return (root if root.endswith(os.sep) else root + os.sep) + rel
         return None
@@ -166,16 +241,21 @@ class CorpusLoader:
         """Re-check only ``paths`` (files or folders, as a file watcher reports them)."""
         current: dict[str, Stamp] = {}
         scope: set[str] = set()
+        reals = real_roots(self._bases)
         for path in {os.path.abspath(p) for p in paths}:
-            display = self._display(path)
+            display = self._display(path, reals)
             if display is None or path in self._ignored:
                 continue
             scope.add(path)
-            if os.path.isdir(path):
-                self._walk(current, path, display.rstrip(os.sep) + os.sep)
-            elif os.path.isfile(path):
-                self._add(current, path, display)
-            if not os.path.isfile(path):  # a folder added, moved or deleted: all it held
+            try:  # lstat: a symlinked folder is not walked, here as in a full scan
+                mode = (os.stat if path in self._base_set else os.lstat)(path).st_mode
+            except OSError:
+                mode = None
+            if mode is not None and stat.S_ISDIR(mode):
+                self._walk(current, path, display.rstrip(os.sep) + os.sep, reals)
+            elif mode is not None:  # a file, a link, a FIFO...: listed as the walk lists it
+                self._add(current, path, display, reals)
+            if mode is None or not stat.S_ISREG(mode):  # a folder added, moved or deleted
                 prefix = path.rstrip(os.sep) + os.sep
                 scope.update(p for p in self._stamps if p.startswith(prefix))
         scope.update(current)
@@ -262,10 +342,15 @@ class CorpusLoader:
     ) -> list[FileResult]:
         """Parse ``paths`` and cache each result, a batch per transaction."""
         out: list[FileResult] = []
+        reals = real_roots(self._bases)
         with shared_strings():
             for start in range(0, len(paths), _STORE_BATCH):
                 batch = [
-                    (path, current[path], parse_file(Path(path), current[path][0], self.max_bytes))
+                    (
+                        path,
+                        current[path],
+                        parse_file(Path(path), current[path][0], self.max_bytes, reals),
+                    )
                     for path in paths[start : start + _STORE_BATCH]
                 ]
                 self._cache.store(batch, ())
