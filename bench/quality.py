@@ -38,7 +38,7 @@ import time
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from answerability.split import side, story_groups  # noqa: E402
 from provenance import engine_version  # noqa: E402
 
 from bot.corpus.loader import CorpusLoader  # noqa: E402
@@ -113,6 +114,9 @@ class Question:
     since: datetime | None = None
     until: datetime | None = None
     note: str = ""
+    story: str = ""  # the story group (bench/answerability/split.py), for splits by story
+    pair: str = ""  # a minimal pair's id: both members share it
+    split: str = ""  # "dev" or "test" for the labelled sets; "" for the older files
 
     @property
     def answerable(self) -> bool:
@@ -139,13 +143,22 @@ class Question:
         return f"#{self.number} {self.command} {self.question!r}{tail}"
 
 
-def load_questions(path: Path) -> tuple[list[Question], list[str]]:
-    """Questions and the corpus folders the file names (relative to the repository root)."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if isinstance(data, list):
-        items, corpus = data, []
-    else:
-        items, corpus = data.get("questions", []), list(data.get("corpus", []))
+def load_questions(*paths: Path) -> tuple[list[Question], list[str]]:
+    """Questions and the corpus folders the files name (relative to the repository root).
+
+    Questions of several files are numbered on; each gets its story group and its side of the
+    dev/test split (``bench/answerability/split.py``) when its file labels stories.
+    """
+    items, corpus = [], []
+    for path in paths:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(data, list):
+            found = data
+        else:
+            found = data.get("questions", [])
+            corpus += [c for c in data.get("corpus", []) if c not in corpus]
+        items += [{**item, "source": path.name} for item in found]
+    labelled = any("story" in item for item in items)
     out = []
     for number, item in enumerate(items, start=1):
         command = str(item.get("command", "search"))
@@ -172,8 +185,18 @@ def load_questions(path: Path) -> tuple[list[Question], list[str]]:
                 # ``until`` names a day: include all of it.
                 until=until + timedelta(days=1, microseconds=-1) if until else None,
                 note=str(item.get("note", "") or ""),
+                pair=str(item.get("pair", "") or ""),
             )
         )
+    if labelled:
+        for item, q in zip(items, out, strict=True):
+            item["refs"] = [e.value for e in q.expect] + [
+                Expectation.parse(item["near"]).value for _ in [0] if item.get("near")
+            ]
+        groups = story_groups(items)
+        out = [
+            replace(q, story=group, split=side(group)) for q, group in zip(out, groups, strict=True)
+        ]
     return out, [str(c) for c in corpus]
 
 
@@ -421,6 +444,16 @@ class Score:
         return sum(o.refused for o in rows) / len(rows) if rows else 0.0
 
     @property
+    def pairs(self) -> tuple[int, int]:
+        """Minimal pairs with both members right, and pairs in all (both members asked)."""
+        members: dict[str, list[Outcome]] = defaultdict(list)
+        for o in self.outcomes:
+            if o.question.pair:
+                members[o.question.pair].append(o)
+        whole = [rows for rows in members.values() if len(rows) >= 2]
+        return sum(all(o.correct for o in rows) for rows in whole), len(whole)
+
+    @property
     def accuracy(self) -> float:
         """Share of all questions handled right (top-1 or refusal)."""
         return sum(o.correct for o in self.outcomes) / len(self.outcomes) if self.outcomes else 0.0
@@ -490,12 +523,16 @@ def _pct(x: float) -> str:
 
 
 def print_report(
-    scores: list[Score], questions: list[Question], articles: int, path: Path, show_all: bool
+    scores: list[Score],
+    questions: list[Question],
+    articles: int,
+    paths: Sequence[Path],
+    show_all: bool,
 ) -> None:
     """The comparison table, per-kind breakdown, verdicts and the engine's failures."""
     answerable = sum(q.answerable for q in questions)
     print(
-        f"\nQuality on {path.name}: {len(questions)} questions "
+        f"\nQuality on {' + '.join(p.name for p in paths)}: {len(questions)} questions "
         f"({answerable} answerable, {len(questions) - answerable} unanswerable), "
         f"corpus {articles} articles\n"
     )
@@ -503,6 +540,9 @@ def print_report(
         f"{'system':<15} {'top-1':>7} {'top-3':>7} {'MRR':>6} {'unans-acc':>10} {'overall':>8} "
         f"{'n':>4}"
     )
+    pairs = scores[0].pairs[1]
+    if pairs:
+        header += f" {'pairs':>9}"
     print(header + "   not-found threshold (fitted)     time")
     print("-" * (len(header) + 40))
     for s in scores:
@@ -512,10 +552,11 @@ def print_report(
             t = "none: always answering is best"
         else:
             t = f"answers when top score >= {s.threshold:.2f}"
+        both = f" {s.pairs[0]:>3}/{s.pairs[1]:<3} " if pairs else ""
         print(
             f"{s.name:<15} {_pct(s.top1):>7} {_pct(s.top3):>7} {s.mrr:6.3f} "
-            f"{_pct(s.unanswerable):>10} {_pct(s.accuracy):>8} {len(s.outcomes):>4}   {t:<31}  "
-            f"{s.seconds:5.2f}s"
+            f"{_pct(s.unanswerable):>10} {_pct(s.accuracy):>8} {len(s.outcomes):>4}{both}   "
+            f"{t:<31}  {s.seconds:5.2f}s"
         )
 
     kinds = list(dict.fromkeys(q.kind or "-" for q in questions))
@@ -642,14 +683,22 @@ def load_corpus(folders: Sequence[str]) -> CorpusSnapshot:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the question file through the engine and both baselines and print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("questions", type=Path, help="question file (YAML)")
+    parser.add_argument("questions", type=Path, nargs="+", help="question files (YAML)")
+    parser.add_argument(
+        "--split",
+        choices=("all", "dev", "test"),
+        default="all",
+        help="labelled sets only: the story-disjoint side to run (bench/answerability/split.py)",
+    )
     parser.add_argument(
         "--corpus", action="append", help="corpus folder (repeatable); default: the file's list"
     )
     parser.add_argument("--all", action="store_true", help="list every question, not only failures")
     args = parser.parse_args(argv)
 
-    questions, named = load_questions(args.questions)
+    questions, named = load_questions(*args.questions)
+    if args.split != "all":
+        questions = [q for q in questions if q.split == args.split]
     folders = args.corpus or [str(ROOT / c) for c in named] or [str(ROOT / "seeds")]
     start = time.perf_counter()
     snapshot = load_corpus(folders)
