@@ -200,7 +200,9 @@ def _parse_json(text: str, path: str, problems: list[Problem]) -> list[Article]:
 
 def _parse_jsonl(text: str, path: str, problems: list[Problem]) -> list[Article]:
     out: list[Article] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # JSON Lines ends records at "\n" only: splitlines() would also cut a valid record at a
+    # U+2028, U+0085 or \x1c inside one of its strings (json.dumps leaves those unescaped).
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
