@@ -1,7 +1,9 @@
 """Answers to cards: the embed-shaped blocks that Discord and the console both show.
 
 Corpus text is untrusted, so everything that reaches a card is escaped here, in one place:
-Markdown that would break formatting, mentions that could ping, links that aren't http(s).
+Markdown that would break formatting, mentions that could ping, links that aren't http(s),
+characters that can't be seen or that reverse the text around them, and every URL is printed
+through ``printable_url`` so it cannot end its link early.
 Every card fits Discord's embed limits; ``fit_message`` keeps a whole message within them.
 """
 
@@ -13,11 +15,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import overload
 
+from bot.corpus.invisible import strip_invisible
 from bot.corpus.loader import LoadStats
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from bot.corpus.model import Article, Problem
 from bot.corpus.report import outlet_counts
-from bot.corpus.urls import is_web_url
+from bot.corpus.urls import printable_url
 from bot.engine.results import (
     Answer,
     AskAnswer,
@@ -49,9 +52,10 @@ NOT_FOUND_COLOUR = 0x718096
 _MARKDOWN = re.compile(r"([\\*_~`|\[\]<>])")
 # Block syntax at a line start: headings (#, ##, ###), subtext (-#), bullets ("- ", "+ ");
 # quotes and "* " bullets need nothing more, as _MARKDOWN escapes every ">" and "*".
-_LINE_START = re.compile(r"(?m)^(\s*)(#{1,3}|-#|[\-+])(?=\s)")
+# A piece that ends there is escaped too: "#" as an outlet's name starts the line "# · date".
+_LINE_START = re.compile(r"(?m)^(\s*)(#{1,3}|-#|[\-+])(?=\s|$)")
 # "1. text" becomes a numbered list; escape the dot, not the number ("\1." shows the slash).
-_NUMBERED = re.compile(r"(?m)^(\s*\d+)\.(?=\s)")
+_NUMBERED = re.compile(r"(?m)^(\s*\d+)\.(?=\s|$)")
 _MENTION = re.compile(r"@(everyone|here|[!&]?\d{15,21})")
 
 
@@ -59,20 +63,27 @@ def escape(text: str) -> str:
     """Escape Markdown that would change formatting, and defuse anything that looks like a ping.
 
     Mentions never ping anyway (every send uses no allowed mentions); the zero-width space keeps
-    "@everyone" from even looking like one.
+    "@everyone" from even looking like one. Invisible and bidi characters go first, so none
+    can hide or reorder what the escapes protect.
     """
+    text = strip_invisible(text)
     text = _MARKDOWN.sub(r"\\\1", text)
     text = _LINE_START.sub(r"\1\\\2", text)
     text = _NUMBERED.sub(r"\1\\.", text)
+    # "https://" in corpus text would be linked by Discord: a link the corpus chose, not the
+    # bot. And Discord ends a masked link at the next "](" whatever escapes it, so corpus text
+    # after a link must hold none, or it could move where the link ends.
+    text = text.replace("://", "\\://").replace("\\](", "\\]\\(")
     return _MENTION.sub("@\u200b\\1", text)
 
 
 def defuse(text: str) -> str:
     """Defuse mention-like text only, for plain-text places such as an embed's author.
 
-    Markdown is not rendered there, so escaping it would only show backslashes.
+    Markdown is not rendered there, so escaping it would only show backslashes; invisible and
+    bidi characters are removed as everywhere else.
     """
-    return _MENTION.sub("@\u200b\\1", text)
+    return _MENTION.sub("@\u200b\\1", strip_invisible(text))
 
 
 def cut(text: str, limit: int) -> str:
@@ -88,11 +99,50 @@ def cut(text: str, limit: int) -> str:
     return head + "…"
 
 
+# A whole masked link as the renderers write one: escaped text, then a printed URL, which
+# never holds brackets, parentheses or white space.
+_WHOLE_LINK = re.compile(r"\[(?:\\.|[^\\\[\]])*\]\([^()\s]*\)")
+_CLOSED_ANGLE = re.compile(r"<[^<>]*>")
+
+
+def cut_markdown(text: str, limit: int) -> str:
+    """``cut`` for Markdown the renderers wrote, never ending inside one of their links.
+
+    Half a link is not a shorter link: ``[title](https://host/pa…`` shows its brackets and
+    links the half URL. Corpus text is escaped, so every unescaped ``[`` or ``<`` here opens a
+    link (or a ``<t:…>`` timestamp) the renderers made, and an unfinished one is dropped whole.
+    """
+    if len(text) <= limit:
+        return text
+    head = cut(text, limit)[:-1]
+    unfinished = [
+        start
+        for opener, finished in (("[", _WHOLE_LINK.match), ("<", _CLOSED_ANGLE.match))
+        if (start := _last_unescaped(head, opener)) != -1 and not finished(head, start)
+    ]
+    if unfinished:
+        head = head[: min(unfinished)].rstrip()
+    return head + "…"
+
+
+def _last_unescaped(text: str, char: str) -> int:
+    """Index of the last ``char`` not escaped by a backslash, or -1."""
+    at = text.rfind(char)
+    while at != -1:
+        slashes = len(text[:at]) - len(text[:at].rstrip("\\"))
+        if slashes % 2 == 0:
+            return at
+        at = text.rfind(char, 0, at)
+    return -1
+
+
 def safe_url(url: str | None) -> str | None:
-    """The URL if it is http(s) and short enough for an embed, else None."""
-    if url and is_web_url(url) and len(url) <= URL_MAX:
-        return url.strip()
-    return None
+    """The URL as printed (``printable_url``) if it is http(s) and short enough for an embed.
+
+    The printed form is also what an embed's ``url`` gets: a valid URL whatever the corpus held.
+    """
+    printed = printable_url(url.strip()) if url else None
+    return printed if printed is not None and len(printed) <= URL_MAX else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +194,12 @@ def make_card(
     """Build a card, cutting every part to its limit (text must already be escaped)."""
     return Card(
         title=cut(title, TITLE_MAX) or "…",
-        description=cut(description, DESCRIPTION_MAX),
+        description=cut_markdown(description, DESCRIPTION_MAX),
         url=safe_url(url),
         fields=tuple(
             CardField(
-                cut(name, FIELD_NAME_MAX) or "\u200b", cut(value, FIELD_VALUE_MAX) or "\u200b"
+                cut(name, FIELD_NAME_MAX) or "\u200b",
+                cut_markdown(value, FIELD_VALUE_MAX) or "\u200b",
             )
             for name, value in (fields or [])[:FIELDS_MAX]
         ),
@@ -169,13 +220,15 @@ def fit_message(cards: list[Card]) -> list[Card]:
         card = cards[longest]
         if len(card.description) > 200:
             keep = max(200, len(card.description) - over)
-            cards[longest] = replace(card, description=cut(card.description, keep))
+            cards[longest] = replace(card, description=cut_markdown(card.description, keep))
         elif card.fields:
             cards[longest] = replace(card, fields=card.fields[:-1])
         elif len(cards) > 1:
             cards.pop(longest)
         else:
-            cards[longest] = replace(card, description=cut(card.description, 100), footer="")
+            cards[longest] = replace(
+                card, description=cut_markdown(card.description, 100), footer=""
+            )
             break
     return cards
 
@@ -192,11 +245,20 @@ def byline(article: Article) -> str:
     return f"{escape(outlet)} · {when(article)}"
 
 
+# A link whose URL is longer than this is shown as its title alone: a field holds 1,024
+# characters, and a line that long could only be shown cut.
+LINK_URL_MAX = FIELD_VALUE_MAX // 2
+# Discord finds a masked link's end by matching brackets and ignores backslashes while doing it,
+# so a title's lone "\[" would unmake the link around it: its brackets are shown as look-alikes.
+_LINK_TEXT = str.maketrans("[]", "［］")
+
+
 def link(article: Article, limit: int = 120) -> str:
     """A Markdown link to the article (or its plain title when it has no safe URL)."""
-    title = escape(cut(article.title, limit))
     url = safe_url(article.url)
-    return f"[{title}]({url})" if url else title
+    if url is None or len(url) > LINK_URL_MAX:
+        return escape(cut(article.title, limit))
+    return f"[{escape(cut(article.title, limit).translate(_LINK_TEXT))}]({url})"
 
 
 def _why(hit: Hit) -> str:
@@ -228,9 +290,11 @@ def answer_cards(answer: Answer | NotFound) -> list[Card]:
         return [make_card(title, f"{quote}\n\n— {byline(article)}", **base)]
     if isinstance(answer, SourceAnswer):
         fields = [("Published by", byline(article))]
-        variants = [u for u in article.urls if safe_url(u) and u != article.url]
+        shown = safe_url(article.url)
+        printed = dict.fromkeys(safe_url(u) for u in article.urls)
+        variants = [u for u in printed if u is not None and u != shown]
         if variants:
-            fields.append(("Also at", "\n".join(f"<{u}>" for u in variants[:5])))
+            fields.append(("Also at", _url_lines(variants[:5])))
         fields += _story_fields(answer.story, article)
         return [make_card(title, escape(article.excerpt), fields=fields, **base)]
     if isinstance(answer, CoverageAnswer):
@@ -247,6 +311,15 @@ def answer_cards(answer: Answer | NotFound) -> list[Card]:
             make_card(f"Related to: {title}", "\n".join(lines) or "Nothing related found.", **base)
         ]
     raise TypeError(f"no card for {type(answer).__name__}")
+
+
+def _url_lines(urls: list[str]) -> str:
+    """Printed URLs as ``<url>`` lines (no preview), as many whole ones as a field holds."""
+    lines: list[str] = []
+    for url in urls:
+        if sum(len(line) + 1 for line in lines) + len(url) + 2 <= FIELD_VALUE_MAX:
+            lines.append(f"<{url}>")
+    return "\n".join(lines)
 
 
 STILL_GROUPING = "Still grouping the coverage into stories: ask again shortly for the rest."
@@ -429,4 +502,4 @@ def reload_card(snapshot: CorpusSnapshot, changes: ChangeSet, stats: LoadStats) 
 
 def escape_code(text: str) -> str:
     """Text for inside `code` spans: a backtick would end the span early."""
-    return text.replace("`", "ˋ")
+    return strip_invisible(text).replace("`", "ˋ")

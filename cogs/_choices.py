@@ -1,14 +1,22 @@
-"""Autocomplete choices the lookup, digest and follow commands share (engine suggestions)."""
+"""Autocomplete choices the lookup, digest and follow commands share (engine suggestions).
+
+A choice's name is corpus text shown as it is (no Markdown), so it is where a right-to-left
+override or a zero-width space in a title or outlet would be seen: names go through
+``strip_invisible`` like every card. Values are sent back unchanged, so a choice still finds
+exactly the title or outlet it was made from.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 
 from bot.app import request_log
+from bot.corpus.invisible import strip_invisible
 
 if TYPE_CHECKING:
     from bot.answer_service import AnswerService
@@ -40,18 +48,34 @@ class LookupChoices:
             )
             log.exception("%s failed", what)
             return []
-        return [app_commands.Choice(name=s.name, value=s.value) for s in found[:CHOICES_MAX]]
+        return shown_choices((s.name, s.value) for s in found)
 
     async def outlet_choices(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Outlet names, fuzzy-matched."""
         names = await self.answers.outlet_choices(current[:NAME_MAX])
-        return [app_commands.Choice(name=n, value=n) for n in names[:CHOICES_MAX]]
+        return shown_choices((n, n) for n in names)
 
     async def topic_choices(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Topic names, fuzzy-matched."""
         names = await self.answers.topic_choices(current[:NAME_MAX])
-        return [app_commands.Choice(name=n, value=n) for n in names[:CHOICES_MAX]]
+        return shown_choices((n, n) for n in names)
+
+
+def shown_choices(pairs: Iterable[tuple[str, str]]) -> list[app_commands.Choice[str]]:
+    """Choices Discord accepts and a reader can trust: visible names of 1-100 characters.
+
+    A name with nothing visible left is not offered: Discord refuses an empty one, and a blank
+    entry in the list could only mislead.
+    """
+    choices = []
+    for name, value in pairs:
+        shown = strip_invisible(name).strip()[:NAME_MAX]
+        if shown and value:
+            choices.append(app_commands.Choice(name=shown, value=value[:NAME_MAX]))
+        if len(choices) == CHOICES_MAX:
+            break
+    return choices

@@ -14,7 +14,8 @@ from bot.render import escape
         ("-# subtext", "\\-# subtext"),
         ("1. first", "1\\. first"),
         ("> quoted", "\\> quoted"),
-        ("*bold* and [fake](http://evil)", "\\*bold\\* and \\[fake\\](http://evil)"),
+        # "](" and "://" are broken up too: a link's end, a bare URL Discord would link.
+        ("*bold* and [fake](http://evil)", "\\*bold\\* and \\[fake\\]\\(http\\://evil)"),
         ("hi @everyone", "hi @\u200beveryone"),
     ],
 )

@@ -8,6 +8,7 @@ whole record's URLs is allowed to cost. The rules below are the ones the real co
 from __future__ import annotations
 
 import re
+import string
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
@@ -159,6 +160,66 @@ def _canonical_query(query: str) -> str:
 
 def _is_tracking(key: str) -> bool:
     return key in _TRACKING_KEYS or key.startswith(_TRACKING_PREFIXES)
+
+
+# What a printed URL keeps as it is: letters, digits and the delimiters that give a URL its
+# shape, none of which means anything to Discord Markdown. Everything else in the path, query or
+# fragment, ( ) < > * _ ~ | @ ` [ ] \ ' " ^ { } space, controls and non-ASCII, is percent-encoded.
+_PRINT_KEEP = frozenset(string.ascii_letters + string.digits + "-./:?&=+,;!$#")
+_HEX = frozenset(string.hexdigits)
+# A host as DNS knows it, after IDNA: letter-digit-hyphen labels.
+_PRINT_HOST = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.?")
+
+
+@lru_cache(maxsize=8192)
+def printable_url(url: str) -> str | None:
+    """``url`` as it can be printed in Discord Markdown, or None when it cannot be shown.
+
+    A URL goes inside ``[title](…)`` and ``<…>``, so a ``)`` or ``>`` in it would end the link
+    early and what follows -- another masked link, a role mention, emphasis -- would render as
+    the bot's own. Percent-encoding every character Markdown reads (and quotes, backslashes,
+    spaces, controls and non-ASCII) leaves the same address for a browser: servers decode
+    ``%29`` in a path or query as ``)``. The exceptions are where a browser reads the URL
+    differently from its characters: a backslash in the path is a ``/`` to a browser, so it is
+    printed as one; a host is not percent-decoded, so it must be a DNS name (IDNA-encoded, which
+    also shows a look-alike domain for what it is) or the URL is not printed at all; and user
+    info is dropped, since ``https://bank.example@evil.example/`` only pretends to go to the
+    bank. Identity is ``canonical_url``'s business; this changes only how a URL is written.
+    """
+    match = _split(url) if isinstance(url, str) else None
+    if match is None:
+        return None
+    scheme, host, port, path, query = match.groups()
+    try:
+        host = host.lower().encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    if _PRINT_HOST.fullmatch(host) is None:
+        return None
+    out = [scheme.lower(), "://", host]
+    if port:
+        out += [":", str(int(port))]
+    out.append(_print_part(path.replace("\\", "/")))
+    if query is not None:
+        out += ["?", _print_part(query)]
+    text = url.strip()
+    if "#" in text:
+        out += ["#", _print_part(text.partition("#")[2])]
+    return "".join(out)
+
+
+def _print_part(part: str) -> str:
+    """Percent-encode every character not in ``_PRINT_KEEP``; valid ``%XX`` escapes stay."""
+    if all(c in _PRINT_KEEP for c in part):
+        return part
+    out = []
+    for i, c in enumerate(part):
+        escape = c == "%" and len(part) > i + 2 and _HEX.issuperset(part[i + 1 : i + 3])
+        if c in _PRINT_KEEP or escape:
+            out.append(c)
+        else:  # not quote(): it never encodes "_" or "~"; a lone surrogate prints as %3F
+            out.extend(f"%{b:02X}" for b in c.encode("utf-8", "replace"))
+    return "".join(out)
 
 
 def domain_of(url: str) -> str:

@@ -26,9 +26,11 @@ from bot.render import (
     byline,
     cut,
     escape,
+    escape_code,
     fit_message,
     link,
     make_card,
+    safe_url,
 )
 
 if TYPE_CHECKING:
@@ -160,7 +162,7 @@ def digest_message(
     description = cut("\n".join(summary), _DESCRIPTION_RESERVE)
     if shown_digest.more:
         count = f"{shown_digest.more}+" if digest.more_at_least else str(shown_digest.more)
-        hint = cut(search_hint(digest), 300).replace("`", "ˋ")
+        hint = escape_code(cut(search_hint(digest), 300))
         fields.append((f"And {count} more", f"`{hint}`"))
     chunks = [fields[i : i + FIELDS_PER_CARD] for i in range(0, len(fields), FIELDS_PER_CARD)]
     cards = [
@@ -265,7 +267,8 @@ def outcome_card(sub: Subscription, outcome: Outcome, jump: str | None) -> list[
     reason = escape(outcome.reason or "unknown error")
     if outcome.status == "sent":
         what = plural(outcome.articles, "new article") if outcome.articles else "nothing new"
-        link = f" [Jump to it]({jump})" if jump else ""
+        url = safe_url(jump)
+        link = f" [Jump to it]({url})" if url else ""
         return note(f"Digest #{sub.id} posted", f"Posted in {sub.target.mention}: {what}.{link}")
     if outcome.status == "nothing-new":
         return note(
