@@ -189,9 +189,14 @@ REQUEST_WORDS = (*COMMANDS, "latest", "help")
 _DAY_FORMATS = ((10, "%Y-%m-%d"), (7, "%Y-%m"), (4, "%Y"))
 
 
-# Questions about who covered a story rather than what it says.
+# Questions about who covered a story rather than what it says: "who"/"which outlets", then a
+# reporting verb within 80 characters of the line.
+_ASKS_WHO = r"\b(?:who|which\s+(?:outlets?|sites?|papers?|publications?|media))\b"
+# The verb is looked for only up to the next "who": from there on the later "who" finds it as
+# well (its window reaches further), so the answer is the same, and text of nothing but "who"
+# no longer has every "who" scan 80 characters (164 ms on 64 KB of "who who …").
 _COVERAGE_QUESTION = re.compile(
-    r"\b(?:who|which\s+(?:outlets?|sites?|papers?|publications?|media))\b.{0,80}?"
+    _ASKS_WHO + r"(?:(?!" + _ASKS_WHO + r").){0,80}?"
     r"\b(?:first|else|covered|covers|cover|reported|reports|report|broke|wrote)\b"
     r"|\bhow\s+many\s+(?:outlets|sites|papers|publications)\b",
     re.IGNORECASE,

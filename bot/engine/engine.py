@@ -10,6 +10,7 @@ decides between an answer and "not in this coverage".
 from __future__ import annotations
 
 import bisect
+import logging
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -21,6 +22,7 @@ from rapidfuzz import fuzz, process
 
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from bot.corpus.model import Article
+from bot.engine.budget import TEXT_BUDGET, Deadline, OverBudget, bounded, plain_excerpt
 from bot.engine.excerpts import best_window, matched_field
 from bot.engine.index import IndexFilter, SearchIndex, index_terms
 from bot.engine.matching import QueryMatcher
@@ -41,9 +43,11 @@ from bot.engine.results import (
 )
 from bot.engine.scoring import CONFIDENT, QueryTerms, Rated, Scorer, best_first
 from bot.engine.stories import StoryIndex
-from bot.engine.summary import summarize
+from bot.engine.summary import MAX_SUMMARY_CHARS, summarize
 from bot.engine.text import STOPWORDS
 from bot.engine.vocabulary import Vocabulary
+
+log = logging.getLogger(__name__)
 
 CANDIDATES = 40  # BM25 candidates re-scored per query
 # Words in more than this share of articles (and at least this many) don't pick candidates:
@@ -398,12 +402,21 @@ class Engine:
 
     # ----------------------------------------------------------------- commands
     def summary(self, query: str) -> SummaryAnswer | NotFound:
-        """The best article and a short extractive summary of it."""
+        """The best article and a short extractive summary of it.
+
+        Choosing the sentences has ``TEXT_BUDGET`` seconds: past it the summary is the
+        article's plain excerpt, so a file built to be slow costs this answer only.
+        """
         hit = self._best(query)
         if isinstance(hit, NotFound):
             return hit
         lead = hit.article._replace(body=_lead(hit.article.body))
-        return SummaryAnswer(query, hit, summarize(lead, query=query))
+        try:
+            summary = summarize(lead, query=query, deadline=Deadline(TEXT_BUDGET))
+        except OverBudget:
+            _log_over_budget("summary", hit.article)
+            summary = (plain_excerpt(hit.article, MAX_SUMMARY_CHARS),)
+        return SummaryAnswer(query, hit, summary)
 
     def source(self, query: str) -> SourceAnswer | NotFound:
         """Who published the best article, when, where, and who else covered its story."""
@@ -420,19 +433,29 @@ class Engine:
         return CoverageAnswer(query, hit, self.story_of(hit.article))
 
     def ask(self, question: str) -> AskAnswer | NotFound:
-        """The passage that best answers a question, quoted from one of the best articles."""
+        """The passage that best answers a question, quoted from one of the best articles.
+
+        Choosing paragraphs and sentences has ``TEXT_BUDGET`` seconds: past it the answer is
+        the best article's plain excerpt, so a file built to be slow costs this answer only.
+        """
         parsed = self._query_terms(question)
         matcher = QueryMatcher(parsed.weights)  # the search's, then the paragraphs'
         result = self._search(question, parsed, None, PASSAGE_CANDIDATES, matcher)
         if result.not_found is not None:
             return result.not_found
-        # Only paragraphs holding most of the question are worth splitting into sentences:
-        # doing it for whole bodies was most of an ask's time. Paragraphs keep their
-        # sentences' context.
-        articles = [
-            _paragraphs_matching(question, h.article, matcher, parsed.weights) for h in result.hits
-        ]
-        passage = best_passage(question, articles, idf=self.vocabulary.idf)
+        deadline = Deadline(TEXT_BUDGET)
+        try:
+            # Only paragraphs holding most of the question are worth splitting into sentences:
+            # doing it for whole bodies was most of an ask's time. Paragraphs keep their
+            # sentences' context.
+            articles = [
+                _paragraphs_matching(question, h.article, matcher, parsed.weights, deadline)
+                for h in result.hits
+            ]
+            passage = best_passage(question, articles, idf=self.vocabulary.idf, deadline=deadline)
+        except OverBudget:
+            _log_over_budget("ask", *(h.article for h in result.hits))
+            passage = None
         if passage is None:
             return AskAnswer(question, result.hits[0], _fallback_passage(result.hits[0]))
         hit = next(h for h in result.hits if h.article.id == passage.article.id)
@@ -709,17 +732,38 @@ def _lead(body: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _paragraphs_matching(
-    question: str, article: Article, matcher: QueryMatcher, weights: Mapping[str, float]
+    question: str,
+    article: Article,
+    matcher: QueryMatcher,
+    weights: Mapping[str, float],
+    deadline: Deadline,
 ) -> Article:
-    """``article`` with only the paragraphs likeliest to answer ``question``."""
-    body = article.body
+    """``article`` with only the paragraphs likeliest to answer ``question``.
+
+    Only the body's first ``MAX_TEXT_CHARS`` are weighed (``bounded``): a body of a hundred
+    thousand paragraphs must not cost a hundred thousand scans.
+    """
+    body = bounded(article.body)
     if len(body) <= PASSAGE_PARAGRAPHS:
-        return article
-    held = [sum(weights[t] for t in matcher.found(p)) for p in body]
-    kept = likely_paragraphs(question, body, held, PASSAGE_PARAGRAPHS)
+        return article if body == article.body else article._replace(body=body)
+    held = []
+    for paragraph in body:
+        deadline.check()
+        held.append(sum(weights[t] for t in matcher.found(paragraph)))
+    kept = likely_paragraphs(question, body, held, PASSAGE_PARAGRAPHS, deadline)
     return article._replace(body=kept or body[:PASSAGE_PARAGRAPHS])
 
 
 def _fallback_passage(hit: Hit) -> Passage:
-    text = hit.article.excerpt or hit.article.title
-    return Passage(text, hit.article, hit.score)
+    """The best article's plain excerpt, for a question no sentence answers (or none in time)."""
+    return Passage(plain_excerpt(hit.article, MAX_SUMMARY_CHARS), hit.article, hit.score)
+
+
+def _log_over_budget(command: str, *articles: Article) -> None:
+    """Name the articles an answer gave up on, so whoever runs the bot can look at them."""
+    log.warning(
+        "%s: text work over its %.0f ms budget; answered with the plain excerpt (articles %s)",
+        command,
+        TEXT_BUDGET * 1000,
+        ", ".join(a.id for a in articles),
+    )

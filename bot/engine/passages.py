@@ -15,6 +15,10 @@ candidate list costs 4 %.
 Everything that depends only on an article (sentence splits, each sentence's stems) is computed
 once and kept in an LRU cache; answer cues are found lazily per sentence. A warm call costs one
 set intersection per sentence.
+
+Corpus text is untrusted: only an article's first ``MAX_TEXT_CHARS`` are read, and a
+``Deadline`` is checked between paragraphs and sentences (``bot.engine.budget``), so a file
+built to make this slow costs one answer (``OverBudget``), never the engine thread.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bot.corpus.model import Article
+from bot.engine.budget import UNLIMITED, Deadline, bounded, cached_within_budget
 from bot.engine.results import Passage
 from bot.engine.text import STOPWORDS, excerpt_sentences, sentences, stem, words
 
@@ -58,6 +63,12 @@ def _wordset(text: str) -> frozenset[str]:
 # first call on five unseen 800-word articles cost 30 ms; gated, and run only on sentences that
 # share a word with a question, it costs ~6 ms (and ~0.1 ms once the articles are prepared).
 _NUM = r"\d[\d,]*(?:\.\d+)?"
+# Where a number may start, tried once per run of digits and commas: its first digit after a
+# word boundary ("1" in "1,000", "000" in "x1,000"), taken atomically. Every later start in the
+# run reaches the same end, so it fails wherever the first does; trying each one made a cue
+# pattern quadratic ("1," * 2000 + "x" cost 0.5 s a pattern). Consumes the commas before it:
+# cues read only the number's group.
+_NUM_START = r"(?<![\d,])(?>[\d,]*?\b(?=\d))"
 _SCALE = r"(?:million|billion|trillion|bn|mn|m|k)"
 _CURRENCY_WORD = r"(?:dollars?|euros?|pounds?|yen|yuan|rupees?|usd|eur|gbp|cents?)"
 _CURRENCY_WORDS = _wordset(
@@ -91,9 +102,10 @@ _NOT_LENGTH = r"(?!\s+(?:ago|later|earlier|before|after)\b)"
 # The quantity is the cue's token, so a length the question itself names ("its 90-day pause")
 # is not taken for the answer.
 _DURATION = re.compile(
-    rf"\b({_NUM}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
-    r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|"
-    rf"seventy|eighty|ninety|hundred|several|few|couple of)[\s-]{_UNIT}\b{_NOT_LENGTH}",
+    rf"(?:{_NUM_START}|\b(?=[^\W\d_]))({_NUM}|one|two|three|four|five|six|seven|eight|nine|ten|"
+    r"eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|"
+    r"thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|several|few|couple of)"
+    rf"[\s-]{_UNIT}\b{_NOT_LENGTH}",
     re.I,
 )
 _A_DURATION = re.compile(
@@ -118,7 +130,9 @@ _CUE_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str], float, _Gate], ...] = (
     ("money", re.compile(rf"\b(?:US|USD|EUR|GBP|Rs\.?|A\$|C\$)\s?({_NUM})"), 1.0, _DIGIT),
     (
         "money",
-        re.compile(rf"\b({_NUM})\s?(?:(?:million|billion|trillion)\s)?{_CURRENCY_WORD}\b", re.I),
+        re.compile(
+            rf"{_NUM_START}({_NUM})\s?(?:(?:million|billion|trillion)\s)?{_CURRENCY_WORD}\b", re.I
+        ),
         1.0,
         _DIGIT,
     ),
@@ -128,7 +142,12 @@ _CUE_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str], float, _Gate], ...] = (
         0.8,
         _CURRENCY_WORDS,
     ),
-    ("money", re.compile(rf"\b({_NUM})\s?(?:million|billion|trillion)\b", re.I), 0.5, _DIGIT),
+    (
+        "money",
+        re.compile(rf"{_NUM_START}({_NUM})\s?(?:million|billion|trillion)\b", re.I),
+        0.5,
+        _DIGIT,
+    ),
     ("date", re.compile(r"\b(\d{4}-\d\d-\d\d)\b"), 1.0, _DIGIT),
     ("date", re.compile(r"\b(\d{1,2}/\d{1,2}/\d{2,4})\b"), 1.0, _DIGIT),
     ("date", re.compile(rf"\b({_MONTH}\s\d{{1,2}})\b"), 1.0, _DIGIT),
@@ -195,8 +214,12 @@ _CUE_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str], float, _Gate], ...] = (
 _NUMBER = re.compile(rf"\b({_NUM})(%| percent\b)?")
 _YEAR = re.compile(r"^(?:1[89]|20)\d\d$")
 _HAS_DIGIT = re.compile(r"\d")
+# Capitalised words, small linking words allowed between them. White space is taken whole
+# (``\s+ link? \s*`` could split a run of spaces n ways, quadratic before a lowercase word)
+# and words are never given back (only white space can follow one).
 _CAPITALISED_RUN = re.compile(
-    r"(?<![\w’'])(?:[A-Z][\w’'&.-]*)(?:\s+(?:of|de|van|von|da|the|for|and|&)?\s*[A-Z][\w’'&.-]*)*"
+    r"(?<![\w’'])[A-Z][\w’'&.-]*+"
+    r"(?:\s++(?:(?:of|de|van|von|da|the|for|and|&)\s*+)?[A-Z][\w’'&.-]*+)*"
 )
 _PLACE = re.compile(
     r"\b(in|at|from|near|across|throughout|outside|inside|to)\s+(?:the\s+)?"
@@ -405,20 +428,32 @@ def _is_heading(paragraph: str, parts: list[str]) -> bool:
     )
 
 
-@lru_cache(maxsize=_CACHED_ARTICLES)
+@cached_within_budget(maxsize=_CACHED_ARTICLES)
 def _prepare(
-    article_id: str, title: str, excerpt: str, body: tuple[str, ...], title_inferred: bool
+    article_id: str,
+    title: str,
+    excerpt: str,
+    body: tuple[str, ...],
+    title_inferred: bool,
+    *,
+    deadline: Deadline,
 ) -> _Doc:
     """Split and analyse one article; keyed on its text so a re-parsed article is redone."""
     del article_id  # part of the cache key only: two articles can share a text
     analysed: list[tuple[_Sentence, frozenset[str]]] = []
     if body:
-        for p, paragraph in enumerate(body):
+        for p, paragraph in enumerate(bounded(body)):
+            deadline.check()
             parts = sentences(paragraph)
             heading = _is_heading(paragraph, parts)
-            analysed.extend(_sentence(s, p, heading=heading) for s in parts)
+            for s in parts:
+                deadline.check()
+                analysed.append(_sentence(s, p, heading=heading))
     else:
-        analysed.extend(_sentence(s, 0, heading=False) for s in excerpt_sentences(excerpt))
+        deadline.check()
+        for s in excerpt_sentences(bounded((excerpt,))[0] if excerpt else ""):
+            deadline.check()
+            analysed.append(_sentence(s, 0, heading=False))
         folded_excerpt = " ".join(excerpt.split()).casefold()
         clean_title = " ".join(title.split())
         if clean_title and not title_inferred and clean_title.casefold() not in folded_excerpt:
@@ -431,10 +466,15 @@ def _prepare(
     )
 
 
-def _doc(article: Article) -> _Doc:
+def _doc(article: Article, deadline: Deadline) -> _Doc:
     """The prepared article, from the cache when its text has not changed."""
     return _prepare(
-        article.id, article.title, article.excerpt, article.body, article.title_inferred
+        article.id,
+        article.title,
+        article.excerpt,
+        article.body,
+        article.title_inferred,
+        deadline=deadline,
     )
 
 
@@ -483,6 +523,7 @@ def best_passage(
     *,
     idf: Callable[[str], float] | None = None,
     max_sentences: int = 3,
+    deadline: Deadline = UNLIMITED,
 ) -> Passage | None:
     """The 1–3 consecutive sentences among ``articles`` that best answer ``question``.
 
@@ -491,12 +532,13 @@ def best_passage(
     whole corpus; without it IDF is computed over the candidates' sentences. The score is 0–100:
     the IDF share of the question found in and around the sentence, scaled down when the
     question asks for an amount, date, name or place the sentence does not hold. ``None`` when
-    no sentence shares a content word with the question.
+    no sentence shares a content word with the question. Raises ``OverBudget`` once
+    ``deadline`` passes (the engine then answers with the excerpt).
     """
     q = _question(question)
     if not q.terms or not articles:
         return None
-    docs = [_doc(a) for a in articles]
+    docs = [_doc(a, deadline) for a in articles]
     weights = _weights(q, docs, idf)
     total = sum(weights.values())
     asked = frozenset(weights)
@@ -508,11 +550,13 @@ def best_passage(
     # sentence, and most sentences can no longer win once one has.
     bounds: list[tuple[float, int, int, float]] = []  # bound, article index, sentence, share
     for rank, doc in enumerate(docs):
+        deadline.check()
         matched = {i: here for i, stems in enumerate(doc.sentence_stems) if (here := stems & asked)}
         prior = max(0.6, 1.0 - _RANK_STEP * rank)
         in_article = asked & doc.stems
         units = doc.sentences
         for i, here in matched.items():
+            deadline.check()
             unit = units[i]
             around: frozenset[str] = frozenset()
             for j in (i - 1, i + 1):
@@ -533,6 +577,7 @@ def best_passage(
     for bound, rank, i, share in bounds:
         if best is not None and bound < best[0]:
             break
+        deadline.check()
         units = docs[rank].sentences
         unit, extend, kind = units[i], False, 1.0
         if q.answer is not None:
@@ -555,7 +600,11 @@ def best_passage(
 
 
 def likely_paragraphs(
-    question: str, body: Sequence[str], held: Sequence[float], keep: int
+    question: str,
+    body: Sequence[str],
+    held: Sequence[float],
+    keep: int,
+    deadline: Deadline = UNLIMITED,
 ) -> tuple[str, ...]:
     """The ``keep`` paragraphs of ``body`` most likely to answer ``question``, in body order.
 
@@ -564,10 +613,12 @@ def likely_paragraphs(
     "why") counts as a sentence without one does in ``best_passage``: 40 %. Splitting only these
     into sentences keeps an ask on long bodies fast; without the answer-type test "Why is
     Clearview controversial?" quoted a sentence saying "controversial" over one saying why.
+    Raises ``OverBudget`` once ``deadline`` passes.
     """
     hint = _ANSWER_HINTS.get(_question(question).answer or "")
 
     def value(i: int) -> float:
+        deadline.check()
         if held[i] <= 0 or hint is None or hint.search(body[i].lower()):
             return held[i]
         return _NO_ANSWER_FACTOR * held[i]

@@ -8,6 +8,10 @@ Sentences come back in article order and together stay within ``MAX_SUMMARY_CHAR
 
 Most articles in the real corpus have only an excerpt, often cut off mid-word; those are cleaned
 (``excerpt_sentences``) and returned as far as they go.
+
+Corpus text is untrusted: only its first ``MAX_TEXT_CHARS`` are read, and a ``Deadline`` is
+checked between paragraphs and sentences (``bot.engine.budget``), so a file built to make this
+slow costs one answer (``OverBudget``), never the engine thread.
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from bot.corpus.model import Article
+from bot.engine.budget import UNLIMITED, Deadline, bounded, cached_within_budget
 from bot.engine.text import STOPWORDS, excerpt_sentences, sentences, stem, words
 
 MAX_SUMMARY_CHARS = 700
@@ -71,33 +75,41 @@ def _worth_quoting(text: str) -> bool:
     )
 
 
-@lru_cache(maxsize=_CACHED_ARTICLES)
-def _candidates(excerpt: str, body: tuple[str, ...]) -> tuple[_Candidate, ...]:
+@cached_within_budget(maxsize=_CACHED_ARTICLES)
+def _candidates(
+    excerpt: str, body: tuple[str, ...], *, deadline: Deadline
+) -> tuple[_Candidate, ...]:
     """Summary-worthy sentences of an article: from the body, else from the excerpt.
 
-    Cached on the article's text: summaries are asked for again and again for popular articles.
+    Cached on the article's text (not the deadline, which only decides whether it finishes):
+    summaries are asked for again and again for popular articles.
     """
     texts: list[str] = []
     if body:
-        for paragraph in body:
+        for paragraph in bounded(body):
+            deadline.check()
             parts = sentences(paragraph)
             if not _is_heading(paragraph, parts):
                 texts.extend(p for p in parts if _worth_quoting(p))
     if not texts:
-        parts = excerpt_sentences(excerpt)
+        deadline.check()
+        parts = excerpt_sentences(bounded((excerpt,))[0] if excerpt else "")
         texts = [p for p in parts if _worth_quoting(p)]
         if not texts and parts:
             # All there is is a question or a short fragment: better than saying nothing.
             texts = [p for p in parts if not _TEASER.match(p) or len(p.split()) >= 8][:1]
-    return tuple(
-        _Candidate(
-            text=t,
-            order=i,
-            stems=frozenset(stem(w) for w in words(t) if w not in STOPWORDS),
-            figure=bool(_FIGURE.search(t)),
+    candidates = []
+    for i, t in enumerate(texts):
+        deadline.check()
+        candidates.append(
+            _Candidate(
+                text=t,
+                order=i,
+                stems=frozenset(stem(w) for w in words(t) if w not in STOPWORDS),
+                figure=bool(_FIGURE.search(t)),
+            )
         )
-        for i, t in enumerate(texts)
-    )
+    return tuple(candidates)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -108,7 +120,11 @@ def _clip(text: str, limit: int) -> str:
 
 
 def summarize(
-    article: Article, *, max_sentences: int = MAX_SUMMARY_SENTENCES, query: str | None = None
+    article: Article,
+    *,
+    max_sentences: int = MAX_SUMMARY_SENTENCES,
+    query: str | None = None,
+    deadline: Deadline = UNLIMITED,
 ) -> tuple[str, ...]:
     """Up to ``max_sentences`` (default 4) sentences of ``article``, in article order.
 
@@ -116,8 +132,9 @@ def summarize(
     (the lead) is always included; the others are ranked by position, centrality and figures,
     plus the share of ``query``'s content words they contain when a query is given. The joined
     summary never exceeds ``MAX_SUMMARY_CHARS`` characters. Empty when the article has no text.
+    Raises ``OverBudget`` once ``deadline`` passes (the engine then answers with the excerpt).
     """
-    candidates = _candidates(article.excerpt, article.body)
+    candidates = _candidates(article.excerpt, article.body, deadline=deadline)
     limit = max(1, max_sentences)
     if not candidates:
         return ()
@@ -125,7 +142,7 @@ def summarize(
     if len(candidates) == 1 or limit == 1:
         return (_clip(lead.text, MAX_SUMMARY_CHARS),)
 
-    scores = _scores(candidates, query)
+    scores = _scores(candidates, query, deadline)
     chosen = [lead]
     used = len(lead.text)
     for cand in sorted(candidates[1:], key=lambda c: (-scores[c.order], c.order)):
@@ -143,10 +160,13 @@ def summarize(
     return tuple(c.text for c in chosen)
 
 
-def _scores(candidates: tuple[_Candidate, ...], query: str | None) -> list[float]:
+def _scores(
+    candidates: tuple[_Candidate, ...], query: str | None, deadline: Deadline
+) -> list[float]:
     """Position, centrality, figures and query overlap per candidate, indexed by ``order``."""
     counts: dict[str, int] = {}
     for c in candidates:
+        deadline.check()
         for s in c.stems:
             counts[s] = counts.get(s, 0) + 1
     # Centrality against the other sentences only (count - 1), so a sentence cannot make itself
