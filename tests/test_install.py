@@ -23,8 +23,10 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "requirements-lock.txt"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-LOCKED_EXTRAS = ("test", "bench")
+LOCKED_EXTRAS = ("test", "bench", "semantic")
 PROJECT_SOURCE = "coverage-bot (pyproject.toml)"
+# Kept out of the lock although a locked package requires them (`uv pip compile --excludes`).
+EXCLUDES = ROOT / "requirements-exclude.txt"
 
 
 @dataclass(frozen=True)
@@ -114,3 +116,40 @@ def test_version_flag_prints_the_installed_version() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"coverage-bot {PYPROJECT['project']['version']}"
+
+
+def _excluded() -> set[str]:
+    lines = (line.split("#", 1)[0].strip() for line in EXCLUDES.read_text().splitlines())
+    return {canonicalize_name(Requirement(line).name) for line in lines if line}
+
+
+def test_the_locked_extras_are_the_ones_the_makefile_locks() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    found = re.search(r"^LOCK_EXTRAS := (.*)$", makefile, re.MULTILINE)
+    assert found is not None
+    assert tuple(re.findall(r"--extra (\S+)", found.group(1))) == LOCKED_EXTRAS
+
+
+def test_excluded_packages_are_neither_locked_nor_installed() -> None:
+    excluded = _excluded()
+    assert "sentence-transformers" in excluded  # it would bring torch with it
+    assert not excluded & set(_lock_entries())
+    for name in (*excluded, "torch"):
+        with pytest.raises(PackageNotFoundError):
+            version(name)
+
+
+def test_no_requirement_is_missing_but_the_excluded_ones() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "check"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    missing = re.compile(r"^\S+ \S+ requires (\S+), which is not installed\.$")
+    for line in done.stdout.splitlines():
+        if line.startswith("No broken requirements"):
+            continue
+        found = missing.match(line)
+        assert found is not None and canonicalize_name(found.group(1)) in _excluded(), line

