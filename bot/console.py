@@ -36,12 +36,18 @@ HISTORY_LENGTH = 1000
 QUIT_WORDS = frozenset({"quit", "exit", "q", ":q"})
 _UNESCAPE = re.compile(r"\\(.)")
 _SOFT_BREAK = re.compile(r"(?<!\n)\n(?!\n)")
-_AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
+# Possessive, with the ">" optional: "<http://a" repeated without one is read once, not once per
+# "<" (quadratic); an unclosed one is left as it was.
+_AUTOLINK = re.compile(r"<(https?://[^>\s]++)(>)?")
 
 
 def plain(text: str) -> str:
     """Card text without the Markdown escapes Discord needs (for titles, which are not Markdown)."""
     return _UNESCAPE.sub(r"\1", text)
+
+
+def _unwrap_link(match: re.Match[str]) -> str:
+    return match[1] if match[2] else match[0]
 
 
 def markdown(text: str, *, hyperlinks: bool) -> Markdown:
@@ -50,7 +56,7 @@ def markdown(text: str, *, hyperlinks: bool) -> Markdown:
     ``<url>`` (Discord's "no preview" link) becomes the bare URL, which reads the same either
     way and is not printed twice when links are written out.
     """
-    text = _AUTOLINK.sub(r"\1", _SOFT_BREAK.sub("  \n", text))
+    text = _AUTOLINK.sub(_unwrap_link, _SOFT_BREAK.sub("  \n", text))
     return Markdown(text, hyperlinks=hyperlinks)
 
 

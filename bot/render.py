@@ -53,9 +53,11 @@ _MARKDOWN = re.compile(r"([\\*_~`|\[\]<>])")
 # Block syntax at a line start: headings (#, ##, ###), subtext (-#), bullets ("- ", "+ ");
 # quotes and "* " bullets need nothing more, as _MARKDOWN escapes every ">" and "*".
 # A piece that ends there is escaped too: "#" as an outlet's name starts the line "# · date".
-_LINE_START = re.compile(r"(?m)^(\s*)(#{1,3}|-#|[\-+])(?=\s|$)")
+# Indentation is matched within its own line ([^\S\n]): \s* ran across every later line start,
+# quadratic on a run of newlines.
+_LINE_START = re.compile(r"(?m)^([^\S\n]*)(#{1,3}|-#|[\-+])(?=\s|$)")
 # "1. text" becomes a numbered list; escape the dot, not the number ("\1." shows the slash).
-_NUMBERED = re.compile(r"(?m)^(\s*\d+)\.(?=\s|$)")
+_NUMBERED = re.compile(r"(?m)^([^\S\n]*\d+)\.(?=\s|$)")
 _MENTION = re.compile(r"@(everyone|here|[!&]?\d{15,21})")
 
 

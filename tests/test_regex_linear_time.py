@@ -56,20 +56,7 @@ ANCHORED_CONTAINERS = ("bot.corpus.yamlsafe._BY_FIRST", "bot.corpus.yamlsafe._WI
 
 # Known super-linear patterns in modules outside this change, with the linear rewrite to use.
 # Strict: once a pattern is fixed its entry must go, so the list never outlives the problem.
-KNOWN_SLOW: dict[str, str] = {
-    "bot.console._AUTOLINK": (
-        r"quadratic on '<http://a' * n ([^>\s]+ runs on past every later '<'); linear and the "
-        r"same: r'<(https?://[^>\s]++)(>)?' with .sub(lambda m: m[1] if m[2] else m[0], text)"
-    ),
-    "bot.render._LINE_START": (
-        r"quadratic on newline runs (^ at every line start, then \s* across all of them); "
-        r"r'(?m)^([^\S\n]*)(#{1,3}|-#|[\-+])(?=\s|$)' gives the same substitution linearly"
-    ),
-    "bot.render._NUMBERED": (
-        r"quadratic on newline runs; r'(?m)^([^\S\n]*\d+)\.(?=\s|$)' gives the same "
-        r"substitution linearly"
-    ),
-}
+KNOWN_SLOW: dict[str, str] = {}
 
 
 # --- Finding every pattern -----------------------------------------------------------------
