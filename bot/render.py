@@ -101,6 +101,14 @@ def cut(text: str, limit: int) -> str:
     return head + "…"
 
 
+def button_label(text: str, limit: int = 80) -> str:
+    """Corpus text as a button's label: plain text (no Markdown), visible characters only.
+
+    Discord caps labels at 80 characters; bidi controls would reorder the label's text.
+    """
+    return cut(strip_invisible(text).strip(), limit) or "…"
+
+
 # A whole masked link as the renderers write one: escaped text, then a printed URL, which
 # never holds brackets, parentheses or white space.
 _WHOLE_LINK = re.compile(r"\[(?:\\.|[^\\\[\]])*\]\([^()\s]*\)")

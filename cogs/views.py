@@ -18,7 +18,7 @@ import discord
 
 from bot.app import UserCooldown, report_error
 from bot.discord_embeds import message_embeds
-from bot.render import Card, cut
+from bot.render import Card, button_label
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +147,10 @@ class SuggestionView(AnswerView):
         self._pick = pick
         self.cooldown = cooldown
         for i, suggestion in enumerate(list(suggestions)[:3]):
-            label = cut(suggestion, 80) or "…"
             button: discord.ui.Button = discord.ui.Button(
-                label=label, style=discord.ButtonStyle.secondary, custom_id=f"{self.key}:s{i}"
+                label=button_label(suggestion),
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"{self.key}:s{i}",
             )
             button.callback = self._callback(suggestion)  # type: ignore[method-assign]
             self.add_item(button)

@@ -147,3 +147,16 @@ async def test_autocomplete_choices_show_no_invisible_character(engine: Engine) 
     # The value goes back unchanged, so the choice finds exactly what it was made from.
     assert {c.value for c in titles} == {s.value for s in offered}
     assert [c.value for c in outlets] == [OUTLET]
+
+
+async def test_did_you_mean_buttons_show_no_invisible_character() -> None:
+    from cogs.views import SuggestionView
+
+    async def pick(interaction: Any, suggestion: str) -> None:
+        return None
+
+    cooldown: Any = SimpleNamespace(hit=lambda user: None)
+    view = SuggestionView([TITLE, f"\u202e{OUTLET}\u2066 story"], 1, pick, cooldown)
+    labels = [item.label for item in view.children]
+    assert labels[0] == "Clearview AI contract with ICE signed"
+    assert not {ch for label in labels for ch in label} & set(INVISIBLE)
