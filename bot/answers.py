@@ -96,11 +96,15 @@ def to_json(command: str, query: str, answer: Answer | NotFound) -> dict[str, An
     out: dict[str, Any] = {"command": command, "query": query, "results": [], "suggestions": []}
     if isinstance(answer, NotFound):
         out["suggestions"] = list(answer.suggestions)
+        if answer.reason:
+            out["reason"] = answer.reason
         return out
     if isinstance(answer, SearchResult):
         out["results"] = [_hit(h) for h in answer.hits]
         if answer.not_found:
             out["suggestions"] = list(answer.not_found.suggestions)
+            if answer.not_found.reason:
+                out["reason"] = answer.not_found.reason
         return out
     if isinstance(answer, RelatedAnswer):
         out["results"] = [
@@ -176,8 +180,10 @@ def _not_found_text(nf: NotFound) -> str:
             f"(the coverage runs from {nf.first_published:%Y-%m-%d} "
             f"to {nf.last_published:%Y-%m-%d})"
         )
+    if nf.reason:
+        lines.append(nf.reason)
     if nf.suggestions:
-        lines.append("Did you mean:")
+        lines.append("Closest coverage:" if nf.reason else "Did you mean:")
         lines += [f"  - {s}" for s in nf.suggestions]
     return "\n".join(lines)
 

@@ -61,7 +61,11 @@ def _parser() -> argparse.ArgumentParser:
         ask = sub.add_parser(command, help=f"answer a query with /{command} (- reads stdin)")
         ask.add_argument("query", help="the query; - reads one query per line from stdin")
         ask.add_argument(
-            "--corpus", nargs="+", metavar="PATH", help="folders (default: configured)"
+            "--corpus",
+            nargs="+",
+            action="extend",  # "--corpus a --corpus b" reads both, as "--corpus a b" does
+            metavar="PATH",
+            help="folders (default: configured)",
         )
         ask.add_argument("--limit", type=int, default=10, help="results at most (default 10)")
         ask.add_argument("--json", action="store_true", help="print a JSON object")

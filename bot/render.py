@@ -382,8 +382,11 @@ def not_found_card(nf: NotFound) -> Card:
         lines.append(
             f"The coverage runs from {nf.first_published:%Y-%m-%d} to {nf.last_published:%Y-%m-%d}."
         )
+    if nf.reason:
+        lines.append(escape(nf.reason))
     if nf.suggestions:
-        lines.append("Did you mean:\n" + "\n".join(f"• {escape(s)}" for s in nf.suggestions))
+        label = "Closest coverage" if nf.reason else "Did you mean"
+        lines.append(f"{label}:\n" + "\n".join(f"• {escape(s)}" for s in nf.suggestions))
     return make_card(
         "Not in this coverage",
         "\n".join(lines),

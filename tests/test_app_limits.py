@@ -237,18 +237,18 @@ async def test_did_you_mean_clicks_spend_the_clickers_budget(
     dave = stub.add_user("dave")
     for _ in range(COOLDOWN_RATE):
         theirs = await (await stub.click(asked, first["custom_id"], user=dave)).message()
-        assert theirs.ephemeral and theirs.embeds[0]["title"] == first["label"]
+        assert theirs.ephemeral and theirs.embeds[0]["title"].startswith(first["label"].rstrip("…"))
     limited = await (await stub.click(asked, first["custom_id"], user=dave)).message()
     assert SLOW_DOWN.fullmatch(limited.content) and not limited.embeds
     clock.advance(COOLDOWN_PER + 1)
     again = await (await stub.click(asked, first["custom_id"], user=dave)).message()
-    assert again.embeds[0]["title"] == first["label"]
+    assert again.embeds[0]["title"].startswith(first["label"].rstrip("…"))
 
     # The asker has spent one request: their own click still runs, in place.
     mine = await stub.click(asked, first["custom_id"], user=stub.member)
     assert (await mine.response())["type"] == 7
-    assert (await mine.message()).embeds[0]["title"] == first["label"]
-    assert stub.message(asked.id).embeds[0]["title"] == first["label"]
+    assert (await mine.message()).embeds[0]["title"].startswith(first["label"].rstrip("…"))
+    assert stub.message(asked.id).embeds[0]["title"].startswith(first["label"].rstrip("…"))
     assert stub.rejections == []
 
 

@@ -22,11 +22,14 @@ from rapidfuzz import fuzz, process
 
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from bot.corpus.model import Article
+from bot.engine.answerable import Candidate, default_model, evidence, why_not
 from bot.engine.budget import TEXT_BUDGET, Deadline, OverBudget, bounded, plain_excerpt
+from bot.engine.casing import CorpusCasing
 from bot.engine.excerpts import best_window, matched_field
 from bot.engine.index import IndexFilter, SearchIndex, index_terms
 from bot.engine.matching import QueryMatcher
 from bot.engine.passages import best_passage, likely_paragraphs
+from bot.engine.query import QueryIntent, QueryReader
 from bot.engine.results import (
     AskAnswer,
     CoverageAnswer,
@@ -50,6 +53,10 @@ from bot.engine.vocabulary import Vocabulary
 log = logging.getLogger(__name__)
 
 CANDIDATES = 40  # BM25 candidates re-scored per query
+# Ordering only: a named outlet's article goes ahead of another outlet's on the same subject
+# (the answerability model, not this, decides whether it answers at all).
+OUTLET_PREFERENCE = 40.0
+RERANK = 5  # leading candidates the answerability model reorders (and is fitted on)
 # Words in more than this share of articles (and at least this many) don't pick candidates:
 # in a small topical corpus the topic's own words are in most articles and must still count.
 COMMON_SHARE = 0.05
@@ -99,6 +106,7 @@ class Engine:
         # Articles changed while ``cluster`` runs, so its result can catch up with them; None
         # when no clustering is running (or a rebuild made it start over).
         self._unstoried: set[str] | None = None
+        self._casing = CorpusCasing(self._articles_with, self._lead_texts)
         self._build(snapshot)
 
     def _build(self, snapshot: CorpusSnapshot) -> None:
@@ -226,6 +234,8 @@ class Engine:
         self._name_keys = name_keys
         self._titles = titles
         self._range = dates
+        self._casing.forget()
+        self._reader = QueryReader(outlets, topics, capitalised_share=self._casing.share)
 
     # ----------------------------------------------------------------- ranking
     def search(
@@ -252,11 +262,12 @@ class Engine:
         limit: int,
         matcher: QueryMatcher | None = None,
     ) -> SearchResult:
-        hits, nearest = self._rank(query, parsed, flt, max(limit, 1), matcher)
+        hits, nearest, reason = self._rank(query, parsed, flt, max(limit, 1), matcher)
         corrected = parsed.corrected
         if hits:
             return SearchResult(query, tuple(hits), corrected=corrected)
-        return SearchResult(query, (), self._not_found(query, nearest, corrected), corrected)
+        not_found = self._not_found(query, nearest, corrected, reason)
+        return SearchResult(query, (), not_found, corrected)
 
     def index_filter(
         self, outlet: str | None, topic: str | None, since: datetime | None, until: datetime | None
@@ -282,9 +293,35 @@ class Engine:
         """The known topic a user meant, if any is close."""
         return _closest(name, self._topics)
 
+    def _articles_with(self, word: str, limit: int) -> list[str]:
+        # Only a word the index itself would make: a query word may hold an apostrophe, which
+        # the index's query syntax refuses ("Syntax Error").
+        terms = index_terms(word)
+        if terms != [word]:
+            return []
+        return [article_id for article_id, _ in self.index.search(terms, limit)]
+
+    def _lead_texts(self, article_id: str) -> tuple[str, ...]:
+        article = self._snapshot.articles.get(article_id)
+        return (article.excerpt, *article.body[:2]) if article is not None else ()
+
+    def read(self, query: str) -> QueryIntent:
+        """What ``query`` asks, read against this corpus's outlets and topics.
+
+        "Last june" is read from the newest coverage, not the clock: in an archive that ends
+        in 2021 it means June 2020; in a live corpus the newest article is about today anyway.
+        """
+        return self._reader.read(query, now=self._range[1])
+
     def _query_terms(self, query: str) -> QueryTerms:
-        """Content terms after typo correction, with the weight each carries."""
-        tokens = index_terms(query)
+        """Content terms after typo correction, with the weight each carries.
+
+        The question's frame ("how much money did", "what did the verge write about"), the
+        outlets and the period it names are not what it is about: only its subject words are
+        sought and weighed. A query that is all frame falls back to all of its words.
+        """
+        intent = self.read(query)
+        tokens = index_terms(" ".join(intent.subject_words)) or index_terms(query)
         proper, name_words = _proper_nouns(query)
         terms: dict[str, float] = {}
         present_weight: dict[str, float] = {}
@@ -320,6 +357,8 @@ class Engine:
             unknown_names=frozenset(t for t in content if t in proper and t in unknown),
             names=frozenset(t for t in content if t in proper),
             name_words=frozenset(t for t in content if t in name_words),
+            intent=intent,
+            unknown=frozenset(t for t in content if t in unknown),
         )
 
     def _rank(
@@ -329,18 +368,118 @@ class Engine:
         flt: IndexFilter | None,
         limit: int,
         matcher: QueryMatcher | None = None,
-    ) -> tuple[list[Hit], list[str]]:
-        """Confident hits (best first, at most ``limit``) and the nearest titles."""
+    ) -> tuple[list[Hit], list[str], str]:
+        """Accepted hits (best first, at most ``limit``), nearest titles, and why none answers.
+
+        The answerability model decides whether the first candidate answers; when it doesn't,
+        the reason is what that candidate lacks of what the query asserts (``why_not``).
+        """
+        scored, scorer = self._scored(query, parsed, flt, limit, matcher)
+        if not scored:
+            return [], [], ""
+        matcher, intent = scorer.matcher, parsed.intent
+        hits = []  # excerpts are built only for what is shown: they scan whole bodies
+        judged: tuple[float, dict[str, float]] | None = None
+        if intent is not None:
+            scored, judged = self._by_answerability(scored, parsed)
+        for n, item in enumerate(scored[:limit]):
+            article, score = item.article, item.score
+            # The model decides whether the query is answered at all; below the first hit the
+            # list goes on while the others match as well as an answer must.
+            if n or judged is None:
+                if score < CONFIDENT:
+                    break
+            elif judged[0] < default_model().threshold:
+                assert intent is not None
+                closest = [i.article for i in scored[:3]]
+                outlets = [a.outlet.name for a in closest]
+                reason = why_not(intent, judged[1], article, outlets)
+                return [], [a.title for a in closest], reason
+            excerpt, marks = best_window(article, matcher)
+            # A title holding every word found anywhere is the field that explains the match
+            # (the title wins ties): no need to scan the body again (a third of search hits).
+            field = "title" if item.covered <= item.in_title else matched_field(article, matcher)
+            hits.append(Hit(article, round(min(score, 100.0), 1), field, excerpt, marks))
+        return hits, [item.article.title for item in scored[:3]], ""
+
+    def explain(self, query: str, limit: int = 5) -> list[tuple[Article, float, dict[str, float]]]:
+        """The leading candidates with their scores and answerability features, undecided.
+
+        What ``bench/answerability/fit.py`` learns from, and what a reviewer reads to see why
+        an answer was given or refused.
+        """
+        parsed = self._query_terms(query)
+        scored, _ = self._scored(query, parsed, None, limit)
+        return [
+            (item.article, item.score, self._evidence(scored, n, parsed))
+            for n, item in enumerate(scored[:limit])
+        ]
+
+    def _by_answerability(
+        self, scored: list[Rated], parsed: QueryTerms
+    ) -> tuple[list[Rated], tuple[float, dict[str, float]] | None]:
+        """The leading candidates by the model's probability, with the first one's evidence.
+
+        The ranking finds the subject; among its first few, the one holding what the query
+        asserts (the amount asked for, the event, the named outlet) is the answer. Features
+        are read in the ranking's order, as ``explain`` (and so the fitting) reads them.
+        """
+        model = default_model()
+        head = scored[:RERANK]
+        features = [self._evidence(scored, n, parsed) for n in range(len(head))]
+        chance = [model.probability(f) for f in features]
+        order = sorted(range(len(head)), key=lambda n: -chance[n])
+        if not order:
+            return scored, None
+        best = order[0]
+        return [head[n] for n in order] + scored[RERANK:], (chance[best], features[best])
+
+    @staticmethod
+    def _evidence(scored: list[Rated], n: int, parsed: QueryTerms) -> dict[str, float]:
+        # The lead over the best other candidate (for the first, the runner-up; for the
+        # others a deficit), so no candidate gains from merely being last in a short list.
+        others = [item.score for i, item in enumerate(scored[:RERANK]) if i != n]
+        runner = max(others) if others else None
+        assert parsed.intent is not None
+        return evidence(parsed.intent, _candidate(scored[n], parsed), runner, parsed.weights)
+
+    def _scored(
+        self,
+        query: str,
+        parsed: QueryTerms,
+        flt: IndexFilter | None,
+        limit: int,
+        matcher: QueryMatcher | None = None,
+    ) -> tuple[list[Rated], Scorer]:
+        """Candidates in answer order: BM25's, each rated, a named outlet's first."""
+        vocabulary, snapshot = self.vocabulary, self._snapshot
+        scorer = Scorer(query, parsed, vocabulary.__contains__, matcher)
         terms = list(parsed.weights)
         if not terms:
-            return [], []
-        vocabulary, snapshot = self.vocabulary, self._snapshot
+            return [], scorer
         wanted = max(CANDIDATES, limit)
-        scorer = Scorer(query, parsed, vocabulary.__contains__, matcher)
+        intent = parsed.intent
+        preferred = set(intent.outlet_names) if intent else set()
 
         def rated(candidates: list[tuple[str, float]]) -> list[Rated]:
             found = ((snapshot.articles.get(aid), bm25) for aid, bm25 in candidates)
-            return scorer.rate_all((a, bm25) for a, bm25 in found if a is not None)
+            scored = scorer.rate_all((a, bm25) for a, bm25 in found if a is not None)
+            if preferred:
+                # A named outlet is a strong preference: its articles go first whenever the
+                # answerability model would still answer with them.
+                bonus = [OUTLET_PREFERENCE * (i.article.outlet.name in preferred) for i in scored]
+                scored = [i._replace(key=i.key + b) for i, b in zip(scored, bonus, strict=True)]
+                scored.sort(key=best_first)
+            return scored
+
+        def search(words: list[str], titles_only: bool = False) -> list[tuple[str, float]]:
+            found = self.index.search(words, wanted, flt, titles_only=titles_only)
+            for outlet in preferred:  # the named outlets' own articles, however BM25 ranks them
+                only = replace(flt or IndexFilter(), outlet_terms=tuple(index_terms(outlet)))
+                seen = {aid for aid, _ in found}
+                more = self.index.search(words, wanted, only, titles_only=titles_only)
+                found += [c for c in more if c[0] not in seen]
+            return found
 
         # Words in a large share of the corpus barely change which articles rank first, but
         # their long posting lists were most of the index's p99 at a million articles; they
@@ -363,36 +502,24 @@ class Engine:
             if df.get(form, 0) <= common
         ]
         if selective:
-            scored = rated(self.index.search(selective, wanted, flt))
-        else:
-            # Only common words: titles first, whose posting lists are far shorter (p99 at
-            # 1M: 6.8 -> 2.2 ms), then the full text when no title answers the query.
-            every = list(dict.fromkeys(form for family in families for form in family))
-            scored = rated(self.index.search(every, wanted, flt, titles_only=True))
-            if not any(item.score >= CONFIDENT for item in scored):
-                seen = {item.article.id for item in scored}
-                more = [c for c in self.index.search(every, wanted, flt) if c[0] not in seen]
-                scored = sorted([*scored, *rated(more)], key=best_first)
-        if not scored:
-            return [], []
-        matcher = scorer.matcher
-        hits = []  # excerpts are built only for what is shown: they scan whole bodies
-        for item in scored[:limit]:
-            article, score = item.article, item.score
-            if score < CONFIDENT:
-                break
-            excerpt, marks = best_window(article, matcher)
-            # A title holding every word found anywhere is the field that explains the match
-            # (the title wins ties): no need to scan the body again (a third of search hits).
-            field = "title" if item.covered <= item.in_title else matched_field(article, matcher)
-            hits.append(Hit(article, round(min(score, 100.0), 1), field, excerpt, marks))
-        return hits, [item.article.title for item in scored[:3]]
+            return rated(search(selective)), scorer
+        # Only common words: titles first, whose posting lists are far shorter (p99 at
+        # 1M: 6.8 -> 2.2 ms), then the full text when no title answers the query.
+        every = list(dict.fromkeys(form for family in families for form in family))
+        scored = rated(search(every, titles_only=True))
+        if not any(item.score >= CONFIDENT for item in scored):
+            seen = {item.article.id for item in scored}
+            more = [c for c in search(every) if c[0] not in seen]
+            scored = sorted([*scored, *rated(more)], key=best_first)
+        return scored, scorer
 
-    def _not_found(self, query: str, nearest: list[str], corrected: str | None) -> NotFound:
+    def _not_found(
+        self, query: str, nearest: list[str], corrected: str | None, reason: str = ""
+    ) -> NotFound:
         # Nothing shares a word with the query when ``nearest`` is empty: no honest suggestion.
         suggestions = tuple(dict.fromkeys(nearest))
         first, last = self._range
-        return NotFound(query, suggestions, first, last, corrected)
+        return NotFound(query, suggestions, first, last, corrected, reason)
 
     def _best(self, query: str) -> Hit | NotFound:
         result = self.search(query, limit=1)
@@ -423,6 +550,15 @@ class Engine:
         hit = self._best(query)
         if isinstance(hit, NotFound):
             return hit
+        named = self.read(query).outlet_names
+        if named and hit.article.outlet.name not in named:
+            # A named outlet decides /source: another outlet's article is not its source. Say
+            # so, and show who did cover the story.
+            story = self.story_of(hit.article)
+            who = [f"{a.title} — {a.outlet.name}" for a in story.articles][:5]
+            reason = f"{' or '.join(named)} has no article on this in the coverage. Who did:"
+            first, last = self._range
+            return NotFound(query, tuple(who), first, last, None, reason)
         return SourceAnswer(query, hit, self.story_of(hit.article))
 
     def coverage(self, query: str) -> CoverageAnswer | NotFound:
@@ -638,6 +774,18 @@ class Engine:
             if article is not None:
                 _put(out, article.title, "title")
         return list(out.values())[:limit]
+
+
+def _candidate(item: Rated, parsed: QueryTerms) -> Candidate:
+    total = sum(parsed.present.values()) or 1.0
+    return Candidate(
+        article=item.article,
+        coverage=sum(parsed.present[t] for t in item.covered if t in parsed.present) / total,
+        title_share=sum(parsed.present[t] for t in item.in_title if t in parsed.present) / total,
+        score=item.score,
+        missing=frozenset(set(parsed.weights) - item.covered),
+        unknown_words=parsed.unknown,
+    )
 
 
 def _proper_nouns(query: str) -> tuple[set[str], set[str]]:

@@ -51,7 +51,7 @@ from typing import NamedTuple
 
 from rapidfuzz import fuzz, process
 
-from bot.engine.text import QUESTION_WORDS, STOPWORDS, stem, words
+from bot.engine.text import QUESTION_WORDS, STOPWORDS, words
 
 Span = tuple[int, int]  # character offsets into the query: query[start:end]
 CapitalisedShare = Callable[[str], float | None]
@@ -462,7 +462,6 @@ _RELATION_FORMS: dict[str, str] = {
 _RELATIONS: dict[str, str] = {
     form: lemma for lemma, forms in _RELATION_FORMS.items() for form in forms.split()
 }
-_RELATION_STEMS: dict[str, str] = {stem(form): lemma for form, lemma in _RELATIONS.items()}
 _MONEY_RELATIONS = frozenset("pay fine spend invest raise charge".split())
 
 # --- Question frames ---------------------------------------------------------------------------
@@ -762,7 +761,7 @@ class QueryReader:
             if low in _CURRENCY_WORDS and i and (toks[i - 1].numeric or toks[i - 1].low in _SCALES):
                 continue  # "5 million dollars": articles write "$5 million"; see ``facts``
             subject[low] = None
-            lemma = _RELATIONS.get(low) or _RELATION_STEMS.get(stem(low))
+            lemma = _RELATIONS.get(low)  # exact forms: a stem would read "scraped" as "scrap"
             if lemma:
                 relation[lemma] = None
         relations = list(relation)
@@ -1027,6 +1026,7 @@ class QueryReader:
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Subject words that name something, judged by the corpus's capitals when it can."""
         flagged: list[int] = []
+        phrase_only: set[int] = set()
         for i in subject_idx:
             t = toks[i]
             if t.numeric or t.low in _NEVER_NAMES or not t.low.isalpha():
@@ -1036,10 +1036,14 @@ class QueryReader:
             if share is not None:
                 is_name = share >= NAME_SHARE or typed_caps
             else:
-                # The corpus doesn't say: the query's own capitals, as the engine reads them
-                # (a first word only when the next is capitalised too: "San Diego").
+                # The corpus doesn't say: the query's own capitals, as the engine reads them.
+                # A first word is capitalised either way ("Recent Tesla recalls"): it only
+                # starts a name's phrase when the next is capitalised too ("San Diego"), and
+                # is not itself a name an answer must hold.
                 capital = t.text[:1].isupper()
                 leading = i == 0 and len(toks) > 1 and toks[1].text[:1].isupper()
+                if capital and i == 0 and leading and not typed_caps:
+                    phrase_only.add(i)
                 is_name = typed_caps or (capital and (i > 0 or leading))
             if is_name:
                 flagged.append(i)
@@ -1048,7 +1052,8 @@ class QueryReader:
         run: list[str] = []
         previous = -2
         for i in flagged:
-            names[toks[i].low] = None
+            if i not in phrase_only:
+                names[toks[i].low] = None
             if i != previous + 1 and run:
                 phrases.append(" ".join(run))
                 run = []
@@ -1523,3 +1528,23 @@ def _facts(query: str, toks: list[_Tok], period: Period | None) -> tuple[Fact, .
             normal = period.start.strftime("%Y-%m")
             out.append(Fact("month", None, normal, period.span, period.typed))
     return tuple(out)
+
+
+def figures(text: str) -> frozenset[str]:
+    """Every figure ``text`` states, normalised as a query's ``Fact`` is.
+
+    "$12.9 million" reads "12900000" here and in a question, so an article is checked for a
+    question's figures by the same reading. Only the first ``MAX_QUERY_WORDS`` words are read:
+    callers pass a paragraph at a time.
+    """
+    return frozenset(f.normalized for f in stated_facts(text))
+
+
+def stated_facts(text: str) -> tuple[Fact, ...]:
+    """The figures ``text`` states, as ``Fact``s (their ``kind`` says money, year, ...)."""
+    return _facts(text, _tokens(text), None)
+
+
+def relation_forms(lemma: str) -> frozenset[str]:
+    """The words that state the event ``lemma`` names ("acquire": bought, acquisition, ...)."""
+    return frozenset(_RELATION_FORMS.get(lemma, lemma).split())

@@ -49,6 +49,10 @@ class NotFound:
     first_published: datetime | None = None
     last_published: datetime | None = None
     corrected: str | None = None
+    # Why, when the engine can say more than "nothing answers": a named outlet that did not
+    # cover the subject, or a story that is covered without what the question asserts. The
+    # suggestions are then the closest coverage, never offered as the answer.
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from rapidfuzz import fuzz
 from bot.corpus.model import Article
 from bot.engine.acronyms import Acronyms, opening
 from bot.engine.matching import QueryMatcher
+from bot.engine.query import QueryIntent
 from bot.engine.text import is_question
 
 # A hit below this calibrated score is not an answer. Chosen on bench/questions.yaml: it is where
@@ -45,6 +46,8 @@ class QueryTerms:
     # Words of a name, the query's first word included when a name goes on ("San Diego"):
     # not part of the subject that an answer must also hold.
     name_words: frozenset[str] = frozenset()
+    intent: QueryIntent | None = None  # the whole reading: outlets, period, facts, event
+    unknown: frozenset[str] = frozenset()  # words the corpus holds in no form, uncorrected
 
 
 class Rated(NamedTuple):

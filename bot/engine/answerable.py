@@ -1,0 +1,247 @@
+"""Whether the best candidate answers the query: features of (query, article) -> probability.
+
+A topical score cannot tell "why did ICE cancel its Clearview contract" from the contract
+story itself: both share every subject word but one. What separates a near-miss from an answer
+is whether the article holds everything the query *asserts* — its names, figures, outlet,
+period and event — so those are features here, next to the lexical ones, and a logistic
+regression fitted on labelled questions (``bench/answerability/fit.py``, which writes
+``answerability.json`` beside this module) weighs them. No weight in this file is set by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+from bot.corpus.model import Article
+from bot.engine.index import index_terms
+from bot.engine.query import COUNT, DATE, MONEY, QueryIntent, relation_forms, stated_facts
+
+WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
+# The figures that answer each kind of question: "how much" wants an amount, "how many" a count.
+_ANSWER_KINDS = {
+    MONEY: frozenset({"money"}),
+    COUNT: frozenset({"number", "percent"}),
+    DATE: frozenset({"year", "month", "date"}),
+}
+# Paragraphs of a body read for names, figures and event words: the lead carries the facts a
+# headline story asserts, and the read stays bounded whatever a body holds.
+BODY_PARAGRAPHS = 12
+BODY_CHARS = 8_000
+
+FEATURES = (
+    "score",  # the ranking's calibrated 0-100 score, over 100 (coverage after name checks)
+    "coverage",  # IDF-weighted share of the subject words the article holds (any form)
+    "title_share",  # ... that its title holds
+    "missing_rarest",  # IDF of the rarest subject word it lacks, over the query's rarest
+    "missing_names",  # names the query asserts (as the corpus cases them) it lacks
+    "unknown_words",  # subject words the corpus never uses in any form ("portsmouth", "ppl")
+    "missing_figures",  # amounts, counts and years it lacks
+    "missing_event",  # 1 when the query's event verb ("cancel", "buy") is absent in all forms
+    "missing_answer",  # 1 when it asks for an amount, count or date and the article has none
+    "outlet_mismatch",  # 1 when the query names outlets and this is none of them
+    "outlet_match",  # 1 when it names outlets and this is one
+    "period_mismatch",  # 1 when the query names a period the article is outside of
+    "margin",  # calibrated score's lead over the best other candidate, -1..1
+    "question",  # phrased as a question
+    "subject_size",  # log(1 + subject words)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """What the ranking knows of one article for one query, in plain values."""
+
+    article: Article
+    coverage: float  # 0..1
+    title_share: float  # 0..1
+    score: float  # the ranking's calibrated score, 0..100
+    missing: frozenset[str]  # subject terms it does not hold
+    unknown_words: frozenset[str] = frozenset()  # query words the corpus never uses at all
+
+
+def evidence(
+    intent: QueryIntent,
+    candidate: Candidate,
+    runner_up: float | None,
+    idf: Mapping[str, float],
+) -> dict[str, float]:
+    """The features of one candidate (``runner_up``: the best other candidate's score)."""
+    words = _article_words(candidate.article)
+    rarest = max((idf.get(t, 0.0) for t in idf), default=0.0) or 1.0
+    missing_rarest = max((idf.get(t, 0.0) for t in candidate.missing), default=0.0) / rarest
+    # The ranking's own "not covered" (word forms and acronyms counted: "ai" is covered by
+    # "artificial intelligence"); one-letter "names" are typing ("u"), not names.
+    missing_names = sum(1 for n in intent.names if len(n) > 1 and n in candidate.missing)
+    stated, kinds = _article_figures(candidate.article)
+    missing_figures = sum(1 for f in intent.facts if f.normalized not in stated)
+    wanted = _ANSWER_KINDS.get(intent.answer_type)
+    missing_answer = float(wanted is not None and not wanted & kinds)
+    missing_event = float(
+        bool(intent.relations) and not any(relation_forms(r) & words for r in intent.relations)
+    )
+    named = set(intent.outlet_names)
+    outlet = candidate.article.outlet.name
+    margin = (candidate.score - runner_up) / 100 if runner_up is not None else 1.0
+    return {
+        "score": candidate.score / 100,
+        "coverage": candidate.coverage,
+        "title_share": candidate.title_share,
+        "missing_rarest": missing_rarest,
+        "missing_names": float(missing_names),
+        "unknown_words": float(len(candidate.unknown_words)),
+        "missing_figures": float(missing_figures),
+        "missing_event": missing_event,
+        "missing_answer": missing_answer,
+        "outlet_mismatch": float(bool(named) and outlet not in named),
+        "outlet_match": float(bool(named) and outlet in named),
+        "period_mismatch": float(_outside(candidate.article.published, intent)),
+        "margin": max(-1.0, min(1.0, margin)),
+        "question": float(intent.question),
+        "subject_size": math.log1p(len(intent.subject_words)),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerabilityModel:
+    """A fitted logistic regression over ``FEATURES``, with the decision threshold."""
+
+    weights: Mapping[str, float]
+    bias: float
+    threshold: float
+    means: Mapping[str, float]
+    scales: Mapping[str, float]
+
+    def probability(self, features: Mapping[str, float]) -> float:
+        """P(the candidate answers the query)."""
+        z = self.bias
+        for name, weight in self.weights.items():
+            value = (features.get(name, 0.0) - self.means.get(name, 0.0)) / self.scales.get(
+                name, 1.0
+            )
+            z += weight * value
+        return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def answers(self, features: Mapping[str, float]) -> bool:
+        """Whether to answer with the candidate rather than say "not in this coverage"."""
+        return self.probability(features) >= self.threshold
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS_FILE) -> AnswerabilityModel:
+        """The fitted model the fitting script wrote."""
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(
+            weights=data["weights"],
+            bias=float(data["bias"]),
+            threshold=float(data["threshold"]),
+            means=data.get("means", {}),
+            scales=data.get("scales", {}),
+        )
+
+    def to_json(self, extra: Mapping[str, object] | None = None) -> str:
+        """The file ``load`` reads (``extra``: how it was fitted, for the record)."""
+        # Six decimals: a refit reproduces the file exactly, whatever order sums were taken in.
+        data = {
+            "features": list(FEATURES),
+            "weights": _rounded(self.weights),
+            "bias": round(self.bias, 6),
+            "threshold": self.threshold,
+            "means": _rounded(self.means),
+            "scales": _rounded(self.scales),
+            **(extra or {}),
+        }
+        return json.dumps(data, indent=2, sort_keys=False) + "\n"
+
+
+def _rounded(values: Mapping[str, float]) -> dict[str, float]:
+    return {name: round(value, 6) for name, value in values.items()}
+
+
+@cache
+def default_model() -> AnswerabilityModel:
+    """The shipped model, read once."""
+    return AnswerabilityModel.load()
+
+
+def _pieces(article: Article) -> Iterable[str]:
+    yield article.title
+    yield from article.alt_titles
+    yield article.excerpt
+    read = 0
+    for paragraph in article.body[:BODY_PARAGRAPHS]:
+        if read >= BODY_CHARS:
+            break
+        yield paragraph[: BODY_CHARS - read]
+        read += len(paragraph)
+
+
+def _article_words(article: Article) -> frozenset[str]:
+    words: set[str] = set(index_terms(article.outlet.name))
+    for piece in _pieces(article):
+        words.update(index_terms(piece))
+    return frozenset(words)
+
+
+def _article_figures(article: Article) -> tuple[frozenset[str], frozenset[str]]:
+    """The figures an article states (normalised), and their kinds (money, year, ...)."""
+    found: set[str] = set()
+    kinds: set[str] = set()
+    for piece in _pieces(article):
+        for fact in stated_facts(piece):
+            found.add(fact.normalized)
+            kinds.add(fact.kind)
+    when = article.published
+    if when is not None:  # "may 2020" is asserted of the article's own date as often as its text
+        found.update((str(when.year), when.strftime("%Y-%m"), when.strftime("%Y-%m-%d")))
+    return frozenset(found), frozenset(kinds)
+
+
+def _outside(published: datetime | None, intent: QueryIntent) -> bool:
+    period = intent.period
+    if period is None or published is None:
+        return False
+    if period.start is not None and published < period.start:
+        return True
+    return period.end is not None and published >= period.end
+
+
+def why_not(
+    intent: QueryIntent,
+    features: Mapping[str, float],
+    article: Article,
+    closest_outlets: Sequence[str] = (),
+) -> str:
+    """What the closest article lacks of what the query asserts, in words, or "".
+
+    Said when the model refuses: "The Verge has no article on this", "the coverage doesn't
+    report 129 million" — so the closest coverage shown after it reads as closest, not as the
+    answer.
+    """
+    if features.get("outlet_mismatch"):
+        named = " or ".join(intent.outlet_names)
+        who = ", ".join(dict.fromkeys(o for o in closest_outlets if o))
+        did = f" {who} did; their articles are below." if who else ""
+        return f"{named} has no article on this in the coverage.{did}"
+    lacking: list[str] = []
+    if features.get("missing_figures"):
+        stated, _ = _article_figures(article)
+        lacking += [f.typed for f in intent.facts if f.normalized not in stated]
+    if features.get("missing_event"):
+        lacking += list(intent.relations)
+    if lacking:
+        return (
+            "The coverage closest to this doesn't report "
+            + ", ".join(f"“{x}”" for x in lacking[:3])
+            + "."
+        )
+    return ""
+
+
+def feature_rows(rows: Sequence[Mapping[str, float]]) -> list[list[float]]:
+    """Feature dicts as rows in ``FEATURES`` order (for fitting)."""
+    return [[row.get(name, 0.0) for name in FEATURES] for row in rows]
