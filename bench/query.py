@@ -11,8 +11,8 @@ over its own set of queries (distinct per call, so no call is timed on queries a
 beside two references timed in the same run: the raw tantivy query the engine starts from
 (``engine.index.search(terms, 40)``) and a rapidfuzz ``WRatio`` ``extractOne`` over all titles.
 
-Targets, judged on wall-clock p99 (nearest rank): every call <= 2 ms up to 100k articles and
-<= 5 ms at 1M; ``suggest`` <= 2 ms at 100k; a 100k index build (tantivy +
+Targets, judged on wall-clock p99 (nearest rank): every call <= 10 ms up to 100k articles and
+<= 20 ms at 1M (issue 13's budget); ``suggest`` <= 2 ms at 100k; a 100k index build (tantivy +
 vocabulary) with bodies <= 15 s, story clustering printed beside it. The ``cpu p99``
 column is this thread's CPU time: on a shared machine it separates the engine's own cost from
 waiting for a core. ``--profile CALL`` (repeatable; ``build`` for the engine build) prints a
@@ -276,7 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for i, name in enumerate([*calls, "suggest", "raw", "warmup"])
     }
     warm = workloads["warmup"].queries[:WARMUP]
-    limit_ms = 2.0 if n <= 100_000 else 5.0
+    # Issue 13's budget (query reading and the answerability model included), which replaced
+    # issue 3's 2 ms / 5 ms: 10 ms up to 100k articles with bodies, 20 ms at 1M.
+    limit_ms = 10.0 if n <= 100_000 else 20.0
     timings: list[Timing] = []
     runners: dict[str, Callable[[Engine, Query], bool]] = {"search": _search}
     runners.update({c: _command(c) for c in calls if c != "search"})

@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from bot.corpus.model import Article
@@ -33,6 +33,9 @@ _ANSWER_KINDS = {
 # headline story asserts, and the read stays bounded whatever a body holds.
 BODY_PARAGRAPHS = 12
 BODY_CHARS = 8_000
+# Articles whose words and figures are kept: the same stories lead many questions. Keyed by the
+# article itself (an edited article is a new value), so a change is never read stale.
+ARTICLES_CACHED = 4_096
 
 FEATURES = (
     "score",  # the ranking's calibrated 0-100 score, over 100 (coverage after name checks)
@@ -72,19 +75,21 @@ def evidence(
     idf: Mapping[str, float],
 ) -> dict[str, float]:
     """The features of one candidate (``runner_up``: the best other candidate's score)."""
-    words = _article_words(candidate.article)
     rarest = max((idf.get(t, 0.0) for t in idf), default=0.0) or 1.0
     missing_rarest = max((idf.get(t, 0.0) for t in candidate.missing), default=0.0) / rarest
     # The ranking's own "not covered" (word forms and acronyms counted: "ai" is covered by
     # "artificial intelligence"); one-letter "names" are typing ("u"), not names.
     missing_names = sum(1 for n in intent.names if len(n) > 1 and n in candidate.missing)
-    stated, kinds = _article_figures(candidate.article)
-    missing_figures = sum(1 for f in intent.facts if f.normalized not in stated)
     wanted = _ANSWER_KINDS.get(intent.answer_type)
-    missing_answer = float(wanted is not None and not wanted & kinds)
-    missing_event = float(
-        bool(intent.relations) and not any(relation_forms(r) & words for r in intent.relations)
-    )
+    missing_figures, missing_answer = 0, 0.0
+    if intent.facts or wanted:  # reading an article's figures is most of this function's cost
+        stated, kinds = _article_figures(candidate.article)
+        missing_figures = sum(1 for f in intent.facts if f.normalized not in stated)
+        missing_answer = float(wanted is not None and not wanted & kinds)
+    missing_event = 0.0
+    if intent.relations:
+        words = _article_words(candidate.article)
+        missing_event = float(not any(relation_forms(r) & words for r in intent.relations))
     named = set(intent.outlet_names)
     outlet = candidate.article.outlet.name
     margin = (candidate.score - runner_up) / 100 if runner_up is not None else 1.0
@@ -180,6 +185,7 @@ def _pieces(article: Article) -> Iterable[str]:
         read += len(paragraph)
 
 
+@lru_cache(maxsize=ARTICLES_CACHED)
 def _article_words(article: Article) -> frozenset[str]:
     words: set[str] = set(index_terms(article.outlet.name))
     for piece in _pieces(article):
@@ -187,6 +193,7 @@ def _article_words(article: Article) -> frozenset[str]:
     return frozenset(words)
 
 
+@lru_cache(maxsize=ARTICLES_CACHED)
 def _article_figures(article: Article) -> tuple[frozenset[str], frozenset[str]]:
     """The figures an article states (normalised), and their kinds (money, year, ...)."""
     found: set[str] = set()

@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
-SAMPLE_ARTICLES = 12  # articles read per word
-SAMPLE_CHARS = 2_000  # of each: the excerpt and the body's lead
+SAMPLE_ARTICLES = 8  # articles read per word
+SAMPLE_CHARS = 1_000  # of each: the excerpt and the body's lead
 CACHED_WORDS = 50_000
 _WORD = re.compile(r"[^\W_]+")
 _SENTENCE_END = frozenset(".!?:\"'“”")
