@@ -15,6 +15,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from bot.corpus.invisible import strip_invisible
 from bot.corpus.model import Article
 from bot.engine.engine import Engine
 from bot.engine.results import (
@@ -126,7 +127,15 @@ def to_json(command: str, query: str, answer: Answer | NotFound) -> dict[str, An
 
 
 def to_text(command: str, answer: Answer | NotFound) -> str:
-    """Plain text for a terminal or a pipe: the same facts as the JSON, for people."""
+    """Plain text for a terminal or a pipe: the same facts as the JSON, for people.
+
+    Corpus text reaches a terminal here, so bidi controls and invisible characters are dropped
+    as in every card: a right-to-left override would reorder what the terminal shows.
+    """
+    return strip_invisible(_text(command, answer))
+
+
+def _text(command: str, answer: Answer | NotFound) -> str:
     if isinstance(answer, NotFound):
         return _not_found_text(answer)
     if isinstance(answer, SearchResult):

@@ -160,3 +160,12 @@ async def test_did_you_mean_buttons_show_no_invisible_character() -> None:
     labels = [item.label for item in view.children]
     assert labels[0] == "Clearview AI contract with ICE signed"
     assert not {ch for label in labels for ch in label} & set(INVISIBLE)
+
+
+def test_the_cli_text_shows_no_invisible_character(engine: Engine) -> None:
+    from bot.answers import run_command, to_text
+
+    for command in ("search", "source", "summary"):
+        text = to_text(command, run_command(engine, command, "clearview ice contract"))
+        assert "Clearview AI contract with ICE signed" in text, command
+        assert not set(text) & set(INVISIBLE), command
