@@ -71,10 +71,15 @@ def _hit(hit: Hit) -> dict[str, Any]:
     return _result(hit.article, hit.score, hit.marked())
 
 
-def story_json(story: Story) -> dict[str, Any]:
-    """A story as the README documents it: counts, first report, timeline."""
+def story_json(story: Story, matched: Article | None = None) -> dict[str, Any]:
+    """A story as the README documents it: headline, counts, first report, timeline.
+
+    ``title`` is the headline a card shows (``Story.headline``): the matched article's title
+    unless that was inferred from a scrape's first sentence and a member has a real one.
+    """
     first = story.first
     return {
+        "title": story.headline(matched).title,
         "articles": len(story.articles),
         "outlets": list(story.outlets),
         "first": None
@@ -120,7 +125,7 @@ def to_json(command: str, query: str, answer: Answer | NotFound) -> dict[str, An
     elif isinstance(answer, AskAnswer):
         out["answer"] = {"text": answer.passage.text, "url": answer.passage.article.url}
     elif isinstance(answer, SourceAnswer | CoverageAnswer):
-        out["story"] = story_json(answer.story)
+        out["story"] = story_json(answer.story, answer.hit.article)
         if isinstance(answer, SourceAnswer):
             out["urls"] = list(answer.hit.article.urls)
     return out

@@ -33,6 +33,7 @@ from bot.engine.results import (
     Story,
     SummaryAnswer,
 )
+from bot.engine.text import possessive
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
 TITLE_MAX = 256
@@ -271,8 +272,10 @@ def link(article: Article, limit: int = 120) -> str:
     return f"[{escape(cut(article.title, limit).translate(_LINK_TEXT))}]({url})"
 
 
-def _why(hit: Hit) -> str:
-    return f"matched in {hit.field} · confidence {hit.score:.0f}/100"
+def _why(hit: Hit, other: Article | None = None) -> str:
+    """What matched and how surely; ``other``: the match is another article than the title's."""
+    where = f"{possessive(defuse(other.outlet.name))} {hit.field}" if other else hit.field
+    return f"matched in {where} · confidence {hit.score:.0f}/100"
 
 
 def answer_cards(answer: Answer | NotFound) -> list[Card]:
@@ -284,12 +287,19 @@ def answer_cards(answer: Answer | NotFound) -> list[Card]:
             return [not_found_card(answer.not_found)]
         return search_pages(answer)[:1]
     article = answer.hit.article
+    footer = _why(answer.hit)
+    if isinstance(answer, CoverageAnswer):
+        # The card names the story: a real headline, never a scrape's first sentence, and
+        # its link, outlet and time are that headline's, so the title says where it leads.
+        article = answer.story.headline(article)
+        if article.id != answer.hit.article.id:
+            footer = _why(answer.hit, answer.hit.article)
     base = {
         "url": article.url,
         "thumbnail": article.image.url if article.image else None,
         "timestamp": article.published,
         "author": defuse(article.outlet.name),
-        "footer": _why(answer.hit),
+        "footer": footer,
     }
     title = escape(article.title)
     if isinstance(answer, SummaryAnswer):

@@ -13,7 +13,7 @@ import bisect
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Literal
@@ -47,7 +47,7 @@ from bot.engine.results import (
 from bot.engine.scoring import CONFIDENT, QueryTerms, Rated, Scorer, best_first
 from bot.engine.stories import StoryIndex
 from bot.engine.summary import MAX_SUMMARY_CHARS, summarize
-from bot.engine.text import STOPWORDS
+from bot.engine.text import STOPWORDS, possessive
 from bot.engine.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -656,25 +656,51 @@ class Engine:
             return Story(article.id, (article,), first)
 
     def related(self, query: str, limit: int = 10) -> RelatedAnswer | NotFound:
-        """Explicitly related articles, the rest of the story, then similar coverage."""
+        """What to read next: ``related:`` entries, the rest of the story, similar coverage.
+
+        Order, each item once under the first reason that finds it: the article's own
+        ``related:`` links (either way), then the entries of the story's other articles' lists
+        (earliest report first, each list in its order) naming whose list, then the rest of the
+        story, then similar coverage. A story's articles often come from different feeds with
+        different lists: without the others' lists, an article known only as someone's related
+        entry (most of a story's) showed none of the related reading its story has. A story
+        mate found through a list says "same story" too.
+        """
         hit = self._best(query)
         if isinstance(hit, NotFound):
             return hit
         article = hit.article
         articles = self._snapshot.articles
+        story = self.story_of(article).articles
+        mates = {a.id for a in story if a.id != article.id}
         items: dict[str, RelatedItem] = {}
-        for other in self.story_of(article).articles:
-            if other.id != article.id:
-                items[other.id] = RelatedItem(other, "same story", 100.0)
+
+        def add(other: Article | None, reason: str, score: float) -> None:
+            if other is None or other.id == article.id or other.id in items:
+                return
+            if other.id in mates:
+                reason += "; same story"
+            items[other.id] = RelatedItem(other, reason, score)
+
         for other_id in article.related:
-            other = articles.get(other_id)
-            if other is not None and other_id not in items:
-                items[other_id] = RelatedItem(other, "listed as related", 90.0)
-        for other, reason, score in self._similar(article, limit):
+            add(articles.get(other_id), "listed as related", 100.0)
+        # Each step only adds after the last, so once ``limit`` are found the rest is not read:
+        # a big story's lists (and a popular entry's long provenance) cost nothing unshown.
+        for member in story:
+            if len(items) >= limit:
+                break
+            if member.id == article.id:
+                continue
+            whose = f"in {possessive(member.outlet.name or member.outlet.domain)} related list"
+            for other in _listed_by(member, articles):
+                add(other, whose, 95.0)
+        for other in story:
             if other.id not in items and other.id != article.id:
-                items[other.id] = RelatedItem(other, reason, score)
-        ranked = sorted(items.values(), key=lambda i: -i.score)[:limit]
-        return RelatedAnswer(query, hit, tuple(ranked))
+                items[other.id] = RelatedItem(other, "same story", 90.0)
+        if len(items) < limit:
+            for other, reason, score in sorted(self._similar(article, limit), key=lambda s: -s[2]):
+                add(other, reason, score)
+        return RelatedAnswer(query, hit, tuple(items.values())[:limit])
 
     def _similar(self, article: Article, limit: int) -> Iterable[tuple[Article, str, float]]:
         """Articles sharing the rarest title and excerpt words or topics with ``article``."""
@@ -774,6 +800,20 @@ class Engine:
             if article is not None:
                 _put(out, article.title, "title")
         return list(out.values())[:limit]
+
+
+def _listed_by(member: Article, articles: Mapping[str, Article]) -> Iterator[Article]:
+    """The articles ``member``'s own ``related:`` list names, in its order.
+
+    ``member.related`` links both ways; an entry read from its list records the member as
+    ``via`` in its provenance, which tells the member's picks from the articles that listed it.
+    """
+    for other_id in member.related:
+        other = articles.get(other_id)
+        if other is not None and any(
+            p.via == member.id and p.kind == "related" for p in other.provenance
+        ):
+            yield other
 
 
 def _candidate(item: Rated, parsed: QueryTerms) -> Candidate:

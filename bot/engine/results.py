@@ -98,6 +98,20 @@ class Story:
         """Distinct outlet names in timeline order."""
         return tuple(dict.fromkeys(a.outlet.name for a in self.articles if a.outlet.name))
 
+    def headline(self, matched: Article | None = None) -> Article:
+        """The article whose title names the story: ``matched`` when its title is real.
+
+        A scrape without a title is titled by its first sentence ("In a sinister partnership
+        that…"), which reads as a lede, not a headline, so such an article names the story only
+        when no member has a title a source gave. Otherwise the article the query matched
+        (what the user asked about) is kept, then the earliest member with a real title: the
+        first report when it has one, as digests title a story.
+        """
+        if matched is not None and not matched.title_inferred:
+            return matched
+        real = next((a for a in self.articles if not a.title_inferred), None)
+        return real or matched or self.articles[0]
+
 
 @dataclass(frozen=True, slots=True)
 class SourceAnswer:

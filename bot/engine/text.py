@@ -229,3 +229,13 @@ def excerpt_sentences(text: str) -> list[str]:
         return parts[:-1]
     fragment = _CUT_TAIL.sub("", parts[-1])
     return [*parts[:-1], fragment + "…"] if fragment else parts[:-1]
+
+
+def possessive(name: str) -> str:
+    """Whose, as a reader says it: Business Insider's, The New York Times'.
+
+    Answers name whose related list or whose article something came from; a name that is
+    blank is "another report", never a bare "'s".
+    """
+    name = name.strip() or "another report"
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
