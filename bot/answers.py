@@ -57,8 +57,11 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _result(article: Article, score: float | None, excerpt: str) -> dict[str, Any]:
+    # "url" is the address a source gave, for people and browsers; "canonical_url" is the
+    # article's identity, for scripts that deduplicate or join on it.
     return {
-        "url": article.url,
+        "url": article.link,
+        "canonical_url": article.url,
         "title": article.title,
         "outlet": article.outlet.name,
         "published": _iso(article.published),
@@ -84,13 +87,13 @@ def story_json(story: Story, matched: Article | None = None) -> dict[str, Any]:
         "outlets": list(story.outlets),
         "first": None
         if first is None
-        else {"outlet": first.outlet.name, "published": _iso(first.published), "url": first.url},
+        else {"outlet": first.outlet.name, "published": _iso(first.published), "url": first.link},
         "timeline": [
             {
                 "outlet": a.outlet.name,
                 "published": _iso(a.published),
                 "title": a.title,
-                "url": a.url,
+                "url": a.link,
             }
             for a in story.articles
         ],
@@ -123,11 +126,14 @@ def to_json(command: str, query: str, answer: Answer | NotFound) -> dict[str, An
     if isinstance(answer, SummaryAnswer):
         out["summary"] = list(answer.summary)
     elif isinstance(answer, AskAnswer):
-        out["answer"] = {"text": answer.passage.text, "url": answer.passage.article.url}
+        out["answer"] = {"text": answer.passage.text, "url": answer.passage.article.link}
     elif isinstance(answer, SourceAnswer | CoverageAnswer):
         out["story"] = story_json(answer.story, answer.hit.article)
         if isinstance(answer, SourceAnswer):
-            out["urls"] = list(answer.hit.article.urls)
+            # Every address the sources gave, as given, the shown one first.
+            article = answer.hit.article
+            shown = (article.link,) if article.link else ()
+            out["urls"] = list(dict.fromkeys((*shown, *article.urls)))
     return out
 
 
@@ -151,10 +157,10 @@ def _text(command: str, answer: Answer | NotFound) -> str:
             lines += [
                 f"{i}. {_heading(hit.article)}  [{hit.score:.0f}, {hit.field}]",
                 f"   {hit.marked()}",
-                f"   {hit.article.url or '(no link)'}",
+                f"   {hit.article.link or '(no link)'}",
             ]
         return "\n".join(lines)
-    lines = [_heading(answer.hit.article), answer.hit.article.url or "(no link)", ""]
+    lines = [_heading(answer.hit.article), answer.hit.article.link or "(no link)", ""]
     if isinstance(answer, SummaryAnswer):
         lines.append(" ".join(answer.summary))
     elif isinstance(answer, AskAnswer):
@@ -165,8 +171,9 @@ def _text(command: str, answer: Answer | NotFound) -> str:
         ]
     elif isinstance(answer, SourceAnswer | CoverageAnswer):
         lines += _story_lines(answer.story)
-        if isinstance(answer, SourceAnswer) and len(answer.hit.article.urls) > 1:
-            lines += ["", "also at:"] + [f"  {u}" for u in answer.hit.article.urls]
+        elsewhere = answer.hit.article.links[1:] if isinstance(answer, SourceAnswer) else ()
+        if elsewhere:
+            lines += ["", "also at:"] + [f"  {u}" for u in elsewhere]
     return "\n".join(lines)
 
 

@@ -265,8 +265,12 @@ _LINK_TEXT = str.maketrans("[]", "［］")
 
 
 def link(article: Article, limit: int = 120) -> str:
-    """A Markdown link to the article (or its plain title when it has no safe URL)."""
-    url = safe_url(article.url)
+    """A Markdown link to the article (or its plain title when it has no safe URL).
+
+    It links the address a source gave (``Article.link``), not the canonical form, which some
+    sites do not serve.
+    """
+    url = safe_url(article.link)
     if url is None or len(url) > LINK_URL_MAX:
         return escape(cut(article.title, limit))
     return f"[{escape(cut(article.title, limit).translate(_LINK_TEXT))}]({url})"
@@ -295,7 +299,7 @@ def answer_cards(answer: Answer | NotFound) -> list[Card]:
         if article.id != answer.hit.article.id:
             footer = _why(answer.hit, answer.hit.article)
     base = {
-        "url": article.url,
+        "url": article.link,
         "thumbnail": article.image.url if article.image else None,
         "timestamp": article.published,
         "author": defuse(article.outlet.name),
@@ -310,9 +314,9 @@ def answer_cards(answer: Answer | NotFound) -> list[Card]:
         return [make_card(title, f"{quote}\n\n— {byline(article)}", **base)]
     if isinstance(answer, SourceAnswer):
         fields = [("Published by", byline(article))]
-        shown = safe_url(article.url)
-        printed = dict.fromkeys(safe_url(u) for u in article.urls)
-        variants = [u for u in printed if u is not None and u != shown]
+        # Other places the article lives, as given: not its www., tracking or AMP variants.
+        printed = dict.fromkeys(safe_url(u) for u in article.links[1:])
+        variants = [u for u in printed if u is not None]
         if variants:
             fields.append(("Also at", _url_lines(variants[:5])))
         fields += _story_fields(answer.story, article)

@@ -40,9 +40,10 @@ from tests.discord_stub import (
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
-VERGE = "https://theverge.com/2020/8/14/21368930/clearview-ai-ice-contract-privacy-immigration"
+# The seeds' links as their webUrl gives them (www. included): what a card shows.
+VERGE = "https://www.theverge.com/2020/8/14/21368930/clearview-ai-ice-contract-privacy-immigration"
 BUSINESS_INSIDER = (
-    "https://businessinsider.com/ice-clearview-ai-sign-contract-facial-recognition-2020-8"
+    "https://www.businessinsider.com/ice-clearview-ai-sign-contract-facial-recognition-2020-8"
 )
 URL_IN_MARKDOWN = re.compile(r"\]\(([^)\s]+)\)|<([a-z][a-z0-9+.-]*:[^>\s]+)>")
 

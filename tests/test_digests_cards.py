@@ -26,7 +26,8 @@ def article(n: int, title: str | None = None, outlet: str = "Outlet") -> Article
     return Article(
         id=f"{n:016x}",
         title=title or f"Story number {n} " + "with a rather long headline " * 6,
-        url=f"https://example.com/{n}/" + "x" * 150,
+        url=f"https://example.com/{n}/" + "x" * 150,  # identity; the link is the one given
+        urls=(f"https://www.example.com/{n}/" + "x" * 150,),
         outlet=Outlet(f"{outlet} {n % 7}", "example.com"),
         published=datetime(2024, 3, 1, tzinfo=UTC) + timedelta(minutes=n),
     )
@@ -69,9 +70,11 @@ def test_a_long_digest_fits_one_message_and_counts_the_rest() -> None:
     text = "\n".join(f.value for c in cards for f in c.fields)
     for group in shown.groups:
         for a in group.articles:
-            assert a.url in text
+            assert f"({a.link})" in text
     hidden = set(digest.article_ids) - set(shown.article_ids)
-    assert all(f"{a.url})" not in text for g in digest.groups for a in g.articles if a.id in hidden)
+    assert all(
+        f"({a.link})" not in text for g in digest.groups for a in g.articles if a.id in hidden
+    )
 
 
 def test_a_big_story_continues_in_another_field_rather_than_losing_items() -> None:

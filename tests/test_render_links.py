@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.corpus.model import Article, Outlet
-from bot.corpus.urls import canonical_url, printable_url
+from bot.corpus.urls import canonical_url, is_amp_url, printable_url
 from bot.engine.results import CoverageAnswer, Hit, SourceAnswer, Story
 from bot.render import Card, answer_cards, cut, link, safe_url, when
 from tests.discord_markdown import Parsed, parse
@@ -230,15 +230,24 @@ def test_a_link_parses_back_to_its_title_and_its_url_alone(title: str, url: GenU
         assert _shown(seen) == title
 
 
+def places(given: list[GenUrl]) -> list[str]:
+    """Where a source card should send readers: one given URL per article address (canonical
+    form), a linkable page before an AMP copy, else in the given order; the card's link first."""
+    best: dict[str, str] = {}
+    for url in sorted((g.text for g in given if g.linkable), key=is_amp_url):
+        best.setdefault(canonical_url(url), url)
+    return list(best.values())
+
+
 @PROPERTY
 @given(variants=st.lists(urls(), min_size=1, max_size=4))
-def test_also_at_lists_each_variant_once_as_itself_and_nothing_else(
+def test_also_at_lists_each_other_address_once_as_given_and_nothing_else(
     variants: list[GenUrl],
 ) -> None:
     main = article("Story", "https://news.example/story", *(v.text for v in variants))
     card = source_card(main)
-    meant = {address(v.text) for v in variants if v.linkable}
-    meant -= {address("https://news.example/story")}
+    elsewhere = places([GenUrl("https://news.example/story", True), *variants])[1:]
+    meant = {address(u) for u in elsewhere}
     names = [f.name for f in card.fields]
     if not meant:
         assert "Also at" not in names
@@ -251,9 +260,9 @@ def test_also_at_lists_each_variant_once_as_itself_and_nothing_else(
     assert found <= meant
     # Lines are whole: a URL that would take the field past 1,024 characters is left out.
     value = field(card, "Also at")
-    for v in variants:
-        if v.linkable and address(v.text) in meant - found:
-            assert len(value) + len(printable_url(v.text) or "") + 3 > 1024
+    for url in elsewhere:
+        if address(url) in meant - found:
+            assert len(value) + len(printable_url(url) or "") + 3 > 1024
 
 
 @settings(PROPERTY, max_examples=100)
@@ -271,9 +280,9 @@ def test_a_source_card_shows_the_corpus_text_and_the_intended_links_only(
     variants: list[GenUrl],
     excerpt: str,
 ) -> None:
-    # Articles link their canonical URL, as loaded articles do.
+    # As loaded: the canonical URL names the article, the URLs the source gave are kept as given.
     main, first = (
-        article(t, canonical_url(u.text), *vs, outlet=o, id=i)._replace(excerpt=excerpt)
+        article(t, u.text, *vs, outlet=o, id=i)._replace(url=canonical_url(u.text), excerpt=excerpt)
         for t, u, o, vs, i in zip(
             titles, raw, outlets, ([v.text for v in variants], []), ("main", "first"), strict=True
         )
@@ -286,9 +295,10 @@ def test_a_source_card_shows_the_corpus_text_and_the_intended_links_only(
         assert seen.links == []
         shortened = _shown(seen).endswith("…") and want.startswith(_shown(seen)[:-1])
         assert _shown(seen) == want or shortened  # an embed title holds 256 characters
-    assert (card.url is not None) == raw[0].linkable
+    shown = places([raw[0], *variants])
+    assert (card.url is not None) == bool(shown)
     if card.url is not None:
-        assert address(card.url) == address(main.url or "")
+        assert address(card.url) == address(shown[0])  # as given, not the canonical form
         assert printable_url(card.url) == card.url  # already as printable as it gets
 
     fields = {f.name: parse(f.value) for f in card.fields}
@@ -306,11 +316,8 @@ def test_a_source_card_shows_the_corpus_text_and_the_intended_links_only(
         if raw[1].linkable:
             [(text, url)] = seen.links
             assert text.replace("\u200b", "") == shown_title
-            assert address(url) == address(first.url or "")
+            assert address(url) == address(raw[1].text)
         else:
             assert seen.links == []
     also = fields.get("Also at", Parsed())
-    meant = {address(v.text) for v in variants if v.linkable}
-    if raw[0].linkable:
-        meant -= {address(main.url or "")}
-    assert {address(u) for _, u in also.links} == meant
+    assert {address(u) for _, u in also.links} == {address(u) for u in shown[1:]}

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, NamedTuple
 
+from bot.corpus.urls import distinct_urls, shown_url
+
 SourceKind = Literal["file", "related"]
 Severity = Literal["error", "warning"]
 
@@ -64,7 +66,13 @@ class Problem:
 
 
 class Article(NamedTuple):
-    """One real article, however many files and URL variants it was reached through."""
+    """One real article, however many files and URL variants it was reached through.
+
+    ``url`` is the canonical form (``canonical_url``): the article's identity, which merges its
+    records and names it in expectations, never shown. ``urls`` holds every address the sources
+    gave, exactly as given (http(s) only), the preferred record's first and each record's
+    ``webUrl`` ahead of its other addresses; ``link`` is the one to show.
+    """
 
     id: str
     title: str
@@ -98,6 +106,19 @@ class Article(NamedTuple):
     def text(self) -> str:
         """The article's words for indexing and quoting: body when known, else the excerpt."""
         return "\n\n".join(self.body) if self.body else self.excerpt
+
+    @property
+    def link(self) -> str | None:
+        """The address to show: the best one a source gave (``shown_url``), or None.
+
+        Chosen when asked, not stored, so the cache's article shape is unchanged.
+        """
+        return shown_url(self.urls)
+
+    @property
+    def links(self) -> tuple[str, ...]:
+        """``link`` first, then one given address for each other place the article lives."""
+        return distinct_urls(self.urls)
 
     @property
     def image(self) -> Image | None:

@@ -3,12 +3,17 @@
 Written on ``urllib.parse`` rather than ``url-normalize``: that library does the RFC 3986 part
 only (no AMP or tracking rules) and measured 80 µs a URL here, more than the YAML parse of a
 whole record's URLs is allowed to cost. The rules below are the ones the real corpus needs.
+
+The canonical form is identity only (merging, deduplication, matching expectations): it is never
+shown, since not every site serves it. What is shown is an address a source gave, exactly as
+given (``shown_url``), and printed through ``printable_url``.
 """
 
 from __future__ import annotations
 
 import re
 import string
+from collections.abc import Iterable
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
@@ -220,6 +225,59 @@ def _print_part(part: str) -> str:
         else:  # not quote(): it never encodes "_" or "~"; a lone surrogate prints as %3F
             out.extend(f"%{b:02X}" for b in c.encode("utf-8", "replace"))
     return "".join(out)
+
+
+def is_amp_url(url: str) -> bool:
+    """True for an AMP copy of a page: an AMP path or ``?amp``, an ``amp.`` host, the AMP cache.
+
+    An AMP copy is the same article (``canonical_url`` folds it) but not the page the publisher
+    points readers to: it is shown only when a source gave no other address.
+    """
+    match = _split(url) if isinstance(url, str) else None
+    if match is None:
+        return False
+    host, path, query = match.group(2).lower(), match.group(4), match.group(5)
+    if host.endswith(_AMP_CACHE_SUFFIX) or host.startswith("amp."):
+        return True
+    if "amp" in path.lower() and (_AMP_SEGMENT.search(path) or _AMP_SUFFIX.search(path)):
+        return True
+    if query and "amp" in query.lower():
+        for part in query.split("&"):
+            key, _, value = part.partition("=")
+            if key.lower() == "amp" or (key.lower() == "outputtype" and value.lower() == "amp"):
+                return True
+    return False
+
+
+def shown_urls(urls: Iterable[str]) -> tuple[str, ...]:
+    """The addresses a source gave that may be shown, the publisher's pages before AMP copies.
+
+    Otherwise the given order is kept: a record's ``webUrl`` comes first, then its other
+    addresses (``originalUrl`` among them), and a merged article lists its preferred record's
+    first, so the first address here is the best one a source gave. Only URLs that
+    ``printable_url`` can print count; each is exactly as given, never the canonical form, which
+    names the article but is not always served (a site may answer only under ``www.``).
+    """
+    showable = [u for u in dict.fromkeys(urls) if printable_url(u) is not None]
+    return tuple(sorted(showable, key=is_amp_url))  # stable: the given order within each kind
+
+
+def shown_url(urls: Iterable[str]) -> str | None:
+    """The one address to link an article by: the first of ``shown_urls``, if any."""
+    shown = shown_urls(urls)
+    return shown[0] if shown else None
+
+
+def distinct_urls(urls: Iterable[str]) -> tuple[str, ...]:
+    """One shown address per article address (canonical form), the best of each.
+
+    The first is ``shown_url``'s; the rest are where else the article lives, for "Also at":
+    ``www.``, tracking and AMP variants of the shown page are the same place and left out.
+    """
+    best: dict[str, str] = {}
+    for url in shown_urls(urls):
+        best.setdefault(canonical_url(url), url)
+    return tuple(best.values())
 
 
 def domain_of(url: str) -> str:
