@@ -27,16 +27,17 @@ $(BIN)/python:
 
 # --no-deps + --require-hashes: only what the lock names, byte for byte; `pip check` then fails
 # if the lock ever missed a dependency, except for a package requirements-exclude.txt names
-# (any other line of pip check's report fails the install, and is printed). The project goes
-# in editable without build isolation, so its build uses the locked setuptools instead of
-# fetching the newest one.
+# (any other line of pip check's report fails the install, and is printed; so does a pip check
+# that fails without a report). The project goes in editable without build isolation, so its
+# build uses the locked setuptools instead of fetching the newest one.
 $(STAMP): $(BIN)/python $(LOCK) $(EXCLUDES) pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes \
 		--no-deps -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
 		--no-build-isolation -e .
-	$(BIN)/python -m pip check > $(VENV)/pip-check.txt || ! grep -viE \
-		"^[^ ]+ [^ ]+ requires ($(EXCLUDED_RE)), which is not installed\.$$" $(VENV)/pip-check.txt
+	$(BIN)/python -m pip check > $(VENV)/pip-check.txt || { test -s $(VENV)/pip-check.txt && \
+		! grep -viE "^[^ ]+ [^ ]+ requires ($(EXCLUDED_RE)), which is not installed\.$$" \
+		$(VENV)/pip-check.txt; }
 	touch $(STAMP)
 
 run: $(STAMP)

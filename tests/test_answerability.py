@@ -112,5 +112,39 @@ def test_refitting_the_answerability_model_reproduces_the_shipped_weights() -> N
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    fitted = json.loads((ROOT / "bot" / "engine" / "answerability.json").read_text())
-    assert set(fitted["weights"]) == set(fitted["features"])
+
+
+def test_an_outlet_filter_is_the_rule_and_an_outlet_in_the_query_only_reorders(
+    engine: Engine,
+) -> None:
+    result = engine.search("the verge on ice and clearview", outlet="Business Insider")
+    assert all(h.article.outlet.name == "Business Insider" for h in result.hits)
+    assert result.hits or result.not_found is not None
+
+
+def test_source_with_a_named_outlet_answers_with_its_article_on_the_same_story(
+    engine: Engine,
+) -> None:
+    # The words are Business Insider's headline; the outlet asked for is The Verge, whose
+    # article is on the same story.
+    answer = engine.source("the verge coverage of ICE signs contract with Clearview AI")
+    assert isinstance(answer, SourceAnswer)
+    assert answer.hit.article.outlet.name == "The Verge"
+
+
+def test_a_megabyte_excerpt_costs_its_own_answers_under_a_second(tmp_path: Path) -> None:
+    import time
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    # ~4 MB of the very figures and names a money question reads an article for.
+    hostile = "Clearview paid $1,234 million to ICE in May 2020 and 45% more. " * 60_000
+    for n in range(5):  # five, so every query near them reads them all
+        record = {"title": f"ICE and Clearview {n}", "url": f"https://e.example/{n}"}
+        (corpus / f"huge{n}.json").write_text(json.dumps({**record, "excerpt": hostile}), "utf-8")
+    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db", max_bytes=8_000_000).load()
+    engine = Engine(snapshot)
+    for command in ("search", "summary", "source", "ask", "coverage"):
+        start = time.perf_counter()
+        run_command(engine, command, "How much did Clearview pay ICE?")
+        assert time.perf_counter() - start < 1.0, command

@@ -454,3 +454,21 @@ async def test_watcher_survives_a_fifo_appearing(site: Path) -> None:
     finally:
         stop.set()
         loader.close()
+
+
+def test_a_folder_swapped_for_a_link_out_between_listing_and_reading_is_refused(
+    tmp_path: Path,
+) -> None:
+    corpus = tmp_path / "corpus"
+    (corpus / "sub").mkdir(parents=True)
+    (corpus / "sub" / "a.txt").write_text("Outlet\nA fine article about ports.\n", "utf-8")
+    secret = tmp_path / "outside"
+    secret.mkdir()
+    (secret / "a.txt").write_text("Leak\nTOKEN=hunter2 leaked from outside.\n", "utf-8")
+    roots = safe_read.real_roots([str(corpus)])
+    target = safe_read.resolve(str(corpus / "sub" / "a.txt"), roots)  # listed while inside
+    (corpus / "sub" / "a.txt").unlink()
+    (corpus / "sub").rmdir()
+    (corpus / "sub").symlink_to(secret, target_is_directory=True)  # swapped before the read
+    with pytest.raises(safe_read.Refused, match="outside the corpus folders"):
+        safe_read.read_regular(target, 1_000_000, roots)

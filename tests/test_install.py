@@ -38,9 +38,13 @@ class Locked:
     via: tuple[str, ...]
 
 
-def _lock_entries() -> dict[str, Locked]:
-    """Parse uv's pip-compatible lock: a requirement line, its --hash lines, its '# via' lines."""
-    entries: dict[str, Locked] = {}
+def _lock_entries() -> dict[str, list[Locked]]:
+    """Parse uv's pip-compatible lock: a requirement line, its --hash lines, its '# via' lines.
+
+    A package may be locked more than once, at versions for different Pythons (numpy), each
+    with its marker: every entry is kept.
+    """
+    entries: dict[str, list[Locked]] = {}
     blocks = re.split(r"\n(?=\S)", LOCK.read_text(encoding="utf-8"))
     for block in blocks:
         head = block.split("\\", 1)[0].strip()
@@ -53,8 +57,8 @@ def _lock_entries() -> dict[str, Locked]:
         comments = [line.lstrip("#").strip() for line in lines if line.startswith("#")]
         via = tuple(c.removeprefix("via").strip() for c in comments if c and c != "via")
         name = canonicalize_name(requirement.name)
-        entries[name] = Locked(
-            name, spec.version, requirement.marker, block.count("--hash=sha256:"), via
+        entries.setdefault(name, []).append(
+            Locked(name, spec.version, requirement.marker, block.count("--hash=sha256:"), via)
         )
     return entries
 
@@ -72,16 +76,18 @@ def test_every_declared_dependency_is_locked_at_a_version_its_range_allows() -> 
     locked = _lock_entries()
     for name, requirement in _declared().items():
         assert name in locked, f"{name} is in pyproject.toml but not in the lock: run `make lock`"
-        assert requirement.specifier.contains(locked[name].version, prereleases=True), (
-            f"the lock pins {name}=={locked[name].version}, outside pyproject's "
-            f"{requirement.specifier}: run `make lock`"
-        )
+        for entry in locked[name]:
+            assert requirement.specifier.contains(entry.version, prereleases=True), (
+                f"the lock pins {name}=={entry.version}, outside pyproject's "
+                f"{requirement.specifier}: run `make lock`"
+            )
 
 
 def test_the_lock_holds_nothing_pyproject_no_longer_asks_for() -> None:
     direct = {
         name
-        for name, entry in _lock_entries().items()
+        for name, entries in _lock_entries().items()
+        for entry in entries
         # uv names no source for what it read from stdin: the build backend `make lock` pipes in.
         if PROJECT_SOURCE in entry.via or not entry.via
     }
@@ -89,15 +95,15 @@ def test_the_lock_holds_nothing_pyproject_no_longer_asks_for() -> None:
 
 
 def test_every_locked_package_is_pinned_with_hashes() -> None:
-    entries = _lock_entries()
+    entries = [entry for same in _lock_entries().values() for entry in same]
     assert len(entries) >= len(_declared())
-    unhashed = [entry.name for entry in entries.values() if entry.hashes == 0]
+    unhashed = [entry.name for entry in entries if entry.hashes == 0]
     assert not unhashed
 
 
 def test_what_is_installed_is_what_the_lock_says() -> None:
     checked = 0
-    for entry in _lock_entries().values():
+    for entry in (entry for same in _lock_entries().values() for entry in same):
         if entry.marker is not None and not entry.marker.evaluate():
             continue
         try:

@@ -169,3 +169,19 @@ def test_the_cli_text_shows_no_invisible_character(engine: Engine) -> None:
         text = to_text(command, run_command(engine, command, "clearview ice contract"))
         assert "Clearview AI contract with ICE signed" in text, command
         assert not set(text) & set(INVISIBLE), command
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("Reu\ufe0fters", "Reuters"),  # a variation selector after a Latin letter hides nothing
+        ("Re\u034futers", "Reuters"),  # combining grapheme joiner
+        ("\u115f\u1160News", "News"),  # Hangul fillers
+        ("Ne\u180bws", "News"),  # Mongolian variation selector
+        ("\u2764\ufe0f love", "\u2764\ufe0f love"),  # an emoji's own selector stays
+    ],
+)
+def test_selectors_and_fillers_that_only_hide_a_difference_are_removed(
+    text: str, shown: str
+) -> None:
+    assert strip_invisible(text) == shown

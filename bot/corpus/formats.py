@@ -85,7 +85,7 @@ def parse_file(
         if suffix not in SUPPORTED_SUFFIXES:
             kind = f"'{suffix}'" if suffix else "(no extension)"
             return refused(f"unsupported file type {kind}; skipped", "warning")
-        data = safe_read.read_regular(target, max_bytes)
+        data = safe_read.read_regular(target, max_bytes, roots or None)
     except safe_read.Refused as exc:
         return refused(exc.reason, exc.severity)
     except OSError as exc:

@@ -29,6 +29,7 @@ _OPEN_FLAGS = (
 _MIN_CHUNK = 64 * 1024  # reads after the first, when the size said was wrong
 LINK_OUTSIDE = "symlink pointing outside the corpus folders; not followed"
 LINK_BROKEN = "symlink whose target is missing or loops; skipped"
+MOVED_OUTSIDE = "reached outside the corpus folders when opened (a folder was swapped); skipped"
 
 
 class Refused(Exception):
@@ -91,11 +92,13 @@ def not_regular(mode: int) -> str | None:
     return f"{kind}, not a regular file; skipped"
 
 
-def read_regular(path: str, max_bytes: int) -> bytes:
+def read_regular(path: str, max_bytes: int, roots: Sequence[str] | None = None) -> bytes:
     """The bytes of the regular file at ``path``, at most ``max_bytes`` of them.
 
     ``path``'s final component must not be a link (``resolve`` gives such a path). Raises
-    ``Refused`` for anything but a regular file and for a file over the limit.
+    ``Refused`` for anything but a regular file and for a file over the limit. With ``roots``,
+    also for a file that turns out, once open, to lie outside them: a folder on the way may
+    have been swapped for a link between the listing and the open.
     """
     reason = not_regular(os.lstat(path).st_mode)  # opening a device can itself do things
     if reason:
@@ -106,6 +109,8 @@ def read_regular(path: str, max_bytes: int) -> bytes:
         reason = not_regular(st.st_mode)
         if reason:
             raise Refused(reason)
+        if roots is not None and not inside(_opened_path(fd, path, st), roots):
+            raise Refused(MOVED_OUTSIDE)
         if st.st_size > max_bytes:  # refused before reading a byte
             raise Refused(
                 f"file is {st.st_size:,} bytes, over the {max_bytes:,}-byte limit; skipped"
@@ -119,6 +124,24 @@ def read_regular(path: str, max_bytes: int) -> bytes:
             f"{st.st_size:,} bytes; skipped"
         )
     return data
+
+
+def _opened_path(fd: int, path: str, st: os.stat_result) -> str:
+    """Where the open file ``fd`` really is, whatever became of the path it was opened by.
+
+    Linux names it in /proc; elsewhere the path is resolved again and must still lead to the
+    very file that is open (same device and inode), or the answer is "" (outside everything).
+    """
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        real = os.path.realpath(path)
+        try:
+            again = os.stat(real)
+        except OSError:
+            return ""
+        same = (again.st_dev, again.st_ino) == (st.st_dev, st.st_ino)
+        return real if same else ""
 
 
 def read_bounded(fd: int, limit: int, size_hint: int = 0) -> bytes:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 MIN_LETTERS, MAX_LETTERS = 3, 6
 LEAD_PARAGRAPHS = 2  # body paragraphs read after the excerpt
+OPENING_CHARS = 4_000  # of each piece of the opening
 _LINKS = r"(?:(?:of|for|and|the|on|in|de|du|des)\s++)?"
 _CAPS = re.compile(r"\b[A-Z]{3,6}(?=s?\b)")
 _NAME_WORD = r"[A-Z][\w’'.-]*+"  # never given back: only white space can follow a word
@@ -80,8 +81,12 @@ class Acronyms:
 
 
 def opening(excerpt: str, body: Sequence[str]) -> tuple[str, ...]:
-    """The part of an article where names are spelled out: excerpt and first paragraphs."""
-    return (excerpt, *body[:LEAD_PARAGRAPHS])
+    """The part of an article where names are spelled out: excerpt and first paragraphs.
+
+    Each piece is cut to ``OPENING_CHARS``: names are spelled out early, and an excerpt can be
+    megabytes of hostile text that every query near it would otherwise scan.
+    """
+    return tuple(text[:OPENING_CHARS] for text in (excerpt, *body[:LEAD_PARAGRAPHS]))
 
 
 def _holds_word(text: str, word: str) -> bool:

@@ -174,9 +174,9 @@ def default_model() -> AnswerabilityModel:
 
 
 def _pieces(article: Article) -> Iterable[str]:
-    yield article.title
-    yield from article.alt_titles
-    yield article.excerpt
+    yield article.title[:BODY_CHARS]
+    yield from (title[:BODY_CHARS] for title in article.alt_titles)
+    yield article.excerpt[:BODY_CHARS]  # an excerpt can be megabytes of hostile text
     read = 0
     for paragraph in article.body[:BODY_PARAGRAPHS]:
         if read >= BODY_CHARS:
