@@ -110,12 +110,6 @@ class StubBot(CoverageBot):
         return None
 
 
-@pytest_asyncio.fixture
-async def stub() -> AsyncIterator[DiscordStub]:
-    async with DiscordStub() as s:
-        yield s
-
-
 def configure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stub: DiscordStub, paths: list[Path]
 ) -> Settings:

@@ -50,12 +50,6 @@ class Clock:
         self.now += seconds
 
 
-@pytest_asyncio.fixture
-async def stub() -> AsyncIterator[DiscordStub]:
-    async with DiscordStub() as s:
-        yield s
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()

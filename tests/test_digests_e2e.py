@@ -27,7 +27,6 @@ from typing import Any, cast
 
 import discord
 import pytest
-import pytest_asyncio
 
 from bot.app import CoverageBot, DigestTiming
 from bot.config import Settings
@@ -191,12 +190,6 @@ class World:
 
 def text_of(msg: SentMessage) -> str:
     return json.dumps(msg.embeds, ensure_ascii=False)
-
-
-@pytest_asyncio.fixture
-async def stub() -> AsyncIterator[DiscordStub]:
-    async with DiscordStub() as s:
-        yield s
 
 
 @pytest.fixture

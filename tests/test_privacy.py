@@ -16,13 +16,12 @@ import os
 import sqlite3
 import stat
 import tomllib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from bot import cli
 from bot.app import CoverageBot
@@ -42,12 +41,6 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
-
-
-@pytest_asyncio.fixture
-async def stub() -> AsyncIterator[DiscordStub]:
-    async with DiscordStub() as s:
-        yield s
 
 
 @pytest.fixture

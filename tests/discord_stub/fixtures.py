@@ -15,6 +15,13 @@ from .server import DiscordStub
 
 
 @pytest_asyncio.fixture
+async def stub() -> AsyncIterator[DiscordStub]:
+    """A started stub on loopback, stopped after (the bot is pointed at it by its config)."""
+    async with DiscordStub() as s:
+        yield s
+
+
+@pytest_asyncio.fixture
 async def discord_stub() -> AsyncIterator[DiscordStub]:
     """A started stub with discord.py patched to use it; stopped (and unpatched) after."""
     stub = DiscordStub()
