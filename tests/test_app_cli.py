@@ -32,6 +32,12 @@ def environment(stub: DiscordStub, tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def _interruptible() -> None:
+    # A job a shell starts in the background inherits SIGINT ignored, and so would the bot:
+    # Ctrl-C is what this test sends, so it must arrive however the test run was started.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 async def cli(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -42,6 +48,7 @@ async def cli(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
         cwd=str(ROOT),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_interruptible,
     )
 
 
