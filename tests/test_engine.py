@@ -331,12 +331,6 @@ def test_an_article_sharing_only_the_place_name_is_not_an_answer(tmp_path: Path)
     assert found.hit.article.url == "https://example.com/clinic"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13, open: a description whose every word the corpus lacks needs the semantic "
-    "signal in the answerability model (measured on the dev questions: the static vectors add "
-    "nothing, the full model +1.3 points at ~10 ms a query); the learned model refuses it",
-)
 def test_a_long_description_in_other_words_is_answered_a_short_one_is_not(
     tmp_path: Path,
 ) -> None:
