@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
+from math import fsum
 from typing import Literal
 
 from rapidfuzz import fuzz, process
@@ -736,8 +737,8 @@ class Engine:
                 reason += "; topics: " + ", ".join(shared_topics[:3])
             score = (
                 100
-                * sum(map(self.vocabulary.idf, shared_terms))
-                / (sum(map(self.vocabulary.idf, rare)) or 1)
+                * fsum(map(self.vocabulary.idf, shared_terms))
+                / (fsum(map(self.vocabulary.idf, rare)) or 1)
             )
             yield other, reason, round(score, 1)
 
@@ -835,8 +836,8 @@ def _candidate(item: Rated, parsed: QueryTerms) -> Candidate:
     total = sum(parsed.present.values()) or 1.0
     return Candidate(
         article=item.article,
-        coverage=sum(parsed.present[t] for t in item.covered if t in parsed.present) / total,
-        title_share=sum(parsed.present[t] for t in item.in_title if t in parsed.present) / total,
+        coverage=fsum(parsed.present[t] for t in item.covered if t in parsed.present) / total,
+        title_share=fsum(parsed.present[t] for t in item.in_title if t in parsed.present) / total,
         score=item.score,
         missing=frozenset(set(parsed.weights) - item.covered),
         unknown_words=parsed.unknown,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from math import fsum
 from typing import NamedTuple
 
 from rapidfuzz import fuzz
@@ -117,18 +118,20 @@ class Scorer:
     def rate(self, article: Article, bm25: float, in_title: set[str], covered: set[str]) -> Rated:
         """The calibrated score and ordering key of one article (``bm25`` relative to the best)."""
         parsed, total = self.parsed, self.total
-        coverage = sum(parsed.present[t] for t in covered) / total
+        # fsum: exact whatever order a set yields its words in, so equal articles tie exactly
+        # and the ranking is the same in every process (str hashing differs between runs).
+        coverage = fsum(parsed.present[t] for t in covered) / total
         rank_bonus = 8 * bm25
         if self.question:
             score = 100 * coverage
         else:
             # Calibrated part: how much of the query the title itself holds. Ordering part:
             # fuzzy title similarity, which helps fragments and must not decide confidence.
-            title_part = sum(parsed.present[t] for t in in_title) / total
+            title_part = fsum(parsed.present[t] for t in in_title) / total
             score = 100 * (0.8 * coverage + 0.2 * title_part)
             rank_bonus += 0.1 * fuzz.token_sort_ratio(self.clean_query, article.title.lower())
         score += self.allowance
-        missing_names = sum(parsed.weights[t] for t in parsed.names - covered) / total
+        missing_names = fsum(parsed.weights[t] for t in parsed.names - covered) / total
         # "San Diego police ban" answered by Portland's ban: a named subject is missing.
         score *= 1.0 - MISSING_NAME_PENALTY * missing_names
         if parsed.unknown_names - covered:  # only an acronym can cover a word never seen
@@ -139,9 +142,13 @@ class Scorer:
         return Rated(score + rank_bonus, bm25, article, score, in_title, covered)
 
 
-def best_first(item: Rated) -> tuple[float, float]:
-    """Sort key: ordering score, then BM25 (relative to its batch's best)."""
-    return (-item.key, -item.bm25)
+def best_first(item: Rated) -> tuple[float, float, str]:
+    """Sort key: ordering score, then BM25 (relative to its batch's best), then the article id.
+
+    The id settles exact ties the same way in every process: the order articles reach the
+    index can differ between runs, and an answer should not.
+    """
+    return (-item.key, -item.bm25, item.article.id)
 
 
 def _title(article: Article) -> str:
