@@ -224,3 +224,18 @@ def test_an_outlet_filter_means_that_outlet_even_when_it_has_nothing_new(
     digests = compute_digests(corpus.engine, requests, seen, now)
     assert digests[1].article_ids == ()
     assert set(digests[2].article_ids) == set(added)  # the news itself is there to find
+
+
+def test_a_digest_run_reads_a_query_as_the_bot_does_whatever_has_news(
+    corpus: CorpusDir,
+) -> None:
+    # Only Engadget has news; "The Verge" in a query is still an outlet, read as /search
+    # reads it, not a pair of subject words the new articles lack.
+    seen = seen_at(corpus, T0 - timedelta(days=1))
+    added = corpus.refresh([more_clearview(corpus, "Engadget")]).added
+    seen.update({i: T0 + timedelta(hours=1) for i in added})
+    coverage = NewCoverage(corpus.engine, seen, T0, T0 + timedelta(days=1))
+    assert coverage.index is not None
+    query = "what did the verge write about clearview"
+    assert coverage.index.read(query) == corpus.engine.read(query)
+    assert coverage.index.read(query).outlet_names == ("The Verge",)

@@ -94,11 +94,13 @@ class NewCoverage:
         self.index: Engine | None = None
         if newness:
             shadow = {i: articles[i]._replace(published=t) for i, t in newness.items()}
-            # Scores are the main engine's: same IDF weights and typo corrections.
+            # Scores are the main engine's: same IDF weights and typo corrections, and queries
+            # are read as the main engine reads them (its outlets, not only those with news).
             self.index = Engine(
                 CorpusSnapshot(articles=shadow, files={}),
                 stories=False,
                 vocabulary=engine.vocabulary,
+                reader=engine.reader,
             )
 
     def __len__(self) -> int:

@@ -89,15 +89,19 @@ class Engine:
         threads: int = 1,
         stories: bool | Literal["later"] = True,
         vocabulary: Vocabulary | None = None,
+        reader: QueryReader | None = None,
     ) -> None:
         """Index ``snapshot``; ``stories=False`` skips clustering for throwaway engines.
 
         ``stories="later"``: the caller runs ``cluster`` (in a thread) and the engine answers
         meanwhile, each article a story of one marked ``grouped=False``. ``vocabulary``: weigh
         and correct words by another engine's (a digest run's index of new articles scores as
-        the whole corpus does) instead of building one from this index.
+        the whole corpus does) instead of building one from this index. ``reader``: read
+        queries as another engine does (its outlets, topics and casing), so "the verge" in a
+        subscription is an outlet whether or not The Verge has anything new.
         """
         self._borrowed_vocabulary = vocabulary
+        self._borrowed_reader = reader
         self._lock = threading.Lock()
         self._threads = threads
         self._with_stories = stories is True
@@ -240,7 +244,9 @@ class Engine:
         # Building the reader costs ~0.2 s per 10k outlet names: only a change in the names
         # themselves (not in how many articles each has) needs a new one.
         names = (frozenset(outlets), frozenset(topics))
-        if getattr(self, "_reader_names", None) != names:
+        if self._borrowed_reader is not None:
+            self._reader = self._borrowed_reader
+        elif getattr(self, "_reader_names", None) != names:
             self._reader = QueryReader(outlets, topics, capitalised_share=self._casing.share)
             self._reader_names = names
 
@@ -306,11 +312,19 @@ class Engine:
         terms = index_terms(word)
         if terms != [word]:
             return []
-        return [article_id for article_id, _ in self.index.search(terms, limit)]
+        # Ties in BM25 come back in the order articles reached the index, which can differ
+        # between processes: the sample is the best by score, then by id, the same every time.
+        found = sorted(self.index.search(terms, limit * 4), key=lambda hit: (-hit[1], hit[0]))
+        return [article_id for article_id, _ in found[:limit]]
 
     def _lead_texts(self, article_id: str) -> tuple[str, ...]:
         article = self._snapshot.articles.get(article_id)
         return (article.excerpt, *article.body[:2]) if article is not None else ()
+
+    @property
+    def reader(self) -> QueryReader:
+        """How this engine reads queries (a digest run's engine borrows it)."""
+        return self._reader
 
     def read(self, query: str) -> QueryIntent:
         """What ``query`` asks, read against this corpus's outlets and topics.
