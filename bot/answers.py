@@ -132,7 +132,8 @@ def to_json(command: str, query: str, answer: Answer | NotFound) -> dict[str, An
         if isinstance(answer, SourceAnswer):
             # Every address the sources gave, as given, the shown one first.
             article = answer.hit.article
-            shown = (article.link,) if article.link else ()
+            link = article.link  # derived on each read: once
+            shown = (link,) if link else ()
             out["urls"] = list(dict.fromkeys((*shown, *article.urls)))
     return out
 

@@ -152,7 +152,7 @@ def safe_url(url: str | None) -> str | None:
 
     The printed form is also what an embed's ``url`` gets: a valid URL whatever the corpus held.
     """
-    printed = printable_url(url.strip()) if url else None
+    printed = printable_url(url) if url else None  # it strips the URL itself
     return printed if printed is not None and len(printed) <= URL_MAX else None
 
 

@@ -180,9 +180,8 @@ def private_folder(folder: Path) -> None:
 
 def private_file(path: Path) -> None:
     """Create ``path`` empty with mode 0600 if it is missing, else tighten it to 0600."""
-    if not path.exists():
-        with contextlib.suppress(FileExistsError):
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    with contextlib.suppress(FileExistsError):  # O_EXCL: an existing file is left as it is
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
     tighten(path)
 
 

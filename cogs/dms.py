@@ -12,14 +12,13 @@ become a flood of replies.
 from __future__ import annotations
 
 import logging
-import math
 from typing import TYPE_CHECKING
 
 import discord
 from discord.ext import commands
 
 from bot.answers import REQUEST_WORDS, parse_request
-from bot.app import UserCooldown
+from bot.app import UserCooldown, user_message
 from bot.request_log import RequestLog
 from cogs._replies import Replier
 
@@ -54,8 +53,7 @@ class DirectMessages(commands.Cog):
         limited = self.cooldown.hit(message.author.id)
         if limited is not None:
             if self.cooldown.first_refusal(message.author.id):
-                wait = max(1, math.ceil(limited.retry_after))
-                await message.channel.send(f"Slow down a little — try again in {wait} s.")
+                await message.channel.send(user_message(limited) or "")
             return
         command, query = parse_request(message.content)
         if command not in REQUEST_WORDS:

@@ -132,10 +132,6 @@ class AnswerabilityModel:
             z += weight * value
         return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
 
-    def answers(self, features: Mapping[str, float]) -> bool:
-        """Whether to answer with the candidate rather than say "not in this coverage"."""
-        return self.probability(features) >= self.threshold
-
     @classmethod
     def load(cls, path: Path = WEIGHTS_FILE) -> AnswerabilityModel:
         """The fitted model the fitting script wrote."""
@@ -247,8 +243,3 @@ def why_not(
             + "."
         )
     return ""
-
-
-def feature_rows(rows: Sequence[Mapping[str, float]]) -> list[list[float]]:
-    """Feature dicts as rows in ``FEATURES`` order (for fitting)."""
-    return [[row.get(name, 0.0) for name in FEATURES] for row in rows]

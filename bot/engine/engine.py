@@ -102,6 +102,7 @@ class Engine:
         """
         self._borrowed_vocabulary = vocabulary
         self._borrowed_reader = reader
+        self._reader_names: tuple[frozenset[str], frozenset[str]] | None = None
         self._lock = threading.Lock()
         self._threads = threads
         self._with_stories = stories is True
@@ -246,7 +247,7 @@ class Engine:
         names = (frozenset(outlets), frozenset(topics))
         if self._borrowed_reader is not None:
             self._reader = self._borrowed_reader
-        elif getattr(self, "_reader_names", None) != names:
+        elif self._reader_names != names:
             self._reader = QueryReader(outlets, topics, capitalised_share=self._casing.share)
             self._reader_names = names
 
@@ -440,7 +441,7 @@ class Engine:
 
     def _by_answerability(
         self, scored: list[Rated], parsed: QueryTerms
-    ) -> tuple[list[Rated], tuple[float, dict[str, float]] | None]:
+    ) -> tuple[list[Rated], tuple[float, dict[str, float]]]:
         """The leading candidates by the model's probability, with the first one's evidence.
 
         The ranking finds the subject; among its first few, the one holding what the query
@@ -452,9 +453,7 @@ class Engine:
         features = [self._evidence(scored, n, parsed) for n in range(len(head))]
         chance = [model.probability(f) for f in features]
         order = sorted(range(len(head)), key=lambda n: -chance[n])
-        if not order:
-            return scored, None
-        best = order[0]
+        best = order[0]  # ``_rank`` asks only with candidates to order
         return [head[n] for n in order] + scored[RERANK:], (chance[best], features[best])
 
     @staticmethod
@@ -573,10 +572,12 @@ class Engine:
 
     def source(self, query: str) -> SourceAnswer | NotFound:
         """Who published the best article, when, where, and who else covered its story."""
-        hit = self._best(query)
-        if isinstance(hit, NotFound):
-            return hit
-        named = self.read(query).outlet_names
+        parsed = self._query_terms(query)  # read once: the search and the outlet rule share it
+        result = self._search(query, parsed, None, 1)
+        if result.not_found is not None:
+            return result.not_found
+        hit = result.hits[0]
+        named = parsed.intent.outlet_names if parsed.intent else ()
         if named and hit.article.outlet.name not in named:
             # A named outlet decides /source: another outlet's article is not its source. Its
             # own article on the same story is; failing that, say so and show who covered it.
@@ -850,8 +851,8 @@ def _candidate(item: Rated, parsed: QueryTerms) -> Candidate:
     total = sum(parsed.present.values()) or 1.0
     return Candidate(
         article=item.article,
-        coverage=fsum(parsed.present[t] for t in item.covered if t in parsed.present) / total,
-        title_share=fsum(parsed.present[t] for t in item.in_title if t in parsed.present) / total,
+        coverage=fsum(parsed.present[t] for t in item.covered) / total,
+        title_share=fsum(parsed.present[t] for t in item.in_title) / total,
         score=item.score,
         missing=frozenset(set(parsed.weights) - item.covered),
         unknown_words=parsed.unknown,

@@ -451,7 +451,8 @@ def _prepare(
                 analysed.append(_sentence(s, p, heading=heading))
     else:
         deadline.check()
-        for s in excerpt_sentences(bounded((excerpt,))[0] if excerpt else ""):
+        excerpt = bounded((excerpt,))[0]  # read to the bound, for the title check too
+        for s in excerpt_sentences(excerpt):
             deadline.check()
             analysed.append(_sentence(s, 0, heading=False))
         folded_excerpt = " ".join(excerpt.split()).casefold()

@@ -245,7 +245,7 @@ _WEAK_CUES = frozenset("in on at".split())
 _COVERAGE_WORDS = frozenset(
     """coverage article articles story stories piece report reports reported reporting wrote
     write writes written said says covered cover covers published publish headline read news
-    op-ed editorial interview""".split()
+    editorial interview""".split()  # "op-ed" is read as op, ed: never one word
 )
 _AFTER_CUES = frozenset(
     """coverage article articles story stories piece pieces report reports reported reporting
@@ -588,7 +588,7 @@ _FILLERS = frozenset("hey hi hello so ok okay bot um please".split())
 # Function words the shared STOPWORDS list keeps but a question's subject never is.
 _EXTRA_STOP = frozenset(
     """may might must shall ever really actually anyone anybody someone somebody something
-    thing things i'm me""".split()
+    thing things""".split()  # "i'm" is read as i, am; "me" is a stop word
 )
 # Words that may sit between a question word and an outlet ("what did the verge…").
 _FRAME_WORDS_BEFORE_OUTLET = _AUX | frozenset("first any latest".split())
@@ -1528,16 +1528,6 @@ def _facts(query: str, toks: list[_Tok], period: Period | None) -> tuple[Fact, .
             normal = period.start.strftime("%Y-%m")
             out.append(Fact("month", None, normal, period.span, period.typed))
     return tuple(out)
-
-
-def figures(text: str) -> frozenset[str]:
-    """Every figure ``text`` states, normalised as a query's ``Fact`` is.
-
-    "$12.9 million" reads "12900000" here and in a question, so an article is checked for a
-    question's figures by the same reading. Only the first ``MAX_QUERY_WORDS`` words are read:
-    callers pass a paragraph at a time.
-    """
-    return frozenset(f.normalized for f in stated_facts(text))
 
 
 def stated_facts(text: str) -> tuple[Fact, ...]:

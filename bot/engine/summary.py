@@ -93,7 +93,7 @@ def _candidates(
                 texts.extend(p for p in parts if _worth_quoting(p))
     if not texts:
         deadline.check()
-        parts = excerpt_sentences(bounded((excerpt,))[0] if excerpt else "")
+        parts = excerpt_sentences(bounded((excerpt,))[0])
         texts = [p for p in parts if _worth_quoting(p)]
         if not texts and parts:
             # All there is is a question or a short fragment: better than saying nothing.

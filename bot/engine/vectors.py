@@ -230,7 +230,7 @@ class Embedder:
     def _static_embed(self, texts: Sequence[str]) -> np.ndarray:
         import numpy as np
 
-        from bot.engine.minilm import MAX_TOKENS, normalise
+        from bot.engine.minilm import normalise
 
         assert self._table is not None and self._tokenizer is not None
         out = np.zeros((len(texts), self.dims), dtype=np.float32)
@@ -241,7 +241,7 @@ class Embedder:
         # One gather-and-sum per text: measured 20x faster than np.add.reduceat over the
         # batch's concatenated ids (12 ms against 238 ms for 1,000 texts of ~120 tokens).
         for row, encoding in enumerate(encodings):
-            ids = encoding.ids[:MAX_TOKENS]
+            ids = encoding.ids  # the tokenizer truncates to the model's length itself
             if ids:
                 out[row] = table[ids].sum(axis=0)
         return normalise(out)
