@@ -89,6 +89,28 @@ async def test_new_articles_appear_in_the_next_digest_exactly_once(env) -> None:
     assert outcome.status == "nothing-new" and len(sender.posts) == 2  # quiet: no post
 
 
+async def test_a_subscription_counts_from_the_corpus_it_was_made_in(env) -> None:
+    """An article the engine already holds when a subscription is made is old for it, even
+    before anything noted when it arrived; for an older subscription it is still new."""
+    corpus, store, clock, sender = env
+    delivery = make_delivery(store, corpus.engine, sender, clock)
+    older = await add_sub(store, clock.now)
+    clock.advance(hours=1)
+    changes = corpus.refresh([more_clearview(corpus, "Engadget")])  # in the engine, not noted
+    clock.advance(minutes=1)
+    other = Target.channel(200)
+    newer = await add_sub(store, await delivery.new_from(), target=other)
+    clock.advance(minutes=1)
+    await delivery.note_changes(changes)  # the instant batcher, waking after the subscription
+    added = set(changes.added)
+    clock.set(NEXT_NINE)
+    outcomes = {o.subscription_id: o.status for o in await delivery.run_due()}
+    assert outcomes == {older.id: "sent", newer.id: "nothing-new"}
+    [post] = sender.posts
+    assert post.target == CHANNEL and articles_in(post, corpus) == added
+    assert sender.to(other) == []
+
+
 async def test_crash_after_the_post_before_the_record_still_makes_one_post(env) -> None:
     corpus, store, clock, sender = env
     delivery = make_delivery(store, corpus.engine, sender, clock)

@@ -18,6 +18,7 @@ import re
 import signal
 import sqlite3
 import sys
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, time, timedelta
@@ -41,6 +42,7 @@ from bot.digests.delivery import (
 from bot.digests.models import MAX_CONSECUTIVE_FAILURES, NewSubscription, Target
 from bot.digests.schedule import Schedule
 from bot.digests.store import DigestStore
+from bot.engine.engine import Engine
 from cogs._sender import delivery_failure
 from cogs.digests import Digests
 from tests.discord_stub import (
@@ -719,3 +721,76 @@ async def test_killed_after_discord_accepted_a_digest_posts_it_once(
     sends = [r for r in stub.requests_to("POST", r"/messages$") if r.body.get("nonce") == nonce]
     assert [r.deduplicated for r in sends] == [False, True]
     assert outbox(database) == [("sent", digest.nonce, digest.id)]
+
+
+# ------------------------------------------------------------------------------ first moments
+def write_large_corpus(folder: Path, articles: int = 21_000, per_file: int = 1_500) -> None:
+    """Old coverage, enough that the bot groups its stories in the background (20,000+)."""
+    folder.mkdir()
+    for start in range(0, articles, per_file):
+        lines = [
+            json.dumps(
+                {
+                    "title": f"Council minutes {i}: a contract for road works in ward {i % 97}",
+                    "url": f"https://ward{i % 50}.example/minutes-{i}",
+                    "outlet": f"Ward News {i % 50}",
+                    "published": f"2019-{1 + i % 12:02d}-{1 + i % 28:02d}T08:00:00Z",
+                    "body": f"The council signed a contract for road works in ward {i % 97}.",
+                }
+            )
+            for i in range(start, min(start + per_file, articles))
+        ]
+        (folder / f"minutes-{start:05d}.jsonl").write_text("\n".join(lines), encoding="utf-8")
+
+
+async def test_subscriptions_made_before_the_digests_start_get_only_new_coverage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stub: DiscordStub
+) -> None:
+    """A digest and a follow made the moment commands work, while 20k+ articles are still
+    being grouped (so the digests' start-up has not noted the corpus yet): the old seed
+    coverage matching their query is never posted; the next new article is."""
+    live, large = tmp_path / "live", tmp_path / "large"
+    live.mkdir()
+    write_large_corpus(large)
+    world = World(stub, configure(tmp_path, monkeypatch, stub, [SEEDS, large, live]), live)
+    # Story grouping waits for the test: the subscriptions are made while it runs.
+    grouping = threading.Event()
+    cluster = Engine.cluster
+
+    def held(engine: Engine) -> None:
+        assert grouping.wait(30), "the test never let grouping go on"
+        cluster(engine)
+
+    monkeypatch.setattr(Engine, "cluster", held)
+    dave = stub.add_user("dave")
+    dms = stub.dm_channel(dave)
+    timing = DigestTiming(clock=world.clock, interval=3600, wait=world.window)
+    bot = StubBot(world.settings, guild_ready_timeout=0.05, digest_timing=timing)
+    async with running_bot(bot, stub, token=world.settings.discord.token):
+        cog = cast(Digests, bot.get_cog("Digests"))
+        world._bot, world._cog = bot, cog
+        assert len(bot.corpus.snapshot.articles) > 20_000 and not bot.stories_ready.is_set()
+        await world.add(schedule="instant")
+        await world.run("follow", {"query": QUERY, "schedule": "instant"}, user=dave, guild=False)
+        assert cog.started is not None and not cog.started.done()  # start-up not run yet
+        world.clock.now = T0 + timedelta(minutes=1)  # grouping takes a while
+        grouping.set()
+        started = await asyncio.wait_for(cog.wait_started(), 60)
+        assert [o.status for o in started if o.status == "sent"] == []
+        assert world.posts() == [] and [m.embeds[0]["title"] for m in world.posts(dms)] == [
+            f"Following: {QUERY}"
+        ]
+        world.clock.now = T0 + timedelta(minutes=5)
+        await world.arrive("Engadget")
+        post = await stub.wait_message(
+            lambda m: m.source == "channel", channel=stub.channel, what="the instant alert"
+        )
+        alert = await stub.wait_message(
+            lambda m: m.source == "channel" and m.embeds[0]["title"] != f"Following: {QUERY}",
+            channel=dms,
+            what="the follow's alert",
+        )
+        for message in (post, alert):
+            assert "engadget.example" in text_of(message)
+            assert "theverge.com" not in text_of(message)  # the old seed coverage stays old
+        assert stub.rejections == []

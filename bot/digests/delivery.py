@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from bot.corpus.live import CorpusChange
-from bot.corpus.merge import ChangeSet
+from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from bot.digests.cards import cards_from_json, cards_to_json, digest_message
 from bot.digests.models import Digest, DigestError, Subscription, Target
 from bot.digests.selection import MAX_LOOKBACK, DigestRequest, NewCoverage, oldest_since
@@ -178,6 +178,8 @@ class Delivery:
         self.max_attempts = max_attempts
         self.behind = False  # the last run saw coverage the engine hadn't applied yet
         self._lock = asyncio.Lock()
+        self._noting = asyncio.Lock()
+        self._noted: CorpusSnapshot | None = None  # whose articles all have a first-seen time
 
     # -------------------------------------------------------------------- start-up
     async def start(self) -> list[Outcome]:
@@ -198,10 +200,35 @@ class Delivery:
         like coverage the engine hasn't applied yet and hold every cut-off back.
         """
         now = now or self.clock()
-        articles = self.engine.snapshot.articles
-        await self.store.note_seen(articles.keys(), now)
-        recent = await self.store.seen_after(now - MAX_LOOKBACK - timedelta(days=1))
-        await self.store.forget_seen([i for i in recent if i not in articles])
+        async with self._noting:
+            snapshot = self.engine.snapshot
+            articles = snapshot.articles
+            await self.store.note_seen(articles.keys(), now)
+            recent = await self.store.seen_after(now - MAX_LOOKBACK - timedelta(days=1))
+            await self.store.forget_seen([i for i in recent if i not in articles])
+            self._noted = snapshot
+
+    async def new_from(self) -> datetime:
+        """The moment a subscription made now counts coverage from: nothing before it is new.
+
+        Every article the engine holds gets a first-seen time first (if it has none, this
+        moment), so "new" means "not in the corpus when the subscription was made", whenever
+        that is: right after connecting, before the start-up below has noted the corpus (it
+        waits for ``on_ready`` and story grouping), and a digest added then must not take
+        the whole existing corpus for new. Noting is done once per engine snapshot.
+        """
+        now = self.clock()
+        async with self._noting:
+            snapshot, noted = self.engine.snapshot, self._noted
+            if noted is snapshot:
+                return now
+            if isinstance(noted, CorpusSnapshot):  # only what changed since: cheap at 1M
+                await self.store.note_seen(snapshot.articles.keys() - noted.articles.keys(), now)
+                await self.store.forget_seen(noted.articles.keys() - snapshot.articles.keys())
+                self._noted = snapshot
+                return now
+        await self.note_snapshot(now)
+        return now
 
     async def note_changes(self, changes: ChangeSet, now: datetime | None = None) -> None:
         """Record a corpus change: added articles are first seen now, removed ones forgotten."""

@@ -123,7 +123,7 @@ class DigestService:
         if len(await self.store.for_guild(guild_id)) >= self.max_per_guild:
             raise LimitReached(f"This server already has {self.max_per_guild} digests.")
         await self.delivery.sender.check(new.target)  # MissingPermission names the permission
-        return await self.store.add(new, self.now)
+        return await self.store.add(new, await self.delivery.new_from())
 
     async def list(self, guild_id: int) -> list[Subscription]:
         """``/digest list``: the server's digests with status and failing reasons."""
@@ -164,7 +164,7 @@ class DigestService:
         The next slot holds what is new since the last delivery (at most a month).
         """
         sub = await self.get(guild_id, subscription_id)
-        resumed = await self.store.resume(sub.id, self.now)
+        resumed = await self.store.resume(sub.id, await self.delivery.new_from())
         assert resumed is not None
         return resumed
 
@@ -246,7 +246,7 @@ class DigestService:
         )
         if len(await self.store.for_user(user_id)) >= self.max_follows:
             raise LimitReached(f"You already follow {self.max_follows} queries; /unfollow one.")
-        sub = await self.store.add(new, self.now)
+        sub = await self.store.add(new, await self.delivery.new_from())
         card = make_card(
             f"Following: {escape(sub.query)}",
             f"New coverage comes here, {sub.schedule.describe()}. /unfollow {sub.id} stops it.",
