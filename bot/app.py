@@ -46,6 +46,7 @@ from bot.digests.store import DigestStore
 from bot.engine.engine import Engine
 from bot.request_log import RequestLog
 from bot.store import tighten, write_private
+from bot.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -305,6 +306,7 @@ class CoverageBot(commands.Bot):
         self._followed: dict[tuple[int, datetime], Exception | None] = {}
         self.digest_timing = digest_timing or DigestTiming()
         self._digest_store: DigestStore | None = None
+        self._writer = WriterLock(settings.corpus.database)
         self._digests: DigestService | None = None
         self.digest_batcher: InstantBatcher | None = None
 
@@ -385,6 +387,8 @@ class CoverageBot(commands.Bot):
     async def setup_hook(self) -> None:
         """Corpus → engine → change follower → watcher → extensions → command sync."""
         started = time.perf_counter()
+        # One writer per database: a second bot on it would post every digest twice.
+        await asyncio.to_thread(self._writer.acquire)
         if self._corpus is None:
             c = self.settings.corpus
             loader = CorpusLoader(c.paths, c.database, max_bytes=c.max_file_bytes)
@@ -483,6 +487,7 @@ class CoverageBot(commands.Bot):
             await self._answers.close()
         if self._owns_corpus and self._corpus is not None:
             self._corpus.loader.close()
+        self._writer.release()
 
     # ------------------------------------------------------------------ command sync
     def _scopes(self, guild_ids: Sequence[int] | None) -> list[discord.Object | None]:

@@ -14,6 +14,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.corpus.loader import CorpusLoader, Progress
 from bot.corpus.merge import CorpusSnapshot
 from bot.corpus.report import report_json, report_text
+from bot.writer_lock import WriterBusy, WriterLock
 
 # Below this many files a progress bar only flickers.
 PROGRESS_MIN_FILES = 200
@@ -96,17 +97,31 @@ def load_snapshot(
     paths: Sequence[str], settings: Settings, db: str | None = None, quiet: bool = False
 ) -> CorpusSnapshot:
     """Load a corpus synchronously for the CLI, with a progress bar on a terminal."""
-    loader = CorpusLoader(
-        paths or settings.corpus.paths,
-        db or settings.corpus.database,
-        max_bytes=settings.corpus.max_file_bytes,
-    )
+    database = db or settings.corpus.database
+    # The parse cache is brought up to date unless the bot (or another load) is writing it:
+    # then it is read as it is, and what it lacks is parsed here and not kept.
+    lock = WriterLock(database)
+    writing = lock.try_acquire()
     try:
-        files = len(loader.scan())
-        with _progress(files, quiet) as progress:
-            snapshot, _, _ = loader.load(progress)
+        if not writing:  # on stderr, so --json output stays clean
+            print(  # noqa: T201
+                f"coverage-bot: {lock.holder()} is writing {database}; reading it without writing",
+                file=sys.stderr,
+            )
+        loader = CorpusLoader(
+            paths or settings.corpus.paths,
+            database,
+            max_bytes=settings.corpus.max_file_bytes,
+            read_only=not writing,
+        )
+        try:
+            files = len(loader.scan())
+            with _progress(files, quiet) as progress:
+                snapshot, _, _ = loader.load(progress)
+        finally:
+            loader.close()
     finally:
-        loader.close()
+        lock.release()
     return snapshot
 
 
@@ -199,6 +214,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         asyncio.run(serve())
+    except WriterBusy as exc:
+        print(f"coverage-bot: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
     except discord.LoginFailure:
         print(  # noqa: T201
             "coverage-bot: Discord rejected the token; reset it in the developer portal "

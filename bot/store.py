@@ -137,6 +137,27 @@ def connect(path: str | Path, *, check_same_thread: bool = True) -> sqlite3.Conn
     return conn
 
 
+def connect_read_only(path: str | Path) -> sqlite3.Connection:
+    """The database as another process writes it, never written here (``bot.writer_lock``).
+
+    A database this version cannot read as it is (missing, or an older schema that only the
+    writer may migrate) gives an empty in-memory one instead: the reader parses what it needs.
+    """
+    try:
+        uri = Path(path).resolve().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        try:
+            conn.execute("PRAGMA busy_timeout=5000")
+            if conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS):
+                return conn
+        except sqlite3.Error:
+            pass
+        conn.close()
+    except sqlite3.Error:
+        pass
+    return connect(":memory:", check_same_thread=False)
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply the migrations this database has not seen; returns the resulting version."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]

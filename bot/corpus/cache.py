@@ -349,10 +349,15 @@ def _decode_articles(chunks: list[bytes | None], outlets: list[Outlet]) -> dict[
 
 
 class ParseCache:
-    """Reads and writes cached parse results and merged state; one instance per connection."""
+    """Reads and writes cached parse results and merged state; one instance per connection.
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    Not ``writable``: a reader beside the writing bot, which reads what is cached and leaves
+    the rest to the writer (``bot.writer_lock``).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, *, writable: bool = True) -> None:
         self._conn = conn
+        self.writable = writable
 
     def stamps(self) -> dict[str, Stamp]:
         """Path -> (display, size, mtime_ns) of every file cached by this parser version."""
@@ -396,6 +401,8 @@ class ParseCache:
 
     def store(self, rows: Iterable[tuple[str, Stamp, FileResult]], removed: Iterable[str]) -> None:
         """Write new results and forget removed files, in one transaction."""
+        if not self.writable:
+            return
         with _transaction(self._conn) as conn:
             conn.executemany("DELETE FROM corpus_files WHERE path = ?", ((p,) for p in removed))
             conn.executemany(
@@ -461,6 +468,8 @@ class ParseCache:
         checksums), 1..n the articles in chunks of ``_CHUNK``, n+1 the per-file map, n+2 the
         merge counts.
         """
+        if not self.writable:
+            return
         outlets: dict[Outlet, int] = {}
         articles = list(state.articles.values())  # Merger.state(): nothing left deferred
         files = state.files

@@ -67,7 +67,9 @@ class CorpusLoader:
         db_path: str | Path,
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        read_only: bool = False,
     ) -> None:
+        """``read_only``: another process writes ``db_path``; read its cache, never write it."""
         self.roots = [str(r) for r in roots]
         self.db_path = str(db_path)
         self.max_bytes = max_bytes
@@ -75,8 +77,11 @@ class CorpusLoader:
         self._base_set = frozenset(self._bases)
         self._roots_key = json.dumps(sorted(set(self._bases)))
         self._lock = threading.Lock()
-        self._conn = store.connect(self.db_path, check_same_thread=False)
-        self._cache = ParseCache(self._conn)
+        if read_only:
+            self._conn = store.connect_read_only(self.db_path)
+        else:
+            self._conn = store.connect(self.db_path, check_same_thread=False)
+        self._cache = ParseCache(self._conn, writable=not read_only)
         self._merger: Merger | None = None
         self._stamps: dict[str, Stamp] = {}
         self._by_display: dict[str, str] | None = None

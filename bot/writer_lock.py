@@ -1,0 +1,109 @@
+"""One writing process per database: the bot writes, CLI readers run beside it.
+
+The digests' exactly-once delivery (outbox, delivery log, first-seen times) assumes one process
+delivers: two bots on one database would both post every digest. So the bot holds an exclusive
+``flock`` on ``<database>.writer`` for as long as it runs. The kernel drops it when the process
+ends, even by SIGKILL, so a crash never leaves a stale lock to clear by hand. A one-shot command
+or the console takes it only while it loads (to bring the parse cache up to date), and when the
+bot holds it, reads the cache without writing it (``CorpusLoader(read_only=True)``).
+
+Where ``fcntl`` is missing (Windows) nothing is locked; the README says so.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from types import TracebackType
+
+from bot.store import private_folder
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX
+    fcntl = None  # type: ignore[assignment]
+
+# How long a starting bot waits for a one-shot command that is refreshing the cache.
+START_WAIT = 30.0
+_POLL = 0.1
+
+
+class WriterBusy(RuntimeError):
+    """Another process writes this database."""
+
+
+class WriterLock:
+    """The exclusive right to write ``database`` (and its derived stores) in this process."""
+
+    def __init__(self, database: str | Path) -> None:
+        self.database = str(database)
+        self.path = Path(self.database + ".writer")
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether this process holds it."""
+        return self._fd is not None
+
+    def try_acquire(self) -> bool:
+        """Take it if free; never waits. In-memory databases need no lock."""
+        if self._fd is not None or self.database == ":memory:" or fcntl is None:
+            return True
+        private_folder(self.path.parent)  # beside the database, as private as it is
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except BaseException:
+            os.close(fd)
+            raise
+        # Who holds it, for the message a second writer gets (read without the lock).
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return True
+
+    def acquire(self, wait: float | None = None) -> WriterLock:
+        """Take it, waiting up to ``wait`` seconds (default ``START_WAIT``).
+
+        A one-shot command refreshing the cache holds it for the seconds its load takes; a
+        starting bot waits that out. ``WriterBusy`` names the holder when the wait is over.
+        """
+        deadline = time.monotonic() + (START_WAIT if wait is None else wait)
+        while not self.try_acquire():
+            if time.monotonic() >= deadline:
+                raise WriterBusy(
+                    f"another Coverage Bot process ({self.holder()}) is writing "
+                    f"{self.database}; only one process may write it. Stop that one first, "
+                    "or give this one its own [corpus] database."
+                )
+            time.sleep(_POLL)
+        return self
+
+    def holder(self) -> str:
+        """What the holder wrote of itself ("pid 1234"), or "unknown"."""
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as handle:
+                return handle.read(64).strip() or "unknown"
+        except OSError:
+            return "unknown"
+
+    def release(self) -> None:
+        """Give it up (closing the file drops the lock); idempotent."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __enter__(self) -> WriterLock:
+        return self.acquire()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.release()
