@@ -162,7 +162,8 @@ def _answer(args: argparse.Namespace, settings: Settings) -> int:
     if args.limit < 1:
         print("coverage-bot: --limit must be at least 1", file=sys.stderr)  # noqa: T201
         return 2
-    engine = Engine(load_snapshot(args.corpus or [], settings, args.db, quiet=True))
+    snapshot = load_snapshot(args.corpus or [], settings, args.db, quiet=True)
+    engine = Engine(snapshot, stories="on-demand")
     queries = (line.strip() for line in sys.stdin) if args.query == "-" else iter([args.query])
     for query in queries:
         if not query:
@@ -264,7 +265,7 @@ def _console(args: argparse.Namespace, settings: Settings) -> int:
     from bot.console import HISTORY_FILE, run_console
     from bot.engine.engine import Engine
 
-    engine = Engine(load_snapshot([], settings))
+    engine = Engine(load_snapshot([], settings), stories="on-demand")
     history = Path(settings.corpus.database).parent / HISTORY_FILE
     return run_console(engine, history=history)
 

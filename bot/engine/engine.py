@@ -87,14 +87,16 @@ class Engine:
         snapshot: CorpusSnapshot,
         *,
         threads: int = 1,
-        stories: bool | Literal["later"] = True,
+        stories: bool | Literal["later", "on-demand"] = True,
         vocabulary: Vocabulary | None = None,
         reader: QueryReader | None = None,
     ) -> None:
         """Index ``snapshot``; ``stories=False`` skips clustering for throwaway engines.
 
         ``stories="later"``: the caller runs ``cluster`` (in a thread) and the engine answers
-        meanwhile, each article a story of one marked ``grouped=False``. ``vocabulary``: weigh
+        meanwhile, each article a story of one marked ``grouped=False``. ``"on-demand"``: the
+        first answer that needs a story groups them (a one-shot command: grouping is 80 % of
+        building the engine, and search, summary and ask never need it). ``vocabulary``: weigh
         and correct words by another engine's (a digest run's index of new articles scores as
         the whole corpus does) instead of building one from this index. ``reader``: read
         queries as another engine does (its outlets, topics and casing), so "the verge" in a
@@ -106,6 +108,8 @@ class Engine:
         self._lock = threading.Lock()
         self._threads = threads
         self._with_stories = stories is True
+        self._on_demand = stories == "on-demand"
+        self._demand_lock = threading.Lock()
         self._grouping = stories == "later"
         # A corpus large enough to group later at start-up is regrouped later after a rebuild.
         self._group_later = self._grouping
@@ -678,6 +682,10 @@ class Engine:
         "first"), for an answer found just before a change removing its article was applied
         (stories follow a change before the snapshot does), and without stories.
         """
+        if self._on_demand and not self._with_stories:
+            with self._demand_lock:  # one grouping, however many threads ask at once
+                if not self._with_stories:
+                    self.cluster()
         try:
             return self.stories.story_of(article.id)
         except KeyError:
