@@ -44,6 +44,7 @@ from bot.digests.models import DigestError
 from bot.digests.service import DigestService
 from bot.digests.store import DigestStore
 from bot.engine.engine import Engine
+from bot.engine.index import index_path
 from bot.request_log import RequestLog
 from bot.store import tighten, write_private
 from bot.writer_lock import WriterLock
@@ -393,14 +394,21 @@ class CoverageBot(commands.Bot):
             c = self.settings.corpus
             loader = CorpusLoader(c.paths, c.database, max_bytes=c.max_file_bytes)
             self._corpus = Corpus(loader)
+        catch_up = None
         if self._corpus.last_stats is None:
-            await self._corpus.open()
+            opened = await self._corpus.open()
+            catch_up = (self._corpus.loader.started_from, opened.changes)
         queue = self._subscriptions.enter_context(self._corpus.subscribe())
         if self._engine is None:
             snapshot = self._corpus.snapshot
             now = len(snapshot.articles) < STORIES_IN_BACKGROUND_FROM
             self._engine = await asyncio.to_thread(
-                Engine, snapshot, stories=True if now else "later"
+                Engine,
+                snapshot,
+                stories=True if now else "later",
+                # Kept beside the database the bot owns: a restart opens it, not rebuilds it.
+                index_path=index_path(self._corpus.loader.db_path) if self._owns_corpus else None,
+                catch_up=catch_up,
             )
         self._answers = AnswerService(self._engine)
         if not self._engine.stories_ready:
@@ -410,10 +418,11 @@ class CoverageBot(commands.Bot):
             watch = self._corpus.watch(debounce_ms=self.settings.corpus.watch_debounce_ms)
             self._tasks.append(asyncio.create_task(watch, name="corpus-watcher"))
         log.info(
-            "corpus ready: %d articles from %d files in %.2f s",
+            "corpus ready: %d articles from %d files in %.2f s (search index %s)",
             len(self._corpus.snapshot.articles),
             len(self._corpus.snapshot.files),
             time.perf_counter() - started,
+            self._engine.index_state,
         )
         for name in self.extension_names:
             await self.load_extension(name)
@@ -485,6 +494,8 @@ class CoverageBot(commands.Bot):
             await self._digest_store.close()
         if self._answers is not None:
             await self._answers.close()
+        if self._engine is not None:  # merges finished, and tantivy's writer lock given up
+            await asyncio.to_thread(self._engine.release_index)
         if self._owns_corpus and self._corpus is not None:
             self._corpus.loader.close()
         self._writer.release()

@@ -5,16 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from bot.answers import COMMANDS
 from bot.config import ConfigError, Settings, load_settings
 from bot.corpus.loader import CorpusLoader, Progress
-from bot.corpus.merge import CorpusSnapshot
+from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from bot.corpus.report import report_json, report_text
 from bot.writer_lock import WriterBusy, WriterLock
+
+if TYPE_CHECKING:
+    from bot.engine.engine import Engine
 
 # Below this many files a progress bar only flickers.
 PROGRESS_MIN_FILES = 200
@@ -97,6 +101,43 @@ def load_snapshot(
     paths: Sequence[str], settings: Settings, db: str | None = None, quiet: bool = False
 ) -> CorpusSnapshot:
     """Load a corpus synchronously for the CLI, with a progress bar on a terminal."""
+    with loaded(paths, settings, db, quiet) as (snapshot, _, _):
+        return snapshot
+
+
+def load_engine(
+    paths: Sequence[str], settings: Settings, db: str | None = None, quiet: bool = False
+) -> Engine:
+    """The engine of a one-shot command or the console, its search index kept on disk.
+
+    While the bot (or another command) writes the database, the index it keeps is used when it
+    holds this corpus, and otherwise this command indexes in memory: it never writes.
+    """
+    from bot.engine.engine import Engine
+    from bot.engine.index import index_path
+
+    database = db or settings.corpus.database
+    with loaded(paths, settings, db, quiet) as (snapshot, catch_up, writing):
+        engine = Engine(
+            snapshot,
+            stories="on-demand",
+            index_path=index_path(database),
+            catch_up=catch_up,
+            index_writable=writing,
+        )
+        engine.release_index()  # merges done and tantivy's lock free before ours is
+    return engine
+
+
+@contextmanager
+def loaded(
+    paths: Sequence[str], settings: Settings, db: str | None, quiet: bool
+) -> Iterator[tuple[CorpusSnapshot, tuple[str | None, ChangeSet] | None, bool]]:
+    """The corpus, what changed since the cache's saved state, and whether we may write.
+
+    The writer lock, when this process got it, is held until the block ends: the search
+    index is brought up to date inside it.
+    """
     database = db or settings.corpus.database
     # The parse cache is brought up to date unless the bot (or another load) is writing it:
     # then it is read as it is, and what it lacks is parsed here and not kept.
@@ -115,14 +156,14 @@ def load_snapshot(
             read_only=not writing,
         )
         try:
-            files = len(loader.scan())
-            with _progress(files, quiet) as progress:
-                snapshot, _, _ = loader.load(progress)
+            scanned = loader.scan()
+            with _progress(len(scanned), quiet) as progress:
+                snapshot, changes, _ = loader.load(progress, scanned)
         finally:
             loader.close()
+        yield snapshot, (loader.started_from, changes), writing
     finally:
         lock.release()
-    return snapshot
 
 
 def _progress(files: int, quiet: bool) -> AbstractContextManager[Progress | None]:
@@ -157,13 +198,11 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
 
 def _answer(args: argparse.Namespace, settings: Settings) -> int:
     from bot.answers import run_command, to_json, to_text
-    from bot.engine.engine import Engine
 
     if args.limit < 1:
         print("coverage-bot: --limit must be at least 1", file=sys.stderr)  # noqa: T201
         return 2
-    snapshot = load_snapshot(args.corpus or [], settings, args.db, quiet=True)
-    engine = Engine(snapshot, stories="on-demand")
+    engine = load_engine(args.corpus or [], settings, args.db, quiet=True)
     queries = (line.strip() for line in sys.stdin) if args.query == "-" else iter([args.query])
     for query in queries:
         if not query:
@@ -263,9 +302,8 @@ def _console(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from bot.console import HISTORY_FILE, run_console
-    from bot.engine.engine import Engine
 
-    engine = Engine(load_snapshot([], settings), stories="on-demand")
+    engine = load_engine([], settings)
     history = Path(settings.corpus.database).parent / HISTORY_FILE
     return run_console(engine, history=history)
 

@@ -33,7 +33,14 @@ from pathlib import Path
 from bot import store
 from bot.corpus.cache import ParseCache, SavedState, Stamp, paused_gc
 from bot.corpus.formats import DEFAULT_MAX_BYTES, FileResult, parse_file
-from bot.corpus.merge import ChangeSet, CorpusSnapshot, Merger, with_merge_problems
+from bot.corpus.generation import Generation
+from bot.corpus.merge import (
+    ChangeSet,
+    CorpusSnapshot,
+    Merger,
+    with_generation,
+    with_merge_problems,
+)
 from bot.corpus.model import Problem
 from bot.corpus.records import shared_strings
 from bot.corpus.safe_read import inside, real_roots
@@ -88,6 +95,11 @@ class CorpusLoader:
         self._dirty = False  # the merger has moved on from the saved state
         self._unsaved = 0  # files changed or removed since then
         self._never_saved = False
+        # The corpus's generation (bot.corpus.generation), following ``_stamps``; and the one
+        # the first load started from (the saved state's), which derived stores built before
+        # the restart may still match: None when nothing was saved.
+        self._generation = Generation(self._generation_salt())
+        self.started_from: str | None = None
         self._ignored = {
             os.path.abspath(self.db_path + suffix) for suffix in ("", "-wal", "-shm", "-journal")
         }
@@ -236,9 +248,15 @@ class CorpusLoader:
 
     # -- loading -------------------------------------------------------------------------
 
-    def load(self, progress: Progress | None = None) -> tuple[CorpusSnapshot, ChangeSet, LoadStats]:
-        """Bring the snapshot up to date with every file under the roots."""
-        return self._sync(self.scan(), None, progress)
+    def load(
+        self, progress: Progress | None = None, scanned: dict[str, Stamp] | None = None
+    ) -> tuple[CorpusSnapshot, ChangeSet, LoadStats]:
+        """Bring the snapshot up to date with every file under the roots.
+
+        ``scanned``: what ``scan`` just returned (a caller counting files for a progress bar),
+        so the folders are not walked twice.
+        """
+        return self._sync(self.scan() if scanned is None else scanned, None, progress)
 
     def refresh(
         self, paths: Iterable[str], progress: Progress | None = None
@@ -275,6 +293,7 @@ class CorpusLoader:
             known = self._stamps
             if first and known is current:  # a restart with nothing changed
                 snapshot = self._with_missing_roots(merger.snapshot())
+                snapshot = with_generation(snapshot, self._generation.value)
                 return snapshot, ChangeSet(), LoadStats(len(known), 0, len(known), 0)
             in_scope = known.keys() if scope is None else scope & known.keys()
             removed = sorted(p for p in in_scope if p not in current)
@@ -294,6 +313,7 @@ class CorpusLoader:
             snapshot, changes = merger.apply(results, outgoing)
             del results, reused
 
+            self._generation.update(known, removed, current, changed)
             for p in removed:
                 del known[p]
             known.update(current)
@@ -305,6 +325,7 @@ class CorpusLoader:
                 self._dirty, self._unsaved, self._never_saved = False, 0, False
             if scope is None:
                 snapshot = self._with_missing_roots(snapshot)
+            snapshot = with_generation(snapshot, self._generation.value)
             stats = LoadStats(
                 files=len(known),
                 parsed=len(to_parse),
@@ -340,7 +361,12 @@ class CorpusLoader:
             else:
                 self._stamps = saved.stamps()
             self._merger = Merger(self._fetch, saved.state)
+        self._generation = Generation(self._generation_salt(), self._stamps)
+        self.started_from = None if saved is None else self._generation.value
         return self._merger
+
+    def _generation_salt(self) -> str:
+        return f"{self._roots_key}\0{self.max_bytes}"
 
     def _parse(
         self, paths: list[str], current: dict[str, Stamp], progress: Progress | None

@@ -90,6 +90,8 @@ class CorpusSnapshot:
     related_merged: int = 0
     duplicates_merged: int = 0
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Which files it was read from (``bot.corpus.generation``); "" when not from a loader.
+    generation: str = ""
 
     @property
     def problems(self) -> list[Problem]:
@@ -146,18 +148,27 @@ CorpusSnapshot.files = _Resolving(_FILES_SLOT)  # type: ignore[assignment,misc]
 
 
 def with_merge_problems(snapshot: CorpusSnapshot, first: tuple[Problem, ...]) -> CorpusSnapshot:
-    """``snapshot`` with ``first`` ahead of its merge problems; deferred parts stay deferred.
+    """``snapshot`` with ``first`` ahead of its merge problems; deferred parts stay deferred."""
+    return _copy(snapshot, merge_problems=first + snapshot.merge_problems)
 
-    (``dataclasses.replace`` would read, and so decode, every field.)
-    """
-    return CorpusSnapshot(
-        articles=_ARTICLES_SLOT.__get__(snapshot),
-        files=_FILES_SLOT.__get__(snapshot),
-        merge_problems=first + snapshot.merge_problems,
-        related_merged=snapshot.related_merged,
-        duplicates_merged=snapshot.duplicates_merged,
-        loaded_at=snapshot.loaded_at,
-    )
+
+def with_generation(snapshot: CorpusSnapshot, generation: str) -> CorpusSnapshot:
+    """``snapshot`` marked as read from the files of ``generation``."""
+    return _copy(snapshot, generation=generation)
+
+
+def _copy(snapshot: CorpusSnapshot, **changes: Any) -> CorpusSnapshot:
+    """A copy with ``changes``: ``dataclasses.replace`` would read, and so decode, every field."""
+    fields = {
+        "articles": _ARTICLES_SLOT.__get__(snapshot),
+        "files": _FILES_SLOT.__get__(snapshot),
+        "merge_problems": snapshot.merge_problems,
+        "related_merged": snapshot.related_merged,
+        "duplicates_merged": snapshot.duplicates_merged,
+        "loaded_at": snapshot.loaded_at,
+        "generation": snapshot.generation,
+    }
+    return CorpusSnapshot(**{**fields, **changes})
 
 
 @dataclass(frozen=True, slots=True)

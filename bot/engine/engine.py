@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
 from math import fsum
+from pathlib import Path
 from typing import Literal
 
 from rapidfuzz import fuzz, process
@@ -27,7 +28,7 @@ from bot.engine.answerable import Candidate, default_model, evidence, why_not
 from bot.engine.budget import TEXT_BUDGET, Deadline, OverBudget, bounded, plain_excerpt
 from bot.engine.casing import CorpusCasing
 from bot.engine.excerpts import best_window, matched_field
-from bot.engine.index import IndexFilter, SearchIndex, index_terms
+from bot.engine.index import IndexFilter, SearchIndex, index_terms, stored_generation
 from bot.engine.matching import QueryMatcher
 from bot.engine.passages import best_passage, likely_paragraphs
 from bot.engine.query import QueryIntent, QueryReader
@@ -90,6 +91,9 @@ class Engine:
         stories: bool | Literal["later", "on-demand"] = True,
         vocabulary: Vocabulary | None = None,
         reader: QueryReader | None = None,
+        index_path: Path | None = None,
+        catch_up: tuple[str | None, ChangeSet] | None = None,
+        index_writable: bool = True,
     ) -> None:
         """Index ``snapshot``; ``stories=False`` skips clustering for throwaway engines.
 
@@ -101,7 +105,18 @@ class Engine:
         the whole corpus does) instead of building one from this index. ``reader``: read
         queries as another engine does (its outlets, topics and casing), so "the verge" in a
         subscription is an outlet whether or not The Verge has anything new.
+
+        ``index_path``: keep the search index there (``bot.engine.index.index_path``) and open
+        it, not rebuild it, when it was built from this snapshot's files; ``catch_up``: the
+        generation the loader started from and the changes since, so an index of that
+        generation is caught up instead of rebuilt. Not ``index_writable`` (another process
+        writes it): an index on disk of another generation is not touched, and this engine
+        indexes in memory. ``index_state`` says which happened.
         """
+        self._index_path = index_path
+        self._catch_up = catch_up
+        self._index_writable = index_writable
+        self.index_state = "in memory"
         self._borrowed_vocabulary = vocabulary
         self._borrowed_reader = reader
         self._reader_names: tuple[frozenset[str], frozenset[str]] | None = None
@@ -121,14 +136,55 @@ class Engine:
         self._build(snapshot)
 
     def _build(self, snapshot: CorpusSnapshot) -> None:
-        self.index = SearchIndex(threads=self._threads)
-        self.index.add_new(snapshot.articles.values())
+        old = getattr(self, "index", None)
+        if old is not None:  # a rebuild: tantivy's writer lock must be free for the new one
+            old.close_writer()
+        self.index = self._open_index(snapshot)
+        self._catch_up = None  # what it caught up from is past
         self.vocabulary = self._borrowed_vocabulary or Vocabulary(
             self.index.vocabulary(), self.index.size
         )
         self.stories = StoryIndex.build(snapshot.articles if self._with_stories else {})
         self._snapshot = snapshot
         self._rebuild_names(snapshot)
+
+    def _open_index(self, snapshot: CorpusSnapshot) -> SearchIndex:
+        """The search index for ``snapshot``: opened, caught up, or built (see ``__init__``)."""
+        path, wanted, threads = self._index_path, snapshot.generation, self._threads
+        if path is None or not wanted:
+            index = SearchIndex(threads=threads)
+            index.add_new(snapshot.articles.values())
+            return index
+        stored, why = stored_generation(path)
+        if stored == wanted:
+            self.index_state = "opened"
+            return SearchIndex(threads=threads, path=path)
+        if not self._index_writable:
+            self.index_state = "in memory"  # the writer's index is of another corpus: not ours
+            index = SearchIndex(threads=threads)
+            index.add_new(snapshot.articles.values())
+            return index
+        base, changes = self._catch_up or (None, ChangeSet())
+        if stored is not None and stored == base:
+            index = SearchIndex(threads=threads, path=path)
+            articles = snapshot.articles
+            index.write([articles[i] for i in changes.added | changes.changed], changes.removed)
+            index.mark(wanted)
+            self.index_state = "caught up"
+            return index
+        if stored is not None:
+            why = "built from another corpus"
+        log.info("search index at %s: building it (%s)", path, why)
+        SearchIndex.wipe(path)
+        index = SearchIndex(threads=threads, path=path)
+        index.add_new(snapshot.articles.values())
+        index.mark(wanted)
+        self.index_state = "built"
+        return index
+
+    def release_index(self) -> None:
+        """Give up the index's writer: a one-shot command is done writing it."""
+        self.index.close_writer()
 
     def rebuild(self, snapshot: CorpusSnapshot) -> bool:
         """Start over from ``snapshot``: the repair when an incremental ``apply`` failed.
@@ -166,6 +222,7 @@ class Engine:
         with self._lock:
             upserts = [snapshot.articles[i] for i in (changes.added | changes.changed)]
             self.index.write(upserts, changes.removed)
+            self.index.mark(snapshot.generation)
             before = self._snapshot.articles
             olds = [before[i] for i in changes.changed | changes.removed if i in before]
             for old in olds:
