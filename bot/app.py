@@ -45,6 +45,7 @@ from bot.digests.service import DigestService
 from bot.digests.store import DigestStore
 from bot.engine.engine import Engine
 from bot.engine.index import index_path
+from bot.engine.saved_stories import stories_path
 from bot.request_log import RequestLog
 from bot.store import tighten, write_private
 from bot.writer_lock import WriterLock
@@ -400,15 +401,17 @@ class CoverageBot(commands.Bot):
             catch_up = (self._corpus.loader.started_from, opened.changes)
         queue = self._subscriptions.enter_context(self._corpus.subscribe())
         if self._engine is None:
+            # Derived stores are kept beside the database the bot owns: a restart opens them.
+            database = self._corpus.loader.db_path if self._owns_corpus else None
             snapshot = self._corpus.snapshot
             now = len(snapshot.articles) < STORIES_IN_BACKGROUND_FROM
             self._engine = await asyncio.to_thread(
                 Engine,
                 snapshot,
                 stories=True if now else "later",
-                # Kept beside the database the bot owns: a restart opens it, not rebuilds it.
-                index_path=index_path(self._corpus.loader.db_path) if self._owns_corpus else None,
+                index_path=index_path(database) if database else None,
                 catch_up=catch_up,
+                stories_path=stories_path(database) if database else None,
             )
         self._answers = AnswerService(self._engine)
         if not self._engine.stories_ready:
@@ -496,6 +499,7 @@ class CoverageBot(commands.Bot):
             await self._answers.close()
         if self._engine is not None:  # merges finished, and tantivy's writer lock given up
             await asyncio.to_thread(self._engine.release_index)
+            await asyncio.to_thread(self._engine.save_stories)
         if self._owns_corpus and self._corpus is not None:
             self._corpus.loader.close()
         self._writer.release()

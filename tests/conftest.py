@@ -1,3 +1,3 @@
-"""Shared pytest set-up: the loopback Discord stub's fixtures, for every test module."""
+"""Shared pytest set-up: the loopback Discord stub and a small corpus on disk, for every module."""
 
-pytest_plugins = ["tests.discord_stub.fixtures"]
+pytest_plugins = ["tests.discord_stub.fixtures", "tests.corpus_fixtures"]

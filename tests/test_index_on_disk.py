@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +21,8 @@ from bot.answers import run_command, to_json
 from bot.corpus.loader import CorpusLoader
 from bot.engine.engine import Engine
 from bot.engine.index import MARK, index_path
-from tests.test_app_e2e import ROOT, SEEDS
+from tests.corpus_fixtures import write_article
+from tests.test_app_e2e import ROOT
 
 QUERIES = [
     ("search", "clearview ice contract"),
@@ -30,34 +30,6 @@ QUERIES = [
     ("summary", "quokka census"),
     ("coverage", "ICE Clearview contract"),
 ]
-
-
-def write_article(folder: Path, name: str, title: str, body: str) -> Path:
-    path = folder / f"{name}.json"
-    path.write_text(
-        json.dumps(
-            {
-                "title": title,
-                "url": f"https://island.example/{name}",
-                "outlet": "Island News",
-                "published": "2021-05-01T08:00:00Z",
-                "body": body,
-            }
-        ),
-        encoding="utf-8",
-    )
-    return path
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    root = tmp_path / "corpus"
-    shutil.copytree(SEEDS, root / "seeds")
-    (root / "live").mkdir()
-    write_article(
-        root / "live", "quokka", "Quokka census counts a record", "The quokka census counted."
-    )
-    return root
 
 
 def start(corpus: Path, database: Path, **options: object) -> tuple[Engine, CorpusLoader]:

@@ -10,6 +10,7 @@ decides between an answer and "not in this coverage".
 from __future__ import annotations
 
 import bisect
+import contextlib
 import logging
 import threading
 from collections import Counter
@@ -46,6 +47,7 @@ from bot.engine.results import (
     Suggestion,
     SummaryAnswer,
 )
+from bot.engine.saved_stories import SavedStories, load_groups, save_groups
 from bot.engine.scoring import CONFIDENT, QueryTerms, Rated, Scorer, best_first
 from bot.engine.stories import StoryIndex
 from bot.engine.summary import MAX_SUMMARY_CHARS, summarize
@@ -94,6 +96,7 @@ class Engine:
         index_path: Path | None = None,
         catch_up: tuple[str | None, ChangeSet] | None = None,
         index_writable: bool = True,
+        stories_path: Path | None = None,
     ) -> None:
         """Index ``snapshot``; ``stories=False`` skips clustering for throwaway engines.
 
@@ -112,7 +115,14 @@ class Engine:
         generation is caught up instead of rebuilt. Not ``index_writable`` (another process
         writes it): an index on disk of another generation is not touched, and this engine
         indexes in memory. ``index_state`` says which happened.
+
+        ``stories_path``: story groups kept there (``bot.engine.saved_stories``) for this
+        snapshot's generation answer while stories are grouped "later" (and instead of
+        grouping, "on-demand"); a grouping that finishes is kept there.
         """
+        self._stories_path = stories_path
+        self._saved: SavedStories | None = None
+        self._saved_touched: set[str] = set()  # changed since the kept groups: not trusted
         self._index_path = index_path
         self._catch_up = catch_up
         self._index_writable = index_writable
@@ -145,6 +155,12 @@ class Engine:
             self.index.vocabulary(), self.index.size
         )
         self.stories = StoryIndex.build(snapshot.articles if self._with_stories else {})
+        self._saved, self._saved_touched = None, set()
+        path = self._stories_path
+        if path is not None and not self._with_stories and (self._grouping or self._on_demand):
+            groups = load_groups(path, snapshot.generation)
+            if groups is not None:
+                self._saved = SavedStories(groups)
         self._snapshot = snapshot
         self._rebuild_names(snapshot)
 
@@ -181,6 +197,18 @@ class Engine:
         index.mark(wanted)
         self.index_state = "built"
         return index
+
+    def save_stories(self) -> None:
+        """Keep the grouped stories beside the database, for the next start (no-op without)."""
+        path = self._stories_path
+        with self._lock:
+            if path is None or not self._with_stories or not self._snapshot.generation:
+                return
+            generation, groups = self._snapshot.generation, self.stories.groups()
+        try:
+            save_groups(path, generation, groups)
+        except OSError:  # a full disk costs the next start its head start, nothing more
+            log.warning("could not keep the story groups in %s", path, exc_info=True)
 
     def release_index(self) -> None:
         """Give up the index's writer: a one-shot command is done writing it."""
@@ -229,12 +257,15 @@ class Engine:
                 self.vocabulary.remove(index_terms(_all_text(old)))
             for article in upserts:
                 self.vocabulary.add(index_terms(_all_text(article)))
+            touched = changes.added | changes.changed | changes.removed
             if self._with_stories:
                 self.stories.update(
                     snapshot.articles, changes.added, changes.changed, changes.removed
                 )
             elif self._unstoried is not None:
-                self._unstoried |= changes.added | changes.changed | changes.removed
+                self._unstoried |= touched
+            if self._saved is not None:
+                self._saved_touched |= touched
             self._update_names(olds, upserts, snapshot)
             self._snapshot = snapshot
 
@@ -723,9 +754,12 @@ class Engine:
                             {i for i in touched if i not in new and i in old},
                         )
                     self.stories, self._with_stories = stories, True
+                    self._saved, self._saved_touched = None, set()
                     # Under the lock: a rebuild must not see a grouping that is already over.
                     self._grouping = self._clustering = False
-                    return
+                break
+            if not self._on_demand:  # a one-shot command reads the kept groups, never writes
+                self.save_stories()
         except BaseException:
             with self._lock:
                 self._grouping = self._clustering = False
@@ -739,13 +773,17 @@ class Engine:
         "first"), for an answer found just before a change removing its article was applied
         (stories follow a change before the snapshot does), and without stories.
         """
-        if self._on_demand and not self._with_stories:
+        saved = self._saved
+        if self._on_demand and not self._with_stories and saved is None:
             with self._demand_lock:  # one grouping, however many threads ask at once
                 if not self._with_stories:
                     self.cluster()
         try:
             return self.stories.story_of(article.id)
         except KeyError:
+            if saved is not None and article.id not in self._saved_touched:
+                with contextlib.suppress(KeyError):  # an article added since: not in them
+                    return saved.story_of(article.id, self._snapshot.articles)
             if self._grouping:  # other outlets may well have covered it: claim nothing
                 return Story(article.id, (article,), None, grouped=False)
             first = article if article.published is not None else None

@@ -750,9 +750,19 @@ class StoryIndex:
         return list(groups.values())
 
     def _story(self, members: list[str]) -> Story:
-        articles = sorted((self._articles[m] for m in members), key=_timeline_key)
-        first = articles[0] if articles[0].published is not None else None
-        return Story(id=articles[0].id, articles=tuple(articles), first=first)
+        return story_from([self._articles[m] for m in members])
+
+    def groups(self) -> list[list[str]]:
+        """The members of every story, as ``bot.engine.saved_stories`` keeps them."""
+        with self._lock:
+            return [list(members) for members in self._story_members.values()]
+
+
+def story_from(members: list[Article]) -> Story:
+    """A story of ``members``: its timeline, first report and id (its first article's)."""
+    articles = sorted(members, key=_timeline_key)
+    first = articles[0] if articles[0].published is not None else None
+    return Story(id=articles[0].id, articles=tuple(articles), first=first)
 
 
 def _timeline_key(article: Article) -> tuple[bool, float, str, str]:

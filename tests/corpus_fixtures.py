@@ -1,0 +1,39 @@
+"""A small corpus on disk that tests change: a copy of the seeds plus a folder of their own."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def write_article(folder: Path, name: str, title: str, body: str) -> Path:
+    path = folder / f"{name}.json"
+    path.write_text(
+        json.dumps(
+            {
+                "title": title,
+                "url": f"https://island.example/{name}",
+                "outlet": "Island News",
+                "published": "2021-05-01T08:00:00Z",
+                "body": body,
+            }
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "corpus"
+    shutil.copytree(SEEDS, root / "seeds")
+    (root / "live").mkdir()
+    write_article(
+        root / "live", "quokka", "Quokka census counts a record", "The quokka census counted."
+    )
+    return root

@@ -1,0 +1,128 @@
+"""Story groups kept beside the database (issue 14): a restart answers with stories at once.
+
+Built as the bot builds its engine: a loader over a copy of the seeds (one story told by three
+outlets) plus a folder the test changes, the groups kept at ``stories_path`` of its database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.answers import run_command, to_json
+from bot.corpus.loader import CorpusLoader
+from bot.engine.engine import Engine
+from bot.engine.results import CoverageAnswer
+from bot.engine.saved_stories import stories_path
+from bot.engine.stories import StoryIndex
+from tests.corpus_fixtures import write_article
+
+STORY = "ICE Clearview contract"
+
+
+def engine_of(corpus: Path, database: Path, stories: Any) -> tuple[Engine, CorpusLoader]:
+    loader = CorpusLoader([corpus], database)
+    snapshot, _, _ = loader.load()
+    return Engine(snapshot, stories=stories, stories_path=stories_path(database)), loader
+
+
+def outlets(engine: Engine) -> list[str]:
+    answer = engine.coverage(STORY)
+    assert isinstance(answer, CoverageAnswer)
+    return list(answer.story.outlets) if answer.story.grouped else []
+
+
+@pytest.fixture
+def grouped(corpus: Path, tmp_path: Path) -> Path:
+    """A database whose bot grouped the stories and stopped."""
+    database = tmp_path / "data" / "coverage.db"
+    engine, loader = engine_of(corpus, database, "later")
+    engine.cluster()  # as the bot's background grouping does; it keeps the groups when done
+    assert len(outlets(engine)) == 3
+    loader.close()
+    return database
+
+
+def count_groupings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    grouped: list[int] = []
+    build = StoryIndex.build
+
+    def counted(articles: Mapping[str, Any], **options: Any) -> StoryIndex:
+        grouped.append(len(articles))
+        return build(articles, **options)
+
+    monkeypatch.setattr(StoryIndex, "build", counted)
+    return grouped
+
+
+def test_a_restart_answers_with_the_kept_stories_before_grouping(
+    corpus: Path,
+    grouped: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    groupings = count_groupings(monkeypatch)
+    engine, loader = engine_of(corpus, grouped, "later")
+    assert not engine.stories_ready  # the full grouping (for updates, digests) is still to do
+    assert outlets(engine) == ["The Verge", "Business Insider", "Highsnobiety"]
+    assert not any(groupings)
+    engine.cluster()
+    assert outlets(engine) == ["The Verge", "Business Insider", "Highsnobiety"]
+    loader.close()
+
+
+def test_a_one_shot_command_never_groups_when_stories_are_kept(
+    corpus: Path,
+    grouped: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    groupings = count_groupings(monkeypatch)
+    engine, loader = engine_of(corpus, grouped, "on-demand")
+    fresh = Engine(loader.load()[0])
+    for command in ("coverage", "source", "related"):
+        assert to_json(command, STORY, run_command(engine, command, STORY)) == to_json(
+            command, STORY, run_command(fresh, command, STORY)
+        )
+    assert [n for n in groupings if n] == [len(fresh.snapshot.articles)]  # the fresh one's
+    loader.close()
+
+
+def test_kept_stories_of_other_files_are_not_used(
+    corpus: Path,
+    grouped: Path,
+) -> None:
+    write_article(corpus / "live", "wombat", "Wombat census counts a record", "Wombats counted.")
+    engine, loader = engine_of(corpus, grouped, "later")
+    assert outlets(engine) == []  # "still grouping": a story of one, not the kept groups
+    loader.close()
+
+
+def test_an_article_changed_since_is_not_answered_from_the_kept_stories(
+    corpus: Path,
+    grouped: Path,
+) -> None:
+    engine, loader = engine_of(corpus, grouped, "later")
+    verge = next(a for a in engine.snapshot.articles.values() if a.outlet.name == "The Verge")
+    seed = next(p for p in (corpus / "seeds").iterdir() if "theverge.com" in p.read_text())
+    seed.write_text(seed.read_text().replace("Clearview", "Clearview AI Inc."), encoding="utf-8")
+    snapshot, changes, _ = loader.refresh([str(seed)])
+    engine.apply(snapshot, changes)
+    assert verge.id in changes.changed
+    story = engine.story_of(snapshot.articles[verge.id])
+    assert not story.grouped and len(story.articles) == 1
+    loader.close()
+
+
+def test_the_kept_groups_name_their_corpus(corpus: Path, grouped: Path) -> None:
+    path = stories_path(grouped)
+    assert path is not None
+    kept = json.loads(path.read_text(encoding="utf-8"))
+    loader = CorpusLoader([corpus], grouped)
+    snapshot, _, _ = loader.load()
+    assert kept["generation"] == snapshot.generation
+    assert [len(g) for g in kept["groups"]] == [3]
+    assert path.stat().st_mode & 0o777 == 0o600
+    loader.close()
