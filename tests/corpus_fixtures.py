@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from bot.engine.stories import StoryIndex
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -37,3 +41,17 @@ def corpus(tmp_path: Path) -> Path:
         root / "live", "quokka", "Quokka census counts a record", "The quokka census counted."
     )
     return root
+
+
+@pytest.fixture
+def groupings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many articles each story grouping of the test was over (0: an empty index)."""
+    grouped: list[int] = []
+    build = StoryIndex.build
+
+    def counted(articles: Mapping[str, Any], **options: Any) -> StoryIndex:
+        grouped.append(len(articles))
+        return build(articles, **options)
+
+    monkeypatch.setattr(StoryIndex, "build", counted)
+    return grouped

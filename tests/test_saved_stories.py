@@ -7,7 +7,6 @@ outlets) plus a folder the test changes, the groups kept at ``stories_path`` of 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from bot.corpus.loader import CorpusLoader
 from bot.engine.engine import Engine
 from bot.engine.results import CoverageAnswer
 from bot.engine.saved_stories import stories_path
-from bot.engine.stories import StoryIndex
 from tests.corpus_fixtures import write_article
 
 STORY = "ICE Clearview contract"
@@ -47,24 +45,11 @@ def grouped(corpus: Path, tmp_path: Path) -> Path:
     return database
 
 
-def count_groupings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    grouped: list[int] = []
-    build = StoryIndex.build
-
-    def counted(articles: Mapping[str, Any], **options: Any) -> StoryIndex:
-        grouped.append(len(articles))
-        return build(articles, **options)
-
-    monkeypatch.setattr(StoryIndex, "build", counted)
-    return grouped
-
-
 def test_a_restart_answers_with_the_kept_stories_before_grouping(
     corpus: Path,
     grouped: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    groupings: list[int],
 ) -> None:
-    groupings = count_groupings(monkeypatch)
     engine, loader = engine_of(corpus, grouped, "later")
     assert not engine.stories_ready  # the full grouping (for updates, digests) is still to do
     assert outlets(engine) == ["The Verge", "Business Insider", "Highsnobiety"]
@@ -77,9 +62,8 @@ def test_a_restart_answers_with_the_kept_stories_before_grouping(
 def test_a_one_shot_command_never_groups_when_stories_are_kept(
     corpus: Path,
     grouped: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    groupings: list[int],
 ) -> None:
-    groupings = count_groupings(monkeypatch)
     engine, loader = engine_of(corpus, grouped, "on-demand")
     fresh = Engine(loader.load()[0])
     for command in ("coverage", "source", "related"):
