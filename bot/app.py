@@ -45,7 +45,7 @@ from bot.digests.service import DigestService
 from bot.digests.store import DigestStore
 from bot.engine.engine import Engine
 from bot.engine.index import index_path
-from bot.engine.saved_stories import stories_path
+from bot.engine.saved_stories import KeptStories
 from bot.request_log import RequestLog
 from bot.store import tighten, write_private
 from bot.writer_lock import WriterLock
@@ -411,7 +411,7 @@ class CoverageBot(commands.Bot):
                 stories=True if now else "later",
                 index_path=index_path(database) if database else None,
                 catch_up=catch_up,
-                stories_path=stories_path(database) if database else None,
+                kept_stories=KeptStories.of(database) if database else None,
             )
         self._answers = AnswerService(self._engine)
         if not self._engine.stories_ready:

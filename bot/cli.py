@@ -115,7 +115,7 @@ def load_engine(
     """
     from bot.engine.engine import Engine
     from bot.engine.index import index_path
-    from bot.engine.saved_stories import stories_path
+    from bot.engine.saved_stories import KeptStories
 
     database = db or settings.corpus.database
     with loaded(paths, settings, db, quiet) as (snapshot, catch_up, writing):
@@ -125,7 +125,7 @@ def load_engine(
             index_path=index_path(database),
             catch_up=catch_up,
             index_writable=writing,
-            stories_path=stories_path(database),
+            kept_stories=KeptStories.of(database),
         )
         engine.release_index()  # merges done and tantivy's lock free before ours is
     return engine

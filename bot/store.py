@@ -217,14 +217,19 @@ def tighten(path: Path) -> None:
         log.warning("could not make %s private (mode 0600): %s", path, error)
 
 
-def write_private(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step, readable by the owner only."""
+def write_private(path: Path, content: str | bytes) -> None:
+    """Replace ``path`` with ``content`` in one step, readable by the owner only.
+
+    A process killed part-way leaves the old file whole (and a ``.tmp`` the next write
+    replaces).
+    """
     private_folder(path.parent)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    with os.fdopen(fd, "wb") as fh:
         os.fchmod(fd, FILE_MODE)  # a .tmp left by a crash keeps its old mode through O_CREAT
-        fh.write(text)
+        fh.write(data)
     os.replace(tmp, path)
 
 

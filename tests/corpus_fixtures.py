@@ -15,7 +15,9 @@ from bot.engine.stories import StoryIndex
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 
-def write_article(folder: Path, name: str, title: str, body: str) -> Path:
+def write_article(
+    folder: Path, name: str, title: str, body: str, published: str = "2021-05-01T08:00:00Z"
+) -> Path:
     path = folder / f"{name}.json"
     path.write_text(
         json.dumps(
@@ -23,7 +25,7 @@ def write_article(folder: Path, name: str, title: str, body: str) -> Path:
                 "title": title,
                 "url": f"https://island.example/{name}",
                 "outlet": "Island News",
-                "published": "2021-05-01T08:00:00Z",
+                "published": published,
                 "body": body,
             }
         ),

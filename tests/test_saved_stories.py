@@ -1,7 +1,7 @@
 """Story groups kept beside the database (issue 14): a restart answers with stories at once.
 
 Built as the bot builds its engine: a loader over a copy of the seeds (one story told by three
-outlets) plus a folder the test changes, the groups kept at ``stories_path`` of its database.
+outlets) plus a folder the test changes, the stories kept beside its database (``KeptStories``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from bot.answers import run_command, to_json
 from bot.corpus.loader import CorpusLoader
 from bot.engine.engine import Engine
 from bot.engine.results import CoverageAnswer
-from bot.engine.saved_stories import stories_path
+from bot.engine.saved_stories import KeptStories
+from bot.engine.stories import StoryIndex
 from tests.corpus_fixtures import write_article
 
 STORY = "ICE Clearview contract"
@@ -25,7 +26,7 @@ STORY = "ICE Clearview contract"
 def engine_of(corpus: Path, database: Path, stories: Any) -> tuple[Engine, CorpusLoader]:
     loader = CorpusLoader([corpus], database)
     snapshot, _, _ = loader.load()
-    return Engine(snapshot, stories=stories, stories_path=stories_path(database)), loader
+    return Engine(snapshot, stories=stories, kept_stories=KeptStories.of(database)), loader
 
 
 def outlets(engine: Engine) -> list[str]:
@@ -101,12 +102,70 @@ def test_an_article_changed_since_is_not_answered_from_the_kept_stories(
 
 
 def test_the_kept_groups_name_their_corpus(corpus: Path, grouped: Path) -> None:
-    path = stories_path(grouped)
-    assert path is not None
+    paths = KeptStories.of(grouped)
+    assert paths is not None
+    path = paths.groups
     kept = json.loads(path.read_text(encoding="utf-8"))
     loader = CorpusLoader([corpus], grouped)
     snapshot, _, _ = loader.load()
     assert kept["generation"] == snapshot.generation
     assert [len(g) for g in kept["groups"]] == [3]
     assert path.stat().st_mode & 0o777 == 0o600
+    loader.close()
+
+
+def test_a_restart_loads_the_kept_grouping_instead_of_grouping_again(
+    corpus: Path, grouped: Path, groupings: list[int]
+) -> None:
+    engine, loader = engine_of(corpus, grouped, "later")
+    engine.cluster()  # the bot's background grouping: here a load of what was kept
+    assert engine.stories_ready and not any(groupings)
+    # It updates as a fresh grouping would: a fourth outlet joins the story.
+    fresh, fresh_loader = engine_of(corpus, grouped.with_name("fresh.db"), True)
+    new = write_article(
+        corpus / "live",
+        "engadget",
+        "ICE signs a contract with facial recognition company Clearview AI",
+        "Immigration and Customs Enforcement signed a contract with Clearview AI, paying "
+        "$224,000 for Clearview licenses.",
+        published="2020-08-15T10:00:00Z",  # the day after The Verge's report
+    )
+    for e, ld in ((engine, loader), (fresh, fresh_loader)):
+        snapshot, changes, _ = ld.refresh([str(new)])
+        e.apply(snapshot, changes)
+    assert outlets(engine) == outlets(fresh) and "Island News" in outlets(engine)
+    loader.close()
+    fresh_loader.close()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped", "other corpus"])
+def test_a_damaged_or_foreign_kept_grouping_is_grouped_again(
+    corpus: Path, grouped: Path, groupings: list[int], damage: str
+) -> None:
+    paths = KeptStories.of(grouped)
+    assert paths is not None
+    data = paths.state.read_bytes()
+    if damage == "truncated":
+        paths.state.write_bytes(data[: len(data) // 2])
+    elif damage == "flipped":
+        paths.state.write_bytes(data[:-10] + bytes([data[-10] ^ 0xFF]) + data[-9:])
+    else:
+        header, _, body = data.partition(b"\n")
+        other = json.dumps({**json.loads(header), "generation": "0" * 24}).encode()
+        paths.state.write_bytes(other + b"\n" + body)
+    engine, loader = engine_of(corpus, grouped, "later")
+    engine.cluster()
+    assert [n for n in groupings if n] == [len(engine.snapshot.articles)]  # grouped afresh
+    assert outlets(engine) == ["The Verge", "Business Insider", "Highsnobiety"]
+    loader.close()
+
+
+def test_a_grouping_read_back_is_the_grouping_kept(corpus: Path, tmp_path: Path) -> None:
+    loader = CorpusLoader([corpus], tmp_path / "c.db")
+    articles = loader.load()[0].articles
+    built = StoryIndex.build(articles)
+    back = StoryIndex.from_state(built.export_state(), articles)
+    assert [s.articles for s in back.stories()] == [s.articles for s in built.stories()]
+    with pytest.raises(ValueError, match="other articles"):
+        StoryIndex.from_state(built.export_state(), {})
     loader.close()

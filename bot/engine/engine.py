@@ -47,7 +47,14 @@ from bot.engine.results import (
     Suggestion,
     SummaryAnswer,
 )
-from bot.engine.saved_stories import SavedStories, load_groups, save_groups
+from bot.engine.saved_stories import (
+    KeptStories,
+    SavedStories,
+    load_groups,
+    load_state,
+    save_groups,
+    save_state,
+)
 from bot.engine.scoring import CONFIDENT, QueryTerms, Rated, Scorer, best_first
 from bot.engine.stories import StoryIndex
 from bot.engine.summary import MAX_SUMMARY_CHARS, summarize
@@ -96,7 +103,7 @@ class Engine:
         index_path: Path | None = None,
         catch_up: tuple[str | None, ChangeSet] | None = None,
         index_writable: bool = True,
-        stories_path: Path | None = None,
+        kept_stories: KeptStories | None = None,
     ) -> None:
         """Index ``snapshot``; ``stories=False`` skips clustering for throwaway engines.
 
@@ -116,11 +123,12 @@ class Engine:
         writes it): an index on disk of another generation is not touched, and this engine
         indexes in memory. ``index_state`` says which happened.
 
-        ``stories_path``: story groups kept there (``bot.engine.saved_stories``) for this
-        snapshot's generation answer while stories are grouped "later" (and instead of
-        grouping, "on-demand"); a grouping that finishes is kept there.
+        ``kept_stories``: stories kept there (``bot.engine.saved_stories``): the groups of
+        this snapshot's generation answer while stories are grouped "later" (and instead of
+        grouping, "on-demand"); the whole grouping kept for it is loaded instead of grouping
+        again; a grouping that finishes is kept there.
         """
-        self._stories_path = stories_path
+        self._kept = kept_stories
         self._saved: SavedStories | None = None
         self._saved_touched: set[str] = set()  # changed since the kept groups: not trusted
         self._index_path = index_path
@@ -156,9 +164,9 @@ class Engine:
         )
         self.stories = StoryIndex.build(snapshot.articles if self._with_stories else {})
         self._saved, self._saved_touched = None, set()
-        path = self._stories_path
-        if path is not None and not self._with_stories and (self._grouping or self._on_demand):
-            groups = load_groups(path, snapshot.generation)
+        kept = self._kept
+        if kept is not None and not self._with_stories and (self._grouping or self._on_demand):
+            groups = load_groups(kept.groups, snapshot.generation)
             if groups is not None:
                 self._saved = SavedStories(groups)
         self._snapshot = snapshot
@@ -199,16 +207,33 @@ class Engine:
         return index
 
     def save_stories(self) -> None:
-        """Keep the grouped stories beside the database, for the next start (no-op without)."""
-        path = self._stories_path
+        """Keep the grouped stories beside the database, for the next start (no-op without).
+
+        The state is exported under the engine's lock, so it is of the generation recorded.
+        """
+        kept = self._kept
         with self._lock:
-            if path is None or not self._with_stories or not self._snapshot.generation:
+            if kept is None or not self._with_stories or not self._snapshot.generation:
                 return
-            generation, groups = self._snapshot.generation, self.stories.groups()
-        try:
-            save_groups(path, generation, groups)
-        except OSError:  # a full disk costs the next start its head start, nothing more
-            log.warning("could not keep the story groups in %s", path, exc_info=True)
+            generation, stories = self._snapshot.generation, self.stories
+            groups = stories.groups()
+            try:
+                save_state(kept.state, generation, stories)
+                save_groups(kept.groups, generation, groups)
+            except OSError:  # a full disk costs the next start its head start, nothing more
+                log.warning("could not keep the stories in %s", kept.groups, exc_info=True)
+
+    def _kept_grouping(self, snapshot: CorpusSnapshot) -> StoryIndex | None:
+        """The grouping kept for ``snapshot``'s generation, if there is one.
+
+        Files changed while the bot was down make another generation: those are grouped
+        again (in the background, as before). Catching a kept grouping up would need the
+        removed articles as they were, which the snapshot no longer holds.
+        """
+        kept = self._kept
+        if kept is None:
+            return None
+        return load_state(kept.state, snapshot.generation, snapshot.articles)
 
     def release_index(self) -> None:
         """Give up the index's writer: a one-shot command is done writing it."""
@@ -740,7 +765,8 @@ class Engine:
                 with self._lock:
                     snapshot = self._snapshot
                     self._unstoried = set()
-                stories = StoryIndex.build(snapshot.articles)
+                kept = self._kept_grouping(snapshot)
+                stories = kept or StoryIndex.build(snapshot.articles)
                 with self._lock:
                     touched, self._unstoried = self._unstoried, None
                     if touched is None:
@@ -758,7 +784,9 @@ class Engine:
                     # Under the lock: a rebuild must not see a grouping that is already over.
                     self._grouping = self._clustering = False
                 break
-            if not self._on_demand:  # a one-shot command reads the kept groups, never writes
+            # A one-shot command reads what is kept, never writes; a grouping loaded as kept
+            # and not changed since needs no writing either.
+            if not self._on_demand and (kept is None or touched):
                 self.save_stories()
         except BaseException:
             with self._lock:
