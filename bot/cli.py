@@ -292,6 +292,9 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         scopes = asyncio.run(sync())
+    except WriterBusy as exc:
+        print(f"coverage-bot: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
     except discord.LoginFailure:
         print("coverage-bot: Discord rejected the token.", file=sys.stderr)  # noqa: T201
         return 1

@@ -65,9 +65,10 @@ async def test_a_second_bot_is_refused_and_a_cli_reads_beside_the_first(
         assert json.loads(out)["results"][0]["url"] == "https://island.example/quokka-census"
         assert "is writing" in err and "reading it without writing" in err
         assert cached_files(database) == before
-        # And `coverage-bot run` says why it stops, with exit code 2.
-        assert await asyncio.to_thread(main, ["run"]) == 2
-        assert "only one process may write it" in capsys.readouterr().err
+        # And `coverage-bot run` (or `sync`) says why it stops, with exit code 2.
+        for command in ("run", "sync"):
+            assert await asyncio.to_thread(main, [command]) == 2
+            assert "only one process may write it" in capsys.readouterr().err
     # The first bot is gone: the next one may write.
     assert WriterLock(database).try_acquire()
 
