@@ -217,11 +217,12 @@ def tighten(path: Path) -> None:
         log.warning("could not make %s private (mode 0600): %s", path, error)
 
 
-def write_private(path: Path, content: str | bytes) -> None:
+def write_private(path: Path, content: str | bytes, *, durable: bool = False) -> None:
     """Replace ``path`` with ``content`` in one step, readable by the owner only.
 
     A process killed part-way leaves the old file whole (and a ``.tmp`` the next write
-    replaces).
+    replaces). ``durable``: on disk before this returns, so a power cut can't leave the new
+    name pointing at lost data (a record of what a store holds, written after its commit).
     """
     private_folder(path.parent)
     tmp = path.with_name(path.name + ".tmp")
@@ -230,7 +231,16 @@ def write_private(path: Path, content: str | bytes) -> None:
     with os.fdopen(fd, "wb") as fh:
         os.fchmod(fd, FILE_MODE)  # a .tmp left by a crash keeps its old mode through O_CREAT
         fh.write(data)
+        if durable:
+            fh.flush()
+            os.fsync(fd)
     os.replace(tmp, path)
+    if durable:
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
 
 def _dedicated(folder: Path) -> bool:

@@ -20,7 +20,7 @@ import pytest
 from bot.answers import run_command, to_json
 from bot.corpus.loader import CorpusLoader
 from bot.engine.engine import Engine
-from bot.engine.index import MARK, index_path
+from bot.engine.index import MARK, SearchIndex, index_path
 from tests.corpus_fixtures import write_article
 from tests.test_app_e2e import ROOT
 
@@ -87,7 +87,7 @@ def test_files_changed_while_down_are_caught_up_not_rebuilt(corpus: Path, tmp_pa
     stop(engine, loader)
 
 
-@pytest.mark.parametrize("damage", ["truncated", "missing", "record", "foreign"])
+@pytest.mark.parametrize("damage", ["truncated", "missing", "corrupted", "record", "foreign"])
 def test_a_damaged_or_foreign_index_is_rebuilt(corpus: Path, tmp_path: Path, damage: str) -> None:
     database = tmp_path / "data" / "coverage.db"
     stop(*start(corpus, database))
@@ -98,6 +98,12 @@ def test_a_damaged_or_foreign_index_is_rebuilt(corpus: Path, tmp_path: Path, dam
         os.truncate(segment, segment.stat().st_size // 2)
     elif damage == "missing":
         segment.unlink()
+    elif damage == "corrupted":  # its middle overwritten, its footer whole
+        terms = max((p for p in folder.iterdir() if p.suffix == ".term"), key=os.path.getsize)
+        size = terms.stat().st_size
+        with terms.open("r+b") as handle:
+            handle.seek(size // 4)
+            handle.write(b"\xff" * (size // 4))
     elif damage == "record":
         (folder / MARK).write_text("{not json", encoding="utf-8")
     else:  # an index of other files entirely (another corpus, or the corpus long ago)
@@ -190,4 +196,37 @@ def test_killed_in_the_middle_of_an_update_the_next_start_answers_as_a_fresh_bui
     assert engine.index_state in {"caught up", "built"}
     assert answers(engine) == fresh(corpus, tmp_path)
     assert run_command(engine, "search", "wombat census").hits  # type: ignore[union-attr]
+    stop(engine, loader)
+
+
+def test_killed_between_commit_and_record_then_files_put_back_is_not_served(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record goes before a write and comes back after its commit: an index holding a
+    change it has no record of is rebuilt, even when the files come back to the generation
+    the old record named (moves undone with `mv`, which keeps sizes and times)."""
+    database = tmp_path / "data" / "coverage.db"
+    stop(*start(corpus, database))
+    engine, loader = start(corpus, database)
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    os.rename(corpus / "live" / "quokka.json", aside / "quokka.json")
+    staged = write_article(aside, "wombat", "Wombat census counts a record", "Wombats counted.")
+    os.rename(staged, corpus / "live" / "wombat.json")
+    snapshot, changes, _ = loader.refresh([str(corpus / "live")])
+    assert changes.added and changes.removed
+
+    def killed(self: SearchIndex, generation: str) -> None:  # right after the commit
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(SearchIndex, "mark", killed)
+    with pytest.raises(SystemExit):
+        engine.apply(snapshot, changes)
+    monkeypatch.undo()
+    engine.release_index()  # the process is gone: nothing else is saved
+    os.rename(corpus / "live" / "wombat.json", aside / "wombat.json")
+    os.rename(aside / "quokka.json", corpus / "live" / "quokka.json")
+    engine, loader = start(corpus, database)
+    assert engine.index_state == "built"
+    assert answers(engine) == fresh(corpus, tmp_path)
     stop(engine, loader)

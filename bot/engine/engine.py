@@ -173,25 +173,37 @@ class Engine:
         self._rebuild_names(snapshot)
 
     def _open_index(self, snapshot: CorpusSnapshot) -> SearchIndex:
-        """The search index for ``snapshot``: opened, caught up, or built (see ``__init__``)."""
-        path, wanted, threads = self._index_path, snapshot.generation, self._threads
-        if path is None or not wanted:
-            index = SearchIndex(threads=threads)
-            index.add_new(snapshot.articles.values())
-            return index
+        """The search index for ``snapshot``: opened, caught up, or built (see ``__init__``).
+
+        Where the folder can't be used (a full disk, a read-only folder), the index is built in
+        memory: the bot answers, and the next start tries the folder again.
+        """
+        path = self._index_path
+        if path is not None and snapshot.generation:
+            try:
+                return self._on_disk(snapshot, path)
+            except _NotOurs:
+                pass
+            except OSError:
+                log.warning("search index at %s unusable; indexing in memory", path, exc_info=True)
+        self.index_state = "in memory"
+        index = SearchIndex(threads=self._threads)
+        index.add_new(snapshot.articles.values())
+        return index
+
+    def _on_disk(self, snapshot: CorpusSnapshot, path: Path) -> SearchIndex:
+        wanted, threads = snapshot.generation, self._threads
         stored, why = stored_generation(path)
         if stored == wanted:
             self.index_state = "opened"
             return SearchIndex(threads=threads, path=path)
-        if not self._index_writable:
-            self.index_state = "in memory"  # the writer's index is of another corpus: not ours
-            index = SearchIndex(threads=threads)
-            index.add_new(snapshot.articles.values())
-            return index
+        if not self._index_writable:  # the writer's index is of another corpus: not ours
+            raise _NotOurs
         base, changes = self._catch_up or (None, ChangeSet())
         if stored is not None and stored == base:
             index = SearchIndex(threads=threads, path=path)
             articles = snapshot.articles
+            index.unmark()
             index.write([articles[i] for i in changes.added | changes.changed], changes.removed)
             index.mark(wanted)
             self.index_state = "caught up"
@@ -274,6 +286,7 @@ class Engine:
         """
         with self._lock:
             upserts = [snapshot.articles[i] for i in (changes.added | changes.changed)]
+            self.index.unmark()
             self.index.write(upserts, changes.removed)
             self.index.mark(snapshot.generation)
             before = self._snapshot.articles
@@ -962,6 +975,10 @@ class Engine:
             if article is not None:
                 _put(out, article.title, "title")
         return list(out.values())[:limit]
+
+
+class _NotOurs(Exception):
+    """The index on disk is of another corpus, and another process writes it."""
 
 
 def _listed_by(member: Article, articles: Mapping[str, Article]) -> Iterator[Article]:

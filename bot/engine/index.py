@@ -15,12 +15,14 @@ index of new articles, tests) stay in memory.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import re
 import shutil
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +33,7 @@ import tantivy
 from bot.corpus.model import Article
 from bot.store import private_folder, write_private
 
+log = logging.getLogger(__name__)
 _TERM = re.compile(r"[^\W_]+", re.UNICODE)
 _WRITER_HEAP = 128_000_000
 # Title words count double: a query naming the story beats one that merely mentions its words.
@@ -40,6 +43,12 @@ PREFIX_WORDS = 12  # completions of a half-typed word that autocomplete looks fo
 # Bumped when the schema or what a document holds changes: an index of another format is rebuilt.
 INDEX_FORMAT = 1
 MARK = "coverage-index.json"
+PROBE_WORDS = 64  # commonest words of a field searched when an index on disk is opened
+
+
+def damaged(exc: BaseException) -> bool:
+    """Whether ``exc`` is tantivy failing on its files (an error, or a Rust panic)."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
 
 
 def index_path(database: str | Path) -> Path | None:
@@ -58,9 +67,19 @@ def stored_generation(path: Path) -> tuple[str | None, str]:
     if not isinstance(mark, dict) or mark.get("format") != INDEX_FORMAT:
         return None, "built by another version"
     try:
-        searcher = tantivy.Index.open(str(path)).searcher()
+        index = tantivy.Index.open(str(path))
+        searcher = index.searcher()
         searcher.search(tantivy.Query.all_query(), 1, count=True)
-    except (ValueError, OSError) as exc:  # a truncated or missing segment file
+        # A truncated or missing segment file fails above on its footer; damage inside one
+        # shows when its terms and postings are read: the commonest words of each field are.
+        for field in ("title", "text"):
+            words = [w for w, _ in searcher.terms_with_prefix(field, "", limit=PROBE_WORDS)]
+            if words:
+                hits = searcher.search(index.parse_query(" ".join(words), [field]), 50).hits
+                searcher.fast_field_values("key", [address for _, address in hits])
+    except BaseException as exc:  # tantivy's Rust panics arrive as BaseException
+        if not damaged(exc):
+            raise
         return None, f"its files are damaged ({str(exc)[:200]})"
     if searcher.num_docs != mark.get("documents"):
         return None, "it holds another number of articles than recorded"
@@ -134,12 +153,33 @@ class SearchIndex:
         return self._writer
 
     def mark(self, generation: str) -> None:
-        """Record, after a commit, that the index on disk holds the corpus of ``generation``."""
+        """Record, after a commit, that the index on disk holds the corpus of ``generation``.
+
+        Best effort: a record that can't be written (a full disk) is removed instead, so the
+        next start rebuilds rather than trusts it; this run goes on with the index as it is.
+        """
         if self.path is None:
             return
         with self._lock:
             record = {"format": INDEX_FORMAT, "generation": generation, "documents": self.size}
-            write_private(self.path / MARK, json.dumps(record) + "\n")
+            try:
+                write_private(self.path / MARK, json.dumps(record) + "\n", durable=True)
+            except OSError:
+                log.warning("could not record what the index at %s holds", self.path, exc_info=True)
+                self.unmark()
+
+    def unmark(self) -> None:
+        """Forget what the index on disk holds, before a write.
+
+        Until the write is committed and recorded (``mark``), a crash leaves an index the next
+        start rebuilds, never one it could take for another corpus's.
+        """
+        if self.path is None:
+            return
+        try:
+            (self.path / MARK).unlink(missing_ok=True)
+        except OSError:
+            log.warning("could not clear the record of the index at %s", self.path, exc_info=True)
 
     def close_writer(self) -> None:
         """Let merges finish and give up tantivy's writer lock (a one-shot command is done)."""
@@ -150,9 +190,14 @@ class SearchIndex:
 
     @staticmethod
     def wipe(path: Path) -> None:
-        """Delete an index kept at ``path`` (damaged, or of another corpus) to start over."""
-        shutil.rmtree(path, ignore_errors=True)
-        if path.exists():  # a file where the folder should be, say
+        """Delete an index kept at ``path`` (damaged, or of another corpus) to start over.
+
+        ``OSError`` when it can't all go (files another process holds open on Windows): the
+        caller indexes in memory rather than build over half an index.
+        """
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():  # a file where the folder should be, say
             os.unlink(path)
 
     @property
@@ -230,9 +275,26 @@ class SearchIndex:
                 ["title", "text", "outlet"],
                 field_boosts={"title": TITLE_BOOST, "outlet": OUTLET_BOOST},
             )
-        hits = searcher.search(self._filtered(query, flt), limit, count=False).hits
-        ids = _ids(searcher, hits)
+        with self._reading():
+            hits = searcher.search(self._filtered(query, flt), limit, count=False).hits
+            ids = _ids(searcher, hits)
         return [(article_id, score) for (score, _), article_id in zip(hits, ids, strict=True)]
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Reads of an index on disk, which are trusted only while they work.
+
+        One that fails means damage (a disk error, a file changed under it): the index is not
+        trusted at the next start, which rebuilds it.
+        """
+        try:
+            yield
+        except BaseException as exc:
+            if self.path is None or not damaged(exc):
+                raise
+            log.error("the search index at %s failed; it is rebuilt at the next start", self.path)
+            self.unmark()
+            raise RuntimeError(f"the search index is damaged: {str(exc)[:200]}") from exc
 
     def filtered_all(self, limit: int, flt: IndexFilter) -> list[str]:
         """Newest dated articles matching only the filter (e.g. ``/latest topic``)."""
@@ -240,8 +302,9 @@ class SearchIndex:
         dated = tantivy.Query.exists_query("published")
         query = self._filtered(dated, flt)
         searcher = self._searcher
-        hits = searcher.search(query, limit, count=False, order_by_field="published").hits
-        return _ids(searcher, hits)
+        with self._reading():
+            hits = searcher.search(query, limit, count=False, order_by_field="published").hits
+            return _ids(searcher, hits)
 
     def prefix(self, complete: Sequence[str], partial: str, limit: int) -> list[str]:
         """Articles whose title has every complete word and a word starting with ``partial``."""
@@ -251,9 +314,9 @@ class SearchIndex:
         # First the most common title words with this prefix: a regex over the term dictionary
         # unions thousands of posting lists for a short prefix ("cl"). Only when none of those
         # fits the complete words does the full regex run.
-        words = [
-            w for w, _ in self._searcher.terms_with_prefix("title", partial, limit=PREFIX_WORDS)
-        ]
+        with self._reading():
+            found = self._searcher.terms_with_prefix("title", partial, limit=PREFIX_WORDS)
+        words = [w for w, _ in found]
         if not words:
             return []
         either = tantivy.Query.boolean_query(
@@ -271,7 +334,8 @@ class SearchIndex:
     def _titles_matching(self, musts: Sequence[tantivy.Query], limit: int) -> list[str]:
         searcher = self._searcher
         query = tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in musts])
-        return _ids(searcher, searcher.search(query, limit, count=False).hits)
+        with self._reading():
+            return _ids(searcher, searcher.search(query, limit, count=False).hits)
 
     def vocabulary(self) -> list[tuple[str, int]]:
         """Every indexed word with the number of articles containing it.
@@ -281,11 +345,9 @@ class SearchIndex:
         words by articles that are gone (58 ms instead of 37 at 100k articles).
         """
         live = tantivy.Query.all_query()
-        return [
-            (term, count)
-            for term, count in self._searcher.terms_with_prefix("text", "", filter_query=live)
-            if count
-        ]
+        with self._reading():
+            counts = self._searcher.terms_with_prefix("text", "", filter_query=live)
+        return [(term, count) for term, count in counts if count]
 
     def _filtered(self, query: tantivy.Query, flt: IndexFilter | None) -> tantivy.Query:
         if flt is None:
