@@ -7,6 +7,8 @@ outlets) plus a folder the test changes, the stories kept beside its database (`
 from __future__ import annotations
 
 import json
+import marshal
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +140,9 @@ def test_a_restart_loads_the_kept_grouping_instead_of_grouping_again(
     fresh_loader.close()
 
 
-@pytest.mark.parametrize("damage", ["truncated", "flipped", "other corpus"])
+@pytest.mark.parametrize(
+    "damage", ["truncated", "flipped", "other corpus", "other layout", "huge length"]
+)
 def test_a_damaged_or_foreign_kept_grouping_is_grouped_again(
     corpus: Path, grouped: Path, groupings: list[int], damage: str
 ) -> None:
@@ -151,12 +155,25 @@ def test_a_damaged_or_foreign_kept_grouping_is_grouped_again(
         paths.state.write_bytes(data[:-10] + bytes([data[-10] ^ 0xFF]) + data[-9:])
     else:
         header, _, body = data.partition(b"\n")
-        other = json.dumps({**json.loads(header), "generation": "0" * 24}).encode()
-        paths.state.write_bytes(other + b"\n" + body)
+        fields = json.loads(header)
+        if damage == "other corpus":
+            fields["generation"] = "0" * 24
+        elif damage == "huge length":
+            fields["bytes"] = 1 << 60
+        else:  # a build that changed what it keeps without saying so: a good checksum
+            state = list(marshal.loads(body))
+            state[2] = tuple(row[:9] for row in state[2])
+            body = marshal.dumps(tuple(state))
+            fields.update(bytes=len(body), crc32=zlib.crc32(body))
+        paths.state.write_bytes(json.dumps(fields).encode() + b"\n" + body)
     engine, loader = engine_of(corpus, grouped, "later")
     engine.cluster()
     assert [n for n in groupings if n] == [len(engine.snapshot.articles)]  # grouped afresh
     assert outlets(engine) == ["The Verge", "Business Insider", "Highsnobiety"]
+    loader.close()
+    engine, loader = engine_of(corpus, grouped, "later")  # and kept again, whole
+    engine.cluster()
+    assert len([n for n in groupings if n]) == 1
     loader.close()
 
 

@@ -232,7 +232,7 @@ class Engine:
             try:
                 save_state(kept.state, generation, stories)
                 save_groups(kept.groups, generation, groups)
-            except OSError:  # a full disk costs the next start its head start, nothing more
+            except Exception:  # a full disk costs the next start its head start, nothing more
                 log.warning("could not keep the stories in %s", kept.groups, exc_info=True)
 
     def _kept_grouping(self, snapshot: CorpusSnapshot) -> StoryIndex | None:
@@ -245,7 +245,11 @@ class Engine:
         kept = self._kept
         if kept is None:
             return None
-        return load_state(kept.state, snapshot.generation, snapshot.articles)
+        try:
+            return load_state(kept.state, snapshot.generation, snapshot.articles)
+        except Exception:  # whatever it is, grouping afresh is the answer (and replaces it)
+            log.exception("could not load the kept story grouping; grouping again")
+            return None
 
     def release_index(self) -> None:
         """Give up the index's writer: a one-shot command is done writing it."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -68,7 +69,10 @@ def load_state(path: Path, generation: str, articles: Mapping[str, Article]) -> 
             if not generation or header.get("generation") != generation:
                 return None
             size = header.get("bytes")
-            if not isinstance(size, int) or size < 0:
+            # What the file holds past the header, whatever the header claims.
+            rest = os.fstat(handle.fileno()).st_size - handle.tell()
+            if not isinstance(size, int) or not 0 <= size <= rest:
+                log.warning("the kept story grouping in %s is damaged; grouping again", path)
                 return None
             data = handle.read(size + 1)
     except (OSError, ValueError):

@@ -796,12 +796,12 @@ class StoryIndex:
         try:
             state = marshal.loads(data)
             (fmt, options, docs, few, df, *rest) = state
-        except (EOFError, TypeError, ValueError) as exc:
-            raise ValueError(f"not a story state: {exc}") from exc
+        except Exception as exc:
+            raise ValueError(f"not a story state: {exc!r}") from exc
         if fmt != _STATE_FORMAT or not isinstance(options, dict):
             raise ValueError("a story state of another format")
-        index = cls(**options)
-        try:
+        try:  # a state written by another build, or damaged under a good checksum
+            index = cls(**options)
             index._reset(articles)
             index._docs = {d[0]: _Doc(d[0], articles[d[0]], *d[1:9], keys=d[9]) for d in docs}
             (
@@ -819,9 +819,9 @@ class StoryIndex:
                 index._built_size,
                 index._churn,
             ) = rest
-        except (KeyError, TypeError, ValueError) as exc:
+            index._few, index._df = set(few), Counter(df)
+        except Exception as exc:
             raise ValueError(f"a story state of other articles or damaged: {exc!r}") from exc
-        index._few, index._df = set(few), Counter(df)
         return index
 
     def groups(self) -> list[list[str]]:
