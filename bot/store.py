@@ -16,6 +16,7 @@ import logging
 import os
 import sqlite3
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -217,7 +218,9 @@ def tighten(path: Path) -> None:
         log.warning("could not make %s private (mode 0600): %s", path, error)
 
 
-def write_private(path: Path, content: str | bytes, *, durable: bool = False) -> None:
+def write_private(
+    path: Path, content: str | bytes | Iterable[bytes], *, durable: bool = False
+) -> None:
     """Replace ``path`` with ``content`` in one step, readable by the owner only.
 
     A process killed part-way leaves the old file whole (and a ``.tmp`` the next write
@@ -227,10 +230,13 @@ def write_private(path: Path, content: str | bytes, *, durable: bool = False) ->
     private_folder(path.parent)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    data = content.encode("utf-8") if isinstance(content, str) else content
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    parts = [content] if isinstance(content, bytes) else content
     with os.fdopen(fd, "wb") as fh:
         os.fchmod(fd, FILE_MODE)  # a .tmp left by a crash keeps its old mode through O_CREAT
-        fh.write(data)
+        for part in parts:  # one write a part: a large file never sits in memory twice
+            fh.write(part)
         if durable:
             fh.flush()
             os.fsync(fd)

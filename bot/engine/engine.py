@@ -129,6 +129,7 @@ class Engine:
         again; a grouping that finishes is kept there.
         """
         self._kept = kept_stories
+        self._changes = 0  # corpus changes applied (and rebuilds): what a save checks against
         self._saved: SavedStories | None = None
         self._saved_touched: set[str] = set()  # changed since the kept groups: not trusted
         self._index_path = index_path
@@ -227,13 +228,20 @@ class Engine:
         with self._lock:
             if kept is None or not self._with_stories or not self._snapshot.generation:
                 return
-            generation, stories = self._snapshot.generation, self.stories
-            groups = stories.groups()
-            try:
-                save_state(kept.state, generation, stories)
-                save_groups(kept.groups, generation, groups)
-            except Exception:  # a full disk costs the next start its head start, nothing more
-                log.warning("could not keep the stories in %s", kept.groups, exc_info=True)
+            generation, stories, version = self._snapshot.generation, self.stories, self._changes
+        try:
+            # Outside the lock: at 100,000 articles the export takes seconds, and a corpus
+            # change must not wait for it (nor the answers queued behind the change).
+            data, groups = stories.export_state(), stories.groups()
+            with self._lock:
+                if self._changes != version:  # changed meanwhile: kept at the next stop
+                    return
+            save_state(kept.state, generation, data)
+            save_groups(kept.groups, generation, groups)
+        except RuntimeError:  # a change raced the export (a dict changed size under it)
+            return
+        except Exception:  # a full disk costs the next start its head start, nothing more
+            log.warning("could not keep the stories in %s", kept.groups, exc_info=True)
 
     def _kept_grouping(self, snapshot: CorpusSnapshot) -> StoryIndex | None:
         """The grouping kept for ``snapshot``'s generation, if there is one.
@@ -265,6 +273,7 @@ class Engine:
         under way; one that is starts over by itself).
         """
         with self._lock:
+            self._changes += 1
             if self._group_later:
                 self._with_stories, self._grouping = False, True
             self._build(snapshot)
@@ -289,6 +298,7 @@ class Engine:
         half-applied change; ids the index returns that the snapshot lacks are skipped.
         """
         with self._lock:
+            self._changes += 1  # before anything changes: a save racing this one is dropped
             upserts = [snapshot.articles[i] for i in (changes.added | changes.changed)]
             self.index.unmark()
             self.index.write(upserts, changes.removed)
