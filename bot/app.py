@@ -48,7 +48,7 @@ from bot.engine.index import index_path
 from bot.engine.saved_stories import KeptStories
 from bot.request_log import RequestLog
 from bot.store import tighten, write_private
-from bot.writer_lock import WriterLock
+from bot.writer_lock import BOT, WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -308,7 +308,7 @@ class CoverageBot(commands.Bot):
         self._followed: dict[tuple[int, datetime], Exception | None] = {}
         self.digest_timing = digest_timing or DigestTiming()
         self._digest_store: DigestStore | None = None
-        self._writer = WriterLock(settings.corpus.database)
+        self._writer = WriterLock(settings.corpus.database, role=BOT)
         self._digests: DigestService | None = None
         self.digest_batcher: InstantBatcher | None = None
 
@@ -498,8 +498,11 @@ class CoverageBot(commands.Bot):
         if self._answers is not None:
             await self._answers.close()
         if self._engine is not None:  # merges finished, and tantivy's writer lock given up
-            await asyncio.to_thread(self._engine.release_index)
-            await asyncio.to_thread(self._engine.save_stories)
+            for step in (self._engine.release_index, self._engine.save_stories):
+                try:
+                    await asyncio.to_thread(step)
+                except Exception:  # the rest of closing (the corpus state, the lock) goes on
+                    log.exception("closing the engine: %s failed", step.__name__)
         if self._owns_corpus and self._corpus is not None:
             self._corpus.loader.close()
         self._writer.release()

@@ -144,7 +144,10 @@ def loaded(
     # The parse cache is brought up to date unless the bot (or another load) is writing it:
     # then it is read as it is, and what it lacks is parsed here and not kept.
     lock = WriterLock(database)
-    writing = lock.try_acquire()
+    try:
+        writing = lock.try_acquire()
+    except OSError:  # a lock file this user can't open: the database is not ours to write
+        writing = False
     try:
         if not writing:  # on stderr, so --json output stays clean
             print(  # noqa: T201
@@ -163,7 +166,9 @@ def loaded(
                 snapshot, changes, _ = loader.load(progress, scanned)
         finally:
             loader.close()
-        yield snapshot, (loader.started_from, changes), writing
+        # Without a lock that shuts others out (Windows), the stores derived from the corpus
+        # are not written: a bot may be using them.
+        yield snapshot, (loader.started_from, changes), writing and lock.exclusive
     finally:
         lock.release()
 

@@ -12,6 +12,7 @@ Where ``fcntl`` is missing (Windows) nothing is locked; the README says so.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -24,9 +25,12 @@ try:
 except ImportError:  # pragma: no cover - not on POSIX
     fcntl = None  # type: ignore[assignment]
 
-# How long a starting bot waits for a one-shot command that is refreshing the cache.
+log = logging.getLogger(__name__)
+# How long a starting bot waits for another bot to stop before saying why it can't start; a
+# one-shot command bringing the cache up to date is waited for however long it takes.
 START_WAIT = 30.0
 _POLL = 0.1
+BOT, COMMAND = "the bot", "a one-shot command"
 
 
 class WriterBusy(RuntimeError):
@@ -36,9 +40,13 @@ class WriterBusy(RuntimeError):
 class WriterLock:
     """The exclusive right to write ``database`` (and its derived stores) in this process."""
 
-    def __init__(self, database: str | Path) -> None:
+    def __init__(self, database: str | Path, role: str = COMMAND) -> None:
+        """``role``: what this process is, for the message another writer gets."""
         self.database = str(database)
-        self.path = Path(self.database + ".writer")
+        # One lock whatever path leads to the database (a link, a relative path).
+        real = self.database if self.database == ":memory:" else os.path.realpath(database)
+        self.path = Path(real + ".writer")
+        self.role = role
         self._fd: int | None = None
 
     @property
@@ -46,9 +54,14 @@ class WriterLock:
         """Whether this process holds it."""
         return self._fd is not None
 
+    @property
+    def exclusive(self) -> bool:
+        """Whether holding it shuts other writers out (not without ``fcntl``, on Windows)."""
+        return fcntl is not None and self.database != ":memory:"
+
     def try_acquire(self) -> bool:
         """Take it if free; never waits. In-memory databases need no lock."""
-        if self._fd is not None or self.database == ":memory:" or fcntl is None:
+        if self._fd is not None or not self.exclusive:
             return True
         private_folder(self.path.parent)  # beside the database, as private as it is
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -60,21 +73,31 @@ class WriterLock:
         except BaseException:
             os.close(fd)
             raise
-        # Who holds it, for the message a second writer gets (read without the lock).
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+        try:  # who holds it, for the message a second writer gets (read without the lock)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}, {self.role}\n".encode(), 0)
+        except OSError:  # a full disk: the lock holds all the same
+            pass
         self._fd = fd
         return True
 
     def acquire(self, wait: float | None = None) -> WriterLock:
         """Take it, waiting up to ``wait`` seconds (default ``START_WAIT``).
 
-        A one-shot command refreshing the cache holds it for the seconds its load takes; a
-        starting bot waits that out. ``WriterBusy`` names the holder when the wait is over.
+        A one-shot command refreshing the cache holds it for as long as its load takes (minutes
+        for a cold parse): that is waited out, logged once. ``WriterBusy`` names a holder that
+        is another bot when the wait is over.
         """
         deadline = time.monotonic() + (START_WAIT if wait is None else wait)
+        said = False
         while not self.try_acquire():
-            if time.monotonic() >= deadline:
+            holder = self.holder()
+            if holder.endswith(COMMAND):  # a cold parse can take minutes: it ends by itself
+                if not said:
+                    log.info("waiting for %s to finish writing %s", holder, self.database)
+                    said = True
+                deadline = time.monotonic() + (START_WAIT if wait is None else wait)
+            elif time.monotonic() >= deadline:
                 raise WriterBusy(
                     f"another Coverage Bot process ({self.holder()}) is writing "
                     f"{self.database}; only one process may write it. Stop that one first, "
@@ -84,7 +107,7 @@ class WriterLock:
         return self
 
     def holder(self) -> str:
-        """What the holder wrote of itself ("pid 1234"), or "unknown"."""
+        """What the holder wrote of itself ("pid 1234, the bot"), or "unknown"."""
         try:
             with open(self.path, encoding="utf-8", errors="replace") as handle:
                 return handle.read(64).strip() or "unknown"

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 import bot.writer_lock
 from bot.cli import main
-from bot.writer_lock import WriterBusy, WriterLock
+from bot.writer_lock import BOT, WriterBusy, WriterLock
 from tests.discord_stub import DiscordStub, running_bot
 from tests.test_app_e2e import ROOT, SEEDS, StubBot, configure
 
@@ -42,7 +44,7 @@ async def test_a_second_bot_is_refused_and_a_cli_reads_beside_the_first(
     async with running_bot(StubBot(settings, guild_ready_timeout=0.05), stub):
         before = cached_files(database)
         second = StubBot(settings, guild_ready_timeout=0.05)
-        with pytest.raises(WriterBusy, match=r"\(pid \d+\) is writing .*only one process"):
+        with pytest.raises(WriterBusy, match=r"\(pid \d+, the bot\) is writing .*only one process"):
             await second.login(settings.discord.token)
         await second.close()
 
@@ -92,7 +94,7 @@ def test_the_lock_goes_with_a_killed_process(tmp_path: Path) -> None:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         lock = WriterLock(database)
         assert not lock.try_acquire()
-        assert lock.holder() == f"pid {holder.pid}"
+        assert lock.holder() == f"pid {holder.pid}, a one-shot command"
         holder.kill()  # SIGKILL: no clean-up runs
         holder.wait()
         assert lock.try_acquire() and lock.held
@@ -101,3 +103,39 @@ def test_the_lock_goes_with_a_killed_process(tmp_path: Path) -> None:
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+
+
+def test_a_starting_bot_waits_for_a_one_shot_command_however_long_it_takes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cold parse by `coverage-bot ask` can hold the lock for minutes: the bot waits it out
+    (saying so once) instead of giving up after ``START_WAIT``, which is for another bot."""
+    database = tmp_path / "coverage.db"
+    monkeypatch.setattr(bot.writer_lock, "START_WAIT", 0.0)
+    command = WriterLock(database)
+    assert command.try_acquire()
+    waiting = threading.Event()
+
+    class Told(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("waiting for pid"):
+                waiting.set()
+
+    told = Told()
+    logging.getLogger("bot.writer_lock").addHandler(told)
+    logging.getLogger("bot.writer_lock").setLevel(logging.INFO)
+    started: list[WriterLock] = []
+    thread = threading.Thread(
+        target=lambda: started.append(WriterLock(database, role=BOT).acquire())
+    )
+    try:
+        thread.start()
+        assert waiting.wait(30)  # the bot is waiting, past its START_WAIT of 0
+        assert not started
+        command.release()
+        thread.join(30)
+        assert started and started[0].held
+        started[0].release()
+    finally:
+        logging.getLogger("bot.writer_lock").removeHandler(told)
+        command.release()

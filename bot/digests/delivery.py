@@ -217,9 +217,10 @@ class Delivery:
         waits for ``on_ready`` and story grouping), and a digest added then must not take
         the whole existing corpus for new. Noting is done once per engine snapshot.
         """
-        now = self.clock()
         async with self._noting:
             snapshot, noted = self.engine.snapshot, self._noted
+            # After the snapshot is read: what the engine applies from now on is newer.
+            now = self.clock()
             if noted is snapshot:
                 return now
             if isinstance(noted, CorpusSnapshot):  # only what changed since: cheap at 1M
@@ -227,7 +228,7 @@ class Delivery:
                 await self.store.forget_seen(noted.articles.keys() - snapshot.articles.keys())
                 self._noted = snapshot
                 return now
-        await self.note_snapshot(now)
+        await self.note_snapshot(now)  # a first note: every article the engine holds
         return now
 
     async def note_changes(self, changes: ChangeSet, now: datetime | None = None) -> None:
