@@ -196,8 +196,12 @@ class Engine:
         wanted, threads = snapshot.generation, self._threads
         stored, why = stored_generation(path)
         if stored == wanted:
-            self.index_state = "opened"
-            return SearchIndex(threads=threads, path=path)
+            index = SearchIndex(threads=threads, path=path)
+            # A reader checks again once open: the writer may have rebuilt it in between.
+            if self._index_writable or stored_generation(path)[0] == wanted:
+                self.index_state = "opened"
+                return index
+            raise _NotOurs
         if not self._index_writable:  # the writer's index is of another corpus: not ours
             raise _NotOurs
         base, changes = self._catch_up or (None, ChangeSet())
@@ -836,9 +840,10 @@ class Engine:
         try:
             return self.stories.story_of(article.id)
         except KeyError:
-            if saved is not None and article.id not in self._saved_touched:
+            touched = self._saved_touched
+            if saved is not None and article.id not in touched:
                 with contextlib.suppress(KeyError):  # an article added since: not in them
-                    return saved.story_of(article.id, self._snapshot.articles)
+                    return saved.story_of(article.id, self._snapshot.articles, touched)
             if self._grouping:  # other outlets may well have covered it: claim nothing
                 return Story(article.id, (article,), None, grouped=False)
             first = article if article.published is not None else None

@@ -24,6 +24,7 @@ import logging
 import os
 import zlib
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,9 +127,18 @@ class SavedStories:
     def __init__(self, groups: list[list[str]]) -> None:
         self._group: dict[str, list[str]] = {i: g for g in groups for i in g}
 
-    def story_of(self, article_id: str, articles: Mapping[str, Article]) -> Story:
-        """The story ``article_id`` was in, of the ``articles`` now; ``KeyError`` if gone."""
+    def story_of(
+        self,
+        article_id: str,
+        articles: Mapping[str, Article],
+        changed: AbstractSet[str] = frozenset(),
+    ) -> Story:
+        """The story ``article_id`` was in, of the ``articles`` now; ``KeyError`` if gone.
+
+        Members ``changed`` since the groups were kept are left out: their story is not known.
+        """
         if article_id not in articles:
             raise KeyError(article_id)
         members = self._group.get(article_id, [article_id])
-        return story_from([articles[m] for m in members if m in articles])
+        kept = [m for m in members if m == article_id or (m in articles and m not in changed)]
+        return story_from([articles[m] for m in kept])
