@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import time_machine
 
+from bot.corpus.merge import ChangeSet
 from bot.digests.delivery import Delivery, InstantBatcher
 from bot.digests.models import MAX_CONSECUTIVE_FAILURES, Target
 from bot.digests.schedule import Schedule
@@ -475,3 +476,24 @@ async def test_instant_subscriptions_catch_up_on_start(env) -> None:
     clock.advance(minutes=1)
     outcomes = await make_delivery(store, corpus.engine, sender, clock).start()
     assert [(o.status, o.articles) for o in outcomes] == [("sent", 2)]
+
+
+async def test_an_article_removed_and_back_within_one_burst_is_new_again(env) -> None:
+    """A file deleted and restored while the batching window is open: its article was
+    forgotten and is back, so it counts as new, as it would in two bursts."""
+    corpus, store, clock, sender = env
+    delivery = make_delivery(store, corpus.engine, sender, clock)
+    path = more_clearview(corpus, "Engadget")
+    clock.advance(minutes=1)
+    [article] = corpus.refresh([path]).added
+    await delivery.note_changes(ChangeSet(added=frozenset({article})))
+    batcher = InstantBatcher(delivery)
+    clock.advance(minutes=5)
+    path_text = path.read_text(encoding="utf-8")
+    path.unlink()
+    batcher.submit(corpus.refresh([path]))  # removed ...
+    path.write_text(path_text, encoding="utf-8")
+    batcher.submit(corpus.refresh([path]))  # ... and back, before the window closes
+    await batcher.flush()
+    seen = await store.seen_after(T0)
+    assert seen.get(article) == clock.now  # first seen again, now

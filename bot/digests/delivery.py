@@ -473,15 +473,11 @@ class InstantBatcher:
 
     async def _note(self) -> None:
         batch, self._buffer = self._buffer, []
-        if not batch:
-            return
-        merged = ChangeSet(
-            frozenset().union(*(c.added for c in batch)),
-            frozenset().union(*(c.changed for c in batch)),
-            frozenset().union(*(c.removed for c in batch)),
-        )
-        await self.delivery.note_changes(merged)
-        self._added = self._added or bool(merged.added)
+        # In the order they happened: an article removed, then added back within one burst,
+        # is new again (merged into one set each, it was noted and then forgotten).
+        for change in batch:
+            await self.delivery.note_changes(change)
+            self._added = self._added or bool(change.added)
 
     async def flush(self) -> list[Outcome]:
         """Record what arrived and deliver instant subscriptions now, if anything was added."""
