@@ -191,3 +191,36 @@ def test_a_grouping_read_back_is_the_grouping_kept(corpus: Path, tmp_path: Path)
     with pytest.raises(ValueError, match="other articles"):
         StoryIndex.from_state(built.export_state(), {})
     loader.close()
+
+
+def test_files_changed_while_down_catch_the_kept_grouping_up(
+    corpus: Path, grouped: Path, groupings: list[int]
+) -> None:
+    write_article(
+        corpus / "live",
+        "engadget",
+        "ICE signs a contract with facial recognition company Clearview AI",
+        "Immigration and Customs Enforcement signed a contract with Clearview AI, paying "
+        "$224,000 for Clearview licenses.",
+        published="2020-08-15T10:00:00Z",
+    )
+    (corpus / "live" / "quokka.json").unlink()
+    loader = CorpusLoader([corpus], grouped)
+    snapshot, changes, _ = loader.load()
+    assert changes.added and changes.removed
+    engine = Engine(
+        snapshot,
+        stories="later",
+        kept_stories=KeptStories.of(grouped),
+        catch_up=(loader.started_from, changes),
+    )
+    # Before the grouping is caught up, the kept groups answer for what the change left alone.
+    assert outlets(engine) == ["The Verge", "Business Insider", "Highsnobiety"]
+    engine.cluster()
+    assert engine.stories_ready and not any(groupings)  # caught up, not grouped again
+    fresh = Engine(snapshot)
+    assert outlets(engine) == outlets(fresh) and "Island News" in outlets(engine)
+    assert [s.articles for s in engine.stories.stories()] == [
+        s.articles for s in fresh.stories.stories()
+    ]
+    loader.close()

@@ -129,6 +129,7 @@ class Engine:
         again; a grouping that finishes is kept there.
         """
         self._kept = kept_stories
+        self._stories_catch_up = catch_up  # the index's is spent by the first build
         self._changes = 0  # corpus changes applied (and rebuilds): what a save checks against
         self._saved: SavedStories | None = None
         self._saved_touched: set[str] = set()  # changed since the kept groups: not trusted
@@ -168,6 +169,10 @@ class Engine:
         kept = self._kept
         if kept is not None and not self._with_stories and (self._grouping or self._on_demand):
             groups = load_groups(kept.groups, snapshot.generation)
+            base, changes = self._stories_catch_up or (None, ChangeSet())
+            if groups is None and base is not None:  # kept before the files changed
+                groups = load_groups(kept.groups, base)
+                self._saved_touched = set(changes.added | changes.changed | changes.removed)
             if groups is not None:
                 self._saved = SavedStories(groups)
         self._snapshot = snapshot
@@ -250,15 +255,23 @@ class Engine:
     def _kept_grouping(self, snapshot: CorpusSnapshot) -> StoryIndex | None:
         """The grouping kept for ``snapshot``'s generation, if there is one.
 
-        Files changed while the bot was down make another generation: those are grouped
-        again (in the background, as before). Catching a kept grouping up would need the
-        removed articles as they were, which the snapshot no longer holds.
+        Else the one kept before the files that changed while the bot was down, with that
+        change applied as an update applies it.
         """
-        kept = self._kept
+        kept, catch_up = self._kept, self._stories_catch_up
+        self._stories_catch_up = None  # a later grouping (after a rebuild) starts afresh
         if kept is None:
             return None
         try:
-            return load_state(kept.state, snapshot.generation, snapshot.articles)
+            found = load_state(kept.state, snapshot.generation, snapshot.articles)
+            base, changes = catch_up or (None, ChangeSet())
+            if found is None and base is not None and changes:
+                absent = changes.removed | changes.changed
+                found = load_state(kept.state, base, snapshot.articles, absent)
+                if found is not None:
+                    articles = snapshot.articles
+                    found.update(articles, changes.added, changes.changed, changes.removed)
+            return found
         except Exception:  # whatever it is, grouping afresh is the answer (and replaces it)
             log.exception("could not load the kept story grouping; grouping again")
             return None

@@ -11,10 +11,12 @@ another generation, of another format or unreadable are not used: stories are gr
 before, never taken from other files.
 
 The whole grouping (each article's words, keys and links: what updates need) is kept too, in a
-second file (``state_path``), as ``StoryIndex.export_state`` bytes behind a header naming the
-generation, their length and CRC-32. A start of that generation loads it instead of grouping
-again (at 100,000 articles: 1.7 s against 11.8, the bot's event loop held at most 0.2 s at a
-time); anything else is grouped afresh.
+second file (``KeptStories.state``), as ``StoryIndex.export_state`` records behind a header
+naming the generation, their length and CRC-32. A start of that generation loads it instead of
+grouping again (at 100,000 articles: 1.7 s against 11.8, the bot's event loop held at most
+0.2 s at a time); one whose files changed while the bot was down loads the grouping of the
+generation the loader started from and applies the change, as an update would; anything else
+is grouped afresh.
 """
 
 from __future__ import annotations
@@ -68,8 +70,16 @@ def save_state(path: Path, generation: str, records: list[bytes]) -> None:
     write_private(path, [json.dumps(header).encode() + b"\n", *parts])
 
 
-def load_state(path: Path, generation: str, articles: Mapping[str, Article]) -> StoryIndex | None:
-    """The grouping kept for ``generation`` over ``articles``, or None (see the module)."""
+def load_state(
+    path: Path,
+    generation: str,
+    articles: Mapping[str, Article],
+    absent: AbstractSet[str] = frozenset(),
+) -> StoryIndex | None:
+    """The grouping kept for ``generation`` over ``articles``, or None (see the module).
+
+    ``absent``: articles removed or changed since ``generation`` (``StoryIndex.from_state``).
+    """
     try:
         with path.open("rb") as handle:
             header = json.loads(handle.readline(_HEADER_BYTES))
@@ -90,7 +100,7 @@ def load_state(path: Path, generation: str, articles: Mapping[str, Article]) -> 
         log.warning("the kept story grouping in %s is damaged; grouping again", path)
         return None
     try:
-        return StoryIndex.from_state(records_of(data), articles)
+        return StoryIndex.from_state(records_of(data), articles, absent)
     except ValueError as exc:
         log.warning("the kept story grouping in %s is unusable (%s); grouping again", path, exc)
         return None

@@ -49,7 +49,8 @@ import math
 import threading
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,7 +149,9 @@ class _Doc:
     """
 
     id: str
-    article: Article  # what the words were read from: a rebuild reuses them if unchanged
+    # What the words were read from: a rebuild reuses them if unchanged. None for a kept
+    # article removed or changed since (``from_state``), until the update that follows.
+    article: Article | None
     ts: float  # POSIX seconds; meaningless when not ``dated``
     dated: bool
     terms: dict[str, float]  # word -> its boost: ``_TITLE_BOOST`` for title words, else 1
@@ -795,12 +798,19 @@ class StoryIndex:
         return records
 
     @classmethod
-    def from_state(cls, records: Iterable[bytes], articles: Mapping[str, Article]) -> StoryIndex:
+    def from_state(
+        cls,
+        records: Iterable[bytes],
+        articles: Mapping[str, Article],
+        absent: AbstractSet[str] = frozenset(),
+    ) -> StoryIndex:
         """The index ``export_state`` saved, over ``articles`` (the corpus it was saved for).
 
-        ``ValueError`` when the records are not such a state (another format, damaged under
-        a good checksum, another build's layout), or name an article ``articles`` lacks: the
-        caller groups afresh instead.
+        ``absent``: articles removed or changed since it was saved, which ``articles`` lacks or
+        holds in another version; an ``update`` for that change must follow. ``ValueError``
+        when the records are not such a state (another format, damaged under a good checksum,
+        another build's layout), or name another article ``articles`` lacks: the caller
+        groups afresh instead.
         """
         pending = iter(records)
         try:
@@ -816,7 +826,7 @@ class StoryIndex:
                 chunks = {name: n for name, n in counts}
                 for _ in range(chunks.pop("docs")):
                     index._docs.update(
-                        (row[0], _Doc(row[0], articles[row[0]], *row[1:9], keys=row[9]))
+                        (row[0], _doc_of(row, _read_from(row[0], articles, absent)))
                         for row in marshal.loads(next(pending))
                     )
                 for _ in range(chunks.pop("few")):
@@ -861,6 +871,21 @@ def framed(records: Iterable[bytes]) -> Iterator[bytes]:
     for record in records:
         yield len(record).to_bytes(8, "big")
         yield record
+
+
+def _read_from(
+    article_id: str, articles: Mapping[str, Article], absent: AbstractSet[str]
+) -> Article | None:
+    """The article a kept ``_Doc`` was read from; None for one removed or changed since.
+
+    A rebuild must read a changed one again, not take its old words for the new version.
+    """
+    return None if article_id in absent else articles[article_id]
+
+
+def _doc_of(row: Sequence[Any], article: Article | None) -> _Doc:
+    """A ``_Doc`` from its ``_doc_row``."""
+    return _Doc(row[0], article, *row[1:9], keys=row[9])
 
 
 def _doc_row(d: _Doc) -> tuple[Any, ...]:
