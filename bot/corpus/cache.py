@@ -262,6 +262,9 @@ class SavedState(NamedTuple):
     sizes: tuple[int, ...]
     mtimes: tuple[int, ...]
     state: MergeState
+    # The stamps' generation digest (``bot.corpus.generation``), so a start need not hash
+    # every stamp again (0.7 s at a million files); None in a state saved without it.
+    stamp_total: int | None = None
 
     def matches(self, current: Mapping[str, Stamp]) -> bool:
         """True when ``current`` holds exactly the saved paths, each with the saved stamp."""
@@ -305,7 +308,9 @@ def _decode_state(parts: list[bytes], sums: list[int]) -> SavedState:
         related,
         duplicates,
         crcs,
+        *later,  # fields later versions added: absent from an older state
     ) = marshal.loads(_unsealed(parts[0]))
+    stamp_total = later[0] if later and isinstance(later[0], int) else None
     if len(crcs) != len(parts) - 1 or chunks != len(parts) - 3:
         raise ValueError("corpus state: missing parts")
     if not len(paths) == len(displays) == len(sizes) == len(mtimes):
@@ -324,7 +329,7 @@ def _decode_state(parts: list[bytes], sums: list[int]) -> SavedState:
         related,
         duplicates,
     )
-    return SavedState(paths, displays, sizes, mtimes, state)
+    return SavedState(paths, displays, sizes, mtimes, state, stamp_total)
 
 
 def _decode_articles(chunks: list[bytes | None], outlets: list[Outlet]) -> dict[str, Article]:
@@ -461,7 +466,13 @@ class ParseCache:
         finally:
             conn.execute("COMMIT")
 
-    def save_state(self, roots: str, stamps: Mapping[str, Stamp], state: MergeState) -> None:
+    def save_state(
+        self,
+        roots: str,
+        stamps: Mapping[str, Stamp],
+        state: MergeState,
+        stamp_total: int | None = None,
+    ) -> None:
         """Replace the saved state for ``roots`` in one transaction, a chunk at a time.
 
         Parts: 0 the header (stamps, outlets, problems, counters, the other parts'
@@ -513,6 +524,7 @@ class ParseCache:
                 state.related_merged,
                 state.duplicates_merged,
                 tuple(crcs),
+                stamp_total,
             )
             conn.execute(insert, (roots, 0, version, _sealed(marshal.dumps(header))))
 

@@ -28,9 +28,19 @@ def file_term(path: str, stamp: Stamp) -> int:
 class Generation:
     """The running digest of a set of file stamps."""
 
-    def __init__(self, salt: str, stamps: Mapping[str, Stamp] | None = None) -> None:
+    def __init__(
+        self, salt: str, stamps: Mapping[str, Stamp] | None = None, total: int | None = None
+    ) -> None:
+        """``total``: the ``total`` of ``stamps`` as saved before, spared hashing them again."""
         self.salt = f"{PARSER_VERSION}\0{salt}"
-        self._total = sum(file_term(p, s) for p, s in (stamps or {}).items()) % _MODULUS
+        if total is None:
+            total = sum(file_term(p, s) for p, s in (stamps or {}).items())
+        self._total = total % _MODULUS
+
+    @property
+    def total(self) -> int:
+        """The digest's running sum, which a saved state keeps."""
+        return self._total
 
     def update(
         self,

@@ -108,7 +108,9 @@ class CorpusLoader:
         """Save the merged state if it moved on since the last save, and release the database."""
         with self._lock:
             if self._dirty and self._merger is not None:
-                self._cache.save_state(self._roots_key, self._stamps, self._merger.state())
+                self._cache.save_state(
+                    self._roots_key, self._stamps, self._merger.state(), self._generation.total
+                )
                 self._dirty, self._unsaved = False, 0
             self._conn.close()
 
@@ -321,7 +323,9 @@ class CorpusLoader:
             self._dirty |= bool(changed or removed)
             self._unsaved += len(changed) + len(removed)
             if first and self._dirty and self._worth_saving():
-                self._cache.save_state(self._roots_key, known, merger.state())
+                self._cache.save_state(
+                    self._roots_key, known, merger.state(), self._generation.total
+                )
                 self._dirty, self._unsaved, self._never_saved = False, 0, False
             if scope is None:
                 snapshot = self._with_missing_roots(snapshot)
@@ -361,7 +365,10 @@ class CorpusLoader:
             else:
                 self._stamps = saved.stamps()
             self._merger = Merger(self._fetch, saved.state)
-        self._generation = Generation(self._generation_salt(), self._stamps)
+        total = None if saved is None else saved.stamp_total
+        if saved is not None and total is None:  # saved by an older version: save it whole
+            self._dirty = True
+        self._generation = Generation(self._generation_salt(), self._stamps, total)
         self.started_from = None if saved is None else self._generation.value
         return self._merger
 
