@@ -21,9 +21,11 @@ Baselines, computed in the same run over the same corpus and filters:
 - ``bm25+minilm`` (with the ``semantic`` extra): tantivy BM25 over stemmed title, outlet and
   text fused by reciprocal rank with all-MiniLM-L6-v2 cosine, the plain hybrid issue 13 names.
 
-``rankMRR`` is the MRR of each system's ranking whether or not it answers: the engine's answers,
-or when it refuses, the closest articles it offers (three at most); a baseline's top 10 before
-its threshold. It separates finding the article from deciding to answer with it.
+``rankMRR`` is the MRR of each system's ranking whether or not it answers: the engine's own
+top 10 candidates in the order it answers from (its leading five reordered by its model; for a
+question with an outlet, topic or date filter, its answers or the closest articles it offers),
+a baseline's top 10 before its threshold. It separates finding the article from deciding to
+answer with it.
 
 None can say "not found" by itself, so each gets the threshold on its top score that
 maximises its own accuracy on this very question set ((answerable questions right at top-1 +
@@ -63,7 +65,8 @@ from bot.corpus.loader import CorpusLoader  # noqa: E402
 from bot.corpus.merge import CorpusSnapshot  # noqa: E402
 from bot.corpus.model import Article  # noqa: E402
 from bot.corpus.urls import canonical_url, is_web_url  # noqa: E402
-from bot.engine.engine import Engine  # noqa: E402
+from bot.engine.answerable import default_model  # noqa: E402
+from bot.engine.engine import RERANK, Engine  # noqa: E402
 from bot.engine.index import OUTLET_BOOST, TITLE_BOOST  # noqa: E402
 from bot.engine.results import NotFound, SearchResult  # noqa: E402
 
@@ -249,6 +252,9 @@ class Answer:
     refused: bool = False  # the engine said "not found"
     detail: str = ""
     suggestions: tuple[str, ...] = ()  # the engine's "did you mean" titles when it refused
+    # The engine's own candidate order (top 10, its leading five reordered by its model), what
+    # it answers or suggests from: its ranking, as deep as a baseline's, whatever it decided.
+    ranking: list[Article] | None = None
 
 
 System = Callable[[Question], Answer]
@@ -261,7 +267,19 @@ class EngineSystem:
         self.engine = engine
 
     def __call__(self, q: Question) -> Answer:
-        """Run the question's command and return the articles it answers with."""
+        """Run the question's command; the articles it answers with, and its ranking."""
+        answer = self._answer(q)
+        if not (q.outlet or q.topic or q.since or q.until):  # ``explain`` knows no filters
+            answer.ranking = self._ranking(q)
+        return answer
+
+    def _ranking(self, q: Question) -> list[Article]:
+        model = default_model()
+        found = self.engine.explain(q.question, limit=TOP_K)
+        head = sorted(found[:RERANK], key=lambda c: -model.probability(c[2]))
+        return [article for article, _, _ in head + found[RERANK:]]
+
+    def _answer(self, q: Question) -> Answer:
         engine = self.engine
         if q.command == "search":
             result: SearchResult = engine.search(
@@ -566,6 +584,8 @@ def ranked_rank(q: Question, answer: Answer) -> int | None:
     """The first right article's rank in what ``answer`` ranked: articles, else suggestions."""
     if not q.answerable:
         return None
+    if answer.ranking is not None:
+        return next((i for i, a in enumerate(answer.ranking) if q.is_right(a)), None)
     if answer.articles:
         return next((i for i, a in enumerate(answer.articles[:TOP_K]) if q.is_right(a)), None)
     return next(
