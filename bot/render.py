@@ -10,7 +10,7 @@ Every card fits Discord's embed limits; ``fit_message`` keeps a whole message wi
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import overload
@@ -449,8 +449,15 @@ def help_card(surface: str = "slash") -> Card:
     return make_card("Coverage Bot", "\n".join([intro, "", *lines, "", outro]))
 
 
-def corpus_stats_card(snapshot: CorpusSnapshot, stats: LoadStats | None = None) -> Card:
-    """/corpus stats: articles, outlets, date range, files and when the corpus was last read."""
+def corpus_stats_card(
+    snapshot: CorpusSnapshot,
+    stats: LoadStats | None = None,
+    stores: Mapping[str, str] | None = None,
+) -> Card:
+    """/corpus stats: articles, outlets, date range, files and when the corpus was last read.
+
+    ``stores``: how the stores kept beside the database stand ("Search index": "opened"…).
+    """
     first, last = snapshot.date_range()
     span = f"{first:%Y-%m-%d} – {last:%Y-%m-%d}" if first and last else "no dates"
     outlets = outlet_counts(snapshot)
@@ -466,6 +473,7 @@ def corpus_stats_card(snapshot: CorpusSnapshot, stats: LoadStats | None = None) 
     ]
     if stats is not None:
         fields.append(("Last load", f"{stats.parsed} parsed, {stats.cached} from cache"))
+    fields += [(name, escape(state)) for name, state in (stores or {}).items()]
     if top:
         fields.append(("Top outlets", top))
     card = make_card("Corpus", "", fields=fields)

@@ -66,8 +66,11 @@ class Admin(commands.Cog):
     async def stats(self, interaction: discord.Interaction) -> None:
         """/corpus stats."""
         # Counting outlets over the whole corpus takes ~50 ms at 100k articles: off the loop.
-        corpus = self.bot.corpus
-        card = await asyncio.to_thread(corpus_stats_card, corpus.snapshot, corpus.last_stats)
+        corpus, engine = self.bot.corpus, self.bot.answers.engine
+        stores = {"Search index": engine.index_state, "Stories": engine.stories_state}
+        card = await asyncio.to_thread(
+            corpus_stats_card, corpus.snapshot, corpus.last_stats, stores
+        )
         await interaction.response.send_message(embeds=message_embeds([card]), ephemeral=True)
 
     @corpus.command(name="errors", description="Files that could not be read, and why")

@@ -529,6 +529,8 @@ async def test_corpus_admin(
     assert fields["Published"] == "2020-08-11 – 2021-05-12"
     assert int(fields["Files"]) >= 16 and fields["Errors"] == "12"
     assert "UTC" in fields["Last reloaded"]
+    # Built at this first start, beside the database; stories grouped with it (a small corpus).
+    assert fields["Search index"] == "built" and fields["Stories"] == "grouped"
     manager = stub.add_user("maria", permissions=P.MANAGE_GUILD)
     assert (await answer(stub, "corpus stats", user=manager)).embeds
     owner_by_config = await answer(stub, "corpus stats", user=stub.other, check_permissions=False)

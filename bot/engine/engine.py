@@ -790,6 +790,17 @@ class Engine:
         return AskAnswer(question, hit, replace(passage, article=hit.article))
 
     @property
+    def stories_state(self) -> str:
+        """How the stories stand, for an operator (/corpus stats)."""
+        if self._with_stories:
+            return "grouped"
+        if self._saved is not None:
+            return "answering from the groups kept; the whole grouping is loading"
+        if self._grouping:
+            return "grouping (answers show stories of one meanwhile)"
+        return "grouped when an answer needs them" if self._on_demand else "not grouped"
+
+    @property
     def stories_ready(self) -> bool:
         """Whether stories are grouped (an engine built with ``stories="later"`` isn't yet)."""
         return self._with_stories
