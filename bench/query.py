@@ -31,6 +31,7 @@ import pstats
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -47,7 +48,7 @@ from provenance import engine_version  # noqa: E402
 from rapidfuzz import fuzz, process  # noqa: E402
 from synthetic_articles import Generator, Query  # noqa: E402
 
-from bot.corpus.merge import CorpusSnapshot  # noqa: E402
+from bot.corpus.merge import CorpusSnapshot, with_generation  # noqa: E402
 from bot.engine import engine as engine_module  # noqa: E402
 from bot.engine.engine import Engine  # noqa: E402
 from bot.engine.index import index_terms  # noqa: E402
@@ -128,8 +129,13 @@ INDEX_PHASES = (
 )
 
 
-def build_engine(snapshot: CorpusSnapshot) -> tuple[Engine, float, dict[str, float]]:
-    """The engine on ``snapshot``, its build time and the time of each build phase."""
+def build_engine(
+    snapshot: CorpusSnapshot, index_path: Path | None = None
+) -> tuple[Engine, float, dict[str, float]]:
+    """The engine on ``snapshot``, its build time and the time of each build phase.
+
+    ``index_path``: the search index kept on disk there, as the bot keeps it (memory-mapped).
+    """
     timer = PhaseTimer()
     tantivy_phase, terms_phase, buckets_phase = INDEX_PHASES
     timer.wrap(engine_module.SearchIndex, "add_new", tantivy_phase)
@@ -139,7 +145,9 @@ def build_engine(snapshot: CorpusSnapshot) -> tuple[Engine, float, dict[str, flo
     timer.wrap(engine_module.Engine, "_rebuild_names", "outlet/topic/title tables")
     try:
         start = time.perf_counter()
-        engine = Engine(snapshot)
+        if index_path is not None:
+            snapshot = with_generation(snapshot, "bench")
+        engine = Engine(snapshot, index_path=index_path)
         total = time.perf_counter() - start
     finally:
         timer.restore()
@@ -244,6 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--scan", type=int, default=20, help="queries for the rapidfuzz scan")
     parser.add_argument("--profile", choices=(*CALLS, "build"), action="append", default=[])
+    parser.add_argument(
+        "--on-disk", action="store_true", help="keep the search index on disk, as the bot does"
+    )
     args = parser.parse_args(argv)
     n = args.articles
 
@@ -264,8 +275,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     gc.collect()
     rss_before = rss_bytes()
+    index_dir = Path(tempfile.mkdtemp()) / "coverage.db.index" if args.on_disk else None
     with profiled("build" in args.profile, "Engine(snapshot)"):
-        engine, build_s, phases = build_engine(snapshot)
+        engine, build_s, phases = build_engine(snapshot, index_dir)
+    if index_dir is not None:
+        print(f"search index on disk at {index_dir} ({engine.index_state})")
     gc.collect()
     engine_bytes = rss_bytes() - rss_before
 
