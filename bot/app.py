@@ -150,6 +150,16 @@ class UserCooldown:
         retry = bucket.update_rate_limit(now)
         return None if retry is None else app_commands.CommandOnCooldown(bucket, retry)
 
+    def spend(self, user_id: int) -> None:
+        """Spend one request for ``user_id``; ``CommandOnCooldown`` when the budget is gone.
+
+        What an ``interaction_check`` calls: the app's error funnel tells the user when to
+        try again.
+        """
+        limited = self.hit(user_id)
+        if limited is not None:
+            raise limited
+
     def first_refusal(self, user_id: int) -> bool:
         """True once per window for a user ``hit`` refused: the one "slow down" worth posting.
 

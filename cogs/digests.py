@@ -77,9 +77,7 @@ def spend(cooldown: UserCooldown, interaction: discord.Interaction) -> bool:
     """
     command = interaction.command
     if command is not None and command.name in LIMITED:
-        limited = cooldown.hit(interaction.user.id)
-        if limited is not None:
-            raise limited
+        cooldown.spend(interaction.user.id)
     return True
 
 

@@ -79,9 +79,7 @@ class Lookups(LookupChoices, commands.Cog):
         """Per-user cooldown for every lookup (help is free)."""
         if interaction.command is not None and interaction.command.name == "help":
             return True
-        error = self.cooldown.hit(interaction.user.id)
-        if error is not None:
-            raise error
+        self.cooldown.spend(interaction.user.id)
         return True
 
     # ------------------------------------------------------------------ commands

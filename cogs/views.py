@@ -157,9 +157,7 @@ class SuggestionView(AnswerView):
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """The clicker's budget, not the asker's: the error funnel tells them when to retry."""
-        limited = self.cooldown.hit(interaction.user.id)
-        if limited is not None:
-            raise limited
+        self.cooldown.spend(interaction.user.id)
         return True
 
     def _callback(self, suggestion: str) -> Callable[[discord.Interaction], Awaitable[None]]:
