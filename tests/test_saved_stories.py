@@ -122,9 +122,14 @@ def test_the_kept_groups_name_their_corpus(corpus: Path, grouped: Path) -> None:
 def test_a_restart_loads_the_kept_grouping_instead_of_grouping_again(
     corpus: Path, grouped: Path, groupings: list[int]
 ) -> None:
+    paths = KeptStories.of(grouped)
+    assert paths is not None
+    written = paths.state.stat().st_mtime_ns
     engine, loader = engine_of(corpus, grouped, "later")
     engine.cluster()  # the bot's background grouping: here a load of what was kept
     assert engine.stories_ready and not any(groupings)
+    engine.save_stories()  # a stop with nothing new: nothing is written again
+    assert paths.state.stat().st_mtime_ns == written
     # It updates as a fresh grouping would: a fourth outlet joins the story.
     fresh, fresh_loader = engine_of(corpus, grouped.with_name("fresh.db"), True)
     new = write_article(
@@ -218,6 +223,10 @@ def test_files_changed_while_down_catch_the_kept_grouping_up(
     assert outlets(engine) == ["The Verge", "Business Insider", "Highsnobiety"]
     engine.cluster()
     assert engine.stories_ready and not any(groupings)  # caught up, not grouped again
+    paths = KeptStories.of(grouped)
+    assert paths is not None  # and kept for these files, for the next start
+    header = json.loads(paths.state.read_bytes().partition(b"\n")[0])
+    assert header["generation"] == snapshot.generation
     fresh = Engine(snapshot)
     assert outlets(engine) == outlets(fresh) and "Island News" in outlets(engine)
     assert [s.articles for s in engine.stories.stories()] == [

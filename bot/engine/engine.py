@@ -131,6 +131,8 @@ class Engine:
         self._kept = kept_stories
         self._stories_catch_up = catch_up  # the index's is spent by the first build
         self._changes = 0  # corpus changes applied (and rebuilds): what a save checks against
+        # The (generation, changes) the kept stories hold: a stop with nothing new writes none.
+        self._kept_current: tuple[str, int] | None = None
         self._saved: SavedStories | None = None
         self._saved_touched: set[str] = set()  # changed since the kept groups: not trusted
         self._index_path = index_path
@@ -238,6 +240,8 @@ class Engine:
             if kept is None or not self._with_stories or not self._snapshot.generation:
                 return
             generation, stories, version = self._snapshot.generation, self.stories, self._changes
+            if self._kept_current == (generation, version):  # what is kept is this already
+                return
         try:
             # Outside the lock: at 100,000 articles the export takes seconds, and a corpus
             # change must not wait for it (nor the answers queued behind the change).
@@ -247,6 +251,7 @@ class Engine:
                     return
             save_state(kept.state, generation, data)
             save_groups(kept.groups, generation, groups)
+            self._kept_current = (generation, version)
         except RuntimeError:  # a change raced the export (a dict changed size under it)
             return
         except Exception:  # a full disk costs the next start its head start, nothing more
@@ -264,11 +269,14 @@ class Engine:
             return None
         try:
             found = load_state(kept.state, snapshot.generation, snapshot.articles)
+            if found is not None:
+                self._kept_current = (snapshot.generation, self._changes)
+                return found
             base, changes = catch_up or (None, ChangeSet())
-            if found is None and base is not None and changes:
+            if base is not None and changes:
                 absent = changes.removed | changes.changed
                 found = load_state(kept.state, base, snapshot.articles, absent)
-                if found is not None:
+                if found is not None:  # caught up: what is kept is of the old files still
                     articles = snapshot.articles
                     found.update(articles, changes.added, changes.changed, changes.removed)
             return found
@@ -840,8 +848,8 @@ class Engine:
                     self._grouping = self._clustering = False
                 break
             # A one-shot command reads what is kept, never writes; a grouping loaded as kept
-            # and not changed since needs no writing either.
-            if not self._on_demand and (kept is None or touched):
+            # and not changed since needs no writing either (``save_stories`` sees that).
+            if not self._on_demand:
                 self.save_stories()
         except BaseException:
             with self._lock:
