@@ -223,9 +223,11 @@ class Delivery:
             now = self.clock()
             if noted is snapshot:
                 return now
-            if isinstance(noted, CorpusSnapshot):  # only what changed since: cheap at 1M
-                await self.store.note_seen(snapshot.articles.keys() - noted.articles.keys(), now)
-                await self.store.forget_seen(noted.articles.keys() - snapshot.articles.keys())
+            if isinstance(noted, CorpusSnapshot):  # only what changed since
+                # Two set differences over every id: 0.2 s at a million, off the event loop.
+                added, gone = await asyncio.to_thread(_difference, noted, snapshot)
+                await self.store.note_seen(added, now)
+                await self.store.forget_seen(gone)
                 self._noted = snapshot
                 return now
         await self.note_snapshot(now)  # a first note: every article the engine holds
@@ -406,6 +408,12 @@ class Delivery:
         if attempts >= self.max_attempts:
             return await self._failed(row, f"Discord kept failing ({reason})")
         return Outcome(row.subscription_id, "retrying", reason=reason)
+
+
+def _difference(before: CorpusSnapshot, after: CorpusSnapshot) -> tuple[set[str], set[str]]:
+    """Article ids ``after`` has that ``before`` lacks, and the other way round."""
+    old, new = before.articles.keys(), after.articles.keys()
+    return new - old, old - new
 
 
 def _digests(
