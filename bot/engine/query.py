@@ -273,11 +273,19 @@ class OutletMention:
 
 @dataclass(frozen=True, slots=True)
 class _OutletKey:
-    """A typed form of an outlet name and what it resolves to."""
+    """A typed form of an outlet name and what it resolves to.
+
+    Whether it is distinctive (can name the outlet without a cue) is decided when a query
+    first meets it (``QueryReader._is_distinctive``): it asks the corpus how it cases the
+    name's words, and a corpus of thousands of outlets made that seconds of start-up for
+    names no query may ever type. Short forms say it themselves (``given``).
+    """
 
     outlet: str
-    distinctive: bool
     words: int
+    form: tuple[str, ...] = ()
+    coined: bool = False
+    given: bool | None = None
 
 
 @dataclass(slots=True)
@@ -653,6 +661,7 @@ class QueryReader:
         self._outlet_keys: dict[tuple[str, ...], _OutletKey] = {}
         self._fuzzy_outlets: dict[tuple[int, str], list[str]] = {}
         self._fuzzy_keys: dict[str, _OutletKey] = {}
+        self._distinct: dict[tuple[str, ...], bool] = {}
         self._build_outlets(counts)
         self._topic_keys: dict[tuple[str, ...], str] = {}
         self._topic_by_word: dict[str, list[tuple[str, ...]]] = {}
@@ -686,20 +695,27 @@ class QueryReader:
             if all(word in STOPWORDS for word in key):
                 continue  # an outlet called "The" is never typed as one
             outlet = best(names)
-            self._outlet_keys[key] = _OutletKey(
-                outlet, self._distinctive(key, coined[outlet]), len(key)
-            )
+            self._outlet_keys[key] = _OutletKey(outlet, len(key), key, coined[outlet])
         for typed, full_names, distinctive in SHORT_FORMS:
             targets = [n for full in full_names for n in by_normal.get(tuple(full.split()), [])]
             if targets:
                 key = tuple(typed.split())
-                self._outlet_keys[key] = _OutletKey(best(targets), distinctive, len(key))
+                self._outlet_keys[key] = _OutletKey(best(targets), len(key), given=distinctive)
         self._outlet_first = _lengths_by_first_word(self._outlet_keys)
         for key, entry in self._outlet_keys.items():
             joined = " ".join(key)
             if len(joined) >= FUZZY_MIN_CHARS:
                 self._fuzzy_outlets.setdefault((len(key), joined[0]), []).append(joined)
                 self._fuzzy_keys[joined] = entry
+
+    def _is_distinctive(self, entry: _OutletKey) -> bool:
+        """``entry``'s name can be an outlet without a cue; decided once, when first met."""
+        if entry.given is not None:
+            return entry.given
+        found = self._distinct.get(entry.form)
+        if found is None:  # two threads may both decide it: the same answer either way
+            found = self._distinct[entry.form] = self._distinctive(entry.form, entry.coined)
+        return found
 
     def _distinctive(self, key: tuple[str, ...], coined: bool) -> bool:
         """Whether a name can be an outlet without a cue (see the module docstring)."""
@@ -875,7 +891,7 @@ class QueryReader:
         nxt = toks[c.last + 1].low if c.last + 1 < len(toks) else ""
         if c.key.words == 1 and nxt == "of":
             return ""  # "on the verge of", "times of crisis": a noun, not a name
-        if c.score >= 100.0 and c.key.distinctive:
+        if c.score >= 100.0 and self._is_distinctive(c.key):
             return "distinctive name"
         before = c.first - 1
         cue = ""
@@ -891,7 +907,7 @@ class QueryReader:
             cue = nxt  # "the verge on clearview": a source's take on a subject
         if not cue or c.score < OUTLET_FUZZY_SCORE:
             return ""
-        if not c.key.distinctive:
+        if not self._is_distinctive(c.key):
             if self._glued(query, toks, c):
                 return ""
             if weak and not coverage:
