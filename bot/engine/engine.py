@@ -347,10 +347,10 @@ class Engine:
             self._snapshot = snapshot
 
     def _rebuild_names(self, snapshot: CorpusSnapshot) -> None:
-        articles = snapshot.articles.values()
-        outlets, topics = _name_counts(articles)
-        titles = sorted(_title_key(a) for a in articles)
-        self._set_names(outlets, topics, titles, snapshot.date_range())
+        # The title table is for autocomplete alone: built when it is first asked (``suggest``),
+        # so a one-shot command never sorts every title.
+        outlets, topics = _name_counts(snapshot.articles.values())
+        self._set_names(outlets, topics, None, snapshot.date_range())
 
     def _update_names(
         self, olds: list[Article], news: list[Article], snapshot: CorpusSnapshot
@@ -370,13 +370,13 @@ class Engine:
         outlets.update(new_outlets)
         topics.subtract(gone_topics)
         topics.update(new_topics)
-        titles = list(self._titles)
-        for old in olds:
+        titles = None if self._titles is None else list(self._titles)
+        for old in olds if titles is not None else ():
             key = _title_key(old)
             at = bisect.bisect_left(titles, key)
             if at < len(titles) and titles[at] == key:
                 del titles[at]
-        for new in news:
+        for new in news if titles is not None else ():
             bisect.insort(titles, _title_key(new))
         first, last = self._range
         if any(old.published is not None and old.published in (first, last) for old in olds):
@@ -392,7 +392,7 @@ class Engine:
         self,
         outlets: Counter[str],
         topics: Counter[str],
-        titles: list[tuple[str, str]],
+        titles: list[tuple[str, str]] | None,
         dates: tuple[datetime | None, datetime | None],
     ) -> None:
         self._outlets = outlets
@@ -971,6 +971,12 @@ class Engine:
         # One snapshot throughout: ``apply`` may swap it (and the name tables) meanwhile, and
         # a title table newer than the snapshot names articles it doesn't hold yet.
         articles, titles = self._snapshot.articles, self._titles
+        if titles is None:  # the first completion: the table goes with the snapshot it is of
+            with self._lock:
+                if self._titles is None:
+                    keys = (_title_key(a) for a in self._snapshot.articles.values())
+                    self._titles = sorted(keys)
+                articles, titles = self._snapshot.articles, self._titles
         if not text:
             for article in self.latest(limit=limit):
                 _put(out, article.title, "title")
