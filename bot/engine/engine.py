@@ -200,6 +200,10 @@ class Engine:
         return index
 
     def _on_disk(self, snapshot: CorpusSnapshot, path: Path) -> SearchIndex:
+        """The index kept at ``path``, made to hold ``snapshot``.
+
+        ``_NotOurs`` for a reader whose corpus the writer's index does not hold.
+        """
         wanted, threads = snapshot.generation, self._threads
         stored, why = stored_generation(path)
         if stored == wanted:
@@ -233,7 +237,9 @@ class Engine:
     def save_stories(self) -> None:
         """Keep the grouped stories beside the database, for the next start (no-op without).
 
-        The state is exported under the engine's lock, so it is of the generation recorded.
+        Exported outside the engine's lock; a corpus change applied meanwhile drops this save
+        (the stories would no longer be of the generation recorded), and the next stop keeps
+        them. Nothing is written when what is kept is this grouping already.
         """
         kept = self._kept
         with self._lock:
