@@ -440,11 +440,10 @@ class HybridSystem:
             for rank, row in enumerate(ranking):
                 fused[row] += 1 / (self.RRF_K + rank + 1)
         order = sorted(fused, key=lambda row: (-fused[row], row))
-        ranked = [self.articles[r] for r in order if admits(self.articles[r], q)][:TOP_K]
-        if not ranked:
+        rows = [r for r in order if admits(self.articles[r], q)][:TOP_K]
+        if not rows:
             return Answer([])
-        best = self.articles.index(ranked[0])
-        return Answer(ranked, score=float(cosine[best]))
+        return Answer([self.articles[r] for r in rows], score=float(cosine[rows[0]]))
 
 
 class WRatioSystem:

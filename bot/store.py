@@ -219,13 +219,14 @@ def tighten(path: Path) -> None:
 
 
 def write_private(
-    path: Path, content: str | bytes | Iterable[bytes], *, durable: bool = False
+    path: Path, content: str | bytes | Iterable[bytes | memoryview], *, durable: bool = False
 ) -> None:
     """Replace ``path`` with ``content`` in one step, readable by the owner only.
 
-    A process killed part-way leaves the old file whole (and a ``.tmp`` the next write
-    replaces). ``durable``: on disk before this returns, so a power cut can't leave the new
-    name pointing at lost data (a record of what a store holds, written after its commit).
+    A failed write leaves the old file whole and no ``.tmp`` (one left by a killed process is
+    replaced by the next write). ``durable``: on disk before this returns, so a power cut can't
+    leave the new name pointing at lost data (a record of what a store holds, written after
+    its commit).
     """
     private_folder(path.parent)
     tmp = path.with_name(path.name + ".tmp")
@@ -233,14 +234,18 @@ def write_private(
     if isinstance(content, str):
         content = content.encode("utf-8")
     parts = [content] if isinstance(content, bytes) else content
-    with os.fdopen(fd, "wb") as fh:
-        os.fchmod(fd, FILE_MODE)  # a .tmp left by a crash keeps its old mode through O_CREAT
-        for part in parts:  # one write a part: a large file never sits in memory twice
-            fh.write(part)
-        if durable:
-            fh.flush()
-            os.fsync(fd)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fd, FILE_MODE)  # a .tmp left by a crash keeps its old mode (O_CREAT)
+            for part in parts:  # one write a part: a large file never sits in memory twice
+                fh.write(part)
+            if durable:
+                fh.flush()
+                os.fsync(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     if durable:
         folder = os.open(path.parent, os.O_RDONLY)
         try:

@@ -16,7 +16,6 @@ import logging
 import os
 import time
 from pathlib import Path
-from types import TracebackType
 
 from bot.store import private_folder
 
@@ -119,14 +118,3 @@ class WriterLock:
         fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)
-
-    def __enter__(self) -> WriterLock:
-        return self.acquire()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.release()

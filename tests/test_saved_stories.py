@@ -18,8 +18,8 @@ from bot.answers import run_command, to_json
 from bot.corpus.loader import CorpusLoader
 from bot.engine.engine import Engine
 from bot.engine.results import CoverageAnswer
-from bot.engine.saved_stories import KeptStories
-from bot.engine.stories import StoryIndex, framed, records_of
+from bot.engine.saved_stories import KeptStories, framed, records_of
+from bot.engine.stories import StoryIndex
 from tests.corpus_fixtures import write_article
 
 STORY = "ICE Clearview contract"

@@ -263,7 +263,8 @@ class SavedState(NamedTuple):
     mtimes: tuple[int, ...]
     state: MergeState
     # The stamps' generation digest (``bot.corpus.generation``), so a start need not hash
-    # every stamp again (0.7 s at a million files); None in a state saved without it.
+    # every stamp again (0.17 s at 100,000 files; 0.72 s at a million, measured in review);
+    # None in a state saved without it.
     stamp_total: int | None = None
 
     def matches(self, current: Mapping[str, Stamp]) -> bool:

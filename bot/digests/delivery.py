@@ -224,7 +224,8 @@ class Delivery:
             if noted is snapshot:
                 return now
             if isinstance(noted, CorpusSnapshot):  # only what changed since
-                # Two set differences over every id: 0.2 s at a million, off the event loop.
+                # Two set differences over every id (0.22 s at a million, measured in review):
+                # off the event loop.
                 added, gone = await asyncio.to_thread(_difference, noted, snapshot)
                 await self.store.note_seen(added, now)
                 await self.store.forget_seen(gone)

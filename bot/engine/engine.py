@@ -376,14 +376,16 @@ class Engine:
         outlets.update(new_outlets)
         topics.subtract(gone_topics)
         topics.update(new_topics)
-        titles = None if self._titles is None else list(self._titles)
-        for old in olds if titles is not None else ():
-            key = _title_key(old)
-            at = bisect.bisect_left(titles, key)
-            if at < len(titles) and titles[at] == key:
-                del titles[at]
-        for new in news if titles is not None else ():
-            bisect.insort(titles, _title_key(new))
+        titles = None  # not built yet: the first completion builds it from the snapshot
+        if self._titles is not None:
+            titles = list(self._titles)
+            for old in olds:
+                key = _title_key(old)
+                at = bisect.bisect_left(titles, key)
+                if at < len(titles) and titles[at] == key:
+                    del titles[at]
+            for new in news:
+                bisect.insort(titles, _title_key(new))
         first, last = self._range
         if any(old.published is not None and old.published in (first, last) for old in olds):
             dates = snapshot.date_range()  # an end of the range may have gone with it

@@ -25,14 +25,14 @@ import json
 import logging
 import os
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.corpus.model import Article
 from bot.engine.results import Story
-from bot.engine.stories import StoryIndex, framed, records_of, story_from
+from bot.engine.stories import StoryIndex, story_from
 from bot.store import write_private
 
 log = logging.getLogger(__name__)
@@ -152,3 +152,21 @@ class SavedStories:
         members = self._group.get(article_id, [article_id])
         kept = [m for m in members if m == article_id or (m in articles and m not in changed)]
         return story_from([articles[m] for m in kept])
+
+
+def records_of(data: bytes | memoryview) -> Iterator[memoryview]:
+    """The length-prefixed records of a kept state's bytes (``framed`` wrote them)."""
+    view, at = memoryview(data), 0
+    while at < len(view):
+        size = int.from_bytes(view[at : at + 8], "big")
+        if size <= 0 or at + 8 + size > len(view):
+            raise ValueError("a record runs past the end")
+        yield view[at + 8 : at + 8 + size]
+        at += 8 + size
+
+
+def framed(records: Iterable[bytes]) -> Iterator[bytes]:
+    """``records`` each behind its 8-byte length, as ``records_of`` reads them."""
+    for record in records:
+        yield len(record).to_bytes(8, "big")
+        yield record

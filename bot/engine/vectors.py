@@ -31,14 +31,16 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, BinaryIO, Literal
+
+from bot.store import write_private
 
 if TYPE_CHECKING:
     import numpy as np
@@ -100,22 +102,14 @@ def _limit_blas_threads() -> None:
         os.environ.setdefault(name, "1")
 
 
-def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Write through ``write(file)`` to a 0600 temporary file beside ``path``, then rename.
+def _save_npy(path: Path, save: Callable[[BinaryIO], None]) -> None:
+    """``save(file)`` (``np.save``/``np.savez``) to ``path`` through ``store.write_private``.
 
-    A crash leaves the previous file or none, never half of one; 0600 as every file in the
-    bot's data folder.
+    Atomic and 0600, as every file in the bot's data folder.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    save(buffer)
+    write_private(path, [buffer.getbuffer()])
 
 
 class Embedder:
@@ -211,7 +205,7 @@ class Embedder:
         except (OSError, ValueError):
             pass  # missing, truncated or foreign: build it again
         table = minilm.distil_static_table(minilm.MiniLM(folder), self.dims, self._table_tokens)
-        _write_atomically(self.table_path, lambda handle: np.save(handle, table))
+        _save_npy(self.table_path, lambda handle: np.save(handle, table))
         self.table_built = True
         return table
 
@@ -395,7 +389,7 @@ class VectorStore:
                 ),
                 "matrix": self._matrix[:count],
             }
-            _write_atomically(Path(path), lambda handle: np.savez(handle, **arrays))
+            _save_npy(Path(path), lambda handle: np.savez(handle, **arrays))
 
     @classmethod
     def load(cls, path: Path, dims: int, space: str = "") -> VectorStore:
