@@ -7,8 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.answers import COMMANDS
 from bot.config import ConfigError, Settings, load_settings
@@ -39,15 +38,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def installed_version() -> str:
     """The version pip installed, from the package metadata, so it names what is really there."""
+    # Imported here: the metadata machinery is 20 ms of every command's start otherwise.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("coverage-bot")
     except PackageNotFoundError:  # run from a source tree that was never installed
         return "unknown (not installed)"
 
 
+class _Version(argparse.Action):
+    """``--version``: the installed version, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(f"{parser.prog} {installed_version()}")  # noqa: T201 -- on stdout, as argparse's
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coverage-bot", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
+    parser.add_argument("--version", action=_Version)
     parser.add_argument(
         "--config", help="config file (default: $COVERAGE_BOT_CONFIG or config.toml)"
     )

@@ -119,6 +119,16 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX digest_seen_time ON digest_seen (first_seen);
     """,
+    # 4: the merged articles of each saved state, one row each (bot/corpus/articles.py), read
+    # when an answer needs them instead of all decoded at start-up.
+    """
+    CREATE TABLE corpus_articles (
+        roots     TEXT NOT NULL,
+        id        TEXT NOT NULL,
+        data      BLOB NOT NULL,
+        PRIMARY KEY (roots, id)
+    );
+    """,
 )
 
 

@@ -1,9 +1,9 @@
 """The saved corpus state: a warm restart, offline edits, refreshes, concurrent first reads and a
-damaged state all give what a fresh (cold) load of the same files gives, in another database."""
+damaged state (its parts or its article rows) all give what a fresh (cold) load of the same files
+gives, in another database."""
 
 from __future__ import annotations
 
-import gc
 import itertools
 import json
 import logging
@@ -21,15 +21,15 @@ from pathlib import Path
 import pytest
 
 from bot.corpus import cache
+from bot.corpus.articles import ArticleTable
 from bot.corpus.loader import CorpusLoader, LoadStats
-from bot.corpus.merge import _ARTICLES_SLOT, ChangeSet, CorpusSnapshot, Deferred
+from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from tests.test_corpus_cache import load
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 FILES = 8  # files write_corpus writes
 ARTICLES = 11  # articles they merge into
-CHUNK = 4  # articles per saved chunk in these tests: three chunks, so first and last differ
-PARTS = 1 + -(-ARTICLES // CHUNK) + 2  # saved rows: header, article chunks, file map, counts
+PARTS = 3  # saved rows: header, file map, counts (articles are rows of their own)
 _COLD = itertools.count()
 
 
@@ -100,9 +100,9 @@ def assert_same(snapshot: CorpusSnapshot, expected: CorpusSnapshot) -> None:
 
 
 def deferred(snapshot: CorpusSnapshot) -> bool:
-    """True while the snapshot's articles are still encoded (nobody has read them yet)."""
-    held = _ARTICLES_SLOT.__get__(snapshot)
-    return isinstance(held, Deferred) and not held.ready
+    """True while the snapshot's articles are in the database and none has been read."""
+    held = snapshot.articles
+    return isinstance(held, ArticleTable) and held.rows.reads == 0
 
 
 def titles(snapshot: CorpusSnapshot) -> set[str]:
@@ -118,11 +118,6 @@ def later(path: Path, seconds: int = 5) -> None:
 def state_parts(db: Path) -> list[int]:
     with closing(sqlite3.connect(db)) as conn:
         return [part for (part,) in conn.execute("SELECT part FROM corpus_state ORDER BY part")]
-
-
-@pytest.fixture(autouse=True)
-def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cache, "_CHUNK", CHUNK)
 
 
 @pytest.fixture
@@ -141,15 +136,6 @@ def saved(corpus: Path, tmp_path: Path) -> Path:
     assert len(snapshot.articles) == ARTICLES
     assert state_parts(db) == list(range(PARTS))
     return db
-
-
-@pytest.fixture
-def unfreeze() -> Iterator[None]:
-    """Undo a ``gc.freeze()`` a test causes (only if nothing was frozen before it)."""
-    before = gc.get_freeze_count()
-    yield
-    if before == 0:
-        gc.unfreeze()
 
 
 # -- 1. a warm restart -------------------------------------------------------------------------
@@ -365,6 +351,12 @@ def test_refresh_after_a_lazy_warm_start_leaves_the_old_snapshot_alone(
         new, changes, stats = loader.refresh(
             [str(corpus / n) for n in ("broken.md", "shared.md", "dupes.jsonl")]
         )
+        # Readers holding the old snapshot still see the corpus as it was (until the loader
+        # saves the new one at close: then its saved articles are the new ones).
+        assert_same(old, before)
+        assert "Lonely story" in titles(old)
+        assert "Fixed story" not in titles(old)
+        assert [p.severity for p in old.problems] == ["error", "warning", "warning"]
     finally:
         loader.close()
     # A refresh counts only the files it was given: two still there, both parsed.
@@ -373,11 +365,6 @@ def test_refresh_after_a_lazy_warm_start_leaves_the_old_snapshot_alone(
     assert_same(new, after)
     assert {"Fixed story", "Shared story, updated"} <= titles(new)
     assert [p.severity for p in new.problems] == ["warning"]  # odd.json's unknown key
-    # Readers holding the old snapshot still see the corpus as it was.
-    assert_same(old, before)
-    assert "Lonely story" in titles(old)
-    assert "Fixed story" not in titles(old)
-    assert [p.severity for p in old.problems] == ["error", "warning", "warning"]
     old_ids, new_ids = set(before.articles), set(after.articles)
     assert changes.added == new_ids - old_ids
     assert changes.removed == old_ids - new_ids
@@ -400,49 +387,6 @@ def fast_switching() -> Iterator[None]:
     sys.setswitchinterval(1e-6)
     yield
     sys.setswitchinterval(interval)
-
-
-@pytest.mark.parametrize("freeze_after", [1, ARTICLES, ARTICLES + 1, cache.FREEZE_AFTER])
-@pytest.mark.usefixtures("fast_switching", "unfreeze")
-def test_concurrent_first_reads_see_one_complete_dict(
-    freeze_after: int,
-    saved: Path,
-    corpus: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    threads = 8
-    monkeypatch.setattr(cache, "FREEZE_AFTER", freeze_after)
-    decodes: list[int] = []
-    decode_articles = cache._decode_articles
-
-    def counted(*args: object) -> object:
-        decodes.append(threading.get_ident())
-        return decode_articles(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(cache, "_decode_articles", counted)
-    expected = cold([str(corpus)], tmp_path)
-    snapshot, stats = load([str(corpus)], saved)
-    assert stats.parsed == 0
-    assert deferred(snapshot)
-    frozen_before = gc.get_freeze_count()
-    start = threading.Barrier(threads, timeout=10)
-
-    def read(_: int) -> object:
-        start.wait()
-        return snapshot.articles
-
-    with ThreadPoolExecutor(threads) as pool:
-        seen = list(pool.map(read, range(threads)))
-    assert len(decodes) == 1
-    assert all(s is seen[0] for s in seen)
-    assert seen[0] == dict(expected.articles)
-    assert len(seen[0]) == ARTICLES
-    assert snapshot.articles is seen[0]
-    froze = gc.get_freeze_count() > frozen_before
-    assert froze == (freeze_after <= ARTICLES)
-    assert_same(snapshot, expected)
-    assert gc.isenabled()
 
 
 @pytest.mark.usefixtures("fast_switching")
@@ -479,15 +423,7 @@ def test_concurrent_first_reads_of_every_field_agree(
 
 
 def _part(db: Path, which: str) -> int:
-    parts = state_parts(db)
-    chunks = len(parts) - 3
-    return {
-        "header": 0,
-        "first chunk": 1,
-        "last chunk": chunks,
-        "file map": chunks + 1,
-        "merge counts": chunks + 2,
-    }[which]
+    return {"header": 0, "file map": 1, "merge counts": 2}[which]
 
 
 def _flip(data: bytes) -> bytes:
@@ -516,9 +452,7 @@ def damage(db: Path, part: int, how: str) -> None:
 
 
 @pytest.mark.parametrize("how", DAMAGE)
-@pytest.mark.parametrize(
-    "which", ["header", "first chunk", "last chunk", "file map", "merge counts"]
-)
+@pytest.mark.parametrize("which", ["header", "file map", "merge counts"])
 def test_a_damaged_state_part_is_rebuilt_without_parsing(
     which: str,
     how: str,
@@ -600,7 +534,60 @@ def test_a_damaged_state_and_an_offline_edit_together(
     assert_same(snapshot, cold([str(corpus)], tmp_path))
 
 
-# -- 6. the same folder as a relative and an absolute path ------------------------------------
+# -- 6. damaged article rows -----------------------------------------------------------------
+
+
+def test_a_missing_article_row_is_found_at_open_and_merged_again_without_parsing(
+    saved: Path, corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with closing(sqlite3.connect(saved)) as conn, conn:
+        conn.execute(
+            "DELETE FROM corpus_articles WHERE rowid = (SELECT max(rowid) FROM corpus_articles)"
+        )
+    with caplog.at_level(logging.WARNING, logger="bot.corpus.cache"):
+        snapshot, stats = load([str(corpus)], saved)
+    assert stats.parsed == 0
+    assert "is unreadable; rebuilding it" in caplog.text
+    expected = cold([str(corpus)], tmp_path)
+    assert_same(snapshot, expected)
+    again, stats = load([str(corpus)], saved)
+    assert stats.parsed == 0
+    assert deferred(again)
+    assert_same(again, expected)
+
+
+def test_a_damaged_article_row_costs_that_article_until_the_next_start(
+    saved: Path, corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    roots = [str(corpus)]
+    expected = cold(roots, tmp_path)
+    [victim] = [a.id for a in expected.articles.values() if a.title == "Lonely story"]
+    with closing(sqlite3.connect(saved)) as conn, conn:
+        [(data,)] = conn.execute("SELECT data FROM corpus_articles WHERE id = ?", (victim,))
+        conn.execute(
+            "UPDATE corpus_articles SET data = ? WHERE id = ?", (_flip(bytes(data)), victim)
+        )
+    loader = CorpusLoader(roots, saved)
+    try:
+        snapshot, _, stats = loader.load()
+        assert stats.parsed == 0
+        with caplog.at_level(logging.ERROR, logger="bot.corpus.articles"):
+            assert snapshot.articles.get(victim) is None
+        assert f"saved article {victim}" in caplog.text and "is damaged" in caplog.text
+        others = {k: v for k, v in expected.articles.items() if k != victim}
+        assert dict(snapshot.articles.items()) == others
+        assert [a.id for a in snapshot.articles.values()] == list(others)
+    finally:
+        with caplog.at_level(logging.WARNING, logger="bot.corpus.cache"):
+            loader.close()
+    assert "will be merged again" in caplog.text
+    # The damaged state went at close: this start merges from the parse cache, whole again.
+    again, stats = load(roots, saved)
+    assert stats.parsed == 0
+    assert_same(again, expected)
+
+
+# -- 7. the same folder as a relative and an absolute path ------------------------------------
 
 ABSOLUTE = "<absolute>"
 

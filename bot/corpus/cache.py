@@ -6,11 +6,9 @@ article. ``corpus_state`` holds the merger's whole state for one set of roots, w
 load that changed something and on close, so a restart with nothing changed only stats the
 files, reads the state and compares stamps: no parsing, no merging.
 
-The state is checked (CRC-32 per part) when read, but its articles, per-file map and merge
-counts are decoded on first use (``merge.Deferred``): the snapshot a restart returns reads like
-any other, and the first reader (the search index, at start-up) pays for the decode, which at
-100,000 files costs about as much again as the restart itself. The merge bookkeeping is only
-decoded when a change needs it.
+The state is checked (CRC-32 per part) when read, but its per-file map and merge counts are
+decoded on first use (``merge.Deferred``): only a change needs that bookkeeping. Its articles
+are rows of their own (``bot.corpus.articles``), read when something asks for one.
 
 Rows are ``marshal``-encoded tuples: the fastest stdlib codec for plain data, and the warm
 restart budget (100,000 files in a second) leaves no room for JSON or pickled objects. Bump
@@ -24,41 +22,48 @@ import gc
 import logging
 import marshal
 import sqlite3
-import struct
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from functools import partial
-from itertools import islice, repeat
+from itertools import repeat
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+from bot.corpus.articles import ArticleRows, ArticleTable, encode_row
+from bot.corpus.census import Census
 from bot.corpus.formats import FileResult
 from bot.corpus.merge import Deferred, DeferredFiles, FileInfo, MergeState
-from bot.corpus.model import Article, Image, Outlet, Problem, Provenance
+from bot.corpus.model import Article, Outlet, Problem
+from bot.corpus.rows import (
+    article_from_row,
+    article_row,
+    from_micros,
+    micros,
+    problem_row,
+    sealed,
+    unsealed,
+)
 
 PARSER_VERSION = 5  # 5: extensionless files, links out and non-regular files are refused
-STATE_LAYOUT = 6  # bump when the corpus_state rows change shape (not what parsing yields)
+STATE_LAYOUT = 7  # bump when the saved state changes shape (7: articles as rows of their own)
 log = logging.getLogger(__name__)
 Stamp = tuple[str, int, int]  # display path, size, mtime_ns
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO = timedelta(microseconds=1)
-_CHUNK = 2_000  # articles per state row (~2.5 MB): bounded memory while saving
 _IN_BATCH = 500  # paths per "IN (...)" query, under SQLite's default variable limit
-_CRC = struct.Struct(">I")
-FREEZE_AFTER = 10_000  # articles decoded at once before they are moved out of the GC's sight
+FREEZE_AFTER = 10_000  # objects built at once (stories) before they leave the GC's sight
 _DISPLAY, _SIZE, _MTIME = itemgetter(0), itemgetter(1), itemgetter(2)
+_new = tuple.__new__
+RowsOf = Callable[[Census], ArticleRows]  # the saved articles, given their census
 
 
 def encode(result: FileResult) -> bytes:
     """A file's parse result as bytes for the cache."""
     outlets: dict[Outlet, int] = {}
-    rows = tuple(_article_row(a, outlets) for a in result.articles)
+    rows = tuple(article_row(a, outlets) for a in result.articles)
     return marshal.dumps(
-        (tuple(map(tuple, outlets)), rows, tuple(_problem_row(p) for p in result.problems))
+        (tuple(map(tuple, outlets)), rows, tuple(problem_row(p) for p in result.problems))
     )
 
 
@@ -68,7 +73,7 @@ def decode(path: str, blob: bytes) -> FileResult:
     table = [Outlet._make(o) for o in outlets]
     return FileResult(
         path,
-        [_article_from_row(row, table) for row in rows],
+        [article_from_row(row, table) for row in rows],
         [Problem(*row) for row in problems],
     )
 
@@ -89,136 +94,12 @@ def relabel(result: FileResult, display: str) -> FileResult:
     )
 
 
-def _problem_row(p: Problem) -> tuple[Any, ...]:
-    return (p.path, p.line, p.reason, p.severity)
-
-
-def _article_row(a: Article, outlets: dict[Outlet, int]) -> tuple[Any, ...]:
-    outlet = outlets.setdefault(a.outlet, len(outlets))
-    return (
-        a.id,
-        a.title,
-        a.url,
-        a.urls,
-        outlet,
-        None if a.published is None else (a.published - _EPOCH) // _MICRO,
-        a.excerpt,
-        a.body,
-        a.topics,
-        tuple(map(tuple, a.images)),
-        a.related,
-        tuple(map(tuple, a.provenance)),
-        a.alt_titles,
-        a.quality,
-        a.heat,
-        a.type,
-        a.category,
-    )
-
-
-_new = tuple.__new__
-
-
-def _article_from_row(row: tuple[Any, ...], outlets: list[Outlet]) -> Article:
-    # The warm-restart hot loop (once per article): named tuples built straight from lists,
-    # skipping the generated ``__new__``'s argument handling.
-    fields = list(row)
-    fields[4] = outlets[fields[4]]
-    if fields[5] is not None:
-        fields[5] = _EPOCH + fields[5] * _MICRO
-    if fields[9]:
-        fields[9] = tuple([_new(Image, i) for i in fields[9]])
-    fields[11] = tuple([_new(Provenance, p) for p in fields[11]])
-    return _new(Article, fields)  # type: ignore[no-any-return]
-
-
-def _columns(articles: list[Article], outlets: dict[Outlet, int]) -> tuple[Any, ...]:
-    """Articles as columns (one tuple per field), nested rows flattened with their counts.
-
-    Column order lets ``_from_columns`` build every article with C-level ``map``/``zip``
-    instead of a Python loop; images and provenance as columns skip a tuple per row that would
-    only be copied into its named tuple. Equal topic lists and numbers become one object, which
-    ``marshal`` writes once a chunk. (Measured: referring to paths and ids by index into one
-    shared table instead saves memory but costs ~0.3 s more a 100,000 files to decode, the
-    lookups landing all over memory where ``marshal`` builds strings in sequence.)
-    """
-    same = {}.setdefault  # topic lists
-    same_int = {}.setdefault  # image sizes, line numbers: ints over 256 are objects too
-    images: list[Image] = []
-    provenance: list[Provenance] = []
-    for a in articles:
-        images.extend(a.images)
-        provenance.extend(a.provenance)
-    return (
-        tuple(a.id for a in articles),
-        tuple(a.title for a in articles),
-        tuple(a.url for a in articles),
-        tuple(a.urls for a in articles),
-        tuple(outlets.setdefault(a.outlet, len(outlets)) for a in articles),
-        tuple(None if a.published is None else (a.published - _EPOCH) // _MICRO for a in articles),
-        tuple(a.excerpt for a in articles),
-        tuple(a.body for a in articles),
-        tuple(same(a.topics, a.topics) for a in articles),
-        tuple(a.related for a in articles),
-        tuple(a.alt_titles for a in articles),
-        tuple(a.quality for a in articles),
-        tuple(a.heat for a in articles),
-        tuple(a.type for a in articles),
-        tuple(a.category for a in articles),
-        tuple(len(a.images) for a in articles),
-        tuple(i.url for i in images),
-        tuple(same_int(i.width, i.width) for i in images),
-        tuple(same_int(i.height, i.height) for i in images),
-        tuple(len(a.provenance) for a in articles),
-        tuple(p.path for p in provenance),
-        tuple(p.kind for p in provenance),
-        tuple(same_int(p.line, p.line) for p in provenance),
-        tuple(p.via for p in provenance),
-        tuple(p.title_inferred for p in provenance),
-    )
-
-
-def _from_columns(columns: tuple[Any, ...], outlets: list[Outlet]) -> Iterator[tuple[str, Article]]:
-    """(id, article) pairs from ``_columns`` output."""
-    (ids, titles, url, urls, outlet, published, excerpt, body, topics, *rest) = columns
-    related, alt_titles, quality, heat, type_, category, *rest = rest
-    image_counts, image_urls, widths, heights, *rest = rest
-    prov_counts, paths, kinds, lines, vias, inferred = rest
-    if sum(image_counts) != len(image_urls) or sum(prov_counts) != len(paths):
-        raise ValueError("corpus state chunk: nested rows do not add up")
-    images = map(_new, repeat(Image), zip(image_urls, widths, heights, strict=True))
-    provenance = map(
-        _new, repeat(Provenance), zip(paths, kinds, lines, vias, inferred, strict=True)
-    )
-    fields = zip(
-        ids,
-        titles,
-        url,
-        urls,
-        map(outlets.__getitem__, outlet),
-        [None if us is None else _EPOCH + us * _MICRO for us in published],
-        excerpt,
-        body,
-        topics,
-        map(tuple, map(islice, repeat(images), image_counts)),
-        related,
-        map(tuple, map(islice, repeat(provenance), prov_counts)),
-        alt_titles,
-        quality,
-        heat,
-        type_,
-        category,
-        strict=True,
-    )
-    return zip(ids, map(_new, repeat(Article), fields), strict=True)
-
-
 def _files_columns(files: Mapping[str, FileInfo]) -> tuple[Any, ...]:
     return (
         tuple(files),
         tuple(info.ids for info in files.values()),
         {
-            i: tuple(map(_problem_row, info.problems))
+            i: tuple(map(problem_row, info.problems))
             for i, info in enumerate(files.values())
             if info.problems
         },
@@ -237,17 +118,6 @@ def _decode_files(blob: bytes) -> dict[str, FileInfo]:
 def _state_version() -> int:
     """What ``corpus_state.parser`` holds: the parser's version and the state layout's."""
     return PARSER_VERSION * 100 + STATE_LAYOUT
-
-
-def _sealed(body: bytes) -> bytes:
-    return _CRC.pack(zlib.crc32(body)) + body
-
-
-def _unsealed(data: bytes) -> memoryview:
-    body = memoryview(data)[_CRC.size :]
-    if len(data) < _CRC.size or _CRC.unpack_from(data)[0] != zlib.crc32(body):
-        raise ValueError("corpus state header: checksum mismatch")
-    return body
 
 
 class SavedState(NamedTuple):
@@ -291,67 +161,48 @@ class SavedState(NamedTuple):
         )
 
 
-def _decode_state(parts: list[bytes], sums: list[int]) -> SavedState:
+def _decode_state(parts: list[bytes], sums: list[int], rows: RowsOf) -> SavedState:
     """Check every part against the header's checksums and decode the header.
 
-    ``parts`` are the rows' bytes in part order, ``sums`` the CRC-32 of each but the header.
-    Articles, files and counts are left to decode on first use, from the bytes read now.
+    ``parts`` are the rows' bytes in part order, ``sums`` the CRC-32 of each but the header;
+    ``rows`` gives the saved articles of the census the header holds. Files and counts are left
+    to decode on first use, from the bytes read now.
     """
     (
-        chunks,
+        count,
         paths,
         displays,
         sizes,
         mtimes,
-        outlets,
         file_problems,
         conflicts,
         related,
         duplicates,
         crcs,
-        *later,  # fields later versions added: absent from an older state
-    ) = marshal.loads(_unsealed(parts[0]))
-    stamp_total = later[0] if later and isinstance(later[0], int) else None
-    if len(crcs) != len(parts) - 1 or chunks != len(parts) - 3:
+        stamp_total,
+        census,
+    ) = marshal.loads(unsealed(parts[0], "corpus state header"))
+    if len(crcs) != len(parts) - 1 or len(parts) != 3:
         raise ValueError("corpus state: missing parts")
     if not len(paths) == len(displays) == len(sizes) == len(mtimes):
         raise ValueError("corpus state: stamp columns differ in length")
     if sums != list(crcs):
         raise ValueError("corpus state: checksum mismatch")
-    table = [Outlet._make(o) for o in outlets]
+    saved = rows(Census.from_row(census, from_micros))
+    if saved.count() != count:
+        raise ValueError("corpus state: articles missing")
     state = MergeState(
-        Deferred(partial(_decode_articles, parts[1 : chunks + 1], table)),  # type: ignore[arg-type]
+        ArticleTable(saved, count),
         DeferredFiles(  # type: ignore[arg-type]
-            partial(_decode_files, parts[chunks + 1]),
+            partial(_decode_files, parts[1]),
             tuple(Problem(*row) for row in file_problems),
         ),
-        Deferred(partial(marshal.loads, parts[chunks + 2])),  # type: ignore[arg-type]
+        Deferred(partial(marshal.loads, parts[2])),  # type: ignore[arg-type]
         {k: Problem(*row) for k, row in conflicts.items()},
         related,
         duplicates,
     )
     return SavedState(paths, displays, sizes, mtimes, state, stamp_total)
-
-
-def _decode_articles(chunks: list[bytes | None], outlets: list[Outlet]) -> dict[str, Article]:
-    """Every saved article, by id: the one bulk decode of a warm restart, at first use."""
-    articles: dict[str, Article] = {}
-    with paused_gc():
-        for i, blob in enumerate(chunks):
-            if blob is None:
-                raise RuntimeError("corpus state: an earlier decode failed part-way")
-            columns = marshal.loads(blob)
-            chunks[i] = None  # each chunk's bytes go as soon as its articles exist
-            articles.update(_from_columns(columns, outlets))
-            del columns
-        if len(articles) >= FREEZE_AFTER:
-            # The articles (~7 tracked objects each) live until a change replaces them, form
-            # no cycles, and would be traversed by every collection from now on: the first
-            # passes alone cost ~0.3 s a 100,000 files. Frozen, the collector skips them
-            # (and whatever else is alive now: long-lived start-up state); reference
-            # counting still frees them when a later snapshot drops them.
-            gc.freeze()
-    return articles
 
 
 class ParseCache:
@@ -361,8 +212,10 @@ class ParseCache:
     the rest to the writer (``bot.writer_lock``).
     """
 
-    def __init__(self, conn: sqlite3.Connection, *, writable: bool = True) -> None:
+    def __init__(self, conn: sqlite3.Connection, database: str, *, writable: bool = True) -> None:
+        """``database``: the path ``conn`` opened, where saved articles are read from."""
         self._conn = conn
+        self._database = database
         self.writable = writable
 
     def stamps(self) -> dict[str, Stamp]:
@@ -423,16 +276,18 @@ class ParseCache:
     def load_state(self, roots: str) -> SavedState | None:
         """The merged state last saved for ``roots``, with the file stamps it reflects.
 
-        Every part is read and checked against its checksum now; articles, the per-file map
-        and the merge counts are decoded on first use (see ``Deferred``). None when there is
-        no state, or it cannot be read back (a torn write, a damaged file): the loader then
-        rebuilds it from the per-file cache, which costs a merge, not a parse.
+        Every part is read and checked against its checksum now, and the articles are counted;
+        the per-file map and the merge counts are decoded on first use (see ``Deferred``), the
+        articles read one by one as they are asked for (``bot.corpus.articles``). None when
+        there is no state, or it cannot be read back (a torn write, a damaged file, articles
+        missing): the loader then rebuilds it from the per-file cache, which costs a merge, not
+        a parse.
         """
         try:
             parts, sums = self._read_state(roots)
             if not parts:
                 return None
-            return _decode_state(parts, sums)
+            return _decode_state(parts, sums, partial(ArticleRows, self._database, roots))
         except (ValueError, TypeError, EOFError, IndexError, KeyError):
             log.warning("saved corpus state for %s is unreadable; rebuilding it", roots)
             return None
@@ -473,17 +328,20 @@ class ParseCache:
         stamps: Mapping[str, Stamp],
         state: MergeState,
         stamp_total: int | None = None,
-    ) -> None:
-        """Replace the saved state for ``roots`` in one transaction, a chunk at a time.
+    ) -> ArticleTable | None:
+        """Replace the saved state for ``roots`` in one transaction; the saved articles after.
 
-        Parts: 0 the header (stamps, outlets, problems, counters, the other parts'
-        checksums), 1..n the articles in chunks of ``_CHUNK``, n+1 the per-file map, n+2 the
-        merge counts.
+        Parts: 0 the header (stamps, problems, counters, census, the other parts' checksums),
+        1 the per-file map, 2 the merge counts; the articles are rows of ``corpus_articles``.
+        A table resumed from the save being replaced writes only its changes; any other
+        mapping writes every article. A table with damaged rows can't be saved whole: the state
+        is dropped instead, and the next start merges every article again. None when nothing
+        was saved.
         """
         if not self.writable:
-            return
-        outlets: dict[Outlet, int] = {}
-        articles = list(state.articles.values())  # Merger.state(): nothing left deferred
+            return None
+        articles = state.articles  # Merger.state(): nothing left deferred
+        incremental = isinstance(articles, ArticleTable) and articles.rows.roots == roots
         files = state.files
         version = _state_version()
         crcs: list[int] = []
@@ -492,20 +350,31 @@ class ParseCache:
             crcs.append(zlib.crc32(body))
             return (roots, part, version, body)
 
-        chunks = range(0, len(articles), _CHUNK)
         with _transaction(self._conn) as conn:
             conn.execute("DELETE FROM corpus_state WHERE roots = ?", (roots,))
-            insert = "INSERT INTO corpus_state (roots, part, parser, data) VALUES (?, ?, ?, ?)"
-            conn.executemany(
-                insert,
-                (
-                    row(part, marshal.dumps(_columns(articles[i : i + _CHUNK], outlets)))
-                    for part, i in enumerate(chunks, start=1)
-                ),
+            if incremental and articles.rows.damaged:  # type: ignore[union-attr]
+                log.warning("saved articles damaged: %s will be merged again", roots)
+                conn.execute("DELETE FROM corpus_articles WHERE roots = ?", (roots,))
+                return None
+            if incremental:
+                census = articles.census()  # type: ignore[union-attr]
+                upserts, removed = articles.changes  # type: ignore[union-attr]
+                conn.executemany(
+                    "DELETE FROM corpus_articles WHERE roots = ? AND id = ?",
+                    ((roots, article_id) for article_id in removed),
+                )
+            else:
+                census = Census.of(articles.values())
+                upserts = articles.values()  # type: ignore[assignment]
+                conn.execute("DELETE FROM corpus_articles WHERE roots = ?", (roots,))
+            conn.executemany(  # an update keeps its row (and place); a new one goes last
+                "INSERT INTO corpus_articles (roots, id, data) VALUES (?, ?, ?)"
+                " ON CONFLICT (roots, id) DO UPDATE SET data = excluded.data",
+                ((roots, a.id, encode_row(a)) for a in upserts),
             )
-            n = len(chunks)
-            conn.execute(insert, row(n + 1, marshal.dumps(_files_columns(files))))
-            conn.execute(insert, row(n + 2, marshal.dumps(state.counts)))
+            insert = "INSERT INTO corpus_state (roots, part, parser, data) VALUES (?, ?, ?, ?)"
+            conn.execute(insert, row(1, marshal.dumps(_files_columns(files))))
+            conn.execute(insert, row(2, marshal.dumps(state.counts)))
             paths = tuple(stamps)
             # A display path equal to its path is stored as the same object: marshal writes
             # it once, and the restart reads back one string for both.
@@ -514,20 +383,21 @@ class ParseCache:
             )
             with_problems = sorted((p, i.problems) for p, i in files.items() if i.problems)
             header = (
-                n,
+                len(articles),
                 paths,
                 displays,
                 tuple(s[1] for s in stamps.values()),
                 tuple(s[2] for s in stamps.values()),
-                tuple(map(tuple, outlets)),  # complete only now that every chunk is encoded
-                tuple(_problem_row(p) for _, problems in with_problems for p in problems),
-                {k: _problem_row(p) for k, p in state.conflicts.items()},
+                tuple(problem_row(p) for _, problems in with_problems for p in problems),
+                {k: problem_row(p) for k, p in state.conflicts.items()},
                 state.related_merged,
                 state.duplicates_merged,
                 tuple(crcs),
                 stamp_total,
+                census.to_row(micros),
             )
-            conn.execute(insert, (roots, 0, version, _sealed(marshal.dumps(header))))
+            conn.execute(insert, (roots, 0, version, sealed(marshal.dumps(header))))
+        return ArticleTable(ArticleRows(self._database, roots, census), len(articles))
 
 
 @contextmanager
@@ -536,7 +406,7 @@ def paused_gc() -> Iterator[None]:
 
     Bulk loads create millions of tuples and strings, and every generation-0 pass would
     re-examine them (measured: ~30% of a warm restart). Reference counting frees them as
-    usual. (Decoding a large saved state also freezes what it built: see ``_decode_articles``.)
+    usual. (Loading a large story grouping also freezes what it built: see ``bot.engine.stories``.)
     """
     enabled = gc.isenabled()
     gc.disable()

@@ -25,12 +25,13 @@ import json
 import os
 import stat
 import threading
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
 
 from bot import store
+from bot.corpus.articles import ArticleTable
 from bot.corpus.cache import ParseCache, SavedState, Stamp, paused_gc
 from bot.corpus.formats import DEFAULT_MAX_BYTES, FileResult, parse_file
 from bot.corpus.generation import Generation
@@ -65,6 +66,11 @@ class LoadStats:
     removed: int
 
 
+def _damaged(articles: Mapping[str, object]) -> bool:
+    """Whether saved articles were found damaged: the state is then dropped (``save_state``)."""
+    return isinstance(articles, ArticleTable) and bool(articles.rows.damaged)
+
+
 class CorpusLoader:
     """Scans the corpus folders, keeps the parse cache, and merges files into snapshots."""
 
@@ -88,7 +94,7 @@ class CorpusLoader:
             self._conn = store.connect_read_only(self.db_path)
         else:
             self._conn = store.connect(self.db_path, check_same_thread=False)
-        self._cache = ParseCache(self._conn, writable=not read_only)
+        self._cache = ParseCache(self._conn, self.db_path, writable=not read_only)
         self._merger: Merger | None = None
         self._stamps: dict[str, Stamp] = {}
         self._by_display: dict[str, str] | None = None
@@ -107,11 +113,9 @@ class CorpusLoader:
     def close(self) -> None:
         """Save the merged state if it moved on since the last save, and release the database."""
         with self._lock:
-            if self._dirty and self._merger is not None:
-                self._cache.save_state(
-                    self._roots_key, self._stamps, self._merger.state(), self._generation.total
-                )
-                self._dirty, self._unsaved = False, 0
+            merger = self._merger
+            if merger is not None and (self._dirty or _damaged(merger.snapshot().articles)):
+                self._save(merger)
             self._conn.close()
 
     # -- finding files -------------------------------------------------------------------
@@ -323,10 +327,11 @@ class CorpusLoader:
             self._dirty |= bool(changed or removed)
             self._unsaved += len(changed) + len(removed)
             if first and self._dirty and self._worth_saving():
-                self._cache.save_state(
-                    self._roots_key, known, merger.state(), self._generation.total
-                )
-                self._dirty, self._unsaved, self._never_saved = False, 0, False
+                # From now on the articles are read from the database, not held: the snapshot
+                # handed out is of the saved ones (the same articles).
+                if self._save(merger):
+                    snapshot = merger.snapshot()
+                self._never_saved = False
             if scope is None:
                 snapshot = self._with_missing_roots(snapshot)
             snapshot = with_generation(snapshot, self._generation.value)
@@ -337,6 +342,17 @@ class CorpusLoader:
                 removed=len(removed),
             )
             return snapshot, changes, stats
+
+    def _save(self, merger: Merger) -> bool:
+        """Save the merged state; the merger goes on from the saved articles. True if saved."""
+        saved = self._cache.save_state(
+            self._roots_key, self._stamps, merger.state(), self._generation.total
+        )
+        self._dirty, self._unsaved = False, 0
+        if saved is None:
+            return False
+        merger.rebase(saved)
+        return True
 
     def _worth_saving(self) -> bool:
         """Save the whole state now (at start-up) only when a restart would redo much work.

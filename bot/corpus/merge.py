@@ -6,7 +6,8 @@ new immutable snapshot.
 
 A merger resumed from a saved state (see ``cache``) may hold parts of it as ``Deferred`` values,
 decoded the first time anything reads them: a restart with nothing changed needs none of the
-merger's bookkeeping, and hands the articles to the snapshot still encoded.
+merger's bookkeeping. Its articles stay in the database (``bot.corpus.articles``), and a
+change lays the articles it touched over them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from bot.corpus.articles import ArticleTable, census_of
+from bot.corpus.census import Census
 from bot.corpus.formats import FileResult
 from bot.corpus.model import Article, Image, Problem
 
@@ -113,10 +116,14 @@ class CorpusSnapshot:
         """Problems where something was repaired or dropped but the record kept."""
         return [p for p in self.problems if p.severity == "warning"]
 
+    def census(self) -> Census:
+        """Articles per outlet and topic, and the date span (kept by saved articles)."""
+        return census_of(self.articles)
+
     def date_range(self) -> tuple[datetime | None, datetime | None]:
         """First and last known publication times."""
-        dates = [a.published for a in self.articles.values() if a.published is not None]
-        return (min(dates), max(dates)) if dates else (None, None)
+        census = self.census()
+        return census.first, census.last
 
 
 class _Resolving:
@@ -141,9 +148,7 @@ class _Resolving:
         self.slot.__set__(obj, value)
 
 
-_ARTICLES_SLOT = CorpusSnapshot.__dict__["articles"]
 _FILES_SLOT = CorpusSnapshot.__dict__["files"]
-CorpusSnapshot.articles = _Resolving(_ARTICLES_SLOT)  # type: ignore[assignment,misc]
 CorpusSnapshot.files = _Resolving(_FILES_SLOT)  # type: ignore[assignment,misc]
 
 
@@ -160,7 +165,7 @@ def with_generation(snapshot: CorpusSnapshot, generation: str) -> CorpusSnapshot
 def _copy(snapshot: CorpusSnapshot, **changes: Any) -> CorpusSnapshot:
     """A copy with ``changes``: ``dataclasses.replace`` would read, and so decode, every field."""
     fields = {
-        "articles": _ARTICLES_SLOT.__get__(snapshot),
+        "articles": snapshot.articles,
         "files": _FILES_SLOT.__get__(snapshot),
         "merge_problems": snapshot.merge_problems,
         "related_merged": snapshot.related_merged,
@@ -187,11 +192,12 @@ class ChangeSet:
 class MergeState:
     """Everything a ``Merger`` knows, for the cache to persist and a restart to resume from.
 
-    A resumed state may hold ``Deferred`` stand-ins for ``articles``, ``files`` and ``counts``;
-    ``Merger.state()`` always returns them decoded.
+    A resumed state may hold ``Deferred`` stand-ins for ``files`` and ``counts``;
+    ``Merger.state()`` always returns them decoded. Its ``articles`` are a plain dict, or
+    an ``ArticleTable`` over saved ones.
     """
 
-    articles: dict[str, Article]
+    articles: Mapping[str, Article]
     files: dict[str, FileInfo]
     counts: dict[str, tuple[int, int]]
     conflicts: dict[str, Problem]
@@ -222,8 +228,6 @@ class Merger:
 
     def _resolve(self) -> None:
         """Decode whatever the resumed state still holds deferred, before changing anything."""
-        if isinstance(self._articles, Deferred):
-            self._articles = self._articles.get()  # never mutated: apply() copies it
         if isinstance(self._files, Deferred):
             self._files = dict(self._files.get())  # earlier snapshots keep the original
         if isinstance(self._counts, Deferred):
@@ -245,7 +249,7 @@ class Merger:
         """The current articles as an immutable snapshot."""
         files = self._files
         return CorpusSnapshot(
-            articles=self._articles,  # a dict the merger never mutates, or a Deferred one
+            articles=self._articles,  # a dict or table the merger never mutates
             files=files if isinstance(files, Deferred) else dict(files),
             merge_problems=tuple(self._conflicts[k] for k in sorted(self._conflicts)),
             related_merged=self._related_merged,
@@ -294,13 +298,15 @@ class Merger:
                 if group is not None:
                     group.append(record)
 
-        after = dict(self._articles)
+        before = self._articles
+        updates: dict[str, Article | None] = {}
         added, changed, removed = set(), set(), set()
         for article_id, records in groups.items():
             self._account(self._counts.pop(article_id, (0, 0)), -1)
             if not records:
                 self._conflicts.pop(article_id, None)
-                if after.pop(article_id, None) is not None:
+                if article_id in before:
+                    updates[article_id] = None
                     removed.add(article_id)
                 continue
             counts = _counts(records)
@@ -311,15 +317,22 @@ class Merger:
                 merged = records[0]
             else:
                 merged = self._merge(article_id, records)
-            old_article = after.get(article_id)
-            after[article_id] = merged
+            old_article = before.get(article_id)
+            updates[article_id] = merged
             if old_article is None:
                 added.add(article_id)
             elif old_article != merged:
                 changed.add(article_id)
-        self._articles = after
+        self._articles = _updated(before, updates)
         changes = ChangeSet(frozenset(added), frozenset(changed), frozenset(removed))
         return self.snapshot(), changes
+
+    def rebase(self, articles: Mapping[str, Article]) -> None:
+        """Go on from ``articles``, the same articles as now, saved (``ParseCache.save_state``).
+
+        Nothing changes for readers; the changes held in memory since the last save go.
+        """
+        self._articles = articles
 
     def _fetch_results(self, paths: Collection[str]) -> Mapping[str, FileResult]:
         if not paths:
@@ -403,6 +416,21 @@ class Merger:
             "warning",
         )
         return chosen, others
+
+
+def _updated(
+    articles: Mapping[str, Article], updates: Mapping[str, Article | None]
+) -> Mapping[str, Article]:
+    """A new mapping: ``articles`` with each of ``updates`` set, or removed where None."""
+    if isinstance(articles, ArticleTable):
+        return articles.updated(updates)
+    after = dict(articles)
+    for article_id, article in updates.items():
+        if article is None:
+            after.pop(article_id, None)
+        else:
+            after[article_id] = article  # an existing key keeps its place
+    return after
 
 
 def _source_order(record: Article) -> tuple[str, int]:

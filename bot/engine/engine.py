@@ -13,7 +13,6 @@ import bisect
 import contextlib
 import logging
 import threading
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -23,6 +22,8 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
+from bot.corpus.articles import articles_of
+from bot.corpus.census import Census
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from bot.corpus.model import Article
 from bot.engine.answerable import Candidate, default_model, evidence, why_not
@@ -280,8 +281,7 @@ class Engine:
                 return found
             base, changes = catch_up or (None, ChangeSet())
             if base is not None and changes:
-                absent = changes.removed | changes.changed
-                found = load_state(kept.state, base, snapshot.articles, absent)
+                found = load_state(kept.state, base, snapshot.articles)
                 if found is not None:  # caught up: what is kept is of the old files still
                     articles = snapshot.articles
                     found.update(articles, changes.added, changes.changed, changes.removed)
@@ -354,9 +354,8 @@ class Engine:
 
     def _rebuild_names(self, snapshot: CorpusSnapshot) -> None:
         # The title table is for autocomplete alone: built when it is first asked (``suggest``),
-        # so a one-shot command never sorts every title.
-        outlets, topics = _name_counts(snapshot.articles.values())
-        self._set_names(outlets, topics, None, snapshot.date_range())
+        # so a one-shot command never sorts every title. Saved articles keep their census.
+        self._set_names(snapshot.census(), None)
 
     def _update_names(
         self, olds: list[Article], news: list[Article], snapshot: CorpusSnapshot
@@ -367,15 +366,6 @@ class Engine:
         changed ones as they are. Tables are copied, not edited, so a reader mid-``suggest``
         keeps consistent ones.
         """
-        gone_outlets, gone_topics = _name_counts(olds)
-        new_outlets, new_topics = _name_counts(news)
-        # In place, then without the names left at zero (``+``): a name that goes and comes
-        # back in one change keeps its place among equally common ones.
-        outlets, topics = Counter(self._outlets), Counter(self._topics)
-        outlets.subtract(gone_outlets)
-        outlets.update(new_outlets)
-        topics.subtract(gone_topics)
-        topics.update(new_topics)
         titles = None  # not built yet: the first completion builds it from the snapshot
         if self._titles is not None:
             titles = list(self._titles)
@@ -386,23 +376,11 @@ class Engine:
                     del titles[at]
             for new in news:
                 bisect.insort(titles, _title_key(new))
-        first, last = self._range
-        if any(old.published is not None and old.published in (first, last) for old in olds):
-            dates = snapshot.date_range()  # an end of the range may have gone with it
-        else:
-            for when in (new.published for new in news if new.published is not None):
-                first = when if first is None else min(first, when)
-                last = when if last is None else max(last, when)
-            dates = first, last
-        self._set_names(+outlets, +topics, titles, dates)
+        self._set_names(self._census.changed(olds, news, snapshot.census), titles)
 
-    def _set_names(
-        self,
-        outlets: Counter[str],
-        topics: Counter[str],
-        titles: list[tuple[str, str]] | None,
-        dates: tuple[datetime | None, datetime | None],
-    ) -> None:
+    def _set_names(self, census: Census, titles: list[tuple[str, str]] | None) -> None:
+        self._census = census
+        outlets, topics = census.outlets, census.topics
         self._outlets = outlets
         self._topics = topics
         self.outlet_names = [name for name, _ in outlets.most_common()]
@@ -417,7 +395,6 @@ class Engine:
         name_keys.sort()
         self._name_keys = name_keys
         self._titles = titles
-        self._range = dates
         self._casing.forget()
         # Building the reader costs ~0.2 s per 10k outlet names: only a change in the names
         # themselves (not in how many articles each has) needs a new one.
@@ -510,7 +487,7 @@ class Engine:
         "Last june" is read from the newest coverage, not the clock: in an archive that ends
         in 2021 it means June 2020; in a live corpus the newest article is about today anyway.
         """
-        return self._reader.read(query, now=self._range[1])
+        return self._reader.read(query, now=self._census.last)
 
     def _query_terms(self, query: str) -> QueryTerms:
         """Content terms after typo correction, with the weight each carries.
@@ -664,7 +641,8 @@ class Engine:
         preferred = set(intent.outlet_names) if intent and named_here else set()
 
         def rated(candidates: list[tuple[str, float]]) -> list[Rated]:
-            found = ((snapshot.articles.get(aid), bm25) for aid, bm25 in candidates)
+            held = articles_of(snapshot.articles, (aid for aid, _ in candidates))
+            found = ((held.get(aid), bm25) for aid, bm25 in candidates)
             scored = scorer.rate_all((a, bm25) for a, bm25 in found if a is not None)
             if preferred:
                 # A named outlet is a strong preference: its articles go first whenever the
@@ -720,7 +698,7 @@ class Engine:
     ) -> NotFound:
         # Nothing shares a word with the query when ``nearest`` is empty: no honest suggestion.
         suggestions = tuple(dict.fromkeys(nearest))
-        first, last = self._range
+        first, last = self.date_range()
         return NotFound(query, suggestions, first, last, corrected, reason)
 
     def _best(self, query: str) -> Hit | NotFound:
@@ -765,7 +743,7 @@ class Engine:
                 return SourceAnswer(query, hit, story)
             who = [f"{a.title} — {a.outlet.name}" for a in story.articles][:5]
             reason = f"{' or '.join(named)} has no article on this in the coverage. Who did:"
-            first, last = self._range
+            first, last = self.date_range()
             return NotFound(query, tuple(who), first, last, None, reason)
         return SourceAnswer(query, hit, self.story_of(hit.article))
 
@@ -969,7 +947,7 @@ class Engine:
 
     def date_range(self) -> tuple[datetime | None, datetime | None]:
         """First and last publication times in the corpus."""
-        return self._range
+        return self._census.first, self._census.last
 
     # ----------------------------------------------------------------- autocomplete
     def suggest(self, prefix: str, limit: int = SUGGEST_LIMIT) -> list[Suggestion]:
@@ -1027,7 +1005,8 @@ class Engine:
             # the best of them are checked for the partial word here instead.
             pool = self.index.prefix(complete, "", SHORT_PARTIAL_POOL)
             every = len(pool) < SHORT_PARTIAL_POOL
-            ids = [i for i in pool if _has_word_starting(articles.get(i), partial)]
+            held = articles_of(articles, pool)
+            ids = [i for i in pool if _has_word_starting(held.get(i), partial)]
         if not ids and not every:  # when every such title was checked, the index finds no more
             ids = self.index.prefix(complete, partial, limit)
         ids = ids[:limit]
@@ -1035,8 +1014,9 @@ class Engine:
             fixed = self.vocabulary.correct(partial)
             if fixed:
                 ids = self.index.prefix([*complete, fixed], "", limit)
+        held = articles_of(articles, ids)
         for article_id in ids:
-            article = articles.get(article_id)
+            article = held.get(article_id)
             if article is not None:
                 _put(out, article.title, "title")
         return list(out.values())[:limit]
@@ -1092,17 +1072,6 @@ def _plausible_typo(word: str, fixed: str) -> bool:
     if len(word) > 5 or len(word) != len(fixed):
         return True
     return sorted(word) == sorted(fixed)  # a transposition: "form" for "from"
-
-
-def _name_counts(articles: Iterable[Article]) -> tuple[Counter[str], Counter[str]]:
-    """How many of ``articles`` name each outlet and each topic."""
-    outlets: Counter[str] = Counter()
-    topics: Counter[str] = Counter()
-    for article in articles:
-        if article.outlet.name:
-            outlets[article.outlet.name] += 1
-        topics.update(article.topics)
-    return outlets, topics
 
 
 def _title_key(article: Article) -> tuple[str, str]:

@@ -70,15 +70,11 @@ def save_state(path: Path, generation: str, records: list[bytes]) -> None:
     write_private(path, [json.dumps(header).encode() + b"\n", *parts])
 
 
-def load_state(
-    path: Path,
-    generation: str,
-    articles: Mapping[str, Article],
-    absent: AbstractSet[str] = frozenset(),
-) -> StoryIndex | None:
+def load_state(path: Path, generation: str, articles: Mapping[str, Article]) -> StoryIndex | None:
     """The grouping kept for ``generation`` over ``articles``, or None (see the module).
 
-    ``absent``: articles removed or changed since ``generation`` (``StoryIndex.from_state``).
+    ``articles`` may be of a later generation: the caller then applies that change as an
+    update (``StoryIndex.from_state``).
     """
     try:
         with path.open("rb") as handle:
@@ -100,7 +96,7 @@ def load_state(
         log.warning("the kept story grouping in %s is damaged; grouping again", path)
         return None
     try:
-        return StoryIndex.from_state(records_of(data), articles, absent)
+        return StoryIndex.from_state(records_of(data), articles)
     except ValueError as exc:
         log.warning("the kept story grouping in %s is unusable (%s); grouping again", path, exc)
         return None

@@ -43,6 +43,7 @@ company's coverage its name is not rare, and its distinct stories in one week ca
 from __future__ import annotations
 
 import gc
+import hashlib
 import heapq
 import marshal
 import math
@@ -50,9 +51,9 @@ import threading
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz
 
@@ -66,7 +67,7 @@ _TITLE_BOOST = 2.0
 # Enough of a body to carry the lede without letting a long scrape's boilerplate dilute it.
 _BODY_WORDS = 60
 # Bumped when ``export_state``'s layout, or what ``_Doc`` holds, changes.
-_STATE_FORMAT = 2
+_STATE_FORMAT = 3  # 3: docs keep their words' source, not the article
 _CHUNK_ITEMS = 2_000  # items a record: at 100,000 articles 0.24 ms to load (median), 33 max
 # The grouping's dicts, kept as they are (``export_state``).
 _DICT_FIELDS = (
@@ -140,6 +141,38 @@ def article_terms(article: Article) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(title), tuple(rest - title)
 
 
+def words_source(article: Article) -> int:
+    """A fingerprint of the fields ``article_terms`` reads, stable across processes.
+
+    A doc keeps it instead of the article itself: articles are read from the database when
+    asked for (``bot.corpus.articles``), so two reads of one are equal, not the same object.
+    """
+    digest = hashlib.blake2b(digest_size=8)
+    for part in (article.title, *article.alt_titles, article.excerpt, *article.body):
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    digest.update(b"\1" if article.title_inferred else b"\2")
+    return int.from_bytes(digest.digest(), "big")
+
+
+class _Features(NamedTuple):
+    """What a ``_Doc`` is made of: an article's words and the few fields clustering reads."""
+
+    title: tuple[str, ...]
+    rest: tuple[str, ...]
+    published: datetime | None
+    outlet: str
+    related: tuple[str, ...]
+    source: int
+
+    @classmethod
+    def of(
+        cls, article: Article, title: tuple[str, ...], rest: tuple[str, ...], source: int
+    ) -> _Features:
+        outlet = (article.outlet.domain or article.outlet.name).casefold()
+        return cls(title, rest, article.published, outlet, article.related, source)
+
+
 @dataclass(slots=True)
 class _Doc:
     """One article as clustering sees it: its words, title words counting double.
@@ -149,9 +182,8 @@ class _Doc:
     """
 
     id: str
-    # What the words were read from: a rebuild reuses them if unchanged. None for a kept
-    # article removed or changed since (``from_state``), until the update that follows.
-    article: Article | None
+    # What the words were read from (``words_source``): a rebuild reuses them if unchanged.
+    source: int
     ts: float  # POSIX seconds; meaningless when not ``dated``
     dated: bool
     terms: dict[str, float]  # word -> its boost: ``_TITLE_BOOST`` for title words, else 1
@@ -288,28 +320,29 @@ class StoryIndex:
     def _build(self, articles: Mapping[str, Article], known: Mapping[str, _Doc]) -> None:
         # Articles unchanged since they were last read (in ``known``) keep their words: a
         # rebuild after many updates then tokenizes only what changed.
+        # Each article is read once, and only its features are held, not the article.
         self._reset(articles)
         features = {}
         for aid, article in articles.items():
+            source = words_source(article)
             old = known.get(aid)
-            if old is not None and old.article is article:
+            if old is not None and old.source == source:
                 words = old.terms.items()
-                features[aid] = (
-                    tuple(t for t, boost in words if boost != 1.0),
-                    tuple(t for t, boost in words if boost == 1.0),
-                )
+                title = tuple(t for t, boost in words if boost != 1.0)
+                rest = tuple(t for t, boost in words if boost == 1.0)
             else:
-                features[aid] = article_terms(article)
+                title, rest = article_terms(article)
+            features[aid] = _Features.of(article, title, rest, source)
         df = self._df
-        for title, rest in features.values():
-            df.update(title)
-            df.update(rest)
+        for feats in features.values():
+            df.update(feats.title)
+            df.update(feats.rest)
         for t in df:
             self._weight(t)
         limit = self._key_limit()
         docs = self._docs
-        for aid, (title, rest) in features.items():
-            docs[aid] = self._make_doc(articles[aid], title, rest, limit)
+        for aid, feats in features.items():
+            docs[aid] = self._make_doc(aid, feats, limit)
         self._few = {aid for aid, doc in docs.items() if len(doc.keys) < self._few_keys}
         self._edges = {aid: {} for aid in docs}
         # Post in time order, so every posting list comes out sorted by time.
@@ -362,7 +395,8 @@ class StoryIndex:
                 title, rest = article_terms(article)
                 self._df.update(title)
                 self._df.update(rest)
-                doc = self._make_doc(article, title, rest, limit)
+                feats = _Features.of(article, title, rest, words_source(article))
+                doc = self._make_doc(aid, feats, limit)
                 self._add_doc(doc)
                 fresh.append(doc)
             # Word weights follow the new document frequencies from here on.
@@ -412,14 +446,8 @@ class StoryIndex:
         """Words in more articles than this are too common to look for story-mates with."""
         return max(64, self._size() // 100)
 
-    def _make_doc(
-        self,
-        article: Article,
-        title: tuple[str, ...],
-        rest: tuple[str, ...],
-        limit: int,
-    ) -> _Doc:
-        published = article.published
+    def _make_doc(self, aid: str, feats: _Features, limit: int) -> _Doc:
+        title, rest, published = feats.title, feats.rest, feats.published
         # Keys: the rarest words some other article also has, a title word counting as half
         # as common (names and the event are in the title); ties by spelling, so the choice
         # does not depend on set order.
@@ -438,16 +466,16 @@ class StoryIndex:
             if df(t) <= limit:
                 keys.append(t)
         return _Doc(
-            id=article.id,
-            article=article,
+            id=aid,
+            source=feats.source,
             ts=published.timestamp() if published is not None else 0.0,
             dated=published is not None,
             terms=dict.fromkeys(rest, 1.0) | dict.fromkeys(title, _TITLE_BOOST),
             norm=0.0,
             epoch=-1,
             title_key=" ".join(sorted(title)),
-            outlet=(article.outlet.domain or article.outlet.name).casefold(),
-            related=article.related,
+            outlet=feats.outlet,
+            related=feats.related,
             keys=tuple(keys),
         )
 
@@ -798,19 +826,13 @@ class StoryIndex:
         return records
 
     @classmethod
-    def from_state(
-        cls,
-        records: Iterable[bytes],
-        articles: Mapping[str, Article],
-        absent: AbstractSet[str] = frozenset(),
-    ) -> StoryIndex:
+    def from_state(cls, records: Iterable[bytes], articles: Mapping[str, Article]) -> StoryIndex:
         """The index ``export_state`` saved, over ``articles`` (the corpus it was saved for).
 
-        ``absent``: articles removed or changed since it was saved, which ``articles`` lacks or
-        holds in another version; an ``update`` for that change must follow. ``ValueError``
-        when the records are not such a state (another format, damaged under a good checksum,
-        another build's layout), or name another article ``articles`` lacks: the caller
-        groups afresh instead.
+        ``articles`` may have changed since it was saved: an ``update`` for that change must
+        follow. Nothing is read from it here. ``ValueError`` when the records are not such a
+        state (another format, damaged under a good checksum, another build's layout): the
+        caller groups afresh instead.
         """
         pending = iter(records)
         try:
@@ -826,8 +848,7 @@ class StoryIndex:
                 chunks = {name: n for name, n in counts}
                 for _ in range(chunks.pop("docs")):
                     index._docs.update(
-                        (row[0], _doc_of(row, _read_from(row[0], articles, absent)))
-                        for row in marshal.loads(next(pending))
+                        (row[0], _doc_of(row)) for row in marshal.loads(next(pending))
                     )
                 for _ in range(chunks.pop("few")):
                     index._few.update(marshal.loads(next(pending)))
@@ -855,24 +876,28 @@ class StoryIndex:
             return [list(members) for members in self._story_members.values()]
 
 
-def _read_from(
-    article_id: str, articles: Mapping[str, Article], absent: AbstractSet[str]
-) -> Article | None:
-    """The article a kept ``_Doc`` was read from; None for one removed or changed since.
-
-    A rebuild must read a changed one again, not take its old words for the new version.
-    """
-    return None if article_id in absent else articles[article_id]
-
-
-def _doc_of(row: Sequence[Any], article: Article | None) -> _Doc:
+def _doc_of(row: Sequence[Any]) -> _Doc:
     """A ``_Doc`` from its ``_doc_row``."""
-    return _Doc(row[0], article, *row[1:9], keys=row[9])
+    if len(row) != 11:
+        raise ValueError("a doc of another layout")
+    return _Doc(*row)
 
 
 def _doc_row(d: _Doc) -> tuple[Any, ...]:
-    """A ``_Doc`` as ``from_state`` reads it back: every field but the article, in order."""
-    return (d.id, d.ts, d.dated, d.terms, d.norm, d.epoch, d.title_key, d.outlet, d.related, d.keys)
+    """A ``_Doc`` as ``from_state`` reads it back: every field, in order."""
+    return (
+        d.id,
+        d.source,
+        d.ts,
+        d.dated,
+        d.terms,
+        d.norm,
+        d.epoch,
+        d.title_key,
+        d.outlet,
+        d.related,
+        d.keys,
+    )
 
 
 def story_from(members: list[Article]) -> Story:

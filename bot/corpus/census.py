@@ -1,0 +1,81 @@
+"""How many articles name each outlet and topic, and the span of their publication dates.
+
+The engine reads outlet and topic names from queries against these counts, and reports show
+the date span. Counting means reading every article, which a corpus kept in the database
+(``bot.corpus.articles``) avoids doing at start-up: the saved state keeps its census, and a
+change adjusts it by the articles it touched.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from bot.corpus.model import Article
+
+
+class Census(NamedTuple):
+    """Articles per outlet name and per topic, and the first and last publication times."""
+
+    outlets: Counter[str]
+    topics: Counter[str]
+    first: datetime | None = None
+    last: datetime | None = None
+
+    @classmethod
+    def of(cls, articles: Iterable[Article]) -> Census:
+        """Count ``articles`` (every one is read)."""
+        outlets: Counter[str] = Counter()
+        topics: Counter[str] = Counter()
+        first = last = None
+        for article in articles:
+            if article.outlet.name:
+                outlets[article.outlet.name] += 1
+            topics.update(article.topics)
+            when = article.published
+            if when is not None:
+                first = when if first is None or when < first else first
+                last = when if last is None or when > last else last
+        return cls(outlets, topics, first, last)
+
+    def changed(
+        self, olds: Iterable[Article], news: Iterable[Article], recount: Callable[[], Census]
+    ) -> Census:
+        """The census after ``olds`` (as they were) gave way to ``news`` (as they are).
+
+        Counts move by the change alone. Only when an old article held an end of the date span
+        and no new one reaches it is the span unknown without reading everything: then
+        ``recount`` gives the whole census. (An edit to the newest article keeps its date.)
+        """
+        gone, came = Census.of(olds), Census.of(news)
+        lost_first = gone.first is not None and gone.first == self.first
+        lost_last = gone.last is not None and gone.last == self.last
+        if (lost_first and (came.first is None or came.first > gone.first)) or (
+            lost_last and (came.last is None or came.last < gone.last)
+        ):
+            return recount()
+        # In place, then without the names left at zero (``+``): a name that goes and comes
+        # back in one change keeps its place among equally common ones.
+        outlets, topics = Counter(self.outlets), Counter(self.topics)
+        outlets.subtract(gone.outlets)
+        outlets.update(came.outlets)
+        topics.subtract(gone.topics)
+        topics.update(came.topics)
+        ends = [d for d in (self.first, self.last, came.first, came.last) if d is not None]
+        return Census(+outlets, +topics, min(ends, default=None), max(ends, default=None))
+
+    def to_row(self, micros: Callable[[datetime | None], int | None]) -> tuple[Any, ...]:
+        """Plain data for the saved state; ``micros`` turns a time into its stored number."""
+        return dict(self.outlets), dict(self.topics), micros(self.first), micros(self.last)
+
+    @classmethod
+    def from_row(
+        cls, row: tuple[Any, ...], when: Callable[[int | None], datetime | None]
+    ) -> Census:
+        """The inverse of ``to_row``; ``when`` turns a stored number back into a time."""
+        outlets, topics, first, last = row
+        if not isinstance(outlets, dict) or not isinstance(topics, dict):
+            raise ValueError("census: counts are not tables")
+        return cls(Counter(outlets), Counter(topics), when(first), when(last))

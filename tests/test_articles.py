@@ -1,0 +1,190 @@
+"""Saved articles read when asked for (``bot.corpus.articles``): a table over the database rows
+reads as the dict it was saved from, follows changes without touching the rows, and a restarted
+engine answers after reading a handful of them, not the corpus."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot import store
+from bot.answers import run_command, to_json
+from bot.corpus.articles import ArticleTable, articles_of
+from bot.corpus.cache import ParseCache
+from bot.corpus.census import Census
+from bot.corpus.loader import CorpusLoader
+from bot.corpus.merge import MergeState
+from bot.corpus.model import Article, Outlet, Provenance
+from bot.engine.engine import Engine
+from bot.engine.index import index_path
+from tests.corpus_fixtures import write_article
+
+DAY = timedelta(days=1)
+START = datetime(2021, 1, 1, tzinfo=UTC)
+
+
+def article(n: int, *, days: int | None = None, outlet: str = "", title: str = "") -> Article:
+    return Article(
+        id=f"a{n:03d}",
+        title=title or f"Story number {n}",
+        url=f"https://example.com/{n}",
+        urls=(f"https://example.com/{n}",),
+        outlet=Outlet(outlet or f"Outlet {n % 3}", f"outlet{n % 3}.example"),
+        published=None if days is None else START + days * DAY,
+        excerpt=f"Excerpt {n}.",
+        topics=(f"topic {n % 4}",),
+        provenance=(Provenance(f"files/{n}.md", "file", 1),),
+    )
+
+
+def saved(articles: dict[str, Article], database: Path) -> ArticleTable:
+    conn = store.connect(database)
+    try:
+        table = ParseCache(conn, str(database)).save_state(
+            "roots", {}, MergeState(articles, {}, {}, {})
+        )
+    finally:
+        conn.close()
+    assert isinstance(table, ArticleTable)
+    return table
+
+
+@pytest.fixture
+def plain() -> dict[str, Article]:
+    return {a.id: a for a in (article(n, days=n if n % 5 else None) for n in range(40))}
+
+
+def assert_reads_as(table: ArticleTable, expected: dict[str, Article]) -> None:
+    assert len(table) == len(expected)
+    assert list(table) == list(expected)
+    assert list(table.items()) == list(expected.items())
+    assert list(table.values()) == list(expected.values())
+    assert table == expected
+    for key, value in expected.items():
+        assert key in table and table[key] == value and table.get(key) == value
+    assert "nope" not in table and table.get("nope") is None
+    with pytest.raises(KeyError):
+        table["nope"]
+    assert table.census() == Census.of(expected.values())
+
+
+def test_saved_articles_read_back_as_the_dict_they_were(
+    plain: dict[str, Article], tmp_path: Path
+) -> None:
+    table = saved(plain, tmp_path / "db.sqlite")
+    assert table.rows.reads == 0
+    assert_reads_as(table, plain)
+    assert articles_of(table, ["a003", "nope", "a001"]) == {
+        "a003": plain["a003"],
+        "a001": plain["a001"],
+    }
+
+
+def test_changes_lay_over_the_rows_and_leave_earlier_tables_alone(
+    plain: dict[str, Article], tmp_path: Path
+) -> None:
+    database = tmp_path / "db.sqlite"
+    table = saved(dict(plain), database)
+    changes: dict[str, Article | None] = {
+        "a002": plain["a002"]._replace(title="Retitled"),  # changed in place
+        "a007": None,  # removed
+        "a101": article(101, days=3),  # added
+    }
+    later = table.updated(changes)
+    expected = {k: v for k, v in plain.items() if k != "a007"}
+    expected["a002"] = plain["a002"]._replace(title="Retitled")
+    expected["a101"] = article(101, days=3)
+    assert_reads_as(later, expected)
+    assert_reads_as(table, plain)  # the table the change started from is as it was
+    # Removed then added back, added then removed: the length follows.
+    again = later.updated({"a007": plain["a007"], "a101": None})
+    assert len(again) == len(plain)
+    assert set(again) == set(plain)
+    # Saved again: only the changes are written, and a new table reads as the last one.
+    conn = store.connect(database)
+    try:
+        resaved = ParseCache(conn, str(database)).save_state(
+            "roots", {}, MergeState(later, {}, {}, {})
+        )
+    finally:
+        conn.close()
+    assert resaved is not None
+    assert_reads_as(resaved, expected)
+
+
+def test_the_census_recounts_only_when_an_end_of_the_date_span_goes() -> None:
+    articles = [article(n, days=n) for n in range(1, 6)]
+    census = Census.of(articles)
+    recounts: list[int] = []
+
+    def recount(remaining: list[Article]) -> Census:
+        recounts.append(1)
+        return Census.of(remaining)
+
+    newest = articles[-1]
+    edited = newest._replace(title="Edited, same date")
+    after = census.changed([newest], [edited], lambda: recount([*articles[:-1], edited]))
+    assert recounts == [] and after == Census.of([*articles[:-1], edited])
+    after = census.changed([newest], [], lambda: recount(articles[:-1]))
+    assert recounts == [1] and (after.first, after.last) == (START + DAY, START + 4 * DAY)
+    moved = articles[2]._replace(outlet=Outlet("Elsewhere"), topics=("new topic",))
+    after = census.changed([articles[2]], [moved], lambda: recount([]))
+    assert recounts == [1]
+    assert after.outlets == Counter(a.outlet.name for a in [*articles[:2], moved, *articles[3:]])
+    assert after.topics["new topic"] == 1 and after.topics[articles[2].topics[0]] == 0
+
+
+def test_a_restarted_engine_answers_after_reading_a_few_articles(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n in range(300):
+        write_article(corpus, f"a{n}", f"Island council item {n}", f"Council minutes {n}.")
+    write_article(corpus, "quokka", "Quokka census counts a record", "The quokka census counted.")
+    database = tmp_path / "coverage.db"
+
+    def start() -> tuple[Engine, CorpusLoader]:
+        loader = CorpusLoader([corpus], database)
+        snapshot, changes, _ = loader.load()
+        engine = Engine(
+            snapshot,
+            stories="on-demand",
+            index_path=index_path(database),
+            catch_up=(loader.started_from, changes),
+        )
+        return engine, loader
+
+    engine, loader = start()
+    first = to_json("ask", "how many quokkas?", run_command(engine, "ask", "how many quokkas?"))
+    engine.release_index()
+    loader.close()
+    engine, loader = start()
+    try:
+        articles = engine.snapshot.articles
+        assert isinstance(articles, ArticleTable)
+        assert engine.index_state == "opened"
+        assert articles.rows.reads == 0  # ready without reading one article
+        assert engine.outlet_names == ["Island News"]
+        again = run_command(engine, "ask", "how many quokkas?")
+        assert to_json("ask", "how many quokkas?", again) == first
+        assert "quokka" in str(first).casefold()
+        assert 0 < articles.rows.reads <= 50  # the candidates, not 301 articles
+    finally:
+        engine.release_index()
+        loader.close()
+
+
+def test_a_snapshot_reads_its_articles_after_the_loader_closed(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    write_article(corpus, "quokka", "Quokka census counts a record", "The quokka census counted.")
+    database = tmp_path / "coverage.db"
+    loader = CorpusLoader([corpus], database)
+    snapshot = loader.load()[0]
+    loader.close()
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT count(*) FROM corpus_articles").fetchone() == (1,)
+    assert [a.title for a in snapshot.articles.values()] == ["Quokka census counts a record"]
