@@ -15,30 +15,40 @@ from typing import Any, NamedTuple
 
 from bot.corpus.model import Article
 
+UNKNOWN = "(unknown)"  # how reports list an outlet with neither name nor domain
+
 
 class Census(NamedTuple):
-    """Articles per outlet name and per topic, and the first and last publication times."""
+    """Articles per outlet name and per topic, and the first and last publication times.
+
+    ``unnamed`` counts the articles whose outlet has no name, by its domain (or "(unknown)"):
+    reports list them, queries never name them.
+    """
 
     outlets: Counter[str]
     topics: Counter[str]
-    first: datetime | None = None
-    last: datetime | None = None
+    first: datetime | None
+    last: datetime | None
+    unnamed: Counter[str]
 
     @classmethod
     def of(cls, articles: Iterable[Article]) -> Census:
         """Count ``articles`` (every one is read)."""
         outlets: Counter[str] = Counter()
+        unnamed: Counter[str] = Counter()
         topics: Counter[str] = Counter()
         first = last = None
         for article in articles:
             if article.outlet.name:
                 outlets[article.outlet.name] += 1
+            else:
+                unnamed[article.outlet.domain or UNKNOWN] += 1
             topics.update(article.topics)
             when = article.published
             if when is not None:
                 first = when if first is None or when < first else first
                 last = when if last is None or when > last else last
-        return cls(outlets, topics, first, last)
+        return cls(outlets, topics, first, last, unnamed)
 
     def changed(
         self, olds: Iterable[Article], news: Iterable[Article], recount: Callable[[], Census]
@@ -58,24 +68,36 @@ class Census(NamedTuple):
             return recount()
         # In place, then without the names left at zero (``+``): a name that goes and comes
         # back in one change keeps its place among equally common ones.
-        outlets, topics = Counter(self.outlets), Counter(self.topics)
-        outlets.subtract(gone.outlets)
-        outlets.update(came.outlets)
-        topics.subtract(gone.topics)
-        topics.update(came.topics)
+        counts = []
+        for field in ("outlets", "topics", "unnamed"):
+            now = Counter(getattr(self, field))
+            now.subtract(getattr(gone, field))
+            now.update(getattr(came, field))
+            counts.append(+now)
+        outlets, topics, unnamed = counts
         ends = [d for d in (self.first, self.last, came.first, came.last) if d is not None]
-        return Census(+outlets, +topics, min(ends, default=None), max(ends, default=None))
+        return Census(outlets, topics, min(ends, default=None), max(ends, default=None), unnamed)
+
+    def outlet_counts(self) -> Counter[str]:
+        """Articles per outlet as reports list them: by name, else domain, else "(unknown)"."""
+        return self.outlets + self.unnamed
 
     def to_row(self, micros: Callable[[datetime | None], int | None]) -> tuple[Any, ...]:
         """Plain data for the saved state; ``micros`` turns a time into its stored number."""
-        return dict(self.outlets), dict(self.topics), micros(self.first), micros(self.last)
+        return (
+            dict(self.outlets),
+            dict(self.topics),
+            micros(self.first),
+            micros(self.last),
+            dict(self.unnamed),
+        )
 
     @classmethod
     def from_row(
         cls, row: tuple[Any, ...], when: Callable[[int | None], datetime | None]
     ) -> Census:
         """The inverse of ``to_row``; ``when`` turns a stored number back into a time."""
-        outlets, topics, first, last = row
-        if not isinstance(outlets, dict) or not isinstance(topics, dict):
+        outlets, topics, first, last, unnamed = row
+        if not all(isinstance(counts, dict) for counts in (outlets, topics, unnamed)):
             raise ValueError("census: counts are not tables")
-        return cls(Counter(outlets), Counter(topics), when(first), when(last))
+        return cls(Counter(outlets), Counter(topics), when(first), when(last), Counter(unnamed))

@@ -10,10 +10,8 @@ from bot.corpus.model import Problem
 
 
 def outlet_counts(snapshot: CorpusSnapshot) -> Counter[str]:
-    """Articles per outlet name, most first."""
-    return Counter(
-        a.outlet.name or a.outlet.domain or "(unknown)" for a in snapshot.articles.values()
-    )
+    """Articles per outlet name (else domain), most first: saved articles keep the counts."""
+    return snapshot.census().outlet_counts()
 
 
 def report_json(snapshot: CorpusSnapshot) -> dict[str, Any]:

@@ -83,9 +83,9 @@ class NewCoverage:
             article = articles.get(article_id)
             if article is not None and seen > oldest:
                 newness[article_id] = max(seen, article.published or _NEVER)
-        for article in articles.values():
-            published = article.published
-            if published is not None and published > oldest and article.id not in newness:
+        for article in engine.published_after(oldest):
+            if article.id not in newness and article.id in articles:
+                published = article.published or _NEVER
                 newness[article.id] = max(published, first_seen.get(article.id, _NEVER))
         self.newness = newness
         self._sorted = sorted(newness.values())
