@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -426,6 +427,9 @@ class CoverageBot(commands.Bot):
         self._answers = AnswerService(self._engine)
         if not self._engine.stories_ready:
             self.answers.start_grouping()
+        # A daemon, like the grouping's: a stop never waits for its pass over every article.
+        build_titles = self._engine.titles_in_background()
+        threading.Thread(target=build_titles, name="title-table", daemon=True).start()
         self._tasks.append(asyncio.create_task(self._follow(queue), name="corpus-follower"))
         if self.watch and self._owns_corpus:
             watch = self._corpus.watch(debounce_ms=self.settings.corpus.watch_debounce_ms)

@@ -188,3 +188,25 @@ def test_a_snapshot_reads_its_articles_after_the_loader_closed(tmp_path: Path) -
     with sqlite3.connect(database) as conn:
         assert conn.execute("SELECT count(*) FROM corpus_articles").fetchone() == (1,)
     assert [a.title for a in snapshot.articles.values()] == ["Quokka census counts a record"]
+
+
+def test_completions_while_the_title_table_is_built_elsewhere(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n in range(30):
+        write_article(corpus, f"a{n}", f"Island council item {n}", f"Council minutes {n}.")
+    write_article(corpus, "quokka", "Quokka census counts a record", "The quokka census counted.")
+    loader = CorpusLoader([corpus], tmp_path / "coverage.db")
+    try:
+        snapshot = loader.load()[0]
+        on_demand, background = Engine(snapshot), Engine(snapshot)
+        build = background.titles_in_background()
+        meanwhile = background.suggest("quokka cen")  # the index's titles, no table yet
+        build()
+        for prefix in ("quokka cen", "Island council item 1", "isl"):
+            assert background.suggest(prefix) == on_demand.suggest(prefix)
+        assert [s.name for s in meanwhile] == ["Quokka census counts a record"]
+        background.rebuild(snapshot)  # the table goes with a rebuild; the next completion
+        assert background.suggest("isl") == on_demand.suggest("isl")  # builds it again
+    finally:
+        loader.close()

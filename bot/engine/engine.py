@@ -13,7 +13,7 @@ import bisect
 import contextlib
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
 from math import fsum
@@ -156,6 +156,7 @@ class Engine:
         # when no clustering is running (or a rebuild made it start over).
         self._unstoried: set[str] | None = None
         self._casing = CorpusCasing(self._articles_with, self._lead_texts)
+        self._titles_building = False  # the title table is being built in another thread
         self._build(snapshot)
 
     def _build(self, snapshot: CorpusSnapshot) -> None:
@@ -945,6 +946,27 @@ class Engine:
         articles = self._snapshot.articles
         return [articles[i] for i in ids if i in articles]
 
+    def titles_in_background(self) -> Callable[[], None]:
+        """Hand the autocomplete title table's build to the caller, to run in its own thread.
+
+        The table is every title, sorted: a pass over every article, which saved articles make
+        a read of every row (seconds at a million), and the answers' thread must not wait for
+        it. Completions offer the index's titles meanwhile. Returns the build.
+        """
+        self._titles_building = True
+        return self._build_titles
+
+    def _build_titles(self) -> None:
+        try:
+            while self._titles is None:
+                snapshot = self._snapshot
+                table = sorted(_title_key(a) for a in snapshot.articles.values())
+                with self._lock:  # a change applied meanwhile: built again from the new one
+                    if self._snapshot is snapshot and self._titles is None:
+                        self._titles = table
+        finally:  # a rebuild later drops the table: the next completion builds it then
+            self._titles_building = False
+
     def published_after(self, when: datetime) -> list[Article]:
         """Articles published after ``when``, newest first: found by the index, not a pass.
 
@@ -968,7 +990,8 @@ class Engine:
         # One snapshot throughout: ``apply`` may swap it (and the name tables) meanwhile, and
         # a title table newer than the snapshot names articles it doesn't hold yet.
         articles, titles = self._snapshot.articles, self._titles
-        if titles is None:  # the first completion: the table goes with the snapshot it is of
+        if titles is None and not self._titles_building:
+            # The first completion: the table goes with the snapshot it is of.
             with self._lock:
                 if self._titles is None:
                     keys = (_title_key(a) for a in self._snapshot.articles.values())
@@ -991,8 +1014,8 @@ class Engine:
         # Titles that begin with what is typed come first; for one or two letters they are all
         # there is to offer, and they spare the index a query of the commonest words ("the ").
         begun = folded + " " if prefix[-1:].isspace() else folded  # a space ends a word
-        start = bisect.bisect_left(titles, (begun, ""))
-        for title, article_id in titles[start : start + limit]:
+        start = bisect.bisect_left(titles or (), (begun, ""))
+        for title, article_id in (titles or ())[start : start + limit]:
             if not title.startswith(begun):
                 break
             article = articles.get(article_id)
