@@ -18,6 +18,7 @@ import marshal
 import sqlite3
 import threading
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, ValuesView
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from bot import store
@@ -273,9 +274,23 @@ class ArticleTable(Mapping[str, Article]):
         upserts += self._fresh.values()
         return upserts, [k for k, a in self._over.items() if a is None]
 
-    def updated(self, changes: Mapping[str, Article | None]) -> ArticleTable:
-        """A table with ``changes`` applied: each id to its new article, or None to remove it."""
+    def updated(
+        self, changes: Mapping[str, Article | None], present: AbstractSet[str] | None = None
+    ) -> ArticleTable:
+        """A table with ``changes`` applied: each id to its new article, or None to remove it.
+
+        ``present``: which changed ids this table holds, when the caller knows (else each is
+        looked up: a query per id new to the table).
+        """
         over, fresh, length = dict(self._over), dict(self._fresh), self._len
+
+        def saved(article_id: str) -> bool:
+            if article_id in over:
+                return True
+            if present is not None:  # neither fresh nor changed: present means a saved row
+                return article_id in present
+            return self.rows.has(article_id)
+
         for article_id, article in changes.items():
             if article_id in fresh:
                 if article is None:
@@ -283,10 +298,10 @@ class ArticleTable(Mapping[str, Article]):
                     length -= 1
                 else:
                     fresh[article_id] = article
-            elif article_id in over or self.rows.has(article_id):
-                present = over.get(article_id, article_id) is not None
+            elif saved(article_id):
+                was_there = over.get(article_id, article_id) is not None
                 over[article_id] = article
-                length += (article is not None) - present
+                length += (article is not None) - was_there
             elif article is not None:
                 fresh[article_id] = article
                 length += 1

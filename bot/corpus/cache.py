@@ -332,16 +332,12 @@ class ParseCache:
         """Replace the saved state for ``roots`` in one transaction; the saved articles after.
 
         Parts: 0 the header (stamps, problems, counters, census, the other parts' checksums),
-        1 the per-file map, 2 the merge counts; the articles are rows of ``corpus_articles``.
-        A table resumed from the save being replaced writes only its changes; any other
-        mapping writes every article. A table with damaged rows can't be saved whole: the state
-        is dropped instead, and the next start merges every article again. None when nothing
-        was saved.
+        1 the per-file map, 2 the merge counts; the articles are rows of ``corpus_articles``
+        (``_write_articles``). None when nothing was saved.
         """
         if not self.writable:
             return None
         articles = state.articles  # Merger.state(): nothing left deferred
-        incremental = isinstance(articles, ArticleTable) and articles.rows.roots == roots
         files = state.files
         version = _state_version()
         crcs: list[int] = []
@@ -352,26 +348,9 @@ class ParseCache:
 
         with _transaction(self._conn) as conn:
             conn.execute("DELETE FROM corpus_state WHERE roots = ?", (roots,))
-            if incremental and articles.rows.damaged:  # type: ignore[union-attr]
-                log.warning("saved articles damaged: %s will be merged again", roots)
-                conn.execute("DELETE FROM corpus_articles WHERE roots = ?", (roots,))
+            census = _write_articles(conn, roots, articles)
+            if census is None:
                 return None
-            if incremental:
-                census = articles.census()  # type: ignore[union-attr]
-                upserts, removed = articles.changes  # type: ignore[union-attr]
-                conn.executemany(
-                    "DELETE FROM corpus_articles WHERE roots = ? AND id = ?",
-                    ((roots, article_id) for article_id in removed),
-                )
-            else:
-                census = Census.of(articles.values())
-                upserts = articles.values()  # type: ignore[assignment]
-                conn.execute("DELETE FROM corpus_articles WHERE roots = ?", (roots,))
-            conn.executemany(  # an update keeps its row (and place); a new one goes last
-                "INSERT INTO corpus_articles (roots, id, data) VALUES (?, ?, ?)"
-                " ON CONFLICT (roots, id) DO UPDATE SET data = excluded.data",
-                ((roots, a.id, encode_row(a)) for a in upserts),
-            )
             insert = "INSERT INTO corpus_state (roots, part, parser, data) VALUES (?, ?, ?, ?)"
             conn.execute(insert, row(1, marshal.dumps(_files_columns(files))))
             conn.execute(insert, row(2, marshal.dumps(state.counts)))
@@ -398,6 +377,54 @@ class ParseCache:
             )
             conn.execute(insert, (roots, 0, version, sealed(marshal.dumps(header))))
         return ArticleTable(ArticleRows(self._database, roots, census), len(articles))
+
+    def save_articles(self, roots: str, articles: Mapping[str, Article]) -> ArticleTable | None:
+        """Write ``articles``' rows alone, as ``save_state`` would: a batch of a first build.
+
+        Until ``save_state`` writes the state around them, a start finds no state and merges
+        again (the rows are replaced then). The saved articles after, None when not saved.
+        """
+        if not self.writable:
+            return None
+        with _transaction(self._conn) as conn:
+            census = _write_articles(conn, roots, articles)
+        if census is None:
+            return None
+        return ArticleTable(ArticleRows(self._database, roots, census), len(articles))
+
+
+def _write_articles(
+    conn: sqlite3.Connection, roots: str, articles: Mapping[str, Article]
+) -> Census | None:
+    """Make ``corpus_articles`` hold ``articles`` for ``roots``; their census, None if dropped.
+
+    A table resumed from these rows writes only its changes; any other mapping every article.
+    A table with damaged rows can't be written whole: the rows and the state go instead, and
+    the next start merges every article again.
+    """
+    incremental = isinstance(articles, ArticleTable) and articles.rows.roots == roots
+    if incremental and articles.rows.damaged:  # type: ignore[union-attr]
+        log.warning("saved articles damaged: %s will be merged again", roots)
+        conn.execute("DELETE FROM corpus_articles WHERE roots = ?", (roots,))
+        conn.execute("DELETE FROM corpus_state WHERE roots = ?", (roots,))
+        return None
+    if incremental:
+        census = articles.census()  # type: ignore[union-attr]
+        upserts, removed = articles.changes  # type: ignore[union-attr]
+        conn.executemany(
+            "DELETE FROM corpus_articles WHERE roots = ? AND id = ?",
+            ((roots, article_id) for article_id in removed),
+        )
+    else:
+        census = Census.of(articles.values())
+        upserts = articles.values()  # type: ignore[assignment]
+        conn.execute("DELETE FROM corpus_articles WHERE roots = ?", (roots,))
+    conn.executemany(  # an update keeps its row (and place); a new one goes last
+        "INSERT INTO corpus_articles (roots, id, data) VALUES (?, ?, ?)"
+        " ON CONFLICT (roots, id) DO UPDATE SET data = excluded.data",
+        ((roots, a.id, encode_row(a)) for a in upserts),
+    )
+    return census
 
 
 @contextmanager

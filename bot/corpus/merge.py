@@ -15,12 +15,13 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from bot.corpus.articles import ArticleTable, census_of
+from bot.corpus.articles import ArticleTable, articles_of, census_of
 from bot.corpus.census import Census
 from bot.corpus.formats import FileResult
 from bot.corpus.model import Article, Image, Problem
@@ -233,6 +234,11 @@ class Merger:
         if isinstance(self._counts, Deferred):
             self._counts = self._counts.get()
 
+    @property
+    def empty(self) -> bool:
+        """True before the first file: nothing merged, nothing resumed."""
+        return isinstance(self._files, dict) and not self._files and not self._articles
+
     def state(self) -> MergeState:
         """The merger's knowledge, for persisting (shares the live dicts: copy before mutating)."""
         self._resolve()
@@ -274,10 +280,10 @@ class Merger:
             touched.update(a.id for a in result.articles)
         # Files that still hold records of a touched article: their records join the re-merge.
         others: set[str] = set()
-        for article_id in touched:
-            article = self._articles.get(article_id)
-            if article is not None:
-                others.update(p.path for p in article.provenance)
+        # Each touched article as it is now, read once (saved ones are database rows).
+        before = articles_of(self._articles, touched)
+        for article in before.values():
+            others.update(p.path for p in article.provenance)
         others -= gone | incoming
         fetched = self._fetch_results(others)
 
@@ -298,7 +304,6 @@ class Merger:
                 if group is not None:
                     group.append(record)
 
-        before = self._articles
         updates: dict[str, Article | None] = {}
         added, changed, removed = set(), set(), set()
         for article_id, records in groups.items():
@@ -323,7 +328,7 @@ class Merger:
                 added.add(article_id)
             elif old_article != merged:
                 changed.add(article_id)
-        self._articles = _updated(before, updates)
+        self._articles = _updated(self._articles, updates, before.keys())
         changes = ChangeSet(frozenset(added), frozenset(changed), frozenset(removed))
         return self.snapshot(), changes
 
@@ -419,11 +424,16 @@ class Merger:
 
 
 def _updated(
-    articles: Mapping[str, Article], updates: Mapping[str, Article | None]
+    articles: Mapping[str, Article],
+    updates: Mapping[str, Article | None],
+    present: AbstractSet[str],
 ) -> Mapping[str, Article]:
-    """A new mapping: ``articles`` with each of ``updates`` set, or removed where None."""
+    """A new mapping: ``articles`` with each of ``updates`` set, or removed where None.
+
+    ``present``: which of the updated ids ``articles`` holds (the caller read them already).
+    """
     if isinstance(articles, ArticleTable):
-        return articles.updated(updates)
+        return articles.updated(updates, present)
     after = dict(articles)
     for article_id, article in updates.items():
         if article is None:
