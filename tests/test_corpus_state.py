@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 
 from bot.corpus import cache
-from bot.corpus import loader as loader_module
 from bot.corpus.articles import ArticleTable
 from bot.corpus.loader import CorpusLoader, LoadStats
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
@@ -533,40 +532,6 @@ def test_a_damaged_state_and_an_offline_edit_together(
     assert stats == LoadStats(files=FILES - 1, parsed=1, cached=FILES - 2, removed=0)
     assert "Main storm" in titles(snapshot)
     assert_same(snapshot, cold([str(corpus)], tmp_path))
-
-
-# -- 5b. a first build in batches ------------------------------------------------------------
-
-
-@pytest.mark.parametrize("batch", [1, 2, 3])
-@pytest.mark.parametrize("cached", [False, True], ids=["parsed", "from the parse cache"])
-def test_a_first_build_in_batches_equals_one_at_once(
-    batch: int, cached: bool, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    roots = [str(corpus)]
-    expected = cold(roots, tmp_path)  # FILES files: one batch
-    db = tmp_path / "batched.sqlite"
-    if cached:  # the per-file cache is there, the state is not (lost, or another layout)
-        load(roots, db)
-        with closing(sqlite3.connect(db)) as conn, conn:
-            conn.execute("DELETE FROM corpus_state")
-    monkeypatch.setattr(loader_module, "_BUILD_BATCH", batch)
-    progress: list[tuple[int, int]] = []
-    loader = CorpusLoader(roots, db)
-    try:
-        snapshot, changes, stats = loader.load(lambda done, total: progress.append((done, total)))
-    finally:
-        loader.close()
-    assert stats.parsed == (0 if cached else FILES)
-    assert_same(snapshot, expected)
-    assert changes == ChangeSet(added=frozenset(expected.articles))
-    if not cached:  # counted through the whole build, never back
-        assert progress[-1] == (FILES, FILES)
-        assert [done for done, _ in progress] == sorted(done for done, _ in progress)
-    again, stats = load(roots, db)
-    assert stats.parsed == 0
-    assert deferred(again)
-    assert_same(again, expected)
 
 
 # -- 6. damaged article rows -----------------------------------------------------------------

@@ -378,20 +378,6 @@ class ParseCache:
             conn.execute(insert, (roots, 0, version, sealed(marshal.dumps(header))))
         return ArticleTable(ArticleRows(self._database, roots, census), len(articles))
 
-    def save_articles(self, roots: str, articles: Mapping[str, Article]) -> ArticleTable | None:
-        """Write ``articles``' rows alone, as ``save_state`` would: a batch of a first build.
-
-        Until ``save_state`` writes the state around them, a start finds no state and merges
-        again (the rows are replaced then). The saved articles after, None when not saved.
-        """
-        if not self.writable:
-            return None
-        with _transaction(self._conn) as conn:
-            census = _write_articles(conn, roots, articles)
-        if census is None:
-            return None
-        return ArticleTable(ArticleRows(self._database, roots, census), len(articles))
-
 
 def _write_articles(
     conn: sqlite3.Connection, roots: str, articles: Mapping[str, Article]

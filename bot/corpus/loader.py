@@ -27,7 +27,6 @@ import stat
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from operator import attrgetter
 from pathlib import Path
 
@@ -50,9 +49,6 @@ from bot.corpus.safe_read import inside, real_roots
 Progress = Callable[[int, int], None]
 """Called with (files parsed so far, files to parse)."""
 _STORE_BATCH = 500  # parsed files per cache transaction: bounded memory for encoded rows
-# Files a first build reads and merges at a time (``CorpusLoader._build``); a batch's articles
-# then go to the database, so memory holds one batch's records, not every article.
-_BUILD_BATCH = 20_000
 _SAVE_AFTER_FILES = 1_000  # at start-up, save the merged state when more files than this changed
 _NAME = attrgetter("name")
 # Listing a folder through its descriptor lets each stat resolve one name, not the whole path.
@@ -68,11 +64,6 @@ class LoadStats:
     parsed: int
     cached: int
     removed: int
-
-
-def _offset(progress: Progress, before: int, total: int, done: int, _: int) -> None:
-    """A batch's progress as progress through the whole build."""
-    progress(before + done, total)
 
 
 def _damaged(articles: Mapping[str, object]) -> bool:
@@ -314,26 +305,21 @@ class CorpusLoader:
             removed = sorted(p for p in in_scope if p not in current)
             changed = sorted(p for p, stamp in current.items() if known.get(p) != stamp)
 
-            if merger.empty and len(changed) > _BUILD_BATCH and self._cache.writable:
-                snapshot, changes, parsed = self._build(merger, changed, current, progress)
-                stamped: list[str] = []  # the batches kept stamps and generation as they went
-            else:
-                # Rows cached by an earlier run (or under another display path) save a parse.
-                reused = self._cache.results({p: current[p] for p in changed})
-                to_parse = [p for p in changed if p not in reused]
-                results = list(reused.values()) + self._parse(to_parse, current, progress)
-                if removed:
-                    self._cache.store((), removed)
-                # A file seen under a new display path leaves under its old one.
-                outgoing = [known[p][0] for p in removed]
-                outgoing += [
-                    known[p][0] for p in changed if p in known and known[p][0] != current[p][0]
-                ]
-                snapshot, changes = merger.apply(results, outgoing)
-                del results, reused
-                parsed, stamped = len(to_parse), changed
+            # Rows cached by an earlier run (or under another display path) save a parse.
+            reused = self._cache.results({p: current[p] for p in changed})
+            to_parse = [p for p in changed if p not in reused]
+            results = list(reused.values()) + self._parse(to_parse, current, progress)
+            if removed:
+                self._cache.store((), removed)
+            # A file seen under a new display path leaves under its old one.
+            outgoing = [known[p][0] for p in removed]
+            outgoing += [
+                known[p][0] for p in changed if p in known and known[p][0] != current[p][0]
+            ]
+            snapshot, changes = merger.apply(results, outgoing)
+            del results, reused
 
-            self._generation.update(known, removed, current, stamped)
+            self._generation.update(known, removed, current, changed)
             for p in removed:
                 del known[p]
             known.update(current)
@@ -351,8 +337,8 @@ class CorpusLoader:
             snapshot = with_generation(snapshot, self._generation.value)
             stats = LoadStats(
                 files=len(known),
-                parsed=parsed,
-                cached=len(current) - parsed,
+                parsed=len(to_parse),
+                cached=len(current) - len(to_parse),
                 removed=len(removed),
             )
             return snapshot, changes, stats
@@ -367,42 +353,6 @@ class CorpusLoader:
             return False
         merger.rebase(saved)
         return True
-
-    def _build(
-        self,
-        merger: Merger,
-        paths: list[str],
-        current: dict[str, Stamp],
-        progress: Progress | None,
-    ) -> tuple[CorpusSnapshot, ChangeSet, int]:
-        """Read a corpus from nothing a batch of files at a time; the files parsed, too.
-
-        Each batch is parsed (or read from the parse cache), merged, and its articles written
-        to the database, so memory holds one batch's records rather than every article (at a
-        million documents, gigabytes as objects). A batch's articles that earlier batches'
-        files also hold are merged with their records from the parse cache, as any change is.
-        """
-        known, added, parsed = self._stamps, set(), 0
-        for start in range(0, len(paths), _BUILD_BATCH):
-            batch = paths[start : start + _BUILD_BATCH]
-            wanted = {p: current[p] for p in batch}
-            reused = self._cache.results(wanted)
-            to_parse = [p for p in batch if p not in reused]
-            done = start + len(reused)
-            step = None if progress is None else partial(_offset, progress, done, len(paths))
-            results = list(reused.values()) + self._parse(to_parse, current, step)
-            del reused
-            _, changes = merger.apply(results, ())
-            del results
-            added = (added | changes.added) - changes.removed
-            parsed += len(to_parse)
-            self._generation.update(known, (), wanted, batch)
-            known.update(wanted)  # what ``_fetch`` finds the next batches' other records by
-            self._by_display = None
-            saved = self._cache.save_articles(self._roots_key, merger.state().articles)
-            if saved is not None:
-                merger.rebase(saved)
-        return merger.snapshot(), ChangeSet(frozenset(added)), parsed
 
     def _worth_saving(self) -> bool:
         """Save the whole state now (at start-up) only when a restart would redo much work.

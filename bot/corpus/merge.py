@@ -234,11 +234,6 @@ class Merger:
         if isinstance(self._counts, Deferred):
             self._counts = self._counts.get()
 
-    @property
-    def empty(self) -> bool:
-        """True before the first file: nothing merged, nothing resumed."""
-        return isinstance(self._files, dict) and not self._files and not self._articles
-
     def state(self) -> MergeState:
         """The merger's knowledge, for persisting (shares the live dicts: copy before mutating)."""
         self._resolve()
