@@ -71,11 +71,17 @@ def stored_generation(path: Path) -> tuple[str | None, str]:
         searcher = index.searcher()
         searcher.search(tantivy.Query.all_query(), 1, count=True)
         # A truncated or missing segment file fails above on its footer; damage inside one
-        # shows when its terms and postings are read: the commonest words of each field are.
+        # shows when its terms and postings are read: the commonest words of each field are,
+        # all of them required (ranking any of them read every posting: 0.4 s at a million
+        # articles; the intersection skips through them, 0.08 s).
         for field in ("title", "text"):
             words = [w for w, _ in searcher.terms_with_prefix(field, "", limit=PROBE_WORDS)]
             if words:
-                hits = searcher.search(index.parse_query(" ".join(words), [field]), 50).hits
+                must = tantivy.Occur.Must
+                query = tantivy.Query.boolean_query(
+                    [(must, tantivy.Query.term_query(index.schema, field, w)) for w in words]
+                )
+                hits = searcher.search(query, 50).hits
                 searcher.fast_field_values("key", [address for _, address in hits])
     except BaseException as exc:  # tantivy's Rust panics arrive as BaseException
         if not damaged(exc):
