@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def article(n: int, *, days: int | None = None, outlet: str = "", title: str = "
     )
 
 
-def saved(articles: dict[str, Article], database: Path) -> ArticleTable:
+def saved(articles: Mapping[str, Article], database: Path) -> ArticleTable:
     conn = store.connect(database)
     try:
         table = ParseCache(conn, str(database)).save_state(
@@ -105,15 +106,7 @@ def test_changes_lay_over_the_rows_and_leave_earlier_tables_alone(
     assert len(again) == len(plain)
     assert set(again) == set(plain)
     # Saved again: only the changes are written, and a new table reads as the last one.
-    conn = store.connect(database)
-    try:
-        resaved = ParseCache(conn, str(database)).save_state(
-            "roots", {}, MergeState(later, {}, {}, {})
-        )
-    finally:
-        conn.close()
-    assert resaved is not None
-    assert_reads_as(resaved, expected)
+    assert_reads_as(saved(later, database), expected)
 
 
 def test_the_census_recounts_only_when_an_end_of_the_date_span_goes() -> None:
@@ -138,12 +131,18 @@ def test_the_census_recounts_only_when_an_end_of_the_date_span_goes() -> None:
     assert after.topics["new topic"] == 1 and after.topics[articles[2].topics[0]] == 0
 
 
-def test_a_restarted_engine_answers_after_reading_a_few_articles(tmp_path: Path) -> None:
+def island(tmp_path: Path, items: int) -> Path:
+    """A corpus of ``items`` council items and one quokka census."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    for n in range(300):
+    for n in range(items):
         write_article(corpus, f"a{n}", f"Island council item {n}", f"Council minutes {n}.")
     write_article(corpus, "quokka", "Quokka census counts a record", "The quokka census counted.")
+    return corpus
+
+
+def test_a_restarted_engine_answers_after_reading_a_few_articles(tmp_path: Path) -> None:
+    corpus = island(tmp_path, 300)
     database = tmp_path / "coverage.db"
 
     def start() -> tuple[Engine, CorpusLoader]:
@@ -191,11 +190,7 @@ def test_a_snapshot_reads_its_articles_after_the_loader_closed(tmp_path: Path) -
 
 
 def test_completions_while_the_title_table_is_built_elsewhere(tmp_path: Path) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for n in range(30):
-        write_article(corpus, f"a{n}", f"Island council item {n}", f"Council minutes {n}.")
-    write_article(corpus, "quokka", "Quokka census counts a record", "The quokka census counted.")
+    corpus = island(tmp_path, 30)
     loader = CorpusLoader([corpus], tmp_path / "coverage.db")
     try:
         snapshot = loader.load()[0]

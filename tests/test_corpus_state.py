@@ -99,6 +99,14 @@ def assert_same(snapshot: CorpusSnapshot, expected: CorpusSnapshot) -> None:
     assert snapshot.date_range() == expected.date_range()
 
 
+def assert_warm_restart(roots: list[str], db: Path, expected: CorpusSnapshot) -> None:
+    """The next start parses nothing, reads no article, and gives ``expected``."""
+    again, stats = load(roots, db)
+    assert stats.parsed == 0
+    assert deferred(again)
+    assert_same(again, expected)
+
+
 def deferred(snapshot: CorpusSnapshot) -> bool:
     """True while the snapshot's articles are in the database and none has been read."""
     held = snapshot.articles
@@ -113,6 +121,12 @@ def later(path: Path, seconds: int = 5) -> None:
     """Move a file's mtime forward, whatever the clock's resolution (no sleeping)."""
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + seconds * 1_000_000_000))
+
+
+def execute(db: Path, statement: str, *params: object) -> None:
+    """One statement on the saved database, committed: how these tests damage it."""
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute(statement, params)
 
 
 def state_parts(db: Path) -> list[int]:
@@ -471,21 +485,18 @@ def test_a_damaged_state_part_is_rebuilt_without_parsing(
     assert_same(snapshot, expected)
     # The rebuilt state was saved whole: the next restart is warm and lazy again.
     assert state_parts(saved) == list(range(PARTS))
-    again, stats = load(roots, saved)
-    assert stats.parsed == 0
-    assert deferred(again)
-    assert_same(again, expected)
+    assert_warm_restart(roots, saved, expected)
 
 
 def test_an_extra_state_part_is_rebuilt_without_parsing(
     saved: Path, corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with closing(sqlite3.connect(saved)) as conn, conn:
-        conn.execute(
-            "INSERT INTO corpus_state (roots, part, parser, data)"
-            " SELECT roots, part + 1, parser, data FROM corpus_state"
-            " WHERE part = (SELECT max(part) FROM corpus_state)"
-        )
+    execute(
+        saved,
+        "INSERT INTO corpus_state (roots, part, parser, data)"
+        " SELECT roots, part + 1, parser, data FROM corpus_state"
+        " WHERE part = (SELECT max(part) FROM corpus_state)",
+    )
     assert state_parts(saved) == list(range(PARTS + 1))
     with caplog.at_level(logging.WARNING, logger="bot.corpus.cache"):
         snapshot, stats = load([str(corpus)], saved)
@@ -540,20 +551,16 @@ def test_a_damaged_state_and_an_offline_edit_together(
 def test_a_missing_article_row_is_found_at_open_and_merged_again_without_parsing(
     saved: Path, corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with closing(sqlite3.connect(saved)) as conn, conn:
-        conn.execute(
-            "DELETE FROM corpus_articles WHERE rowid = (SELECT max(rowid) FROM corpus_articles)"
-        )
+    execute(
+        saved, "DELETE FROM corpus_articles WHERE rowid = (SELECT max(rowid) FROM corpus_articles)"
+    )
     with caplog.at_level(logging.WARNING, logger="bot.corpus.cache"):
         snapshot, stats = load([str(corpus)], saved)
     assert stats.parsed == 0
     assert "is unreadable; rebuilding it" in caplog.text
     expected = cold([str(corpus)], tmp_path)
     assert_same(snapshot, expected)
-    again, stats = load([str(corpus)], saved)
-    assert stats.parsed == 0
-    assert deferred(again)
-    assert_same(again, expected)
+    assert_warm_restart([str(corpus)], saved, expected)
 
 
 def test_a_damaged_article_row_costs_that_article_until_the_next_start(
@@ -623,7 +630,4 @@ def test_relative_and_absolute_roots_share_the_state(
     assert all(p.path.startswith(prefix) for p in snapshot.problems)
     expected = cold([second], tmp_path)
     assert_same(snapshot, expected)
-    again, stats = load([second], db)
-    assert stats.parsed == 0
-    assert deferred(again)
-    assert_same(again, expected)
+    assert_warm_restart([second], db, expected)
