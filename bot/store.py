@@ -120,11 +120,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX digest_seen_time ON digest_seen (first_seen);
     """,
     # 4: the merged articles of each saved state, one row each (bot/corpus/articles.py), read
-    # when an answer needs them instead of all decoded at start-up.
+    # when an answer needs them instead of all decoded at start-up; their titles apart, which
+    # autocomplete reads without decoding the article.
     """
     CREATE TABLE corpus_articles (
         roots     TEXT NOT NULL,
         id        TEXT NOT NULL,
+        titles    TEXT NOT NULL,
         data      BLOB NOT NULL,
         PRIMARY KEY (roots, id)
     );

@@ -40,6 +40,11 @@ def encode_row(article: Article) -> bytes:
     return sealed(marshal.dumps((tuple(article.outlet), row)))
 
 
+def encode_titles(article: Article) -> str:
+    """The ``titles`` column: the title, then the titles it was also seen under, a line each."""
+    return "\n".join((article.title, *article.alt_titles))
+
+
 def decode_row(data: bytes) -> Article:
     """The inverse of ``encode_row``; ``ValueError`` (or another ``_DAMAGE``) when damaged."""
     outlet, row = marshal.loads(unsealed(data, "saved article"))
@@ -108,6 +113,24 @@ class ArticleRows:
                 article = self._decode(article_id, data)
                 if article is not None:
                     found[article_id] = article
+        return found
+
+    def titles(self, ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """The title and alternative titles of the saved articles of ``ids``, not decoded.
+
+        Autocomplete checks a hundred candidates' titles a keystroke: decoding each article
+        for that took its p99 from 0.7 ms to 2.4 at 100,000 articles.
+        """
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, tuple[str, ...]] = {}
+        for start in range(0, len(wanted), _IN_BATCH):
+            batch = wanted[start : start + _IN_BATCH]
+            rows = self._query(
+                "SELECT id, titles FROM corpus_articles"
+                f" WHERE roots = ? AND id IN ({','.join('?' * len(batch))})",
+                *batch,
+            )
+            found.update((article_id, tuple(text.split("\n"))) for article_id, text in rows)
         return found
 
     def has(self, article_id: str) -> bool:
@@ -251,21 +274,32 @@ class ArticleTable(Mapping[str, Article]):
 
     def many(self, ids: Iterable[str]) -> dict[str, Article]:
         """The articles of ``ids`` the table holds, by id, read in one query where saved."""
-        ids = list(ids)
-        found: dict[str, Article] = {}
+        found, saved = self._held(ids)
+        found.update(self.rows.many(saved))
+        return found
+
+    def titles_of(self, ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """Title and alternative titles of the articles of ``ids`` the table holds, by id."""
+        held, saved = self._held(ids)
+        found = {i: (a.title, *a.alt_titles) for i, a in held.items()}
+        found.update(self.rows.titles(saved))
+        return found
+
+    def _held(self, ids: Iterable[str]) -> tuple[dict[str, Article], list[str]]:
+        """Of ``ids``: the articles changed since the save, and the ids to read from rows."""
+        held: dict[str, Article] = {}
         saved = []
         for article_id in ids:
             article = self._fresh.get(article_id)
             if article is None and article_id in self._over:
                 article = self._over[article_id]
-                if article is None:
+                if article is None:  # removed since
                     continue
             if article is None:
                 saved.append(article_id)
             else:
-                found[article_id] = article
-        found.update(self.rows.many(saved))
-        return found
+                held[article_id] = article
+        return held, saved
 
     @property
     def changes(self) -> tuple[list[Article], list[str]]:
@@ -341,6 +375,14 @@ def articles_of(articles: Mapping[str, Article], ids: Iterable[str]) -> dict[str
     if isinstance(articles, ArticleTable):
         return articles.many(ids)
     return {i: articles[i] for i in ids if i in articles}
+
+
+def titles_of(articles: Mapping[str, Article], ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """The title and alternative titles of the articles of ``ids``, by id (rows not decoded)."""
+    if isinstance(articles, ArticleTable):
+        return articles.titles_of(ids)
+    found = ((i, articles.get(i)) for i in ids)
+    return {i: (a.title, *a.alt_titles) for i, a in found if a is not None}
 
 
 def census_of(articles: Mapping[str, Article]) -> Census:

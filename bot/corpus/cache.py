@@ -32,7 +32,7 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from bot.corpus.articles import ArticleRows, ArticleTable, encode_row
+from bot.corpus.articles import ArticleRows, ArticleTable, encode_row, encode_titles
 from bot.corpus.census import Census
 from bot.corpus.formats import FileResult
 from bot.corpus.merge import Deferred, DeferredFiles, FileInfo, MergeState
@@ -406,9 +406,9 @@ def _write_articles(
         upserts = articles.values()  # type: ignore[assignment]
         conn.execute("DELETE FROM corpus_articles WHERE roots = ?", (roots,))
     conn.executemany(  # an update keeps its row (and place); a new one goes last
-        "INSERT INTO corpus_articles (roots, id, data) VALUES (?, ?, ?)"
-        " ON CONFLICT (roots, id) DO UPDATE SET data = excluded.data",
-        ((roots, a.id, encode_row(a)) for a in upserts),
+        "INSERT INTO corpus_articles (roots, id, titles, data) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (roots, id) DO UPDATE SET titles = excluded.titles, data = excluded.data",
+        ((roots, a.id, encode_titles(a), encode_row(a)) for a in upserts),
     )
     return census
 

@@ -22,7 +22,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
-from bot.corpus.articles import articles_of
+from bot.corpus.articles import articles_of, titles_of
 from bot.corpus.census import Census
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from bot.corpus.model import Article
@@ -1015,12 +1015,8 @@ class Engine:
         # there is to offer, and they spare the index a query of the commonest words ("the ").
         begun = folded + " " if prefix[-1:].isspace() else folded  # a space ends a word
         start = bisect.bisect_left(titles or (), (begun, ""))
-        for title, article_id in (titles or ())[start : start + limit]:
-            if not title.startswith(begun):
-                break
-            article = articles.get(article_id)
-            if article is not None:
-                _put(out, article.title, "title")
+        begin = [i for t, i in (titles or ())[start : start + limit] if t.startswith(begun)]
+        _put_titles(out, articles, begin)
         tokens = index_terms(text)
         if len(folded) < 3 or not tokens or len(out) >= limit:
             return list(out.values())[:limit]
@@ -1039,8 +1035,8 @@ class Engine:
             # the best of them are checked for the partial word here instead.
             pool = self.index.prefix(complete, "", SHORT_PARTIAL_POOL)
             every = len(pool) < SHORT_PARTIAL_POOL
-            held = articles_of(articles, pool)
-            ids = [i for i in pool if _has_word_starting(held.get(i), partial)]
+            held = titles_of(articles, pool)
+            ids = [i for i in pool if _has_word_starting(held.get(i, ()), partial)]
         if not ids and not every:  # when every such title was checked, the index finds no more
             ids = self.index.prefix(complete, partial, limit)
         ids = ids[:limit]
@@ -1048,11 +1044,7 @@ class Engine:
             fixed = self.vocabulary.correct(partial)
             if fixed:
                 ids = self.index.prefix([*complete, fixed], "", limit)
-        held = articles_of(articles, ids)
-        for article_id in ids:
-            article = held.get(article_id)
-            if article is not None:
-                _put(out, article.title, "title")
+        _put_titles(out, articles, ids)
         return list(out.values())[:limit]
 
 
@@ -1113,11 +1105,19 @@ def _title_key(article: Article) -> tuple[str, str]:
     return article.title.casefold(), article.id
 
 
-def _has_word_starting(article: Article | None, partial: str) -> bool:
-    if article is None:
-        return False
-    titles = (article.title, *article.alt_titles)
+def _has_word_starting(titles: tuple[str, ...], partial: str) -> bool:
+    """Whether a word of an article's titles (``titles_of``) starts with ``partial``."""
     return any(t.startswith(partial) for title in titles for t in index_terms(title))
+
+
+def _put_titles(
+    out: dict[str, Suggestion], articles: Mapping[str, Article], ids: list[str]
+) -> None:
+    """Offer the titles of ``ids`` in order (read together, not decoded)."""
+    shown = titles_of(articles, ids)
+    for article_id in ids:
+        if article_id in shown:
+            _put(out, shown[article_id][0], "title")
 
 
 def _put(out: dict[str, Suggestion], name: str, kind: str) -> None:
