@@ -5,9 +5,10 @@
 Writes N deterministic synthetic front-matter documents (see ``synthetic_docs``) to a temporary
 folder, then measures, each in a fresh process so one pass's memory never counts against
 another: the raw ``yaml.load(front_matter, Loader=CSafeLoader)`` rate on the same files, a cold
-ingest into an empty cache, and a warm restart with nothing changed. A warm restart returns its
-articles still encoded (decoded on first read), so the time of that first full read is printed
-beside it: the restart's target is on the load, but the bot is ready only after both.
+ingest into an empty cache, and a warm restart with nothing changed. A warm restart leaves its
+articles in the database (read when asked for), so the time of a full read of them is printed
+beside it: what a first build of the index or the stories costs on top of the load; a restart
+whose index and stories are kept never pays it.
 
 Rates and their ratio use CPU seconds as well as wall seconds: on a shared machine other
 processes stretch wall time unevenly between passes, while the work done is what the targets
@@ -180,8 +181,9 @@ def main() -> int:
     )
     print(
         f"  + first read of every article: {warm['read_seconds']:.3f} s wall "
-        f"({warm['read_cpu']:.3f} s CPU; decoded on first use, so paid by the first reader — "
-        f"the search index at start-up: {warm['seconds'] + warm['read_seconds']:.3f} s in all)"
+        f"({warm['read_cpu']:.3f} s CPU; read from the database when asked for, so paid only "
+        f"by a first build of the index or stories: {warm['seconds'] + warm['read_seconds']:.3f}"
+        " s in all then)"
     )
     peak = max(cold["rss_peak"], warm["rss_peak"])
     print(
