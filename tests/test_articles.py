@@ -14,7 +14,7 @@ import pytest
 
 from bot import store
 from bot.answers import run_command, to_json
-from bot.corpus.articles import ArticleTable, articles_of
+from bot.corpus.articles import ArticleTable, articles_of, id_difference
 from bot.corpus.cache import ParseCache
 from bot.corpus.census import Census
 from bot.corpus.loader import CorpusLoader
@@ -205,3 +205,46 @@ def test_completions_while_the_title_table_is_built_elsewhere(tmp_path: Path) ->
         assert background.suggest("isl") == on_demand.suggest("isl")  # builds it again
     finally:
         loader.close()
+
+
+def test_the_table_a_loader_saves_on_closing_reads_the_same_after(tmp_path: Path) -> None:
+    corpus = island(tmp_path, 5)
+    database = tmp_path / "coverage.db"
+    CorpusLoader([corpus], database).load()[0]  # saved at its first load
+    write_article(corpus, "wombat", "Wombat census counts a record", "Wombats counted.")
+    loader = CorpusLoader([corpus], database)
+    snapshot, changes, _ = loader.load()  # one file: kept in memory, saved on closing
+    before = dict(snapshot.articles.items())
+    loader.close()
+    after = list(snapshot.articles)
+    assert len(changes.added) == 1 and len(snapshot.articles) == len(before) == 7
+    assert after == list(before) and len(set(after)) == len(after)
+    assert dict(snapshot.articles.items()) == before
+    engine = Engine(snapshot, stories=False)
+    assert engine.index.size == 7
+    hits = run_command(engine, "search", "wombat census").hits  # type: ignore[union-attr]
+    assert [h.article.title for h in hits] == ["Wombat census counts a record"]
+
+
+def test_the_difference_of_two_tables_is_read_from_their_changes(
+    plain: dict[str, Article], tmp_path: Path
+) -> None:
+    table = saved(dict(plain), tmp_path / "db.sqlite")
+    first = table.updated({"a001": None, "a200": article(200), "a003": article(3, days=9)})
+    second = first.updated({"a001": plain["a001"], "a200": None, "a005": None})
+    third = second.updated({"a300": article(300)})
+    for before, after in [(table, first), (first, second), (second, third), (table, third)]:
+        expected = set(after) - set(before), set(before) - set(after)
+        assert id_difference(before, after) == expected
+    assert id_difference(table, third) == ({"a300"}, {"a005"})
+    assert id_difference(plain, dict(third.items())) == ({"a300"}, {"a005"})
+
+
+def test_an_in_memory_database_keeps_its_articles(tmp_path: Path) -> None:
+    corpus = island(tmp_path, 3)
+    loader = CorpusLoader([corpus], ":memory:")
+    try:
+        snapshot = loader.load()[0]
+    finally:
+        loader.close()
+    assert len(snapshot.articles) == len(list(snapshot.articles.values())) == 4

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from bot.corpus import cache
+from bot.corpus import loader as loader_module
 from bot.corpus.articles import ArticleTable
 from bot.corpus.loader import CorpusLoader, LoadStats
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
@@ -581,6 +582,8 @@ def test_a_damaged_article_row_costs_that_article_until_the_next_start(
         with caplog.at_level(logging.ERROR, logger="bot.corpus.articles"):
             assert snapshot.articles.get(victim) is None
         assert f"saved article {victim}" in caplog.text and "is damaged" in caplog.text
+        assert victim not in snapshot.articles  # ``in`` agrees with ``[]``
+        assert victim not in list(snapshot.articles)  # and iteration, once it was read
         others = {k: v for k, v in expected.articles.items() if k != victim}
         assert dict(snapshot.articles.items()) == others
         assert [a.id for a in snapshot.articles.values()] == list(others)
@@ -592,6 +595,41 @@ def test_a_damaged_article_row_costs_that_article_until_the_next_start(
     again, stats = load(roots, saved)
     assert stats.parsed == 0
     assert_same(again, expected)
+
+
+def test_damaged_rows_and_a_save_at_start_keep_the_running_corpus(
+    saved: Path, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    roots = [str(corpus)]
+    before = cold(roots, tmp_path)
+    [victim] = [a.id for a in before.articles.values() if a.title == "Odd one"]
+    [(data,)] = _rows(saved, victim)
+    execute(saved, "UPDATE corpus_articles SET data = ? WHERE id = ?", _flip(bytes(data)), victim)
+    # Reading the damaged article happens while merging the change to its file; saving at
+    # start-up (as after more than a thousand changed files) must not empty the corpus.
+    monkeypatch.setattr(loader_module, "_SAVE_AFTER_FILES", 0)
+    (corpus / "odd.json").write_text(
+        json.dumps([{"title": "Odd one, again", "url": "https://example.com/odd"}]),
+        encoding="utf-8",
+    )
+    later(corpus / "odd.json")
+    expected = cold(roots, tmp_path)
+    loader = CorpusLoader(roots, saved)
+    try:
+        snapshot, _, stats = loader.load()
+        assert stats.parsed == 1
+        assert len(snapshot.articles) == len(expected.articles)
+        assert dict(snapshot.articles.items()) == dict(expected.articles)
+    finally:
+        loader.close()
+    assert_warm_restart(roots, saved, expected)
+
+
+def _rows(db: Path, article_id: str) -> list[tuple[bytes]]:
+    with closing(sqlite3.connect(db)) as conn:
+        return conn.execute(
+            "SELECT data FROM corpus_articles WHERE id = ?", (article_id,)
+        ).fetchall()
 
 
 # -- 7. the same folder as a relative and an absolute path ------------------------------------

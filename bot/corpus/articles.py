@@ -79,8 +79,10 @@ class ArticleRows:
         with self._lock:
             try:
                 return self._conn.execute(sql, (self.roots, *params)).fetchall()
-            except sqlite3.OperationalError:  # the table is not there: an unmigrated reader
-                return []
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):  # a reader of a database not yet migrated
+                    return []
+                raise
 
     def count(self) -> int:
         """How many rows are saved for these roots (from the key's index alone)."""
@@ -100,8 +102,14 @@ class ArticleRows:
     def many(self, ids: Iterable[str]) -> dict[str, Article]:
         """The saved articles of ``ids`` that exist, by id: one query for a batch of them."""
         decoded = self._decoded
-        found = {i: decoded[i] for i in ids if i in decoded}
-        wanted = [i for i in dict.fromkeys(ids) if i not in found]
+        found: dict[str, Article] = {}
+        wanted = []
+        for article_id in dict.fromkeys(ids):
+            article = decoded.get(article_id)  # one lookup: another thread may evict it
+            if article is None:
+                wanted.append(article_id)
+            else:
+                found[article_id] = article
         for start in range(0, len(wanted), _IN_BATCH):
             batch = wanted[start : start + _IN_BATCH]
             rows = self._query(
@@ -137,6 +145,8 @@ class ArticleRows:
         """Whether a row is saved for ``article_id``."""
         if article_id in self._decoded:
             return True
+        if article_id in self.damaged:
+            return False
         return bool(
             self._query("SELECT 1 FROM corpus_articles WHERE roots = ? AND id = ?", article_id)
         )
@@ -147,16 +157,14 @@ class ArticleRows:
             for _, article_id in batch:
                 yield article_id
 
-    def items(self) -> Iterator[tuple[str, Article]]:
-        """Every saved article that decodes, by id, in the order they were saved.
+    def items(self) -> Iterator[tuple[str, Article | None]]:
+        """Every saved article by id, in the order they were saved; None for a damaged row.
 
         Decoded as they come and not kept: a scan of a million articles holds a batch.
         """
         for batch in self._scan("id, data"):
             for _, article_id, data in batch:
-                article = self._decode(article_id, data, keep=False)
-                if article is not None:
-                    yield article_id, article
+                yield article_id, self._decode(article_id, data, keep=False)
 
     def _scan(self, columns: str) -> Iterator[list[tuple[Any, ...]]]:
         last = -1
@@ -204,7 +212,12 @@ class ArticleTable(Mapping[str, Article]):
 
     Immutable, like the snapshot holding it: ``updated`` returns a new table and leaves this
     one as it was, sharing the rows. Iteration goes in saved order, changed articles in their
-    old places and new ones after.
+    old places and new ones after. A damaged row reads as missing (``in`` reads the row, so it
+    agrees with ``[]``); iterating ids alone names one until it was first read.
+
+    A table made before a save reads the rows that save wrote: the table a loader saves is
+    the one it hands out, which reads the same after as before (its changes are the rows'
+    now); an older one reads the later articles wherever its own changes don't say otherwise.
     """
 
     __slots__ = ("_census", "_fresh", "_len", "_over", "rows")
@@ -240,14 +253,18 @@ class ArticleTable(Mapping[str, Article]):
             return True
         if article_id in self._over:
             return self._over[article_id] is not None
-        return self.rows.has(article_id)
+        return self.rows.get(article_id) is not None  # read, not only looked up: see below
 
     def __iter__(self) -> Iterator[str]:
-        over = self._over
+        over, fresh, damaged = self._over, self._fresh, self.rows.damaged
         for article_id in self.rows.ids():
+            # A fresh id among the rows: saved since this table was made (it is the one a
+            # loader saved on closing); it comes last, as before the save.
+            if article_id in fresh or article_id in damaged:
+                continue
             if over.get(article_id, article_id) is not None:
                 yield article_id
-        yield from self._fresh
+        yield from fresh
 
     def __len__(self) -> int:
         return self._len
@@ -262,14 +279,13 @@ class ArticleTable(Mapping[str, Article]):
 
     def _pairs(self) -> Iterator[tuple[str, Article]]:
         """(id, article) in iteration order, each read once, none kept."""
-        over = self._over
+        over, fresh = self._over, self._fresh
         for article_id, saved in self.rows.items():
-            if article_id in over:
-                article = over[article_id]
-                if article is not None:
-                    yield article_id, article
-            else:
-                yield article_id, saved
+            if article_id in fresh:  # saved since this table was made: see ``__iter__``
+                continue
+            article = over.get(article_id, saved)
+            if article is not None:  # removed since, or a damaged row
+                yield article_id, article
         yield from self._fresh.items()
 
     def many(self, ids: Iterable[str]) -> dict[str, Article]:
@@ -319,7 +335,7 @@ class ArticleTable(Mapping[str, Article]):
         over, fresh, length = dict(self._over), dict(self._fresh), self._len
 
         def saved(article_id: str) -> bool:
-            if article_id in over:
+            if article_id in over or article_id in self.rows.damaged:
                 return True
             if present is not None:  # neither fresh nor changed: present means a saved row
                 return article_id in present
@@ -375,6 +391,27 @@ def articles_of(articles: Mapping[str, Article], ids: Iterable[str]) -> dict[str
     if isinstance(articles, ArticleTable):
         return articles.many(ids)
     return {i: articles[i] for i in ids if i in articles}
+
+
+def id_difference(
+    before: Mapping[str, Article], after: Mapping[str, Article]
+) -> tuple[set[str], set[str]]:
+    """Ids ``after`` holds that ``before`` lacks, and the other way round.
+
+    Two tables over the same rows differ only where their changes do: those are all that is
+    compared (a set of every id would read every row, a second a million).
+    """
+    if (
+        isinstance(before, ArticleTable)
+        and isinstance(after, ArticleTable)
+        and before.rows is after.rows
+    ):
+        touched = {*before._over, *before._fresh, *after._over, *after._fresh}
+        had = {i for i in touched if i in before}
+        has = {i for i in touched if i in after}
+        return has - had, had - has
+    old, new = set(before), set(after)
+    return new - old, old - new
 
 
 def titles_of(articles: Mapping[str, Article], ids: Iterable[str]) -> dict[str, tuple[str, ...]]:

@@ -333,7 +333,8 @@ class ParseCache:
 
         Parts: 0 the header (stamps, problems, counters, census, the other parts' checksums),
         1 the per-file map, 2 the merge counts; the articles are rows of ``corpus_articles``
-        (``_write_articles``). None when nothing was saved.
+        (``_write_articles``). None when nothing was saved, or nothing to read back (an
+        in-memory database).
         """
         if not self.writable:
             return None
@@ -376,6 +377,8 @@ class ParseCache:
                 census.to_row(micros),
             )
             conn.execute(insert, (roots, 0, version, sealed(marshal.dumps(header))))
+        if self._database == ":memory:":  # no other connection sees these rows: keep the objects
+            return None
         return ArticleTable(ArticleRows(self._database, roots, census), len(articles))
 
 
@@ -385,13 +388,14 @@ def _write_articles(
     """Make ``corpus_articles`` hold ``articles`` for ``roots``; their census, None if dropped.
 
     A table resumed from these rows writes only its changes; any other mapping every article.
-    A table with damaged rows can't be written whole: the rows and the state go instead, and
-    the next start merges every article again.
+    A table with damaged rows can't be written whole: the state goes instead, and the next
+    start merges every article again.
     """
     incremental = isinstance(articles, ArticleTable) and articles.rows.roots == roots
     if incremental and articles.rows.damaged:  # type: ignore[union-attr]
+        # The rows stay (the running corpus reads them); without a state around them the
+        # next start merges every article again and replaces them.
         log.warning("saved articles damaged: %s will be merged again", roots)
-        conn.execute("DELETE FROM corpus_articles WHERE roots = ?", (roots,))
         conn.execute("DELETE FROM corpus_state WHERE roots = ?", (roots,))
         return None
     if incremental:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
+from bot.corpus.articles import id_difference
 from bot.corpus.live import CorpusChange
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from bot.digests.cards import cards_from_json, cards_to_json, digest_message
@@ -202,10 +203,11 @@ class Delivery:
         now = now or self.clock()
         async with self._noting:
             snapshot = self.engine.snapshot
-            articles = snapshot.articles
-            await self.store.note_seen(articles.keys(), now)
+            # Every id once, off the event loop: saved articles are rows (a second a million).
+            ids = await asyncio.to_thread(frozenset, snapshot.articles)
+            await self.store.note_seen(ids, now)
             recent = await self.store.seen_after(now - MAX_LOOKBACK - timedelta(days=1))
-            await self.store.forget_seen([i for i in recent if i not in articles])
+            await self.store.forget_seen([i for i in recent if i not in ids])
             self._noted = snapshot
 
     async def new_from(self) -> datetime:
@@ -413,8 +415,7 @@ class Delivery:
 
 def _difference(before: CorpusSnapshot, after: CorpusSnapshot) -> tuple[set[str], set[str]]:
     """Article ids ``after`` has that ``before`` lacks, and the other way round."""
-    old, new = before.articles.keys(), after.articles.keys()
-    return new - old, old - new
+    return id_difference(before.articles, after.articles)
 
 
 def _digests(

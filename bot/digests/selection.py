@@ -22,6 +22,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from bot.corpus.articles import articles_of
 from bot.corpus.merge import CorpusSnapshot
 from bot.digests.models import Digest, DigestItem, StoryGroup, Subscription
 from bot.engine.engine import Engine
@@ -75,18 +76,22 @@ class NewCoverage:
         self.engine = engine
         self.snapshot: CorpusSnapshot = engine.snapshot
         articles = self.snapshot.articles
-        lagging = [t for i, t in first_seen.items() if t > oldest and i not in articles]
+        # Read together, from this snapshot (saved articles are rows: one query a batch).
+        seen_since = {i: t for i, t in first_seen.items() if t > oldest}
+        held = articles_of(articles, seen_since)
+        lagging = [t for i, t in seen_since.items() if i not in held]
         self.cutoff = min(now, min(lagging) - _EPSILON) if lagging else now
         self.lagging = len(lagging)
         newness: dict[str, datetime] = {}
-        for article_id, seen in first_seen.items():
-            article = articles.get(article_id)
-            if article is not None and seen > oldest:
+        for article_id, seen in seen_since.items():
+            article = held.get(article_id)
+            if article is not None:
                 newness[article_id] = max(seen, article.published or _NEVER)
-        for article in engine.published_after(oldest):
-            if article.id not in newness and article.id in articles:
-                published = article.published or _NEVER
-                newness[article.id] = max(published, first_seen.get(article.id, _NEVER))
+        published = [a.id for a in engine.published_after(oldest) if a.id not in newness]
+        for article in articles_of(articles, published).values():
+            when = article.published
+            if when is not None and when > oldest:  # as this snapshot has it
+                newness[article.id] = max(when, first_seen.get(article.id, _NEVER))
         self.newness = newness
         self._sorted = sorted(newness.values())
         self._filters: dict[tuple[str | None, str | None], IndexFilter] = {}

@@ -80,6 +80,7 @@ PASSAGE_PARAGRAPHS = 3  # paragraphs of each read for it: those holding most of 
 SUMMARY_CHARS = 1500
 SUGGEST_LIMIT = 25
 SHORT_PARTIAL = 2  # a half-typed word this short is completed from the titles found
+TITLE_TRIES = 3  # passes the title table's thread makes while changes keep outdating them
 SHORT_PARTIAL_POOL = 100  # titles with the complete words checked for it
 CHOICE_LENGTH = 100  # Discord's limit for an autocomplete choice's name and value
 # Words that say what kind of answer is wanted, not what it is about.
@@ -958,13 +959,15 @@ class Engine:
 
     def _build_titles(self) -> None:
         try:
-            while self._titles is None:
+            for _ in range(TITLE_TRIES):
+                if self._titles is not None:
+                    return
                 snapshot = self._snapshot
                 table = sorted(_title_key(a) for a in snapshot.articles.values())
                 with self._lock:  # a change applied meanwhile: built again from the new one
                     if self._snapshot is snapshot and self._titles is None:
                         self._titles = table
-        finally:  # a rebuild later drops the table: the next completion builds it then
+        finally:  # given up, or dropped by a rebuild later: a completion builds it then
             self._titles_building = False
 
     def published_after(self, when: datetime) -> list[Article]:
