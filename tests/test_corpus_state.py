@@ -564,17 +564,21 @@ def test_a_missing_article_row_is_found_at_open_and_merged_again_without_parsing
     assert_warm_restart([str(corpus)], saved, expected)
 
 
+def damage_row(db: Path, snapshot: CorpusSnapshot, title: str) -> str:
+    """Flip a byte in the saved row of the article titled ``title``; its id."""
+    [victim] = [a.id for a in snapshot.articles.values() if a.title == title]
+    with closing(sqlite3.connect(db)) as conn, conn:
+        [(data,)] = conn.execute("SELECT data FROM corpus_articles WHERE id = ?", (victim,))
+        conn.execute("UPDATE corpus_articles SET data = ? WHERE id = ?", (_flip(data), victim))
+    return victim
+
+
 def test_a_damaged_article_row_costs_that_article_until_the_next_start(
     saved: Path, corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     roots = [str(corpus)]
     expected = cold(roots, tmp_path)
-    [victim] = [a.id for a in expected.articles.values() if a.title == "Lonely story"]
-    with closing(sqlite3.connect(saved)) as conn, conn:
-        [(data,)] = conn.execute("SELECT data FROM corpus_articles WHERE id = ?", (victim,))
-        conn.execute(
-            "UPDATE corpus_articles SET data = ? WHERE id = ?", (_flip(bytes(data)), victim)
-        )
+    victim = damage_row(saved, expected, "Lonely story")
     loader = CorpusLoader(roots, saved)
     try:
         snapshot, _, stats = loader.load()
@@ -601,10 +605,7 @@ def test_damaged_rows_and_a_save_at_start_keep_the_running_corpus(
     saved: Path, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     roots = [str(corpus)]
-    before = cold(roots, tmp_path)
-    [victim] = [a.id for a in before.articles.values() if a.title == "Odd one"]
-    [(data,)] = _rows(saved, victim)
-    execute(saved, "UPDATE corpus_articles SET data = ? WHERE id = ?", _flip(bytes(data)), victim)
+    damage_row(saved, cold(roots, tmp_path), "Odd one")
     # Reading the damaged article happens while merging the change to its file; saving at
     # start-up (as after more than a thousand changed files) must not empty the corpus.
     monkeypatch.setattr(loader_module, "_SAVE_AFTER_FILES", 0)
@@ -623,13 +624,6 @@ def test_damaged_rows_and_a_save_at_start_keep_the_running_corpus(
     finally:
         loader.close()
     assert_warm_restart(roots, saved, expected)
-
-
-def _rows(db: Path, article_id: str) -> list[tuple[bytes]]:
-    with closing(sqlite3.connect(db)) as conn:
-        return conn.execute(
-            "SELECT data FROM corpus_articles WHERE id = ?", (article_id,)
-        ).fetchall()
 
 
 # -- 7. the same folder as a relative and an absolute path ------------------------------------
