@@ -392,6 +392,24 @@ def test_refresh_after_a_lazy_warm_start_leaves_the_old_snapshot_alone(
     assert_same(restarted, after)
 
 
+def test_a_change_after_a_rename_merges_with_the_renamed_files_records(
+    saved: Path, corpus: Path, tmp_path: Path
+) -> None:
+    roots = [str(corpus)]
+    loader = CorpusLoader(roots, saved)
+    try:
+        loader.load()
+        os.replace(corpus / "shared.md", corpus / "sub" / "moved.md")
+        loader.refresh([str(corpus / "shared.md"), str(corpus / "sub" / "moved.md")])
+        # main.md lists the shared story too: re-merging it needs the moved file's record.
+        same_size(corpus)
+        snapshot, _, stats = loader.refresh([str(corpus / "main.md")])
+    finally:
+        loader.close()
+    assert stats.parsed == 1
+    assert_same(snapshot, cold(roots, tmp_path))
+
+
 # -- 4. concurrent first reads ----------------------------------------------------------------
 
 
