@@ -33,7 +33,6 @@ from synthetic_docs import write_corpus  # noqa: E402
 from bot.corpus.loader import CorpusLoader  # noqa: E402
 from bot.engine.engine import Engine  # noqa: E402
 from bot.engine.index import index_path  # noqa: E402
-from bot.engine.saved_stories import KeptStories  # noqa: E402
 
 TARGETS = {1_000_000: (3.0, 1_200.0, 2.0)}  # ready s, steady RSS MB, a 1,000-file change s
 
@@ -52,12 +51,8 @@ def start(folder: Path, database: Path) -> tuple[CorpusLoader, Engine, dict[str,
     began = time.perf_counter()
     loader = CorpusLoader([folder], database)
     snapshot, changes, _ = loader.load()
-    engine = Engine(
-        snapshot,
-        stories="later",
-        index_path=index_path(database),
-        catch_up=(loader.started_from, changes),
-        kept_stories=KeptStories.of(database),
+    engine = Engine.beside(
+        database, snapshot, stories="later", catch_up=(loader.started_from, changes)
     )
     ready = time.perf_counter() - began
     engine.cluster()  # loads the kept grouping when there is one

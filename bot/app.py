@@ -45,8 +45,6 @@ from bot.digests.models import DigestError
 from bot.digests.service import DigestService
 from bot.digests.store import DigestStore
 from bot.engine.engine import Engine
-from bot.engine.index import index_path
-from bot.engine.saved_stories import KeptStories
 from bot.request_log import RequestLog
 from bot.store import tighten, write_private
 from bot.writer_lock import BOT, WriterLock
@@ -417,12 +415,11 @@ class CoverageBot(commands.Bot):
             snapshot = self._corpus.snapshot
             now = len(snapshot.articles) < STORIES_IN_BACKGROUND_FROM
             self._engine = await asyncio.to_thread(
-                Engine,
+                Engine.beside,
+                database,
                 snapshot,
                 stories=True if now else "later",
-                index_path=index_path(database) if database else None,
                 catch_up=catch_up,
-                kept_stories=KeptStories.of(database) if database else None,
             )
         self._answers = AnswerService(self._engine)
         if not self._engine.stories_ready:

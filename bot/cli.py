@@ -127,18 +127,11 @@ def load_engine(
     holds this corpus, and otherwise this command indexes in memory: it never writes.
     """
     from bot.engine.engine import Engine
-    from bot.engine.index import index_path
-    from bot.engine.saved_stories import KeptStories
 
     database = db or settings.corpus.database
     with loaded(paths, settings, db, quiet) as (snapshot, catch_up, writing):
-        engine = Engine(
-            snapshot,
-            stories="on-demand",
-            index_path=index_path(database),
-            catch_up=catch_up,
-            index_writable=writing,
-            kept_stories=KeptStories.of(database),
+        engine = Engine.beside(
+            database, snapshot, stories="on-demand", catch_up=catch_up, index_writable=writing
         )
         engine.release_index()  # merges done and tantivy's lock free before ours is
     return engine

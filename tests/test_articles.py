@@ -21,7 +21,6 @@ from bot.corpus.loader import CorpusLoader
 from bot.corpus.merge import MergeState
 from bot.corpus.model import Article, Outlet, Provenance
 from bot.engine.engine import Engine
-from bot.engine.index import index_path
 from tests.corpus_fixtures import write_article
 
 DAY = timedelta(days=1)
@@ -148,11 +147,8 @@ def test_a_restarted_engine_answers_after_reading_a_few_articles(tmp_path: Path)
     def start() -> tuple[Engine, CorpusLoader]:
         loader = CorpusLoader([corpus], database)
         snapshot, changes, _ = loader.load()
-        engine = Engine(
-            snapshot,
-            stories="on-demand",
-            index_path=index_path(database),
-            catch_up=(loader.started_from, changes),
+        engine = Engine.beside(
+            database, snapshot, stories="on-demand", catch_up=(loader.started_from, changes)
         )
         return engine, loader
 

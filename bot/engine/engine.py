@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import datetime
 from math import fsum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
 
@@ -30,7 +30,13 @@ from bot.engine.answerable import Candidate, default_model, evidence, why_not
 from bot.engine.budget import TEXT_BUDGET, Deadline, OverBudget, bounded, plain_excerpt
 from bot.engine.casing import CorpusCasing
 from bot.engine.excerpts import best_window, matched_field
-from bot.engine.index import IndexFilter, SearchIndex, index_terms, stored_generation
+from bot.engine.index import (
+    IndexFilter,
+    SearchIndex,
+    index_path,
+    index_terms,
+    stored_generation,
+)
 from bot.engine.matching import QueryMatcher
 from bot.engine.passages import best_passage, likely_paragraphs
 from bot.engine.query import QueryIntent, QueryReader
@@ -159,6 +165,23 @@ class Engine:
         self._casing = CorpusCasing(self._articles_with, self._lead_texts)
         self._titles_building = False  # the title table is being built in another thread
         self._build(snapshot)
+
+    @classmethod
+    def beside(
+        cls, database: str | Path | None, snapshot: CorpusSnapshot, **options: Any
+    ) -> Engine:
+        """An engine whose search index and stories are kept beside ``database``.
+
+        None (or an in-memory database): nothing kept, everything built in memory. The bot,
+        the command line and the benchmarks start their engines this one way.
+        """
+        kept = database is not None and str(database) != ":memory:"
+        return cls(
+            snapshot,
+            index_path=index_path(database) if kept else None,  # type: ignore[arg-type]
+            kept_stories=KeptStories.of(database) if kept else None,  # type: ignore[arg-type]
+            **options,
+        )
 
     def _build(self, snapshot: CorpusSnapshot) -> None:
         old = getattr(self, "index", None)
