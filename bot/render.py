@@ -19,7 +19,6 @@ from bot.corpus.invisible import strip_invisible
 from bot.corpus.loader import LoadStats
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from bot.corpus.model import Article, Problem
-from bot.corpus.report import outlet_counts
 from bot.corpus.urls import printable_url
 from bot.engine.results import (
     Answer,
@@ -458,9 +457,9 @@ def corpus_stats_card(
 
     ``stores``: how the stores kept beside the database stand ("Search index": "opened"…).
     """
-    first, last = snapshot.date_range()
+    census = snapshot.census()  # once: a corpus held as objects counts every article
+    first, last, outlets = census.first, census.last, census.outlet_counts()
     span = f"{first:%Y-%m-%d} – {last:%Y-%m-%d}" if first and last else "no dates"
-    outlets = outlet_counts(snapshot)
     top = "\n".join(f"{n} — {escape(name)}" for name, n in outlets.most_common(10))
     fields = [
         ("Articles", str(len(snapshot.articles))),

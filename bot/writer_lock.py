@@ -87,7 +87,8 @@ class WriterLock:
         for a cold parse): that is waited out, logged once. ``WriterBusy`` names a holder that
         is another bot when the wait is over.
         """
-        deadline = time.monotonic() + (START_WAIT if wait is None else wait)
+        patience = START_WAIT if wait is None else wait
+        deadline = time.monotonic() + patience
         said = False
         while not self.try_acquire():
             holder = self.holder()
@@ -95,10 +96,10 @@ class WriterLock:
                 if not said:
                     log.info("waiting for %s to finish writing %s", holder, self.database)
                     said = True
-                deadline = time.monotonic() + (START_WAIT if wait is None else wait)
+                deadline = time.monotonic() + patience
             elif time.monotonic() >= deadline:
                 raise WriterBusy(
-                    f"another Coverage Bot process ({self.holder()}) is writing "
+                    f"another Coverage Bot process ({holder}) is writing "
                     f"{self.database}; only one process may write it. Stop that one first, "
                     "or give this one its own [corpus] database."
                 )

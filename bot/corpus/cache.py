@@ -32,7 +32,13 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from bot.corpus.articles import ArticleRows, ArticleTable, encode_row, encode_titles
+from bot.corpus.articles import (
+    ArticleRows,
+    ArticleTable,
+    damaged,
+    encode_row,
+    encode_titles,
+)
 from bot.corpus.census import Census
 from bot.corpus.formats import FileResult
 from bot.corpus.merge import Deferred, DeferredFiles, FileInfo, MergeState
@@ -40,8 +46,6 @@ from bot.corpus.model import Article, Outlet, Problem
 from bot.corpus.rows import (
     article_from_row,
     article_row,
-    from_micros,
-    micros,
     problem_row,
     sealed,
     unsealed,
@@ -188,7 +192,7 @@ def _decode_state(parts: list[bytes], sums: list[int], rows: RowsOf) -> SavedSta
         raise ValueError("corpus state: stamp columns differ in length")
     if sums != list(crcs):
         raise ValueError("corpus state: checksum mismatch")
-    saved = rows(Census.from_row(census, from_micros))
+    saved = rows(Census.from_row(census))
     if saved.count() != count:
         raise ValueError("corpus state: articles missing")
     state = MergeState(
@@ -374,7 +378,7 @@ class ParseCache:
                 state.duplicates_merged,
                 tuple(crcs),
                 stamp_total,
-                census.to_row(micros),
+                census.to_row(),
             )
             conn.execute(insert, (roots, 0, version, sealed(marshal.dumps(header))))
         if self._database == ":memory:":  # no other connection sees these rows: keep the objects
@@ -392,7 +396,7 @@ def _write_articles(
     start merges every article again.
     """
     incremental = isinstance(articles, ArticleTable) and articles.rows.roots == roots
-    if incremental and articles.rows.damaged:  # type: ignore[union-attr]
+    if incremental and damaged(articles):
         # The rows stay (the running corpus reads them); without a state around them the
         # next start merges every article again and replaces them.
         log.warning("saved articles damaged: %s will be merged again", roots)

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from bot.corpus.model import Article
+from bot.corpus.rows import from_micros, micros
 
 UNKNOWN = "(unknown)"  # how reports list an outlet with neither name nor domain
 
@@ -82,8 +83,8 @@ class Census(NamedTuple):
         """Articles per outlet as reports list them: by name, else domain, else "(unknown)"."""
         return self.outlets + self.unnamed
 
-    def to_row(self, micros: Callable[[datetime | None], int | None]) -> tuple[Any, ...]:
-        """Plain data for the saved state; ``micros`` turns a time into its stored number."""
+    def to_row(self) -> tuple[Any, ...]:
+        """Plain data for the saved state (times as ``rows.micros`` stores them)."""
         return (
             dict(self.outlets),
             dict(self.topics),
@@ -93,11 +94,15 @@ class Census(NamedTuple):
         )
 
     @classmethod
-    def from_row(
-        cls, row: tuple[Any, ...], when: Callable[[int | None], datetime | None]
-    ) -> Census:
-        """The inverse of ``to_row``; ``when`` turns a stored number back into a time."""
+    def from_row(cls, row: tuple[Any, ...]) -> Census:
+        """The inverse of ``to_row``."""
         outlets, topics, first, last, unnamed = row
         if not all(isinstance(counts, dict) for counts in (outlets, topics, unnamed)):
             raise ValueError("census: counts are not tables")
-        return cls(Counter(outlets), Counter(topics), when(first), when(last), Counter(unnamed))
+        return cls(
+            Counter(outlets),
+            Counter(topics),
+            from_micros(first),
+            from_micros(last),
+            Counter(unnamed),
+        )

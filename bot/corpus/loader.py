@@ -25,13 +25,13 @@ import json
 import os
 import stat
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
 
 from bot import store
-from bot.corpus.articles import ArticleTable
+from bot.corpus.articles import damaged
 from bot.corpus.cache import ParseCache, SavedState, Stamp, paused_gc
 from bot.corpus.formats import DEFAULT_MAX_BYTES, FileResult, parse_file
 from bot.corpus.generation import Generation
@@ -64,11 +64,6 @@ class LoadStats:
     parsed: int
     cached: int
     removed: int
-
-
-def _damaged(articles: Mapping[str, object]) -> bool:
-    """Whether saved articles were found damaged: the state is then dropped (``save_state``)."""
-    return isinstance(articles, ArticleTable) and bool(articles.rows.damaged)
 
 
 class CorpusLoader:
@@ -114,7 +109,7 @@ class CorpusLoader:
         """Save the merged state if it moved on since the last save, and release the database."""
         with self._lock:
             merger = self._merger
-            if merger is not None and (self._dirty or _damaged(merger.snapshot().articles)):
+            if merger is not None and (self._dirty or damaged(merger.articles)):
                 self._save(merger)
             self._conn.close()
 

@@ -234,6 +234,11 @@ class Merger:
         if isinstance(self._counts, Deferred):
             self._counts = self._counts.get()
 
+    @property
+    def articles(self) -> Mapping[str, Article]:
+        """The merged articles now (what the next snapshot will hold)."""
+        return self._articles
+
     def state(self) -> MergeState:
         """The merger's knowledge, for persisting (shares the live dicts: copy before mutating)."""
         self._resolve()

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from bot.corpus.merge import CorpusSnapshot
 from bot.corpus.model import Problem
 
 
-def outlet_counts(snapshot: CorpusSnapshot) -> Counter[str]:
-    """Articles per outlet name (else domain), most first: saved articles keep the counts."""
-    return snapshot.census().outlet_counts()
-
-
 def report_json(snapshot: CorpusSnapshot) -> dict[str, Any]:
     """The machine-readable report, in the shape the README documents."""
-    first, last = snapshot.date_range()
+    census = snapshot.census()
+    first, last = census.first, census.last
     return {
         "files": len(snapshot.files),
         "articles": len(snapshot.articles),
         "related_merged": snapshot.related_merged,
         "duplicates_merged": snapshot.duplicates_merged,
-        "outlets": dict(outlet_counts(snapshot).most_common()),
+        "outlets": dict(census.outlet_counts().most_common()),
         "first_published": first.isoformat() if first else None,
         "last_published": last.isoformat() if last else None,
         "errors": [_problem(p) for p in snapshot.errors],
@@ -36,8 +31,8 @@ def _problem(p: Problem) -> dict[str, Any]:
 
 def report_text(snapshot: CorpusSnapshot, top: int = 10) -> str:
     """The human-readable report: totals, top outlets, date range, then every problem."""
-    first, last = snapshot.date_range()
-    counts = outlet_counts(snapshot)
+    census = snapshot.census()
+    first, last, counts = census.first, census.last, census.outlet_counts()
     lines = [
         f"files read:         {len(snapshot.files)}",
         f"articles:           {len(snapshot.articles)}",

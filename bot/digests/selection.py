@@ -87,7 +87,7 @@ class NewCoverage:
             article = held.get(article_id)
             if article is not None:
                 newness[article_id] = max(seen, article.published or _NEVER)
-        published = [a.id for a in engine.published_after(oldest) if a.id not in newness]
+        published = [i for i in engine.ids_published_since(oldest) if i not in newness]
         for article in articles_of(articles, published).values():
             when = article.published
             if when is not None and when > oldest:  # as this snapshot has it

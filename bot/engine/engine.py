@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
 
-from bot.corpus.articles import articles_of, titles_of
+from bot.corpus.articles import articles_of, title_keys, titles_of
 from bot.corpus.census import Census
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from bot.corpus.model import Article
@@ -175,11 +175,10 @@ class Engine:
         None (or an in-memory database): nothing kept, everything built in memory. The bot,
         the command line and the benchmarks start their engines this one way.
         """
-        kept = database is not None and str(database) != ":memory:"
         return cls(
             snapshot,
-            index_path=index_path(database) if kept else None,  # type: ignore[arg-type]
-            kept_stories=KeptStories.of(database) if kept else None,  # type: ignore[arg-type]
+            index_path=index_path(database) if database is not None else None,
+            kept_stories=KeptStories.of(database) if database is not None else None,
             **options,
         )
 
@@ -359,8 +358,9 @@ class Engine:
             self.index.unmark()
             self.index.write(upserts, changes.removed)
             self.index.mark(snapshot.generation)
-            before = self._snapshot.articles
-            olds = [before[i] for i in changes.changed | changes.removed if i in before]
+            olds = list(
+                articles_of(self._snapshot.articles, changes.changed | changes.removed).values()
+            )
             for old in olds:
                 self.vocabulary.remove(index_terms(_all_text(old)))
             for article in upserts:
@@ -406,8 +406,6 @@ class Engine:
     def _set_names(self, census: Census, titles: list[tuple[str, str]] | None) -> None:
         self._census = census
         outlets, topics = census.outlets, census.topics
-        self._outlets = outlets
-        self._topics = topics
         self.outlet_names = [name for name, _ in outlets.most_common()]
         self.topic_names = [name for name, _ in topics.most_common()]
         # Every word start of every outlet and topic name, so "verge" finds "The Verge".
@@ -480,11 +478,11 @@ class Engine:
 
     def resolve_outlet(self, name: str) -> str | None:
         """The known outlet a user meant ("verge" -> "The Verge"), if any is close."""
-        return _closest(name, self._outlets)
+        return _closest(name, self._census.outlets)
 
     def resolve_topic(self, name: str) -> str | None:
         """The known topic a user meant, if any is close."""
-        return _closest(name, self._topics)
+        return _closest(name, self._census.topics)
 
     def _articles_with(self, word: str, limit: int) -> list[str]:
         # Only a word the index itself would make: a query word may hold an apostrophe, which
@@ -967,15 +965,15 @@ class Engine:
         """Newest dated articles, optionally of one topic."""
         flt = IndexFilter(topic=(self.resolve_topic(topic) or topic).casefold() if topic else None)
         ids = self.index.filtered_all(limit, flt)
-        articles = self._snapshot.articles
-        return [articles[i] for i in ids if i in articles]
+        held = articles_of(self._snapshot.articles, ids)
+        return [held[i] for i in ids if i in held]
 
     def titles_in_background(self) -> Callable[[], None]:
         """Hand the autocomplete title table's build to the caller, to run in its own thread.
 
-        The table is every title, sorted: a pass over every article, which saved articles make
-        a read of every row (seconds at a million), and the answers' thread must not wait for
-        it. Completions offer the index's titles meanwhile. Returns the build.
+        The table is every title, sorted: a pass over every row's titles (saved articles are
+        not decoded for it, but it is still seconds at a million), and the answers' thread
+        must not wait for it. Completions offer the index's titles meanwhile. Returns the build.
         """
         self._titles_building = True
         return self._build_titles
@@ -986,23 +984,21 @@ class Engine:
                 if self._titles is not None:
                     return
                 snapshot = self._snapshot
-                table = sorted(_title_key(a) for a in snapshot.articles.values())
+                table = _title_table(snapshot.articles)
                 with self._lock:  # a change applied meanwhile: built again from the new one
                     if self._snapshot is snapshot and self._titles is None:
                         self._titles = table
         finally:  # given up, or dropped by a rebuild later: a completion builds it then
             self._titles_building = False
 
-    def published_after(self, when: datetime) -> list[Article]:
-        """Articles published after ``when``, newest first: found by the index, not a pass.
+    def ids_published_since(self, when: datetime) -> list[str]:
+        """Ids of the articles the index dates at or after ``when``'s second, newest first.
 
-        Saved articles are read from the database as asked for (``bot.corpus.articles``), and
-        a pass over all of them for a digest run's few new ones cost seconds at a million.
+        A superset (the index keeps whole seconds): callers compare the exact times, on the
+        snapshot they read. Found by the index, not a pass: saved articles are read from the
+        database as asked for, and a digest run's few new ones cost seconds at a million so.
         """
-        ids = self.index.filtered_all(max(self.index.size, 1), IndexFilter(since=when))
-        held = articles_of(self._snapshot.articles, ids)
-        found = (held.get(article_id) for article_id in ids)
-        return [a for a in found if a is not None and a.published and a.published > when]
+        return self.index.filtered_all(max(self.index.size, 1), IndexFilter(since=when))
 
     def date_range(self) -> tuple[datetime | None, datetime | None]:
         """First and last publication times in the corpus."""
@@ -1020,8 +1016,7 @@ class Engine:
             # The first completion: the table goes with the snapshot it is of.
             with self._lock:
                 if self._titles is None:
-                    keys = (_title_key(a) for a in self._snapshot.articles.values())
-                    self._titles = sorted(keys)
+                    self._titles = _title_table(self._snapshot.articles)
                 articles, titles = self._snapshot.articles, self._titles
         if not text:
             for article in self.latest(limit=limit):
@@ -1129,6 +1124,11 @@ def _plausible_typo(word: str, fixed: str) -> bool:
 def _title_key(article: Article) -> tuple[str, str]:
     """An article's place in the sorted title table that autocomplete bisects."""
     return article.title.casefold(), article.id
+
+
+def _title_table(articles: Mapping[str, Article]) -> list[tuple[str, str]]:
+    """The sorted title table of ``articles`` (saved ones' titles read, not decoded)."""
+    return sorted((title.casefold(), article_id) for article_id, title in title_keys(articles))
 
 
 def _has_word_starting(titles: tuple[str, ...], partial: str) -> bool:

@@ -30,6 +30,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.corpus.articles import articles_of
 from bot.corpus.model import Article
 from bot.engine.results import Story
 from bot.engine.stories import StoryIndex, story_from
@@ -143,11 +144,11 @@ class SavedStories:
 
         Members ``changed`` since the groups were kept are left out: their story is not known.
         """
-        if article_id not in articles:
-            raise KeyError(article_id)
         members = self._group.get(article_id, [article_id])
-        kept = [m for m in members if m == article_id or (m in articles and m not in changed)]
-        return story_from([articles[m] for m in kept])
+        held = articles_of(articles, [article_id, *(m for m in members if m not in changed)])
+        if article_id not in held:
+            raise KeyError(article_id)
+        return story_from([held[m] for m in members if m in held])
 
 
 def records_of(data: bytes | memoryview) -> Iterator[memoryview]:
