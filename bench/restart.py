@@ -7,7 +7,7 @@ one cold `coverage-bot ask` (parsing every file and building the index kept on d
 times warm runs, each a fresh process, as a script calling the command pays it. The raw
 baseline, in the same run: a fresh Python process that opens the same tantivy index on disk and
 runs one query, the least any answer from it can cost. Targets (issue 14): ≤ 0.5 s at 100,000
-articles, ≤ 1.5 s at a million.
+documents (176,262 articles), ≤ 1.5 s at a million documents.
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ import logging
 import os
 import sqlite3
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 log = logging.getLogger(__name__)
 
@@ -231,9 +232,15 @@ def tighten(path: Path) -> None:
 
 
 def write_private(
-    path: Path, content: str | bytes | Iterable[bytes | memoryview], *, durable: bool = False
+    path: Path,
+    content: str | bytes | Iterable[bytes | memoryview] | Callable[[BinaryIO], None],
+    *,
+    durable: bool = False,
 ) -> None:
     """Replace ``path`` with ``content`` in one step, readable by the owner only.
+
+    ``content`` may be a function that writes to the open file (``np.save``): a large file is
+    then never held in memory whole.
 
     A failed write leaves the old file whole and no ``.tmp`` (one left by a killed process is
     replaced by the next write). ``durable``: on disk before this returns, so a power cut can't
@@ -245,12 +252,14 @@ def write_private(
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     if isinstance(content, str):
         content = content.encode("utf-8")
-    parts = [content] if isinstance(content, bytes) else content
     try:
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fd, FILE_MODE)  # a .tmp left by a crash keeps its old mode (O_CREAT)
-            for part in parts:  # one write a part: a large file never sits in memory twice
-                fh.write(part)
+            if callable(content):
+                content(fh)
+            else:
+                for part in [content] if isinstance(content, bytes) else content:
+                    fh.write(part)  # one write a part: a large file never sits in memory twice
             if durable:
                 fh.flush()
                 os.fsync(fd)

@@ -154,7 +154,8 @@ KILLED_MID_UPDATE = textwrap.dedent(
                     catch_up=(loader.started_from, changes))
     commit = SearchIndex.write
 
-    def write_then_die(self, upserts, removals=()):
+    def write_then_die(self, upserts, removals=(), generation=None):
+        self.unmark()  # as the write it replaces does first
         if {after_commit!r}:
             commit(self, upserts, removals)  # committed, not yet recorded
         else:

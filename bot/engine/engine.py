@@ -142,7 +142,6 @@ class Engine:
         # The (generation, changes) the kept stories hold: a stop with nothing new writes none.
         self._kept_current: tuple[str, int] | None = None
         self._saved: SavedStories | None = None
-        self._saved_touched: set[str] = set()  # changed since the kept groups: not trusted
         self._index_path = index_path
         self._catch_up = catch_up
         self._index_writable = index_writable
@@ -192,16 +191,16 @@ class Engine:
             self.index.vocabulary(), self.index.size
         )
         self.stories = StoryIndex.build(snapshot.articles if self._with_stories else {})
-        self._saved, self._saved_touched = None, set()
+        self._saved = None
         kept = self._kept
         if kept is not None and not self._with_stories and (self._grouping or self._on_demand):
-            groups = load_groups(kept.groups, snapshot.generation)
-            base, changes = self._stories_catch_up or (None, ChangeSet())
+            groups, changed = load_groups(kept.groups, snapshot.generation), set()
+            base, changes = self._stories_catch_up or _NO_CATCH_UP
             if groups is None and base is not None:  # kept before the files changed
                 groups = load_groups(kept.groups, base)
-                self._saved_touched = set(changes.added | changes.changed | changes.removed)
+                changed = set(changes.added | changes.changed | changes.removed)
             if groups is not None:
-                self._saved = SavedStories(groups)
+                self._saved = SavedStories(groups, changed)
         self._snapshot = snapshot
         self._rebuild_names(snapshot)
 
@@ -240,13 +239,12 @@ class Engine:
             raise _NotOurs
         if not self._index_writable:  # the writer's index is of another corpus: not ours
             raise _NotOurs
-        base, changes = self._catch_up or (None, ChangeSet())
+        base, changes = self._catch_up or _NO_CATCH_UP
         if stored is not None and stored == base:
             index = SearchIndex(threads=threads, path=path)
             articles = snapshot.articles
-            index.unmark()
-            index.write([articles[i] for i in changes.added | changes.changed], changes.removed)
-            index.mark(wanted)
+            upserts = [articles[i] for i in changes.added | changes.changed]
+            index.write(upserts, changes.removed, generation=wanted)
             self.index_state = "caught up"
             return index
         if stored is not None:
@@ -254,8 +252,7 @@ class Engine:
         log.info("search index at %s: building it (%s)", path, why)
         SearchIndex.wipe(path)
         index = SearchIndex(threads=threads, path=path)
-        index.add_new(snapshot.articles.values())
-        index.mark(wanted)
+        index.add_new(snapshot.articles.values(), generation=wanted)
         self.index_state = "built"
         return index
 
@@ -303,7 +300,7 @@ class Engine:
             if found is not None:
                 self._kept_current = (snapshot.generation, self._changes)
                 return found
-            base, changes = catch_up or (None, ChangeSet())
+            base, changes = catch_up or _NO_CATCH_UP
             if base is not None and changes:
                 found = load_state(kept.state, base, snapshot.articles)
                 if found is not None:  # caught up: what is kept is of the old files still
@@ -355,9 +352,7 @@ class Engine:
         with self._lock:
             self._changes += 1  # before anything changes: a save racing this one is dropped
             upserts = [snapshot.articles[i] for i in (changes.added | changes.changed)]
-            self.index.unmark()
-            self.index.write(upserts, changes.removed)
-            self.index.mark(snapshot.generation)
+            self.index.write(upserts, changes.removed, generation=snapshot.generation)
             olds = list(
                 articles_of(self._snapshot.articles, changes.changed | changes.removed).values()
             )
@@ -373,7 +368,7 @@ class Engine:
             elif self._unstoried is not None:
                 self._unstoried |= touched
             if self._saved is not None:
-                self._saved_touched |= touched
+                self._saved.forget(touched)
             self._update_names(olds, upserts, snapshot)
             self._snapshot = snapshot
 
@@ -852,7 +847,7 @@ class Engine:
                             {i for i in touched if i not in new and i in old},
                         )
                     self.stories, self._with_stories = stories, True
-                    self._saved, self._saved_touched = None, set()
+                    self._saved = None
                     # Under the lock: a rebuild must not see a grouping that is already over.
                     self._grouping = self._clustering = False
                 break
@@ -881,10 +876,9 @@ class Engine:
         try:
             return self.stories.story_of(article.id)
         except KeyError:
-            touched = self._saved_touched
-            if saved is not None and article.id not in touched:
-                with contextlib.suppress(KeyError):  # an article added since: not in them
-                    return saved.story_of(article.id, self._snapshot.articles, touched)
+            if saved is not None:
+                with contextlib.suppress(KeyError):  # changed or added since: not in them
+                    return saved.story_of(article.id, self._snapshot.articles)
             if self._grouping:  # other outlets may well have covered it: claim nothing
                 return Story(article.id, (article,), None, grouped=False)
             first = article if article.published is not None else None
@@ -1067,6 +1061,9 @@ class Engine:
                 ids = self.index.prefix([*complete, fixed], "", limit)
         _put_titles(out, articles, ids)
         return list(out.values())[:limit]
+
+
+_NO_CATCH_UP: tuple[str | None, ChangeSet] = (None, ChangeSet())  # nothing to catch up from
 
 
 class _NotOurs(Exception):

@@ -129,21 +129,25 @@ def load_groups(path: Path, generation: str) -> list[list[str]] | None:
 
 
 class SavedStories:
-    """Stories from kept groups (articles changed since are the engine's to leave out)."""
+    """Stories from kept groups, leaving out the articles changed since they were kept."""
 
-    def __init__(self, groups: list[list[str]]) -> None:
+    def __init__(self, groups: list[list[str]], changed: AbstractSet[str] = frozenset()) -> None:
         self._group: dict[str, list[str]] = {i: g for g in groups for i in g}
+        self._changed = set(changed)  # their story is not known: not trusted
 
-    def story_of(
-        self,
-        article_id: str,
-        articles: Mapping[str, Article],
-        changed: AbstractSet[str] = frozenset(),
-    ) -> Story:
-        """The story ``article_id`` was in, of the ``articles`` now; ``KeyError`` if gone.
+    def forget(self, changed: AbstractSet[str]) -> None:
+        """Leave ``changed`` out from now on (a corpus change touched them)."""
+        self._changed |= changed
 
-        Members ``changed`` since the groups were kept are left out: their story is not known.
+    def story_of(self, article_id: str, articles: Mapping[str, Article]) -> Story:
+        """The story ``article_id`` was in, of the ``articles`` now.
+
+        ``KeyError`` when it is gone, or changed since the groups were kept; its other
+        members changed since are left out.
         """
+        changed = self._changed
+        if article_id in changed:
+            raise KeyError(article_id)
         members = self._group.get(article_id, [article_id])
         held = articles_of(articles, [article_id, *(m for m in members if m not in changed)])
         if article_id not in held:

@@ -50,9 +50,10 @@ import math
 import threading
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz
@@ -878,28 +879,16 @@ class StoryIndex:
             return [list(members) for members in self._story_members.values()]
 
 
+_DOC_FIELDS = tuple(f.name for f in fields(_Doc))
+# A ``_Doc`` as ``from_state`` reads it back: every field, in order.
+_doc_row: Callable[[_Doc], tuple[Any, ...]] = attrgetter(*_DOC_FIELDS)
+
+
 def _doc_of(row: Sequence[Any]) -> _Doc:
     """A ``_Doc`` from its ``_doc_row``."""
-    if len(row) != 11:
+    if len(row) != len(_DOC_FIELDS):
         raise ValueError("a doc of another layout")
     return _Doc(*row)
-
-
-def _doc_row(d: _Doc) -> tuple[Any, ...]:
-    """A ``_Doc`` as ``from_state`` reads it back: every field, in order."""
-    return (
-        d.id,
-        d.source,
-        d.ts,
-        d.dated,
-        d.terms,
-        d.norm,
-        d.epoch,
-        d.title_key,
-        d.outlet,
-        d.related,
-        d.keys,
-    )
 
 
 def story_from(members: list[Article]) -> Story:

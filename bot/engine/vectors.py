@@ -31,14 +31,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import io
 import json
 import os
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, BinaryIO, Literal
+from typing import TYPE_CHECKING, Literal
 
 from bot.store import write_private
 
@@ -100,16 +99,6 @@ def _limit_blas_threads() -> None:
     """
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, "1")
-
-
-def _save_npy(path: Path, save: Callable[[BinaryIO], None]) -> None:
-    """``save(file)`` (``np.save``/``np.savez``) to ``path`` through ``store.write_private``.
-
-    Atomic and 0600, as every file in the bot's data folder.
-    """
-    buffer = io.BytesIO()
-    save(buffer)
-    write_private(path, [buffer.getbuffer()])
 
 
 class Embedder:
@@ -205,7 +194,7 @@ class Embedder:
         except (OSError, ValueError):
             pass  # missing, truncated or foreign: build it again
         table = minilm.distil_static_table(minilm.MiniLM(folder), self.dims, self._table_tokens)
-        _save_npy(self.table_path, lambda handle: np.save(handle, table))
+        write_private(self.table_path, lambda handle: np.save(handle, table))
         self.table_built = True
         return table
 
@@ -389,7 +378,7 @@ class VectorStore:
                 ),
                 "matrix": self._matrix[:count],
             }
-            _save_npy(Path(path), lambda handle: np.savez(handle, **arrays))
+            write_private(Path(path), lambda handle: np.savez(handle, **arrays))
 
     @classmethod
     def load(cls, path: Path, dims: int, space: str = "") -> VectorStore:
