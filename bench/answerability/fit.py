@@ -90,10 +90,12 @@ def balanced(
     return right / max(n_ans, 1), refused / max(n_un, 1)
 
 
-def standardise(rows: Sequence[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+def standardise(
+    rows: Sequence[dict[str, float]], features: Sequence[str] = FEATURES
+) -> tuple[dict[str, float], dict[str, float]]:
     """Each feature's mean and spread, so one L2 weight suits every feature."""
     means, scales = {}, {}
-    for name in FEATURES:
+    for name in features:
         values = [r.get(name, 0.0) for r in rows]
         mean = sum(values) / len(values)
         spread = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
@@ -101,20 +103,23 @@ def standardise(rows: Sequence[dict[str, float]]) -> tuple[dict[str, float], dic
     return means, scales
 
 
-def fit(per_question: Sequence[Rows], answerable: Sequence[bool]) -> AnswerabilityModel:
-    """Logistic regression over every candidate (the threshold is ``THRESHOLD``)."""
+def fit(per_question: Sequence[Rows], features: Sequence[str] = FEATURES) -> AnswerabilityModel:
+    """Logistic regression over every candidate (the threshold is ``THRESHOLD``).
+
+    ``features``: the shipped ones, or a candidate set (``features.py`` tries others).
+    """
     data = [row for rows in per_question for row in rows]
-    means, scales = standardise([f for f, _ in data])
-    mu = np.array([means[n] for n in FEATURES])
-    sd = np.array([scales[n] for n in FEATURES])
-    x = (np.array([[f.get(n, 0.0) for n in FEATURES] for f, _ in data]) - mu) / sd
+    means, scales = standardise([f for f, _ in data], features)
+    mu = np.array([means[n] for n in features])
+    sd = np.array([scales[n] for n in features])
+    x = (np.array([[f.get(n, 0.0) for n in features] for f, _ in data]) - mu) / sd
     y = np.array([label for _, label in data], dtype=float)
-    w, b, n = np.zeros(len(FEATURES)), 0.0, len(y)
+    w, b, n = np.zeros(len(features)), 0.0, len(y)
     for _ in range(STEPS):
         err = 1 / (1 + np.exp(-np.clip(x @ w + b, -30, 30))) - y
         w -= RATE * (x.T @ err / n + L2 * w)
         b -= RATE * float(err.mean())
-    weights = {name: float(v) for name, v in zip(FEATURES, w, strict=True)}
+    weights = {name: float(v) for name, v in zip(features, w, strict=True)}
     return AnswerabilityModel(weights, float(b), THRESHOLD, means, scales)
 
 
@@ -134,13 +139,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for k in range(FOLDS):
         train = [i for i, q in enumerate(dev) if fold_of[q.story] != k]
         held = [i for i, q in enumerate(dev) if fold_of[q.story] == k]
-        model = fit([per_question[i] for i in train], [answerable[i] for i in train])
+        model = fit([per_question[i] for i in train])
         right, refused = balanced(
             model, [per_question[i] for i in held], [answerable[i] for i in held], model.threshold
         )
         held_right += right / FOLDS
         held_refused += refused / FOLDS
-    model = fit(per_question, answerable)
+    model = fit(per_question)
     right, refused = balanced(model, per_question, answerable, model.threshold)
     record = {
         "fitted_on": f"{len(dev)} dev questions of {', '.join(p.name for p in QUESTION_FILES)}",

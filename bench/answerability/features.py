@@ -1,0 +1,208 @@
+"""Try a feature for the answerability model before building it: cross-validated, then tested.
+
+    .venv/bin/python bench/answerability/features.py [--semantic]
+
+The shipped model's features (``bot/engine/answerable.py``) plus candidate ones, each set fitted
+the way ``fit.py`` fits the shipped model (same candidates, labels and regression):
+
+- ``command_*``: which command asked (one-hot). A ``/summary`` or ``/source`` names an article
+  the asker saw; an ``/ask`` may carry a false premise.
+- ``sentence_share``: the IDF-weighted share of the subject words that one sentence of the
+  article holds, the best sentence's. An answer states the asked fact in one place; a near-miss
+  holds the words scattered.
+- ``cosine``, ``cosine_rank`` (``--semantic``, the full all-MiniLM-L6-v2 forward: ~20 s here):
+  the question's cosine with the candidate's title and excerpt, and 1 / (1 + the candidate's
+  rank by that cosine over the whole corpus).
+
+Printed per feature set: 5-fold story-grouped cross-validation on the dev side, and the dev fit
+scored on the test side. "at 0.5" is the shipped threshold (answerable questions answered
+right / unanswerable ones refused, minimal pairs with both members right). The sweep reads the
+threshold-free trade-off: the best worse-of-the-two rate, and the share answered right at the
+threshold where ≥ 75 % and ≥ 85 % of the unanswerable questions are refused. The record of
+what was tried is ``docs/answerability.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from fit import FOLDS, QUESTION_FILES, ROOT, THRESHOLD, Rows, fit
+from quality import Question, load_corpus, load_questions
+
+from bot.corpus.model import Article
+from bot.engine.answerable import FEATURES, AnswerabilityModel, _pieces
+from bot.engine.engine import RERANK, Engine
+from bot.engine.index import index_terms
+from bot.engine.text import sentences, stem
+
+COMMANDS = ("search", "ask", "summary", "source", "related", "coverage")
+Extra = Callable[[Question, Article], dict[str, float]]
+
+
+def by_command(question: Question, _: Article) -> dict[str, float]:
+    """One-hot of the command the question was asked with."""
+    return {f"command_{c}": float(question.command == c) for c in COMMANDS}
+
+
+def sentence_share(engine: Engine) -> Extra:
+    """The best single sentence's IDF-weighted share of the question's subject words."""
+    kept: dict[str, list[frozenset[str]]] = {}
+
+    def extra(question: Question, article: Article) -> dict[str, float]:
+        words = {
+            stem(t) for t in index_terms(" ".join(engine.read(question.question).subject_words))
+        }
+        weights = {w: engine.vocabulary.idf(w) for w in words}
+        total = sum(weights.values()) or 1.0
+        if article.id not in kept:
+            kept[article.id] = [
+                frozenset(stem(t) for t in index_terms(s))
+                for p in _pieces(article)
+                for s in sentences(p)
+            ]
+        best = max(
+            (sum(w for t, w in weights.items() if t in s) for s in kept[article.id]), default=0.0
+        )
+        return {"sentence_share": best / total}
+
+    return extra
+
+
+def semantic(engine: Engine, questions: Sequence[Question]) -> Extra:
+    """Full-model cosine of question and candidate, and the candidate's rank by it."""
+    from bot.engine.vectors import Embedder
+
+    embedder = Embedder(Path(tempfile.gettempdir()), backend="full")  # the full model keeps nothing
+    articles = list(engine.snapshot.articles.values())
+    row = {a.id: n for n, a in enumerate(articles)}
+    docs = embedder.embed_documents([f"{a.title}. {a.excerpt}" for a in articles])
+    asked = embedder.embed_documents([q.question for q in questions])
+    rank_of: dict[str, dict[str, int]] = {}
+    for q, vector in zip(questions, asked, strict=True):
+        order = np.argsort(-(docs @ vector))
+        rank_of[q.question] = {articles[j].id: r for r, j in enumerate(order)}
+    cosine_of = {q.question: docs @ v for q, v in zip(questions, asked, strict=True)}
+
+    def extra(question: Question, article: Article) -> dict[str, float]:
+        n = row.get(article.id)
+        if n is None:
+            return {"cosine": 0.0, "cosine_rank": 0.0}
+        return {
+            "cosine": float(cosine_of[question.question][n]),
+            "cosine_rank": 1 / (1 + rank_of[question.question][article.id]),
+        }
+
+    return extra
+
+
+def candidates(
+    engine: Engine, questions: Sequence[Question], extras: Sequence[Extra]
+) -> list[Rows]:
+    """Per question, its leading candidates' features (shipped and extra) and right/wrong."""
+    out = []
+    for q in questions:
+        rows = []
+        for article, _, features in engine.explain(q.question, limit=RERANK):
+            features = dict(features)
+            for extra in extras:
+                features.update(extra(q, article))
+            rows.append((features, int(q.answerable and q.is_right(article))))
+        out.append(rows)
+    return out
+
+
+def best_chance(model: AnswerabilityModel, rows: Rows) -> tuple[float, int]:
+    """The likeliest candidate's probability and label ((0, 0) with no candidate)."""
+    return max(((model.probability(f), label) for f, label in rows), default=(0.0, 0))
+
+
+def report(label: str, questions: Sequence[Question], chances: dict[int, tuple[float, int]]) -> str:
+    """At the shipped threshold, and along the threshold sweep."""
+
+    def rates(threshold: float) -> tuple[float, float]:
+        right = [
+            c >= threshold and lab == 1
+            for i, (c, lab) in chances.items()
+            if questions[i].answerable
+        ]
+        refused = [c < threshold for i, (c, _) in chances.items() if not questions[i].answerable]
+        return sum(right) / max(len(right), 1), sum(refused) / max(len(refused), 1)
+
+    pairs: dict[str, list[bool]] = {}
+    for i, (c, lab) in chances.items():
+        q = questions[i]
+        if q.pair:
+            pairs.setdefault(q.pair, []).append(
+                (c >= THRESHOLD and lab == 1) if q.answerable else c < THRESHOLD
+            )
+    both = sum(1 for v in pairs.values() if len(v) > 1 and all(v))
+    whole = sum(1 for v in pairs.values() if len(v) > 1)
+    sweep = [rates(t) for t in np.linspace(0.05, 0.95, 91)]
+    worse = max(min(s) for s in sweep)
+    at75 = max((a for a, r in sweep if r >= 0.75), default=0.0)
+    at85 = max((a for a, r in sweep if r >= 0.85), default=0.0)
+    answered, refused = rates(THRESHOLD)
+    return (
+        f"{label:6} at 0.5 {answered:6.1%} / {refused:6.1%}, pairs {both:2}/{whole:2} | "
+        f"worse-of-two {worse:6.1%}  answered at 75% refused {at75:6.1%}, at 85% {at85:6.1%}"
+    )
+
+
+def evaluate(
+    name: str, questions: Sequence[Question], per_question: list[Rows], features: Sequence[str]
+) -> None:
+    """Story-grouped CV on the dev side, then the dev fit on the test side."""
+    dev = [i for i, q in enumerate(questions) if q.split == "dev"]
+    test = [i for i, q in enumerate(questions) if q.split == "test"]
+    groups = sorted({questions[i].story for i in dev})
+    fold_of = {g: n % FOLDS for n, g in enumerate(groups)}
+    held: dict[int, tuple[float, int]] = {}
+    for k in range(FOLDS):
+        model = fit([per_question[i] for i in dev if fold_of[questions[i].story] != k], features)
+        held.update(
+            (i, best_chance(model, per_question[i]))
+            for i in dev
+            if fold_of[questions[i].story] == k
+        )
+    model = fit([per_question[i] for i in dev], features)
+    tested = {i: best_chance(model, per_question[i]) for i in test}
+    print(name)
+    print("  " + report("CV", questions, held))
+    print("  " + report("test", questions, tested))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Every feature set, in one run over the same candidates."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--semantic", action="store_true", help="add the full-model cosine (slow)")
+    args = parser.parse_args(argv)
+    questions, folders = load_questions(*QUESTION_FILES)
+    engine = Engine(load_corpus([str(ROOT / c) for c in folders]))
+    extras: list[Extra] = [by_command, sentence_share(engine)]
+    if args.semantic:
+        extras.append(semantic(engine, questions))
+    per_question = candidates(engine, questions, extras)
+    command = tuple(f"command_{c}" for c in COMMANDS)
+    sets: list[tuple[str, tuple[str, ...]]] = [
+        ("shipped", FEATURES),
+        ("+ command", FEATURES + command),
+        ("+ sentence_share", (*FEATURES, "sentence_share")),
+    ]
+    if args.semantic:
+        sets += [
+            ("+ cosine", (*FEATURES, "cosine")),
+            ("+ cosine, cosine_rank", (*FEATURES, "cosine", "cosine_rank")),
+            ("+ command, cosine, cosine_rank", FEATURES + command + ("cosine", "cosine_rank")),
+        ]
+    for name, features in sets:
+        evaluate(name, questions, per_question, features)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
