@@ -148,3 +148,20 @@ def test_a_megabyte_excerpt_costs_its_own_answers_under_a_second(tmp_path: Path)
         start = time.perf_counter()
         run_command(engine, command, "How much did Clearview pay ICE?")
         assert time.perf_counter() - start < 1.0, command
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="the labelled questions' corpus is not here")
+def test_trying_a_feature_reports_each_set_cross_validated_and_tested() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "answerability" / "features.py")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    for name in ("shipped", "+ command", "+ sentence_share"):
+        at = lines.index(name)
+        assert lines[at + 1].lstrip().startswith("CV") and "pairs" in lines[at + 1]
+        assert lines[at + 2].lstrip().startswith("test") and "worse-of-two" in lines[at + 2]
