@@ -28,14 +28,15 @@ import argparse
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from functools import cache
 from pathlib import Path
 
 import numpy as np
-from fit import FOLDS, QUESTION_FILES, ROOT, THRESHOLD, Rows, fit
+from fit import FOLDS, QUESTION_FILES, ROOT, THRESHOLD, Rows, fit, likeliest, story_folds
 from quality import Question, load_corpus, load_questions
 
 from bot.corpus.model import Article
-from bot.engine.answerable import FEATURES, AnswerabilityModel, _pieces
+from bot.engine.answerable import FEATURES, _pieces
 from bot.engine.engine import RERANK, Engine
 from bot.engine.index import index_terms
 from bot.engine.text import sentences, stem
@@ -51,24 +52,30 @@ def by_command(question: Question, _: Article) -> dict[str, float]:
 
 def sentence_share(engine: Engine) -> Extra:
     """The best single sentence's IDF-weighted share of the question's subject words."""
-    kept: dict[str, list[frozenset[str]]] = {}
+    sentences_of: dict[str, list[frozenset[str]]] = {}
+
+    @cache
+    def subject(question: str) -> dict[str, float]:
+        """Subject stems, each weighted by its word's IDF (the vocabulary holds words)."""
+        weights: dict[str, float] = {}
+        for word in index_terms(" ".join(engine.read(question).subject_words)):
+            key = stem(word)
+            weights[key] = max(weights.get(key, 0.0), engine.vocabulary.idf(word))
+        return weights
 
     def extra(question: Question, article: Article) -> dict[str, float]:
-        words = {
-            stem(t) for t in index_terms(" ".join(engine.read(question.question).subject_words))
-        }
-        weights = {w: engine.vocabulary.idf(w) for w in words}
-        total = sum(weights.values()) or 1.0
-        if article.id not in kept:
-            kept[article.id] = [
+        weights = subject(question.question)
+        if article.id not in sentences_of:
+            sentences_of[article.id] = [
                 frozenset(stem(t) for t in index_terms(s))
                 for p in _pieces(article)
                 for s in sentences(p)
             ]
         best = max(
-            (sum(w for t, w in weights.items() if t in s) for s in kept[article.id]), default=0.0
+            (sum(w for t, w in weights.items() if t in s) for s in sentences_of[article.id]),
+            default=0.0,
         )
-        return {"sentence_share": best / total}
+        return {"sentence_share": best / (sum(weights.values()) or 1.0)}
 
     return extra
 
@@ -82,19 +89,16 @@ def semantic(engine: Engine, questions: Sequence[Question]) -> Extra:
     row = {a.id: n for n, a in enumerate(articles)}
     docs = embedder.embed_documents([f"{a.title}. {a.excerpt}" for a in articles])
     asked = embedder.embed_documents([q.question for q in questions])
-    rank_of: dict[str, dict[str, int]] = {}
-    for q, vector in zip(questions, asked, strict=True):
-        order = np.argsort(-(docs @ vector))
-        rank_of[q.question] = {articles[j].id: r for r, j in enumerate(order)}
-    cosine_of = {q.question: docs @ v for q, v in zip(questions, asked, strict=True)}
+    cosines = {q.question: docs @ v for q, v in zip(questions, asked, strict=True)}
 
     def extra(question: Question, article: Article) -> dict[str, float]:
         n = row.get(article.id)
         if n is None:
             return {"cosine": 0.0, "cosine_rank": 0.0}
+        every = cosines[question.question]
         return {
-            "cosine": float(cosine_of[question.question][n]),
-            "cosine_rank": 1 / (1 + rank_of[question.question][article.id]),
+            "cosine": float(every[n]),
+            "cosine_rank": 1 / (1 + int((every > every[n]).sum())),  # articles closer than it
         }
 
     return extra
@@ -114,11 +118,6 @@ def candidates(
             rows.append((features, int(q.answerable and q.is_right(article))))
         out.append(rows)
     return out
-
-
-def best_chance(model: AnswerabilityModel, rows: Rows) -> tuple[float, int]:
-    """The likeliest candidate's probability and label ((0, 0) with no candidate)."""
-    return max(((model.probability(f), label) for f, label in rows), default=(0.0, 0))
 
 
 def report(label: str, questions: Sequence[Question], chances: dict[int, tuple[float, int]]) -> str:
@@ -159,18 +158,15 @@ def evaluate(
     """Story-grouped CV on the dev side, then the dev fit on the test side."""
     dev = [i for i, q in enumerate(questions) if q.split == "dev"]
     test = [i for i, q in enumerate(questions) if q.split == "test"]
-    groups = sorted({questions[i].story for i in dev})
-    fold_of = {g: n % FOLDS for n, g in enumerate(groups)}
+    fold_of = story_folds([questions[i] for i in dev])
     held: dict[int, tuple[float, int]] = {}
     for k in range(FOLDS):
         model = fit([per_question[i] for i in dev if fold_of[questions[i].story] != k], features)
         held.update(
-            (i, best_chance(model, per_question[i]))
-            for i in dev
-            if fold_of[questions[i].story] == k
+            (i, likeliest(model, per_question[i])) for i in dev if fold_of[questions[i].story] == k
         )
     model = fit([per_question[i] for i in dev], features)
-    tested = {i: best_chance(model, per_question[i]) for i in test}
+    tested = {i: likeliest(model, per_question[i]) for i in test}
     print(name)
     print("  " + report("CV", questions, held))
     print("  " + report("test", questions, tested))

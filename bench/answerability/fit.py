@@ -60,15 +60,25 @@ def candidates_for(engine: Engine, questions: Sequence[Question]) -> list[Rows]:
     return out
 
 
-def decide(model: AnswerabilityModel, rows: Rows, threshold: float) -> int | None:
-    """The engine's decision: the label of the candidate it answers with, or None (refused).
+def likeliest(model: AnswerabilityModel, rows: Rows) -> tuple[float, int]:
+    """The probability and label of the candidate the engine answers with ((0, 0): none).
 
     The candidate is the likeliest by the model, as the engine reorders its leading ones.
     """
-    if not rows:
-        return None
-    chance, label = max(((model.probability(f), lab) for f, lab in rows), key=lambda x: x[0])
-    return label if chance >= threshold else None
+    return max(
+        ((model.probability(f), lab) for f, lab in rows), key=lambda x: x[0], default=(0.0, 0)
+    )
+
+
+def decide(model: AnswerabilityModel, rows: Rows, threshold: float) -> int | None:
+    """The engine's decision: the label of the candidate it answers with, or None (refused)."""
+    chance, label = likeliest(model, rows)
+    return label if rows and chance >= threshold else None
+
+
+def story_folds(questions: Sequence[Question]) -> dict[str, int]:
+    """Each story group's cross-validation fold: no story is on both sides of a fold."""
+    return {g: i % FOLDS for i, g in enumerate(sorted({q.story for q in questions}))}
 
 
 def balanced(
@@ -133,8 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine = Engine(load_corpus([str(ROOT / c) for c in folders]))
     per_question = candidates_for(engine, dev)
     answerable = [q.answerable for q in dev]
-    groups = sorted({q.story for q in dev})
-    fold_of = {g: i % FOLDS for i, g in enumerate(groups)}
+    fold_of = story_folds(dev)
     held_right = held_refused = 0.0
     for k in range(FOLDS):
         train = [i for i, q in enumerate(dev) if fold_of[q.story] != k]
