@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from collections.abc import Mapping
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -245,3 +246,16 @@ def test_an_in_memory_database_keeps_its_articles(tmp_path: Path) -> None:
     finally:
         loader.close()
     assert len(snapshot.articles) == len(list(snapshot.articles.values())) == 4
+
+
+def test_a_damaged_row_changed_since_reads_as_its_change_everywhere(
+    plain: dict[str, Article], tmp_path: Path
+) -> None:
+    database = tmp_path / "c.db"
+    table = saved(plain, database)
+    with closing(sqlite3.connect(database)) as conn, conn:
+        conn.execute("UPDATE corpus_articles SET data = x'00' WHERE id = 'a010'")
+    assert "a010" not in table  # read, found damaged
+    fixed = article(10, title="Story number 10, fixed")
+    expected = {**plain, "a010": fixed}
+    assert_reads_as(table.updated({"a010": fixed}, present={"a010"}), expected)

@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
+from bot.corpus import generation as generation_module
 from bot.corpus.loader import CorpusLoader
 from tests.corpus_fixtures import write_article
 
@@ -33,7 +36,7 @@ def test_the_same_files_are_one_generation_however_they_were_loaded(
 
 
 def test_any_change_is_another_generation_and_undoing_it_comes_back(
-    corpus: Path, tmp_path: Path
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     database = tmp_path / "c.db"
     loader = CorpusLoader([corpus], database)
@@ -50,5 +53,11 @@ def test_any_change_is_another_generation_and_undoing_it_comes_back(
     assert len({base, added, touched}) == 3
     assert removed == base
     # The state saved on close records the total: a restart starts from it, not a re-hash.
+    hashed: list[str] = []
+    term = generation_module.file_term
+    monkeypatch.setattr(
+        generation_module, "file_term", lambda path, stamp: hashed.append(path) or term(path, stamp)
+    )
     assert generation(corpus, database) == (base, base)
+    assert hashed == []
     assert generation(corpus, tmp_path / "d.db")[0] == base

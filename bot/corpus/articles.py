@@ -15,23 +15,21 @@ from __future__ import annotations
 
 import logging
 import marshal
-import sqlite3
 import threading
-from collections.abc import ItemsView, Iterable, Iterator, Mapping, ValuesView
+from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, ValuesView
 from collections.abc import Set as AbstractSet
-from typing import Any
+from typing import Any, TypeVar
 
 from bot import store
 from bot.corpus.census import Census
 from bot.corpus.model import Article, Outlet
-from bot.corpus.rows import article_from_row, article_row, sealed, unsealed
+from bot.corpus.rows import DAMAGE, article_from_row, article_row, in_batches, sealed, unsealed
 
 log = logging.getLogger(__name__)
+_V = TypeVar("_V")
 DECODED = 4096  # decoded articles kept: an answer's candidates, their stories, a digest's run
 _BATCH = 512  # rows a scan reads per query: the lock is free between batches
-_DAMAGE = (ValueError, TypeError, EOFError, IndexError)
 _MAP_BYTES = 1 << 36  # address space only: what is read of the file is what is mapped
-_IN_BATCH = 500  # ids per "IN (...)" query, under SQLite's default variable limit
 
 
 def encode_row(article: Article) -> bytes:
@@ -46,7 +44,7 @@ def encode_titles(article: Article) -> str:
 
 
 def decode_row(data: bytes) -> Article:
-    """The inverse of ``encode_row``; ``ValueError`` (or another ``_DAMAGE``) when damaged."""
+    """The inverse of ``encode_row``; raises one of ``rows.DAMAGE`` when damaged."""
     outlet, row = marshal.loads(unsealed(data, "saved article"))
     return article_from_row(row, [Outlet._make(outlet)])
 
@@ -76,23 +74,19 @@ class ArticleRows:
         self._decoded: dict[str, Article] = {}
 
     def _query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        # ``store.connect_read_only`` gives a migrated database, or an empty one in memory:
+        # the table is always there.
         with self._lock:
-            try:
-                return self._conn.execute(sql, (self.roots, *params)).fetchall()
-            except sqlite3.OperationalError as exc:
-                if "no such table" in str(exc):  # a reader of a database not yet migrated
-                    return []
-                raise
+            return self._conn.execute(sql, (self.roots, *params)).fetchall()
 
     def count(self) -> int:
         """How many rows are saved for these roots (from the key's index alone)."""
-        rows = self._query("SELECT count(*) FROM corpus_articles WHERE roots = ?")
-        return rows[0][0] if rows else 0
+        return self._query("SELECT count(*) FROM corpus_articles WHERE roots = ?")[0][0]
 
     def get(self, article_id: str) -> Article | None:
         """The saved article ``article_id``, or None when there is none (or it is damaged)."""
         found = self._decoded.get(article_id)
-        if found is not None:
+        if found is not None or article_id in self.damaged:  # a damaged row is not read again
             return found
         rows = self._query(
             "SELECT data FROM corpus_articles WHERE roots = ? AND id = ?", article_id
@@ -127,11 +121,9 @@ class ArticleRows:
 
     def _rows_of(self, column: str, ids: list[str]) -> Iterator[tuple[str, Any]]:
         """(id, ``column``) of the saved rows of ``ids``: one "IN (…)" query a batch."""
-        for start in range(0, len(ids), _IN_BATCH):
-            batch = ids[start : start + _IN_BATCH]
+        for batch, marks in in_batches(ids):
             yield from self._query(
-                f"SELECT id, {column} FROM corpus_articles"
-                f" WHERE roots = ? AND id IN ({','.join('?' * len(batch))})",
+                f"SELECT id, {column} FROM corpus_articles WHERE roots = ? AND id IN ({marks})",
                 *batch,
             )
 
@@ -187,7 +179,7 @@ class ArticleRows:
             article = decode_row(data)
             if article.id != article_id:
                 raise ValueError("row of another article")
-        except _DAMAGE as exc:
+        except DAMAGE as exc:
             if article_id not in self.damaged:
                 log.error(
                     "saved article %s in %s is damaged (%s); left out until the corpus is "
@@ -256,15 +248,8 @@ class ArticleTable(Mapping[str, Article]):
         return self.rows.get(article_id) is not None  # read, not only looked up: see below
 
     def __iter__(self) -> Iterator[str]:
-        over, fresh, damaged = self._over, self._fresh, self.rows.damaged
-        for article_id in self.rows.ids():
-            # A fresh id among the rows: saved since this table was made (it is the one a
-            # loader saved on closing); it comes last, as before the save.
-            if article_id in fresh or article_id in damaged:
-                continue
-            if over.get(article_id, article_id) is not None:
-                yield article_id
-        yield from fresh
+        saved = ((article_id, article_id) for article_id in self.rows.ids())
+        return (article_id for article_id, _ in self._overlaid(saved, lambda a: a.id))
 
     def __len__(self) -> int:
         return self._len
@@ -279,14 +264,30 @@ class ArticleTable(Mapping[str, Article]):
 
     def _pairs(self) -> Iterator[tuple[str, Article]]:
         """(id, article) in iteration order, each read once, none kept."""
-        over, fresh = self._over, self._fresh
-        for article_id, saved in self.rows.items():
-            if article_id in fresh:  # saved since this table was made: see ``__iter__``
+        return self._overlaid(self.rows.items(), lambda a: a)
+
+    def _overlaid(
+        self, saved: Iterable[tuple[str, _V | None]], pick: Callable[[Article], _V]
+    ) -> Iterator[tuple[str, _V]]:
+        """Saved (id, value) pairs with this table's changes laid over them, then the new ones.
+
+        The one walk behind ids, items and titles, so the three agree: a changed id shows its
+        change even where its saved row is damaged; an unchanged damaged row is left out.
+        """
+        over, fresh, damaged = self._over, self._fresh, self.rows.damaged
+        for article_id, value in saved:
+            # A fresh id among the rows: saved since this table was made (it is the one a
+            # loader saved on closing); it comes last, as before the save.
+            if article_id in fresh:
                 continue
-            article = over.get(article_id, saved)
-            if article is not None:  # removed since, or a damaged row
-                yield article_id, article
-        yield from self._fresh.items()
+            if article_id in over:
+                article = over[article_id]
+                if article is not None:  # else removed since
+                    yield article_id, pick(article)
+            elif value is not None and article_id not in damaged:
+                yield article_id, value
+        for article_id, article in fresh.items():
+            yield article_id, pick(article)
 
     def many(self, ids: Iterable[str]) -> dict[str, Article]:
         """The articles of ``ids`` the table holds, by id, read in one query where saved."""
@@ -319,18 +320,7 @@ class ArticleTable(Mapping[str, Article]):
 
     def title_keys(self) -> Iterator[tuple[str, str]]:
         """(id, title) of every article, in iteration order, saved rows not decoded."""
-        over, fresh = self._over, self._fresh
-        for article_id, title in self.rows.title_keys():
-            if article_id in fresh or article_id in self.rows.damaged:
-                continue
-            if article_id in over:
-                article = over[article_id]
-                if article is not None:
-                    yield article_id, article.title
-            else:
-                yield article_id, title
-        for article_id, article in fresh.items():
-            yield article_id, article.title
+        return self._overlaid(self.rows.title_keys(), lambda a: a.title)
 
     @property
     def changes(self) -> tuple[list[Article], list[str]]:
@@ -374,6 +364,9 @@ class ArticleTable(Mapping[str, Article]):
 
     def census(self) -> Census:
         """The saved census moved by the changes since (``Census.changed``)."""
+        if self._census is None and self.rows.damaged & self._over.keys():
+            # A changed article whose saved row is damaged can't be taken off the saved count.
+            self._census = Census.of(self.values())
         if self._census is None:
             olds = list(self.rows.many(self._over).values())
             news = [a for a in self._over.values() if a is not None]

@@ -23,7 +23,7 @@ import logging
 import marshal
 import sqlite3
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
@@ -44,8 +44,10 @@ from bot.corpus.formats import FileResult
 from bot.corpus.merge import Deferred, DeferredFiles, FileInfo, MergeState
 from bot.corpus.model import Article, Outlet, Problem
 from bot.corpus.rows import (
+    DAMAGE,
     article_from_row,
     article_row,
+    in_batches,
     problem_row,
     sealed,
     unsealed,
@@ -55,11 +57,8 @@ PARSER_VERSION = 5  # 5: extensionless files, links out and non-regular files ar
 STATE_LAYOUT = 7  # bump when the saved state changes shape (7: articles as rows of their own)
 log = logging.getLogger(__name__)
 Stamp = tuple[str, int, int]  # display path, size, mtime_ns
-_IN_BATCH = 500  # paths per "IN (...)" query, under SQLite's default variable limit
-FREEZE_AFTER = 10_000  # objects built at once (stories) before they leave the GC's sight
 _DISPLAY, _SIZE, _MTIME = itemgetter(0), itemgetter(1), itemgetter(2)
 _new = tuple.__new__
-RowsOf = Callable[[Census], ArticleRows]  # the saved articles, given their census
 
 
 def encode(result: FileResult) -> bytes:
@@ -165,12 +164,12 @@ class SavedState(NamedTuple):
         )
 
 
-def _decode_state(parts: list[bytes], sums: list[int], rows: RowsOf) -> SavedState:
+def _decode_state(parts: list[bytes], sums: list[int], database: str, roots: str) -> SavedState:
     """Check every part against the header's checksums and decode the header.
 
     ``parts`` are the rows' bytes in part order, ``sums`` the CRC-32 of each but the header;
-    ``rows`` gives the saved articles of the census the header holds. Files and counts are left
-    to decode on first use, from the bytes read now.
+    the saved articles are the rows of ``roots`` in ``database``. Files and counts are left to
+    decode on first use, from the bytes read now.
     """
     (
         count,
@@ -192,7 +191,7 @@ def _decode_state(parts: list[bytes], sums: list[int], rows: RowsOf) -> SavedSta
         raise ValueError("corpus state: stamp columns differ in length")
     if sums != list(crcs):
         raise ValueError("corpus state: checksum mismatch")
-    saved = rows(Census.from_row(census))
+    saved = ArticleRows(database, roots, Census.from_row(census))
     if saved.count() != count:
         raise ValueError("corpus state: articles missing")
     state = MergeState(
@@ -239,11 +238,10 @@ class ParseCache:
         out: dict[str, FileResult] = {}
         relabelled: list[tuple[str, Stamp, FileResult]] = []
         paths = list(wanted)
-        for start in range(0, len(paths), _IN_BATCH):
-            batch = paths[start : start + _IN_BATCH]
+        for batch, marks in in_batches(paths):
             rows = self._conn.execute(
                 "SELECT path, display, size, mtime_ns, parsed FROM corpus_files "
-                f"WHERE parser = ? AND path IN ({','.join('?' * len(batch))})",
+                f"WHERE parser = ? AND path IN ({marks})",
                 (PARSER_VERSION, *batch),
             )
             for path, display, size, mtime, blob in rows:
@@ -252,7 +250,7 @@ class ParseCache:
                     continue
                 try:
                     result = decode(display, blob)
-                except (ValueError, TypeError, EOFError, IndexError):
+                except DAMAGE:
                     continue  # unreadable row: the file is parsed again
                 if display != stamp[0]:
                     result = relabel(result, stamp[0])
@@ -291,8 +289,8 @@ class ParseCache:
             parts, sums = self._read_state(roots)
             if not parts:
                 return None
-            return _decode_state(parts, sums, partial(ArticleRows, self._database, roots))
-        except (ValueError, TypeError, EOFError, IndexError, KeyError):
+            return _decode_state(parts, sums, self._database, roots)
+        except (*DAMAGE, KeyError):
             log.warning("saved corpus state for %s is unreadable; rebuilding it", roots)
             return None
 
@@ -400,8 +398,7 @@ def _write_articles(
         # The rows stay (the running corpus reads them); without a state around them the
         # next start merges every article again and replaces them.
         log.warning("saved articles damaged: %s will be merged again", roots)
-        conn.execute("DELETE FROM corpus_state WHERE roots = ?", (roots,))
-        return None
+        return None  # ``save_state`` deleted the state in this transaction
     if incremental:
         census = articles.census()  # type: ignore[union-attr]
         upserts, removed = articles.changes  # type: ignore[union-attr]

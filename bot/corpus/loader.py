@@ -39,6 +39,7 @@ from bot.corpus.merge import (
     ChangeSet,
     CorpusSnapshot,
     Merger,
+    with_articles,
     with_generation,
     with_merge_problems,
 )
@@ -325,7 +326,7 @@ class CorpusLoader:
                 # From now on the articles are read from the database, not held: the snapshot
                 # handed out is of the saved ones (the same articles).
                 if self._save(merger):
-                    snapshot = merger.snapshot()
+                    snapshot = with_articles(snapshot, merger.articles)
                 self._never_saved = False
             if scope is None:
                 snapshot = self._with_missing_roots(snapshot)
@@ -396,8 +397,6 @@ class CorpusLoader:
                 self._stamps = saved.stamps()
             self._merger = Merger(self._fetch, saved.state)
         total = None if saved is None else saved.stamp_total
-        if saved is not None and total is None:  # saved by an older version: save it whole
-            self._dirty = True
         self._generation = Generation(self._generation_salt(), self._stamps, total)
         self.started_from = None if saved is None else self._generation.value
         return self._merger

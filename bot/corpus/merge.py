@@ -121,11 +121,6 @@ class CorpusSnapshot:
         """Articles per outlet and topic, and the date span (kept by saved articles)."""
         return census_of(self.articles)
 
-    def date_range(self) -> tuple[datetime | None, datetime | None]:
-        """First and last known publication times."""
-        census = self.census()
-        return census.first, census.last
-
 
 class _Resolving:
     """Stands in for a snapshot field's slot so a ``Deferred`` stored there reads as its value.
@@ -156,6 +151,11 @@ CorpusSnapshot.files = _Resolving(_FILES_SLOT)  # type: ignore[assignment,misc]
 def with_merge_problems(snapshot: CorpusSnapshot, first: tuple[Problem, ...]) -> CorpusSnapshot:
     """``snapshot`` with ``first`` ahead of its merge problems; deferred parts stay deferred."""
     return _copy(snapshot, merge_problems=first + snapshot.merge_problems)
+
+
+def with_articles(snapshot: CorpusSnapshot, articles: Mapping[str, Article]) -> CorpusSnapshot:
+    """``snapshot`` holding ``articles`` (the same ones, read from where they were saved)."""
+    return _copy(snapshot, articles=articles)
 
 
 def with_generation(snapshot: CorpusSnapshot, generation: str) -> CorpusSnapshot:

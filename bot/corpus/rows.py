@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,17 @@ from bot.corpus.model import Article, Image, Outlet, Problem, Provenance
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICRO = timedelta(microseconds=1)
 _CRC = struct.Struct(">I")
+IN_BATCH = 500  # keys per "IN (...)" query, under SQLite's default variable limit
+# What decoding a damaged marshal row raises: the row is then read as missing.
+DAMAGE = (ValueError, TypeError, EOFError, IndexError)
 _new = tuple.__new__
+
+
+def in_batches(keys: Sequence[str]) -> Iterator[tuple[Sequence[str], str]]:
+    """``keys`` a batch at a time, with the ``?,?,…`` that batch's ``IN (…)`` needs."""
+    for start in range(0, len(keys), IN_BATCH):
+        batch = keys[start : start + IN_BATCH]
+        yield batch, ",".join("?" * len(batch))
 
 
 def micros(when: datetime | None) -> int | None:
