@@ -80,15 +80,14 @@ class WriterLock:
         self._fd = fd
         return True
 
-    def acquire(self, wait: float | None = None) -> WriterLock:
-        """Take it, waiting up to ``wait`` seconds (default ``START_WAIT``).
+    def acquire(self) -> WriterLock:
+        """Take it, waiting up to ``START_WAIT`` seconds for another bot to let go.
 
         A one-shot command refreshing the cache holds it for as long as its load takes (minutes
         for a cold parse): that is waited out, logged once. ``WriterBusy`` names a holder that
         is another bot when the wait is over.
         """
-        patience = START_WAIT if wait is None else wait
-        deadline = time.monotonic() + patience
+        deadline = time.monotonic() + START_WAIT
         said = False
         while not self.try_acquire():
             holder = self.holder()
@@ -96,7 +95,7 @@ class WriterLock:
                 if not said:
                     log.info("waiting for %s to finish writing %s", holder, self.database)
                     said = True
-                deadline = time.monotonic() + patience
+                deadline = time.monotonic() + START_WAIT
             elif time.monotonic() >= deadline:
                 raise WriterBusy(
                     f"another Coverage Bot process ({holder}) is writing "

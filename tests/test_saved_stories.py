@@ -18,7 +18,7 @@ from bot.answers import run_command, to_json
 from bot.corpus.loader import CorpusLoader
 from bot.engine.engine import Engine
 from bot.engine.results import CoverageAnswer
-from bot.engine.saved_stories import KeptStories, framed, records_of
+from bot.engine.saved_stories import KeptStories, framed, load_state, records_of
 from bot.engine.stories import StoryIndex
 from tests.corpus_fixtures import write_article
 
@@ -178,6 +178,8 @@ def test_a_damaged_or_foreign_kept_grouping_is_grouped_again(
             fields.update(bytes=len(body), crc32=zlib.crc32(body))
         paths.state.write_bytes(json.dumps(fields).encode() + b"\n" + body)
     engine, loader = engine_of(corpus, grouped, "later")
+    snapshot = engine.snapshot  # the kept state itself says it is unusable, raising nothing
+    assert load_state(paths.state, snapshot.generation, snapshot.articles) is None
     engine.cluster()
     assert [n for n in groupings if n] == [len(engine.snapshot.articles)]  # grouped afresh
     assert outlets(engine) == ["The Verge", "Business Insider", "Highsnobiety"]

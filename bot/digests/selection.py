@@ -88,7 +88,8 @@ class NewCoverage:
             if article is not None:
                 newness[article_id] = max(seen, article.published or _NEVER)
         published = [i for i in engine.ids_published_since(oldest) if i not in newness]
-        for article in articles_of(articles, published).values():
+        held.update(articles_of(articles, published))
+        for article in (held[i] for i in published if i in held):
             when = article.published
             if when is not None and when > oldest:  # as this snapshot has it
                 newness[article.id] = max(when, first_seen.get(article.id, _NEVER))
@@ -98,7 +99,7 @@ class NewCoverage:
         self._searches: dict[tuple[object, ...], SearchResult] = {}
         self.index: Engine | None = None
         if newness:
-            shadow = {i: articles[i]._replace(published=t) for i, t in newness.items()}
+            shadow = {i: held[i]._replace(published=t) for i, t in newness.items()}
             # Scores are the main engine's: same IDF weights and typo corrections, and queries
             # are read as the main engine reads them (its outlets, not only those with news).
             self.index = Engine(

@@ -35,6 +35,7 @@ from bot.engine.index import (
     SearchIndex,
     index_path,
     index_terms,
+    recorded,
     stored_generation,
 )
 from bot.engine.matching import QueryMatcher
@@ -190,16 +191,20 @@ class Engine:
         self.vocabulary = self._borrowed_vocabulary or Vocabulary(
             self.index.vocabulary(), self.index.size
         )
-        self.stories = StoryIndex.build(snapshot.articles if self._with_stories else {})
+        if self._with_stories:  # grouped now: what is kept for these files, if anything
+            self.stories = self._kept_grouping(snapshot) or StoryIndex.build(snapshot.articles)
+        else:
+            self.stories = StoryIndex.build({})
         self._saved = None
         kept = self._kept
         if kept is not None and not self._with_stories and (self._grouping or self._on_demand):
-            groups, changed = load_groups(kept.groups, snapshot.generation), set()
             base, changes = self._stories_catch_up or _NO_CATCH_UP
-            if groups is None and base is not None:  # kept before the files changed
-                groups = load_groups(kept.groups, base)
-                changed = set(changes.added | changes.changed | changes.removed)
-            if groups is not None:
+            found = load_groups(kept.groups, snapshot.generation, base)
+            if found is not None:
+                generation, groups = found
+                changed: set[str] = set()
+                if generation != snapshot.generation:  # kept before the files changed
+                    changed = set(changes.added | changes.changed | changes.removed)
                 self._saved = SavedStories(groups, changed)
         self._snapshot = snapshot
         self._rebuild_names(snapshot)
@@ -213,9 +218,9 @@ class Engine:
         path = self._index_path
         if path is not None and snapshot.generation:
             try:
-                return self._on_disk(snapshot, path)
-            except _NotOurs:
-                pass
+                index = self._on_disk(snapshot, path)
+                if index is not None:
+                    return index
             except OSError:
                 log.warning("search index at %s unusable; indexing in memory", path, exc_info=True)
         self.index_state = "in memory"
@@ -223,22 +228,23 @@ class Engine:
         index.add_new(snapshot.articles.values())
         return index
 
-    def _on_disk(self, snapshot: CorpusSnapshot, path: Path) -> SearchIndex:
+    def _on_disk(self, snapshot: CorpusSnapshot, path: Path) -> SearchIndex | None:
         """The index kept at ``path``, made to hold ``snapshot``.
 
-        ``_NotOurs`` for a reader whose corpus the writer's index does not hold.
+        None for a reader whose corpus the writer's index does not hold.
         """
         wanted, threads = snapshot.generation, self._threads
         stored, why = stored_generation(path)
         if stored == wanted:
             index = SearchIndex(threads=threads, path=path)
-            # A reader checks again once open: the writer may have rebuilt it in between.
-            if self._index_writable or stored_generation(path)[0] == wanted:
+            # A reader checks again once open: the writer may have rebuilt it in between. Its
+            # files were checked a moment ago; the record and the count say whether it did.
+            if self._index_writable or recorded(path, wanted, index.size):
                 self.index_state = "opened"
                 return index
-            raise _NotOurs
+            return None
         if not self._index_writable:  # the writer's index is of another corpus: not ours
-            raise _NotOurs
+            return None
         base, changes = self._catch_up or _NO_CATCH_UP
         if stored is not None and stored == base:
             index = SearchIndex(threads=threads, path=path)
@@ -911,8 +917,9 @@ class Engine:
                 reason += "; same story"
             items[other.id] = RelatedItem(other, reason, score)
 
+        listed = articles_of(articles, article.related)  # one query for the list
         for other_id in article.related:
-            add(articles.get(other_id), "listed as related", 100.0)
+            add(listed.get(other_id), "listed as related", 100.0)
         # Each step only adds after the last, so once ``limit`` are found the rest is not read:
         # a big story's lists (and a popular entry's long provenance) cost nothing unshown.
         for member in story:
@@ -937,8 +944,10 @@ class Engine:
         rare = sorted(set(own), key=self.vocabulary.idf, reverse=True)[:8]
         own_topics = {t.casefold() for t in article.topics}
         matcher = QueryMatcher(rare)
-        for other_id, _ in self.index.search(rare, limit * 2):
-            other = self._snapshot.articles.get(other_id)
+        hits = self.index.search(rare, limit * 2)
+        found = articles_of(self._snapshot.articles, [i for i, _ in hits])  # one query
+        for other_id, _ in hits:
+            other = found.get(other_id)
             if other is None or other.id == article.id:
                 continue
             shared_terms = sorted(matcher.found_in((other.title, other.excerpt)), key=rare.index)
@@ -1007,10 +1016,10 @@ class Engine:
         # a title table newer than the snapshot names articles it doesn't hold yet.
         articles, titles = self._snapshot.articles, self._titles
         if titles is None and not self._titles_building:
-            # The first completion: the table goes with the snapshot it is of.
+            # The first completion builds the table, outside the lock (seconds at a million),
+            # and reads it with the snapshot it is of.
+            self._build_titles()
             with self._lock:
-                if self._titles is None:
-                    self._titles = _title_table(self._snapshot.articles)
                 articles, titles = self._snapshot.articles, self._titles
         if not text:
             for article in self.latest(limit=limit):
@@ -1066,18 +1075,15 @@ class Engine:
 _NO_CATCH_UP: tuple[str | None, ChangeSet] = (None, ChangeSet())  # nothing to catch up from
 
 
-class _NotOurs(Exception):
-    """The index on disk is of another corpus, and another process writes it."""
-
-
 def _listed_by(member: Article, articles: Mapping[str, Article]) -> Iterator[Article]:
     """The articles ``member``'s own ``related:`` list names, in its order.
 
     ``member.related`` links both ways; an entry read from its list records the member as
     ``via`` in its provenance, which tells the member's picks from the articles that listed it.
     """
+    listed = articles_of(articles, member.related)  # one query for the list
     for other_id in member.related:
-        other = articles.get(other_id)
+        other = listed.get(other_id)
         if other is not None and any(
             p.via == member.id and p.kind == "related" for p in other.provenance
         ):

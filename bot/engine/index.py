@@ -56,8 +56,8 @@ def index_path(database: str | Path) -> Path | None:
     return None if str(database) == ":memory:" else Path(f"{database}.index")
 
 
-def stored_generation(path: Path) -> tuple[str | None, str]:
-    """The generation the index at ``path`` was built from, when it is whole; else why not."""
+def _record(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """The index's record of its corpus at ``path``, when readable and of this version."""
     try:
         mark = json.loads((path / MARK).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -66,6 +66,27 @@ def stored_generation(path: Path) -> tuple[str | None, str]:
         return None, f"its record is unreadable ({exc})"
     if not isinstance(mark, dict) or mark.get("format") != INDEX_FORMAT:
         return None, "built by another version"
+    return mark, ""
+
+
+def recorded(path: Path, generation: str, documents: int) -> bool:
+    """Whether the record at ``path`` still says ``generation`` with ``documents`` articles.
+
+    The cheap second look of a reader that opened an index whose files were just checked
+    (``stored_generation``): a writer that rebuilt it in between changed its record.
+    """
+    mark, _ = _record(path)
+    return mark is not None and (mark.get("generation"), mark.get("documents")) == (
+        generation,
+        documents,
+    )
+
+
+def stored_generation(path: Path) -> tuple[str | None, str]:
+    """The generation the index at ``path`` was built from, when it is whole; else why not."""
+    mark, why = _record(path)
+    if mark is None:
+        return None, why
     try:
         index = tantivy.Index.open(str(path))
         searcher = index.searcher()

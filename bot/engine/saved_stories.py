@@ -110,22 +110,27 @@ def save_groups(path: Path, generation: str, groups: Iterable[list[str]]) -> Non
     write_private(path, json.dumps(record, separators=(",", ":")) + "\n")
 
 
-def load_groups(path: Path, generation: str) -> list[list[str]] | None:
-    """The groups kept for ``generation``, or None (none kept, another corpus, unreadable)."""
+def load_groups(path: Path, *generations: str | None) -> tuple[str, list[list[str]]] | None:
+    """The groups kept, when of one of ``generations``, with it; else None.
+
+    None also for none kept, another format, or an unreadable file. The file is read once
+    whichever generation it turns out to be of (the current one, or the one before a catch-up).
+    """
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         return None
-    if not generation or record.get("generation") != generation:
+    generation = record.get("generation")
+    if not generation or generation not in generations:
         return None
     groups = record.get("groups")
     if not isinstance(groups, list) or not all(
         isinstance(g, list) and all(isinstance(i, str) for i in g) for g in groups
     ):
         return None
-    return groups
+    return generation, groups
 
 
 class SavedStories:
