@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from restart import RAW, timed  # noqa: E402
-from synthetic_docs import write_corpus  # noqa: E402
+from synthetic_docs import ensure_corpus  # noqa: E402
 
 from bot.corpus.loader import CorpusLoader  # noqa: E402
 from bot.engine.engine import Engine  # noqa: E402
@@ -105,10 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.folder or Path(tmp) / "docs"
-        ours = not folder.exists() or not any(folder.iterdir())
-        if ours:
-            written = write_corpus(folder, args.docs)
-            print(f"wrote {args.docs} documents ({written / 1e6:.0f} MB) to {folder}")
+        ours = ensure_corpus(folder, args.docs)
         database = args.database or Path(tmp) / "coverage.db"
         change = args.change if ours or args.edit else 0
         results = {}

@@ -87,8 +87,8 @@ def child_load(folder: str, db: str) -> dict[str, float]:
     loader = CorpusLoader([folder], db)
     snapshot, _, stats = loader.load()
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    # A warm restart hands over the articles still encoded; they are decoded the first time
-    # anything reads them (the search index, at start-up). Time that first full read too.
+    # A warm restart leaves the articles as rows; each is decoded when something reads it (a
+    # first build of the index or the stories reads them all). Time that full read too.
     start, read_cpu = time.perf_counter(), time.process_time()
     for article in snapshot.articles.values():
         article.provenance[-1:]  # (touch one nested field of each, as any reader would)

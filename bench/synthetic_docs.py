@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import random
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -173,3 +175,22 @@ def write_corpus(folder: Path, docs: int, seed: int = 20200814) -> int:
         (sub / name).write_bytes(data)
         total += len(data)
     return total
+
+
+def ensure_corpus(folder: Path, docs: int) -> bool:
+    """Write ``docs`` documents to ``folder`` unless it holds files already; True if written.
+
+    Written by a child process: a benchmark that measures its children's peak memory with
+    ``wait4`` would otherwise see its own (Linux carries ``ru_maxrss`` over through fork and
+    exec), and the documents' text is a large part of it.
+    """
+    if folder.exists() and any(folder.iterdir()):
+        return False
+    code = "import sys; from pathlib import Path; from synthetic_docs import write_corpus; "
+    code += "print(write_corpus(Path(sys.argv[1]), int(sys.argv[2])))"
+    here = str(Path(__file__).resolve().parent)
+    written = int(
+        subprocess.check_output([sys.executable, "-c", code, str(folder), str(docs)], cwd=here)
+    )
+    print(f"wrote {docs} documents ({written / 1e6:.0f} MB) to {folder}")
+    return True

@@ -27,22 +27,32 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
 import numpy as np
-from fit import FOLDS, QUESTION_FILES, ROOT, THRESHOLD, Rows, fit, likeliest, story_folds
+from fit import (
+    FOLDS,
+    QUESTION_FILES,
+    ROOT,
+    THRESHOLD,
+    Extra,
+    Rows,
+    candidates_for,
+    fit,
+    likeliest,
+    story_folds,
+)
 from quality import Question, load_corpus, load_questions
 
 from bot.corpus.model import Article
 from bot.engine.answerable import FEATURES, _pieces
-from bot.engine.engine import RERANK, Engine
+from bot.engine.engine import Engine
 from bot.engine.index import index_terms
 from bot.engine.text import sentences, stem
 
 COMMANDS = ("search", "ask", "summary", "source", "related", "coverage")
-Extra = Callable[[Question, Article], dict[str, float]]
 
 
 def by_command(question: Question, _: Article) -> dict[str, float]:
@@ -56,11 +66,16 @@ def sentence_share(engine: Engine) -> Extra:
 
     @cache
     def subject(question: str) -> dict[str, float]:
-        """Subject stems, each weighted by its word's IDF (the vocabulary holds words)."""
+        """Subject stems, each with the weight its word has in the ranking's ``coverage``.
+
+        The engine's own reading (frame and stopwords out, typos corrected, unknown and
+        corrected words discounted), so the feature differs from ``coverage`` only in where
+        the words must be: one sentence, not anywhere in the article.
+        """
         weights: dict[str, float] = {}
-        for word in index_terms(" ".join(engine.read(question).subject_words)):
+        for word, weight in engine._query_terms(question).present.items():
             key = stem(word)
-            weights[key] = max(weights.get(key, 0.0), engine.vocabulary.idf(word))
+            weights[key] = max(weights.get(key, 0.0), weight)
         return weights
 
     def extra(question: Question, article: Article) -> dict[str, float]:
@@ -92,9 +107,7 @@ def semantic(engine: Engine, questions: Sequence[Question]) -> Extra:
     cosines = {q.question: docs @ v for q, v in zip(questions, asked, strict=True)}
 
     def extra(question: Question, article: Article) -> dict[str, float]:
-        n = row.get(article.id)
-        if n is None:
-            return {"cosine": 0.0, "cosine_rank": 0.0}
+        n = row[article.id]  # every candidate is an article of the snapshot embedded above
         every = cosines[question.question]
         return {
             "cosine": float(every[n]),
@@ -102,22 +115,6 @@ def semantic(engine: Engine, questions: Sequence[Question]) -> Extra:
         }
 
     return extra
-
-
-def candidates(
-    engine: Engine, questions: Sequence[Question], extras: Sequence[Extra]
-) -> list[Rows]:
-    """Per question, its leading candidates' features (shipped and extra) and right/wrong."""
-    out = []
-    for q in questions:
-        rows = []
-        for article, _, features in engine.explain(q.question, limit=RERANK):
-            features = dict(features)
-            for extra in extras:
-                features.update(extra(q, article))
-            rows.append((features, int(q.answerable and q.is_right(article))))
-        out.append(rows)
-    return out
 
 
 def report(label: str, questions: Sequence[Question], chances: dict[int, tuple[float, int]]) -> str:
@@ -182,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     extras: list[Extra] = [by_command, sentence_share(engine)]
     if args.semantic:
         extras.append(semantic(engine, questions))
-    per_question = candidates(engine, questions, extras)
+    per_question = candidates_for(engine, questions, extras)
     command = tuple(f"command_{c}" for c in COMMANDS)
     sets: list[tuple[str, tuple[str, ...]]] = [
         ("shipped", FEATURES),

@@ -20,7 +20,7 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent.parent
@@ -32,6 +32,7 @@ for path in (str(ROOT), str(BENCH)):
 import numpy as np  # noqa: E402
 from quality import Question, load_corpus, load_questions  # noqa: E402
 
+from bot.corpus.model import Article  # noqa: E402
 from bot.engine.answerable import FEATURES, WEIGHTS_FILE, AnswerabilityModel  # noqa: E402
 from bot.engine.engine import RERANK, Engine  # noqa: E402
 
@@ -46,16 +47,23 @@ THRESHOLD = 0.5
 
 
 Rows = list[tuple[dict[str, float], int]]
+Extra = Callable[[Question, Article], dict[str, float]]  # more features of one candidate
 
 
-def candidates_for(engine: Engine, questions: Sequence[Question]) -> list[Rows]:
-    """Per question, its leading candidates' features and whether each is a right answer."""
+def candidates_for(
+    engine: Engine, questions: Sequence[Question], extras: Sequence[Extra] = ()
+) -> list[Rows]:
+    """Per question, its leading candidates' features and whether each is a right answer.
+
+    ``extras`` add features to the shipped ones (``features.py`` tries candidates).
+    """
     out = []
     for q in questions:
-        rows = [
-            (features, int(q.answerable and q.is_right(article)))
-            for article, _, features in engine.explain(q.question, limit=RERANK)
-        ]
+        rows = []
+        for article, _, features in engine.explain(q.question, limit=RERANK):
+            for extra in extras:
+                features = {**features, **extra(q, article)}
+            rows.append((features, int(q.answerable and q.is_right(article))))
         out.append(rows)
     return out
 
@@ -101,7 +109,7 @@ def balanced(
 
 
 def standardise(
-    rows: Sequence[dict[str, float]], features: Sequence[str] = FEATURES
+    rows: Sequence[dict[str, float]], features: Sequence[str]
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Each feature's mean and spread, so one L2 weight suits every feature."""
     means, scales = {}, {}
