@@ -269,7 +269,8 @@ class EngineSystem:
     def __call__(self, q: Question) -> Answer:
         """Run the question's command; the articles it answers with, and its ranking."""
         answer = self._answer(q)
-        if not (q.outlet or q.topic or q.since or q.until):  # ``explain`` knows no filters
+        # ``explain`` knows no filters; an unanswerable question's ranking is never scored.
+        if q.answerable and not (q.outlet or q.topic or q.since or q.until):
             answer.ranking = self._ranking(q)
         return answer
 
