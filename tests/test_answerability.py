@@ -165,3 +165,61 @@ def test_trying_a_feature_reports_each_set_cross_validated_and_tested() -> None:
         at = lines.index(name)
         assert lines[at + 1].lstrip().startswith("CV") and "pairs" in lines[at + 1]
         assert lines[at + 2].lstrip().startswith("test") and "worse-of-two" in lines[at + 2]
+
+
+def test_a_year_the_article_tells_of_agrees_with_the_period_asked_about(tmp_path: Path) -> None:
+    # "in 2016" can name the year of the event, not of the report: an article of 2021 telling
+    # of 2016 agrees with it; one naming no such year does not.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    stories = [
+        ("Photo captions improve", "launched automatic alt text in 2016 for blind users"),
+        ("Photo captions improve again", "launched automatic alt text for blind users"),
+    ]
+    for n, (title, excerpt) in enumerate(stories):
+        (corpus / f"a{n}.md").write_text(
+            f"---\ntitle: {title}\nwebUrl: https://news{n}.example/alt\n"
+            f"publishedDateTime: 2021-01-20T10:00:00Z\n"
+            f"provider:\n  name: News {n}\n  domain: news{n}.example\n"
+            f"excerpt: Facebook {excerpt}.\n---\n",
+            encoding="utf-8",
+        )
+    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
+    engine = Engine(snapshot)
+    mismatch = {
+        article.title: features["period_mismatch"]
+        for article, _, features in engine.explain("did facebook launch alt text in 2016")
+    }
+    assert mismatch == {"Photo captions improve": 0.0, "Photo captions improve again": 1.0}
+    published_then = engine.explain("did facebook launch alt text in january 2021")
+    assert all(features["period_mismatch"] == 0.0 for _, _, features in published_then)
+
+
+def test_a_count_or_a_date_stated_in_words_is_the_kind_of_answer_asked_for(
+    tmp_path: Path,
+) -> None:
+    # "four legs", "on Wednesday": articles state counts and dates in words as often as in
+    # figures; an article stating neither does not hold the kind of answer asked for.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    stories = [
+        ("Walking robot shown", "The Neuropod robot walks on four legs over rough ground"),
+        ("Walking robot shown again", "The Neuropod robot walks over rough ground"),
+        ("Council bans face scans", "Boston councillors voted on Wednesday to ban face scans"),
+    ]
+    for n, (title, excerpt) in enumerate(stories):
+        (corpus / f"a{n}.md").write_text(
+            f"---\ntitle: {title}\nwebUrl: https://news{n}.example/a\n"
+            f"provider:\n  name: News {n}\n  domain: news{n}.example\n"
+            f"excerpt: {excerpt}.\n---\n",
+            encoding="utf-8",
+        )
+    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
+    engine = Engine(snapshot)
+
+    def lacking(query: str) -> dict[str, float]:
+        return {a.title: f["missing_answer"] for a, _, f in engine.explain(query, limit=10)}
+
+    legs = lacking("how many legs does the neuropod robot have")
+    assert legs["Walking robot shown"] == 0.0 and legs["Walking robot shown again"] == 1.0
+    assert lacking("when did boston ban face scans")["Council bans face scans"] == 0.0

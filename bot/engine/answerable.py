@@ -14,13 +14,21 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache, lru_cache
 from pathlib import Path
 
 from bot.corpus.model import Article
 from bot.engine.index import index_terms
-from bot.engine.query import COUNT, DATE, MONEY, QueryIntent, relation_forms, stated_facts
+from bot.engine.query import (
+    COUNT,
+    DATE,
+    MONEY,
+    Period,
+    QueryIntent,
+    relation_forms,
+    stated_facts,
+)
 
 WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
 # The figures that answer each kind of question: "how much" wants an amount, "how many" a count.
@@ -28,6 +36,24 @@ _ANSWER_KINDS = {
     MONEY: frozenset({"money"}),
     COUNT: frozenset({"number", "percent"}),
     DATE: frozenset({"year", "month", "date"}),
+}
+# How articles state a count or a date in words rather than figures ("four legs", "on
+# Tuesday", "in June"): read as stating that kind of answer. "one" and "may" are left out: they
+# are in nearly every text for other reasons.
+_WORDED_KINDS = {
+    **dict.fromkeys(
+        """two three four five six seven eight nine ten eleven twelve thirteen fourteen
+        fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy
+        eighty ninety hundred hundreds thousand thousands dozen dozens million millions
+        billion billions""".split(),
+        "number",
+    ),
+    **dict.fromkeys(
+        """monday tuesday wednesday thursday friday saturday sunday yesterday today tomorrow
+        january february march april june july august september october november
+        december""".split(),
+        "date",
+    ),
 }
 # Paragraphs of a body read for names, figures and event words: the lead carries the facts a
 # headline story asserts, and the read stays bounded whatever a body holds.
@@ -85,7 +111,9 @@ def evidence(
     if intent.facts or wanted:  # reading an article's figures is most of this function's cost
         stated, kinds = _article_figures(candidate.article)
         missing_figures = sum(1 for f in intent.facts if f.normalized not in stated)
-        missing_answer = float(wanted is not None and not wanted & kinds)
+        if wanted is not None and not wanted & kinds:
+            worded = {_WORDED_KINDS.get(w) for w in _article_words(candidate.article)}
+            missing_answer = float(not wanted & worded)
     missing_event = 0.0
     if intent.relations:
         words = _article_words(candidate.article)
@@ -105,7 +133,7 @@ def evidence(
         "missing_answer": missing_answer,
         "outlet_mismatch": float(bool(named) and outlet not in named),
         "outlet_match": float(bool(named) and outlet in named),
-        "period_mismatch": float(_outside(candidate.article.published, intent)),
+        "period_mismatch": float(_outside(candidate.article, intent)),
         "margin": max(-1.0, min(1.0, margin)),
         "question": float(intent.question),
         "subject_size": math.log1p(len(intent.subject_words)),
@@ -204,13 +232,45 @@ def _article_figures(article: Article) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(found), frozenset(kinds)
 
 
-def _outside(published: datetime | None, intent: QueryIntent) -> bool:
+def _outside(article: Article, intent: QueryIntent) -> bool:
+    """Whether the article is neither published in the query's period nor tells of a date in it.
+
+    "did facebook first introduce alt text in 2016" names the year of the event, not of the
+    report: an article of 2021 that states 2016 agrees with the period.
+    """
     period = intent.period
+    published = article.published
     if period is None or published is None:
         return False
-    if period.start is not None and published < period.start:
-        return True
-    return period.end is not None and published >= period.end
+    if not _before(published, period) and not _after(published, period):
+        return False
+    return not any(
+        not _before(end, period) and not _after(start, period)
+        for start, end in _article_years(article)
+    )
+
+
+def _before(when: datetime, period: Period) -> bool:
+    return period.start is not None and when < period.start
+
+
+def _after(when: datetime, period: Period) -> bool:
+    return period.end is not None and when >= period.end
+
+
+@lru_cache(maxsize=ARTICLES_CACHED)
+def _article_years(article: Article) -> tuple[tuple[datetime, datetime], ...]:
+    """The years the article's text names ("in 2016"), each as its first and last moment."""
+    years = {
+        int(fact.normalized)
+        for piece in _pieces(article)
+        for fact in stated_facts(piece)
+        if fact.kind == "year" and fact.normalized.isdigit() and 1 <= int(fact.normalized) < 9999
+    }
+    return tuple(
+        (datetime(year, 1, 1, tzinfo=UTC), datetime(year, 12, 31, 23, 59, tzinfo=UTC))
+        for year in sorted(years)
+    )
 
 
 def why_not(

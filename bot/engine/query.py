@@ -1168,12 +1168,21 @@ def _answer_type(
     subject_idx: list[int],
     relations: list[str],
 ) -> str:
-    """The kind of answer asked for: the first typed frame, else yes/no, else none."""
-    typed = [kind for _, kind in sorted(kinds, key=lambda k: k[0]) if kind]
+    """The kind of answer asked for: the first typed frame, else yes/no, else none.
+
+    A question that opens with its frame asks what that frame asks: a wh-word later in it
+    starts a clause ("which airport put in a system that alarms when crowds build up"), not a
+    second question.
+    """
+    ordered = sorted(kinds, key=lambda k: k[0])
+    first = next((i for i, t in enumerate(toks) if t.low not in _FILLERS), None)
+    if ordered and first is not None and ordered[0][0] <= first + 1:  # "on how many ..."
+        # "what does X mean" closes its opening frame at the end: one frame, not two.
+        ordered = [k for k in ordered if k[0] == ordered[0][0] or k[1] == DEFINITION]
+    typed = [kind for _, kind in ordered if kind]
     specific = [kind for kind in typed if kind != WHAT]
     if specific:
         return specific[0]
-    first = next((i for i, t in enumerate(toks) if t.low not in _FILLERS), None)
     if typed:  # a plain "what"
         reporting = any(role[i] == "frame" and t.low in _REPORTING for i, t in enumerate(toks))
         if any(r in _MONEY_RELATIONS for r in relations) and not reporting:
