@@ -19,6 +19,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 
+from bot.engine.index import index_terms
+from bot.engine.text import stem
+
 MIN_LETTERS, MAX_LETTERS = 3, 6
 LEAD_PARAGRAPHS = 2  # body paragraphs read after the excerpt
 OPENING_CHARS = 4_000  # of each piece of the opening
@@ -39,7 +42,17 @@ _NAME_RUN = re.compile(
 class Acronyms:
     """One query's acronym readings: which of its words an article may hold in the other form."""
 
-    def __init__(self, query: str, terms: Sequence[str], known: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        query: str,
+        terms: Sequence[str],
+        known: Callable[[str], bool],
+        expand: Callable[[str], tuple[str, ...] | None] | None = None,
+    ) -> None:
+        """``expand(word)``: the corpus's long form of a short form, stemmed, or None.
+
+        It comes from ``abbreviations``: "ml" -> ("machin", "learn").
+        """
         # Runs of consecutive content words, keyed by their initials: "australian federal
         # police" -> {"afp": (australian, federal, police)}. Only initials that are a word of
         # the corpus (``known``) can be an acronym in one of its articles.
@@ -60,8 +73,16 @@ class Acronyms:
             if t.isalpha() and MIN_LETTERS <= len(t) <= MAX_LETTERS and (t in typed or not known(t))
         )
 
+        # Query words the corpus may define in parentheses ("ml", "evs"), two letters included.
+        self._expand = expand
+        self._defined = (
+            tuple(t for t in terms if t.isalpha() and 2 <= len(t) <= MAX_LETTERS + 1)
+            if expand is not None
+            else ()
+        )
+
     def __bool__(self) -> bool:
-        return bool(self._runs or self._short)
+        return bool(self._runs or self._short or self._defined)
 
     def covered(self, title: str, opening: Iterable[str], missing: set[str]) -> set[str]:
         """Which ``missing`` query words the article holds as an acronym or spelled out."""
@@ -77,6 +98,18 @@ class Acronyms:
         if short:
             spelled = _spelled_initials(text)
             found.update(w for w in short if w in spelled)
+        defined = [w for w in self._defined if w in missing and w not in found]
+        if defined:
+            assert self._expand is not None
+            held: set[str] | None = None
+            for word in defined:
+                long = self._expand(word)
+                if not long:
+                    continue
+                if held is None:
+                    held = {stem(t) for t in index_terms(title + "\n" + text)}
+                if held.issuperset(long):
+                    found.add(word)
         return found & missing
 
 

@@ -26,6 +26,7 @@ from bot.corpus.articles import articles_of, title_keys, titles_of
 from bot.corpus.census import Census
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from bot.corpus.model import Article
+from bot.engine.abbreviations import CorpusAbbreviations
 from bot.engine.answerable import Candidate, default_model, evidence, why_not
 from bot.engine.budget import TEXT_BUDGET, Deadline, OverBudget, bounded, plain_excerpt
 from bot.engine.casing import CorpusCasing
@@ -40,7 +41,7 @@ from bot.engine.index import (
 )
 from bot.engine.matching import QueryMatcher
 from bot.engine.passages import best_passage, likely_paragraphs
-from bot.engine.query import QueryIntent, QueryReader
+from bot.engine.query import NAME_SHARE, QueryIntent, QueryReader
 from bot.engine.results import (
     AskAnswer,
     CoverageAnswer,
@@ -163,6 +164,7 @@ class Engine:
         # when no clustering is running (or a rebuild made it start over).
         self._unstoried: set[str] | None = None
         self._casing = CorpusCasing(self._articles_with, self._lead_texts)
+        self._abbreviations = CorpusAbbreviations(self._articles_with, self._lead_texts)
         self._titles_building = False  # the title table is being built in another thread
         self._build(snapshot)
 
@@ -420,6 +422,7 @@ class Engine:
         self._name_keys = name_keys
         self._titles = titles
         self._casing.forget()
+        self._abbreviations.forget()
         # Building the reader costs ~0.2 s per 10k outlet names: only a change in the names
         # themselves (not in how many articles each has) needs a new one.
         names = (frozenset(outlets), frozenset(topics))
@@ -495,6 +498,17 @@ class Engine:
         # between processes: the sample is the best by score, then by id, the same every time.
         found = sorted(self.index.search(terms, limit * 4), key=lambda hit: (-hit[1], hit[0]))
         return [article_id for article_id, _ in found[:limit]]
+
+    def _long_form(self, word: str) -> tuple[str, ...] | None:
+        """What the corpus spells ``word`` out as, when it writes the word as a name ("ML").
+
+        A word written in lowercase ("ban") is an ordinary word whatever some article once
+        put in parentheses; only names are looked up, each once (``CorpusAbbreviations``).
+        """
+        share = self._casing.share(word)
+        if share is None or share < NAME_SHARE:
+            return None
+        return self._abbreviations.long_form(word)
 
     def _lead_texts(self, article_id: str) -> tuple[str, ...]:
         article = self._snapshot.articles.get(article_id)
@@ -653,7 +667,7 @@ class Engine:
     ) -> tuple[list[Rated], Scorer]:
         """Candidates in answer order: BM25's, each rated, a named outlet's first."""
         vocabulary, snapshot = self.vocabulary, self._snapshot
-        scorer = Scorer(query, parsed, vocabulary.__contains__, matcher)
+        scorer = Scorer(query, parsed, vocabulary.__contains__, matcher, self._long_form)
         terms = list(parsed.weights)
         if not terms:
             return [], scorer

@@ -71,12 +71,16 @@ class Scorer:
         parsed: QueryTerms,
         known: Callable[[str], bool],
         matcher: QueryMatcher | None = None,
+        expand: Callable[[str], tuple[str, ...] | None] | None = None,
     ) -> None:
-        """``matcher``: one the caller built for ``parsed``'s terms and uses after the search."""
+        """``matcher``: one the caller built for ``parsed``'s terms and uses after the search.
+
+        ``expand``: the corpus's long form of a short form (``Acronyms``).
+        """
         self.parsed = parsed
         self.terms = list(parsed.weights)
         self.matcher = matcher or QueryMatcher(self.terms)
-        self.acronyms = Acronyms(query, self.terms, known)
+        self.acronyms = Acronyms(query, self.terms, known, expand)
         self.total = sum(parsed.weights.values()) or 1.0
         self.question = is_question(query)
         self.clean_query = " ".join(self.terms)

@@ -1,0 +1,103 @@
+"""Short forms the corpus spells out in parentheses, and the words they stand for.
+
+News writes "machine learning (ML)", "electric vehicles (EVs)" or "Internet of Things (IoT)"
+beside a short form's first use, then either form. Readers type the short one ("ml kidney
+cancer study") where the answering article only writes the long one, which then looked as if
+it lacked the query's subject. ``acronyms`` pairs short forms with runs of three or more
+capitalised words only, because two letters spell too many word pairs by chance; a definition
+the corpus writes itself carries no such doubt, so two-letter forms ("ML", "AI", "EV") count
+here.
+
+Nothing is listed by hand: what a word stands for is read off the articles that use it. As with
+the corpus's casing (``casing``), each word is looked up when first asked: the index finds a
+few articles holding it, and their openings say what it stands for (the most frequent
+definition wins).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+
+from bot.engine.index import index_terms
+from bot.engine.text import stem
+
+# Articles read per word: a short form in wide use ("AI") is spelled out in few of the
+# articles using it most.
+SAMPLE_ARTICLES = 24
+SAMPLE_CHARS = 2_000  # of each piece of their openings
+CACHED_WORDS = 50_000
+MIN_LETTERS, MAX_LETTERS = 2, 6
+# Words before the parenthesis considered, beyond one per letter: linking words ("of", "and").
+_SLACK = 3
+# A short form in parentheses, a plural "s" allowed: "(ML)", "(EVs)", "(IoT)". Letters only,
+# bounded: linear on any text.
+_DEFINED = re.compile(r"\(([A-Za-z]{2,7})\)")
+_LINKS = frozenset("of for and the on in de du des &".split())
+
+
+def long_forms(text: str, word: str) -> Iterable[tuple[str, ...]]:
+    """The long forms ``text`` gives ``word`` (a lowercase short form), as stemmed words.
+
+    "… using machine learning (ML) to …" gives ("machin", "learn") for "ml". The long form is
+    the shortest run of words just before the parenthesis whose initials spell the short form,
+    with linking words ("of", "and") counted or skipped.
+    """
+    for match in _DEFINED.finditer(text):
+        short = match.group(1)
+        base = short[:-1] if short[-1] == "s" and len(short) > MIN_LETTERS else short
+        if word not in (short.lower(), base.lower()):
+            continue
+        letters = base.lower()
+        before = text[max(0, match.start() - 30 * (len(letters) + _SLACK)) : match.start()]
+        words = before.split()[-(len(letters) + _SLACK) :]
+        for size in range(1, len(words) + 1):
+            run = words[-size:]
+            if run[0].lower() in _LINKS:
+                continue
+            content = [w for w in run if w.lower() not in _LINKS]
+            if letters in (_initials(content), _initials(run)):
+                terms = [t for t in index_terms(" ".join(content)) if len(t) > 1]
+                if terms:
+                    yield tuple(stem(t) for t in terms)
+                break
+
+
+def _initials(run: list[str]) -> str:
+    return "".join(w[0] for w in run).lower()
+
+
+class CorpusAbbreviations:
+    """``long_form(word)``: what the corpus spells ``word`` out as (stemmed words), or None."""
+
+    def __init__(
+        self,
+        find: Callable[[str, int], Iterable[str]],
+        texts: Callable[[str], Iterable[str]],
+    ) -> None:
+        """``find(word, n)``: ids of up to ``n`` articles holding it; ``texts(id)``: its opening."""
+        self._find = find
+        self._texts = texts
+        self.long_form = lru_cache(maxsize=CACHED_WORDS)(self._long_form)
+
+    def forget(self) -> None:
+        """Drop what was learnt: the corpus changed."""
+        self.long_form.cache_clear()
+
+    def _long_form(self, word: str) -> tuple[str, ...] | None:
+        if not (MIN_LETTERS <= len(word) <= MAX_LETTERS + 1 and word.isalpha()):
+            return None
+        found: Counter[tuple[str, ...]] = Counter()
+        for article_id in self._find(word, SAMPLE_ARTICLES):
+            for text in self._texts(article_id):
+                found.update(long_forms(text[:SAMPLE_CHARS], word))
+        if not found:
+            # "evs": the corpus may spell out only the singular, "electric vehicle (EV)".
+            if word.endswith("s") and len(word) > MIN_LETTERS:
+                return self.long_form(word[:-1])
+            return None
+        # The most frequent; a tie goes to the shorter, then the first in order, so the answer
+        # is the same in every process.
+        return min(found, key=lambda form: (-found[form], len(form), form))
