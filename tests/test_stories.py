@@ -541,3 +541,21 @@ def test_an_inferred_title_is_compared_as_text_not_as_a_title() -> None:
     index = StoryIndex.build(corpus(art("a", title, excerpt), scraped))
     assert members(index, "s") == {"a", "s"}
     assert index.story_of("s").first is not None
+
+
+def test_a_large_grouping_leaves_the_collectors_sight_when_built_as_when_loaded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The collector's full passes over millions of story objects held the event loop; a
+    # grouping built in the background (not only one loaded from disk) is frozen too.
+    import gc
+
+    import bot.engine.stories as stories
+
+    monkeypatch.setattr(stories, "FREEZE_AFTER", 2)
+    gc.unfreeze()
+    try:
+        StoryIndex.build(corpus(art("a", "Boats sail"), art("b", "Boats sail again")))
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

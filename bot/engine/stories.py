@@ -315,6 +315,7 @@ class StoryIndex:
         state = {k: v for k, v in vars(fresh).items() if k != "_lock"}
         with self._lock:
             vars(self).update(state)
+        _freeze_if_large(len(fresh._docs))
 
     def _build(self, articles: Mapping[str, Article], known: Mapping[str, _Doc]) -> None:
         # Articles unchanged since they were last read (in ``known``) keep their words: a
@@ -862,11 +863,7 @@ class StoryIndex:
                     raise ValueError("records left over")
             except Exception as exc:
                 raise ValueError(f"a story state of other articles or damaged: {exc!r}") from exc
-            if len(index._docs) >= FREEZE_AFTER:
-                # Millions of long-lived objects, no cycles: left to the collector, its next
-                # full passes held the interpreter (0.6 s at 100,000 articles) and with it the
-                # bot's event loop. Reference counting still frees them when they go.
-                gc.freeze()
+            _freeze_if_large(len(index._docs))
         return index
 
     def groups(self) -> list[list[str]]:
@@ -900,3 +897,14 @@ def _timeline_key(article: Article) -> tuple[bool, float, str, str]:
     if published is None:
         return (True, 0.0, article.title.casefold(), article.id)
     return (False, published.timestamp(), "", article.id)
+
+
+def _freeze_if_large(docs: int) -> None:
+    """Take a large grouping out of the cyclic collector's sight, however it was made.
+
+    Millions of long-lived objects, no cycles: left to the collector, its next full passes held
+    the interpreter (0.6 s at 100,000 articles) and with it the bot's event loop. Reference
+    counting still frees them when they go.
+    """
+    if docs >= FREEZE_AFTER:
+        gc.freeze()
