@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from bot.corpus.model import Article
 from bot.engine.index import index_terms
@@ -109,7 +110,7 @@ def evidence(
     wanted = _ANSWER_KINDS.get(intent.answer_type)
     missing_figures, missing_answer = 0, 0.0
     if intent.facts or wanted:  # reading an article's figures is most of this function's cost
-        stated, kinds = _article_figures(candidate.article)
+        stated, kinds, _ = _article_figures(candidate.article)
         missing_figures = sum(1 for f in intent.facts if f.normalized not in stated)
         if wanted is not None and not wanted & kinds:
             worded = {_WORDED_KINDS.get(w) for w in _article_words(candidate.article)}
@@ -217,19 +218,29 @@ def _article_words(article: Article) -> frozenset[str]:
     return frozenset(words)
 
 
+class _Stated(NamedTuple):
+    """What an article states that a query may assert, read once per article."""
+
+    figures: frozenset[str]  # normalised ("224000", "2020-05"), its own date's forms included
+    kinds: frozenset[str]  # money, number, percent, year, ...
+    years: frozenset[int]  # the years its text names ("in 2016"), not its own date
+
+
 @lru_cache(maxsize=ARTICLES_CACHED)
-def _article_figures(article: Article) -> tuple[frozenset[str], frozenset[str]]:
-    """The figures an article states (normalised), and their kinds (money, year, ...)."""
+def _article_figures(article: Article) -> _Stated:
     found: set[str] = set()
     kinds: set[str] = set()
+    years: set[int] = set()
     for piece in _pieces(article):
         for fact in stated_facts(piece):
             found.add(fact.normalized)
             kinds.add(fact.kind)
+            if fact.kind == "year" and fact.normalized.isdigit():
+                years.add(int(fact.normalized))
     when = article.published
     if when is not None:  # "may 2020" is asserted of the article's own date as often as its text
         found.update((str(when.year), when.strftime("%Y-%m"), when.strftime("%Y-%m-%d")))
-    return frozenset(found), frozenset(kinds)
+    return _Stated(frozenset(found), frozenset(kinds), frozenset(years))
 
 
 def _outside(article: Article, intent: QueryIntent) -> bool:
@@ -245,8 +256,10 @@ def _outside(article: Article, intent: QueryIntent) -> bool:
     if not _before(published, period) and not _after(published, period):
         return False
     return not any(
-        not _before(end, period) and not _after(start, period)
-        for start, end in _article_years(article)
+        not _before(datetime(year, 12, 31, 23, 59, tzinfo=UTC), period)
+        and not _after(datetime(year, 1, 1, tzinfo=UTC), period)
+        for year in _article_figures(article).years
+        if 1 <= year <= 9998
     )
 
 
@@ -256,21 +269,6 @@ def _before(when: datetime, period: Period) -> bool:
 
 def _after(when: datetime, period: Period) -> bool:
     return period.end is not None and when >= period.end
-
-
-@lru_cache(maxsize=ARTICLES_CACHED)
-def _article_years(article: Article) -> tuple[tuple[datetime, datetime], ...]:
-    """The years the article's text names ("in 2016"), each as its first and last moment."""
-    years = {
-        int(fact.normalized)
-        for piece in _pieces(article)
-        for fact in stated_facts(piece)
-        if fact.kind == "year" and fact.normalized.isdigit() and 1 <= int(fact.normalized) < 9999
-    }
-    return tuple(
-        (datetime(year, 1, 1, tzinfo=UTC), datetime(year, 12, 31, 23, 59, tzinfo=UTC))
-        for year in sorted(years)
-    )
 
 
 def why_not(
@@ -292,7 +290,7 @@ def why_not(
         return f"{named} has no article on this in the coverage.{did}"
     lacking: list[str] = []
     if features.get("missing_figures"):
-        stated, _ = _article_figures(article)
+        stated = _article_figures(article).figures
         lacking += [f.typed for f in intent.facts if f.normalized not in stated]
     if features.get("missing_event"):
         lacking += list(intent.relations)
