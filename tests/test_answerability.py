@@ -223,3 +223,26 @@ def test_a_count_or_a_date_stated_in_words_is_the_kind_of_answer_asked_for(
     legs = lacking("how many legs does the neuropod robot have")
     assert legs["Walking robot shown"] == 0.0 and legs["Walking robot shown again"] == 1.0
     assert lacking("when did boston ban face scans")["Council bans face scans"] == 0.0
+
+
+def test_a_clipped_word_is_told_from_a_name_the_corpus_lacks(tmp_path: Path) -> None:
+    # "ppl", "recog", "govt": short forms of words the article holds. "portsmouth": a name no
+    # article spells out. Both are words the corpus never uses; only the first kind is clipped.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text(
+        "---\ntitle: Face recognition cameras watch people in Plymouth\n"
+        "webUrl: https://news.example/a\nprovider:\n  name: News\n  domain: news.example\n"
+        "excerpt: The government says the cameras will stay.\n---\n",
+        encoding="utf-8",
+    )
+    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
+    engine = Engine(snapshot)
+
+    def clipped(query: str) -> float:
+        [(_, _, features)] = engine.explain(query)
+        assert features["unknown_share"] > 0
+        return features["clipped_words"]
+
+    assert clipped("face recog cameras watching ppl, govt says") == 3.0
+    assert clipped("face recognition cameras in portsmouth") == 0.0

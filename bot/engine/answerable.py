@@ -70,7 +70,11 @@ FEATURES = (
     "title_share",  # ... that its title holds
     "missing_rarest",  # IDF of the rarest subject word it lacks, over the query's rarest
     "missing_names",  # names the query asserts (as the corpus cases them) it lacks
-    "unknown_words",  # subject words the corpus never uses in any form ("portsmouth", "ppl")
+    # Share of the subject words the corpus never uses in any form ("portsmouth", "ppl"): a
+    # share, not a count, so a long description retold in other words is not six times as
+    # suspect as a short query with one such word.
+    "unknown_share",
+    "clipped_words",  # unknown words the article holds a full form of ("ppl": people, "rec")
     "missing_figures",  # amounts, counts and years it lacks
     "missing_event",  # 1 when the query's event verb ("cancel", "buy") is absent in all forms
     "missing_answer",  # 1 when it asks for an amount, count or date and the article has none
@@ -128,7 +132,8 @@ def evidence(
         "title_share": candidate.title_share,
         "missing_rarest": missing_rarest,
         "missing_names": float(missing_names),
-        "unknown_words": float(len(candidate.unknown_words)),
+        "unknown_share": len(candidate.unknown_words) / max(1, len(intent.subject_words)),
+        "clipped_words": float(_clipped(candidate.unknown_words, candidate.article)),
         "missing_figures": float(missing_figures),
         "missing_event": missing_event,
         "missing_answer": missing_answer,
@@ -216,6 +221,42 @@ def _article_words(article: Article) -> frozenset[str]:
     for piece in _pieces(article):
         words.update(index_terms(piece))
     return frozenset(words)
+
+
+def _clipped(unknown: Iterable[str], article: Article) -> int:
+    """How many of the query words the corpus never uses are short forms of the article's words.
+
+    People type "rec" and "recog" for recognition, "ppl" for people, "govt", "msft", "fb":
+    the start of a word, or its consonants in order. A name the corpus lacks ("portsmouth",
+    "deloitte") is the other kind of unknown word, and no word of the article spells it out.
+    """
+    words = None
+    found = 0
+    for short in unknown:
+        if len(short) < 2 or not short.isalpha():
+            continue
+        if words is None:
+            words = _article_words(article)
+        if any(_spells_out(word, short) for word in words):
+            found += 1
+    return found
+
+
+def _spells_out(word: str, short: str) -> bool:
+    """Whether ``short`` is ``word`` clipped: its first letter, then some of its letters in order.
+
+    "recog" of "recognition", "ppl" of "people", "govt" of "government", "msft" of "microsoft".
+    Two letters spell too many words that way unless both are consonants ("fb").
+    """
+    if len(word) <= len(short) or word[0] != short[0]:
+        return False
+    if len(short) == 2 and not _VOWELS.isdisjoint(short):
+        return False
+    rest = iter(word[1:])
+    return all(letter in rest for letter in short[1:])
+
+
+_VOWELS = frozenset("aeiouy")
 
 
 class _Stated(NamedTuple):
