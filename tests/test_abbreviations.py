@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.corpus.loader import CorpusLoader
 from bot.engine.abbreviations import long_forms
-from bot.engine.engine import Engine
+from tests.tiny_corpus import engine_over
 
 
 def test_a_definition_in_parentheses_gives_the_long_form_of_its_short_form() -> None:
@@ -23,37 +22,23 @@ def test_a_definition_in_parentheses_gives_the_long_form_of_its_short_form() -> 
     assert list(long_forms(text, "ai")) == []
 
 
-def _engine(tmp_path: Path, stories: list[tuple[str, str]]) -> Engine:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for n, (title, excerpt) in enumerate(stories):
-        (corpus / f"a{n}.md").write_text(
-            f"---\ntitle: {title}\nwebUrl: https://news{n}.example/a\n"
-            f"provider:\n  name: News {n}\n  domain: news{n}.example\n"
-            f"excerpt: {excerpt}\n---\n",
-            encoding="utf-8",
-        )
-    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
-    return Engine(snapshot)
-
-
-STORIES = [
-    (
+STORIES = {
+    "kidney": (
         "Hospital tests ML on kidney scans",
         "Doctors used machine learning (ML) to sort kidney cancer subtypes. ML did well.",
     ),
-    (
+    "lenses": (
         "Machine learning finds gravitational lenses",
         "Astronomers used machine learning to find more gravitational lenses than people did.",
     ),
-    ("Telescope survey maps lenses", "A survey mapped gravitational lenses in the sky."),
-]
+    "survey": ("Telescope survey maps lenses", "A survey mapped gravitational lenses in the sky."),
+}
 
 
 def test_a_short_form_typed_is_found_in_an_article_that_only_spells_it_out(
     tmp_path: Path,
 ) -> None:
-    engine = _engine(tmp_path, STORIES)
+    engine = engine_over(tmp_path, STORIES)
     result = engine.search("ml gravitational lenses")
     assert result.not_found is None
     assert result.hits[0].article.title == "Machine learning finds gravitational lenses"
@@ -66,11 +51,11 @@ def test_a_word_the_corpus_writes_in_lowercase_is_not_read_as_a_short_form(
     tmp_path: Path,
 ) -> None:
     # "(ban)" once in parentheses does not make "ban" stand for "big area network".
-    stories = [
-        ("Council votes", "The big area network (ban) plan was dropped; a ban on cameras passed."),
-        ("Big area network upgrade", "The big area network got faster."),
-        ("Cameras ban passed", "The council passed a ban on cameras and a ban on drones."),
-    ]
-    engine = _engine(tmp_path, stories)
+    stories = {
+        "vote": ("Council votes", "The big area network (ban) plan was dropped; a ban passed."),
+        "net": ("Big area network upgrade", "The big area network got faster."),
+        "ban": ("Cameras ban passed", "The council passed a ban on cameras and a ban on drones."),
+    }
+    engine = engine_over(tmp_path, stories)
     coverage = {a.title: f["coverage"] for a, _, f in engine.explain("ban upgrade")}
     assert coverage["Big area network upgrade"] < 1.0

@@ -16,7 +16,7 @@ from bot.answers import run_command, to_json
 from bot.corpus.loader import CorpusLoader
 from bot.engine.engine import Engine
 from bot.engine.results import AskAnswer, NotFound, SourceAnswer
-from tests.tiny_corpus import SEEDS
+from tests.tiny_corpus import SEEDS, engine_over
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "corpus" / "smartable"
@@ -170,22 +170,11 @@ def test_trying_a_feature_reports_each_set_cross_validated_and_tested() -> None:
 def test_a_year_the_article_tells_of_agrees_with_the_period_asked_about(tmp_path: Path) -> None:
     # "in 2016" can name the year of the event, not of the report: an article of 2021 telling
     # of 2016 agrees with it; one naming no such year does not.
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    stories = [
-        ("Photo captions improve", "launched automatic alt text in 2016 for blind users"),
-        ("Photo captions improve again", "launched automatic alt text for blind users"),
-    ]
-    for n, (title, excerpt) in enumerate(stories):
-        (corpus / f"a{n}.md").write_text(
-            f"---\ntitle: {title}\nwebUrl: https://news{n}.example/alt\n"
-            f"publishedDateTime: 2021-01-20T10:00:00Z\n"
-            f"provider:\n  name: News {n}\n  domain: news{n}.example\n"
-            f"excerpt: Facebook {excerpt}.\n---\n",
-            encoding="utf-8",
-        )
-    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
-    engine = Engine(snapshot)
+    docs = {
+        "told": ("Photo captions improve", "Facebook launched automatic alt text in 2016."),
+        "untold": ("Photo captions improve again", "Facebook launched automatic alt text."),
+    }
+    engine = engine_over(tmp_path, docs, published="2021-01-20T10:00:00Z")
     mismatch = {
         article.title: features["period_mismatch"]
         for article, _, features in engine.explain("did facebook launch alt text in 2016")
@@ -200,22 +189,12 @@ def test_a_count_or_a_date_stated_in_words_is_the_kind_of_answer_asked_for(
 ) -> None:
     # "four legs", "on Wednesday": articles state counts and dates in words as often as in
     # figures; an article stating neither does not hold the kind of answer asked for.
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    stories = [
-        ("Walking robot shown", "The Neuropod robot walks on four legs over rough ground"),
-        ("Walking robot shown again", "The Neuropod robot walks over rough ground"),
-        ("Council bans face scans", "Boston councillors voted on Wednesday to ban face scans"),
-    ]
-    for n, (title, excerpt) in enumerate(stories):
-        (corpus / f"a{n}.md").write_text(
-            f"---\ntitle: {title}\nwebUrl: https://news{n}.example/a\n"
-            f"provider:\n  name: News {n}\n  domain: news{n}.example\n"
-            f"excerpt: {excerpt}.\n---\n",
-            encoding="utf-8",
-        )
-    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
-    engine = Engine(snapshot)
+    docs = {
+        "legs": ("Walking robot shown", "The Neuropod robot walks on four legs over rough ground."),
+        "walk": ("Walking robot shown again", "The Neuropod robot walks over rough ground."),
+        "vote": ("Council bans face scans", "Boston councillors voted on Wednesday to ban them."),
+    }
+    engine = engine_over(tmp_path, docs)
 
     def lacking(query: str) -> dict[str, float]:
         return {a.title: f["missing_answer"] for a, _, f in engine.explain(query, limit=10)}
@@ -228,16 +207,13 @@ def test_a_count_or_a_date_stated_in_words_is_the_kind_of_answer_asked_for(
 def test_a_clipped_word_is_told_from_a_name_the_corpus_lacks(tmp_path: Path) -> None:
     # "ppl", "recog", "govt": short forms of words the article holds. "portsmouth": a name no
     # article spells out. Both are words the corpus never uses; only the first kind is clipped.
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "a.md").write_text(
-        "---\ntitle: Face recognition cameras watch people in Plymouth\n"
-        "webUrl: https://news.example/a\nprovider:\n  name: News\n  domain: news.example\n"
-        "excerpt: The government says the cameras will stay.\n---\n",
-        encoding="utf-8",
-    )
-    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
-    engine = Engine(snapshot)
+    docs = {
+        "cams": (
+            "Face recognition cameras watch people in Plymouth",
+            "The government says the cameras will stay.",
+        )
+    }
+    engine = engine_over(tmp_path, docs)
 
     def clipped(query: str) -> float:
         [(_, _, features)] = engine.explain(query)

@@ -16,13 +16,20 @@ from bot.engine.engine import Engine
 from bot.engine.stories import StoryIndex
 
 
-def engine_over(tmp_path: Path, docs: dict[str, tuple[str, str]]) -> Engine:
-    """An engine over ``docs`` (name -> (title, excerpt)); each URL is example.com/<name>."""
+def engine_over(
+    tmp_path: Path, docs: dict[str, tuple[str, str]], published: str | None = None
+) -> Engine:
+    """An engine over ``docs`` (name -> (title, excerpt)); each URL is example.com/<name>.
+
+    ``published``: every article's publication time (ISO 8601), else none has one.
+    """
     corpus = tmp_path / "corpus"
     corpus.mkdir()
+    when = f"publishedDateTime: {published}\n" if published else ""
     for name, (title, excerpt) in docs.items():
         (corpus / f"{name}.md").write_text(
-            f"---\ntitle: {title}\nwebUrl: https://example.com/{name}\nexcerpt: {excerpt}\n---\n",
+            f"---\ntitle: {title}\nwebUrl: https://example.com/{name}\n{when}"
+            f"excerpt: {excerpt}\n---\n",
             encoding="utf-8",
         )
     snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()

@@ -8,10 +8,8 @@ capitalised words only, because two letters spell too many word pairs by chance;
 the corpus writes itself carries no such doubt, so two-letter forms ("ML", "AI", "EV") count
 here.
 
-Nothing is listed by hand: what a word stands for is read off the articles that use it. As with
-the corpus's casing (``casing``), each word is looked up when first asked: the index finds a
-few articles holding it, and their openings say what it stands for (the most frequent
-definition wins).
+Nothing is listed by hand: what a word stands for is read off the articles that use it, each
+word when first asked (``word_samples``), the most frequent definition winning.
 """
 
 from __future__ import annotations
@@ -19,16 +17,15 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from functools import lru_cache
 
 from bot.engine.index import index_terms
 from bot.engine.text import stem
+from bot.engine.word_samples import WordSamples
 
 # Articles read per word: a short form in wide use ("AI") is spelled out in few of the
 # articles using it most.
 SAMPLE_ARTICLES = 24
 SAMPLE_CHARS = 2_000  # of each piece of their openings
-CACHED_WORDS = 50_000
 MIN_LETTERS, MAX_LETTERS = 2, 6
 # Words before the parenthesis considered, beyond one per letter: linking words ("of", "and").
 _SLACK = 3
@@ -69,30 +66,23 @@ def _initials(run: list[str]) -> str:
     return "".join(w[0] for w in run).lower()
 
 
-class CorpusAbbreviations:
+class CorpusAbbreviations(WordSamples[tuple[str, ...] | None]):
     """``long_form(word)``: what the corpus spells ``word`` out as (stemmed words), or None."""
 
-    def __init__(
-        self,
-        find: Callable[[str, int], Iterable[str]],
-        texts: Callable[[str], Iterable[str]],
-    ) -> None:
-        """``find(word, n)``: ids of up to ``n`` articles holding it; ``texts(id)``: its opening."""
-        self._find = find
-        self._texts = texts
-        self.long_form = lru_cache(maxsize=CACHED_WORDS)(self._long_form)
+    ARTICLES = SAMPLE_ARTICLES
+    CHARS = SAMPLE_CHARS
 
-    def forget(self) -> None:
-        """Drop what was learnt: the corpus changed."""
-        self.long_form.cache_clear()
+    @property
+    def long_form(self) -> Callable[[str], tuple[str, ...] | None]:
+        """The long form of a word (``lookup``), by the name callers read it by."""
+        return self.lookup
 
-    def _long_form(self, word: str) -> tuple[str, ...] | None:
+    def _learn(self, word: str) -> tuple[str, ...] | None:
         if not (MIN_LETTERS <= len(word) <= MAX_LETTERS + 1 and word.isalpha()):
             return None
         found: Counter[tuple[str, ...]] = Counter()
-        for article_id in self._find(word, SAMPLE_ARTICLES):
-            for text in self._texts(article_id):
-                found.update(long_forms(text[:SAMPLE_CHARS], word))
+        for text in self.sample(word):
+            found.update(long_forms(text, word))
         if not found:
             # "evs": the corpus may spell out only the singular, "electric vehicle (EV)".
             if word.endswith("s") and len(word) > MIN_LETTERS:
