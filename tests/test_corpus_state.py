@@ -687,37 +687,3 @@ def test_relative_and_absolute_roots_share_the_state(
     expected = cold([second], tmp_path)
     assert_same(snapshot, expected)
     assert_warm_restart([second], db, expected)
-
-
-def test_changes_while_running_are_saved_once_they_are_many_not_only_at_close(
-    saved: Path, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Without a save while running, every change since the start stays in memory (and is
-    # replayed by each count of the articles) until the bot stops, and a bot killed after a
-    # day of changes merges them all again at its next start.
-    monkeypatch.setattr(loader_module, "_SAVE_AFTER_FILES", 0)  # any change is "many" here
-    roots = [str(corpus)]
-    loader = CorpusLoader(roots, saved)
-    try:
-        loader.load()
-        (corpus / "odd.json").write_text(
-            json.dumps([{"title": "Odd one, renamed", "url": "https://example.com/odd"}]),
-            encoding="utf-8",
-        )
-        later(corpus / "odd.json")
-        snapshot, changes, _ = loader.refresh([str(corpus / "odd.json")])
-        assert changes.changed
-        held = snapshot.articles
-        assert isinstance(held, ArticleTable) and held.changes == ([], [])
-        # The bot is killed here: no close. The next start has nothing to catch up.
-        expected = cold(roots, tmp_path)
-        restarted = CorpusLoader(roots, saved)
-        try:
-            again, since, stats = restarted.load()
-            assert stats.parsed == 0
-            assert not (since.added or since.changed or since.removed)
-            assert_same(again, expected)
-        finally:
-            restarted.close()
-    finally:
-        loader.close()
