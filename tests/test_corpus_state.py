@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.corpus import articles as articles_module
 from bot.corpus import cache
 from bot.corpus import loader as loader_module
-from bot.corpus.articles import ArticleTable
+from bot.corpus.articles import ArticleTable, title_keys
 from bot.corpus.loader import CorpusLoader, LoadStats
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from tests.test_corpus_cache import load
@@ -687,3 +688,36 @@ def test_relative_and_absolute_roots_share_the_state(
     expected = cold([second], tmp_path)
     assert_same(snapshot, expected)
     assert_warm_restart([second], db, expected)
+
+
+def test_a_snapshot_handed_out_keeps_its_articles_through_later_refreshes(
+    saved: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The engine applies a change by reading the changed articles' old versions from the
+    # snapshot it holds (its words leave the vocabulary, its outlet the counts). Were the state
+    # saved while running, that older snapshot would read the rows the save wrote: the new
+    # versions, and nothing for a removed article. However many files change, it must not.
+    monkeypatch.setattr(loader_module, "_SAVE_AFTER_FILES", 0)
+    # A change larger than the decoded articles kept, as a big one is in a big corpus: what the
+    # merge read of the old versions is no longer at hand.
+    monkeypatch.setattr(articles_module, "DECODED", 1)
+    roots = [str(corpus)]
+    loader = CorpusLoader(roots, saved)
+    try:
+        before, _, _ = loader.load()
+        # Found by title without reading them: a bot reads few of its articles before a change.
+        ids = {title: article_id for article_id, title in title_keys(before.articles)}
+        odd, lonely = ids["Odd one"], ids["Lonely story"]
+        (corpus / "odd.json").write_text(
+            json.dumps([{"title": "Odd one, renamed", "url": "https://example.com/odd"}]),
+            encoding="utf-8",
+        )
+        later(corpus / "odd.json")
+        (corpus / "dupes.jsonl").unlink()
+        _, changes, _ = loader.refresh([str(corpus / "odd.json"), str(corpus / "dupes.jsonl")])
+        assert odd in changes.changed and lonely in changes.removed
+        assert before.articles[odd].title == "Odd one"
+        held = before.articles.get(lonely)
+        assert held is not None and held.title == "Lonely story"
+    finally:
+        loader.close()
