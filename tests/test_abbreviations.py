@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.engine.abbreviations import long_forms
+from bot.engine.word_samples import WordSamples
 from tests.tiny_corpus import engine_over
 
 
@@ -19,7 +20,7 @@ def test_a_definition_in_parentheses_gives_the_long_form_of_its_short_form() -> 
     assert list(long_forms(text, "ev")) == [("electric", "vehicl")]
     # Initials that spell nothing before the parenthesis define nothing.
     assert list(long_forms(text, "nyc")) == []
-    assert list(long_forms(text, "ai")) == []
+    assert list(long_forms("Its new chip (AI) ships in May.", "ai")) == []
 
 
 STORIES = {
@@ -59,3 +60,25 @@ def test_a_word_the_corpus_writes_in_lowercase_is_not_read_as_a_short_form(
     engine = engine_over(tmp_path, stories)
     coverage = {a.title: f["coverage"] for a, _, f in engine.explain("ban upgrade")}
     assert coverage["Big area network upgrade"] < 1.0
+
+
+def test_what_a_word_learnt_while_the_corpus_changed_is_not_kept() -> None:
+    # A lookup racing a corpus change may read the old articles: its answer is given once and
+    # learnt again on the next ask, never served from then on.
+    class Counted(WordSamples[int]):
+        ARTICLES, CHARS = 1, 10
+
+        def __init__(self) -> None:
+            super().__init__(lambda word, n: [], lambda article_id: [])
+            self.learnt = 0
+
+        def _learn(self, word: str) -> int:
+            self.learnt += 1
+            if self.learnt == 1:
+                self.forget()  # the corpus changes while the first lookup reads it
+            return self.learnt
+
+    samples = Counted()
+    assert samples.lookup("ml") == 1
+    assert samples.lookup("ml") == 2
+    assert samples.lookup("ml") == 2

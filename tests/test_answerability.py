@@ -182,6 +182,9 @@ def test_a_year_the_article_tells_of_agrees_with_the_period_asked_about(tmp_path
     assert mismatch == {"Photo captions improve": 0.0, "Photo captions improve again": 1.0}
     published_then = engine.explain("did facebook launch alt text in january 2021")
     assert all(features["period_mismatch"] == 0.0 for _, _, features in published_then)
+    # Naming 2016 says nothing of March 2016.
+    in_march = engine.explain("did facebook launch alt text in march 2016")
+    assert all(features["period_mismatch"] == 1.0 for _, _, features in in_march)
 
 
 def test_a_count_or_a_date_stated_in_words_is_the_kind_of_answer_asked_for(
@@ -202,6 +205,21 @@ def test_a_count_or_a_date_stated_in_words_is_the_kind_of_answer_asked_for(
     legs = lacking("how many legs does the neuropod robot have")
     assert legs["Walking robot shown"] == 0.0 and legs["Walking robot shown again"] == 1.0
     assert lacking("when did boston ban face scans")["Council bans face scans"] == 0.0
+
+
+def test_an_outlets_name_states_no_answer(tmp_path: Path) -> None:
+    # "Newswire Today" names a day, but its article need not say when anything happened.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text(
+        "---\ntitle: Council bans face scans\nwebUrl: https://today.example/a\n"
+        "provider:\n  name: Newswire Today\n  domain: today.example\n"
+        "excerpt: Boston councillors voted to ban the scans.\n---\n",
+        encoding="utf-8",
+    )
+    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
+    [(_, _, features)] = Engine(snapshot).explain("when did boston ban face scans")
+    assert features["missing_answer"] == 1.0
 
 
 def test_a_clipped_word_is_told_from_a_name_the_corpus_lacks(tmp_path: Path) -> None:

@@ -405,6 +405,10 @@ ANSWER_CASES = [
     ("which airport put in a system that alarms when crowds build up", "what"),
     ("what did engadget say clearview was preparing for when it won the contract", "what"),
     ("how many police departments used clearview when it launched", "count"),
+    # An opening that asks for nothing in particular leaves it to the frame after it.
+    ("tell me how many police departments use clearview", "count"),
+    ("i want to know how much ice paid clearview", "money"),
+    ("do you know when amazon banned police use of rekognition", "date"),
 ]
 
 

@@ -62,6 +62,11 @@ def long_forms(text: str, word: str) -> Iterable[tuple[str, ...]]:
                 break
 
 
+def may_be_short_form(word: str) -> bool:
+    """Whether ``word`` could be a short form the corpus defines: 2 to 6 letters, a plural "s"."""
+    return MIN_LETTERS <= len(word) <= MAX_LETTERS + 1 and word.isalpha()
+
+
 def _initials(run: list[str]) -> str:
     return "".join(w[0] for w in run).lower()
 
@@ -78,7 +83,7 @@ class CorpusAbbreviations(WordSamples[tuple[str, ...] | None]):
         return self.lookup
 
     def _learn(self, word: str) -> tuple[str, ...] | None:
-        if not (MIN_LETTERS <= len(word) <= MAX_LETTERS + 1 and word.isalpha()):
+        if not may_be_short_form(word):
             return None
         found: Counter[tuple[str, ...]] = Counter()
         for text in self.sample(word):

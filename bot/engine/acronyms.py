@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 
+from bot.engine.abbreviations import may_be_short_form
 from bot.engine.index import index_terms
 from bot.engine.text import stem
 
@@ -76,7 +77,7 @@ class Acronyms:
         # Query words the corpus may define in parentheses ("ml", "evs"), two letters included.
         self._expand = expand
         self._defined = (
-            tuple(t for t in terms if t.isalpha() and 2 <= len(t) <= MAX_LETTERS + 1)
+            tuple(t for t in terms if t.isalpha() and may_be_short_form(t))
             if expand is not None
             else ()
         )

@@ -40,13 +40,13 @@ _ANSWER_KINDS = {
 }
 # How articles state a count or a date in words rather than figures ("four legs", "on
 # Tuesday", "in June"): read as stating that kind of answer. "one" and "may" are left out: they
-# are in nearly every text for other reasons.
+# are in nearly every text for other reasons; so are the scales ("million"), which follow a
+# figure ("$2 million") that is read as such already.
 _WORDED_KINDS = {
     **dict.fromkeys(
         """two three four five six seven eight nine ten eleven twelve thirteen fourteen
         fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy
-        eighty ninety hundred hundreds thousand thousands dozen dozens million millions
-        billion billions""".split(),
+        eighty ninety dozen dozens""".split(),
         "number",
     ),
     **dict.fromkeys(
@@ -117,8 +117,7 @@ def evidence(
         stated, kinds, _ = _article_figures(candidate.article)
         missing_figures = sum(1 for f in intent.facts if f.normalized not in stated)
         if wanted is not None and not wanted & kinds:
-            worded = {_WORDED_KINDS.get(w) for w in _article_words(candidate.article)}
-            missing_answer = float(not wanted & worded)
+            missing_answer = float(not wanted & _worded_kinds(candidate.article))
     missing_event = 0.0
     if intent.relations:
         words = _article_words(candidate.article)
@@ -223,6 +222,15 @@ def _article_words(article: Article) -> frozenset[str]:
     return frozenset(words)
 
 
+def _worded_kinds(article: Article) -> set[str | None]:
+    """The kinds of answer the article's text states in words.
+
+    Its outlet's name is not its text: "USA Today" states no date.
+    """
+    outlet = set(index_terms(article.outlet.name))
+    return {_WORDED_KINDS.get(w) for w in _article_words(article) if w not in outlet}
+
+
 def _clipped(unknown: Iterable[str], article: Article) -> int:
     """How many of the query words the corpus never uses are short forms of the article's words.
 
@@ -285,7 +293,7 @@ def _article_figures(article: Article) -> _Stated:
 
 
 def _outside(article: Article, intent: QueryIntent) -> bool:
-    """Whether the article is neither published in the query's period nor tells of a date in it.
+    """Whether the article is neither published in the query's period nor names a year it holds.
 
     "did facebook first introduce alt text in 2016" names the year of the event, not of the
     report: an article of 2021 that states 2016 agrees with the period.
@@ -296,9 +304,11 @@ def _outside(article: Article, intent: QueryIntent) -> bool:
         return False
     if not _before(published, period) and not _after(published, period):
         return False
+    # A year agrees with a period that holds all of it ("in 2016", "since 2015"): that the
+    # text names 2016 says nothing of March 2016.
     return not any(
-        not _before(datetime(year, 12, 31, 23, 59, tzinfo=UTC), period)
-        and not _after(datetime(year, 1, 1, tzinfo=UTC), period)
+        not _before(datetime(year, 1, 1, tzinfo=UTC), period)
+        and not _after(datetime(year, 12, 31, 23, 59, tzinfo=UTC), period)
         for year in _article_figures(article).years
         if 1 <= year <= 9998
     )

@@ -379,6 +379,9 @@ class Engine:
                 self._saved.forget(touched)
             self._update_names(olds, upserts, snapshot)
             self._snapshot = snapshot
+            # Again once the new snapshot is the one read: a word learnt in between may have
+            # read the old articles through the new index.
+            self._forget_words()
 
     def _rebuild_names(self, snapshot: CorpusSnapshot) -> None:
         # The title table is for autocomplete alone: built when it is first asked (``suggest``),
@@ -421,8 +424,7 @@ class Engine:
         name_keys.sort()
         self._name_keys = name_keys
         self._titles = titles
-        self._casing.forget()
-        self._abbreviations.forget()
+        self._forget_words()
         # Building the reader costs ~0.2 s per 10k outlet names: only a change in the names
         # themselves (not in how many articles each has) needs a new one.
         names = (frozenset(outlets), frozenset(topics))
@@ -498,6 +500,11 @@ class Engine:
         # between processes: the sample is the best by score, then by id, the same every time.
         found = sorted(self.index.search(terms, limit * 4), key=lambda hit: (-hit[1], hit[0]))
         return [article_id for article_id, _ in found[:limit]]
+
+    def _forget_words(self) -> None:
+        """What was learnt of single words (their casing, their long forms): the corpus moved."""
+        self._casing.forget()
+        self._abbreviations.forget()
 
     def _long_form(self, word: str) -> tuple[str, ...] | None:
         """What the corpus spells ``word`` out as, when it writes the word as a name ("ML").

@@ -1170,13 +1170,14 @@ def _answer_type(
 ) -> str:
     """The kind of answer asked for: the first typed frame, else yes/no, else none.
 
-    A question that opens with its frame asks what that frame asks: a wh-word later in it
-    starts a clause ("which airport put in a system that alarms when crowds build up"), not a
-    second question.
+    A question that opens with a typed frame ("which", "on how many") asks what that frame
+    asks: a wh-word later in it starts a clause ("which airport put in a system that alarms when
+    crowds build up"), not a second question. An opening that asks for nothing in particular
+    ("tell me", "do you know") leaves the question to the frame after it.
     """
     ordered = sorted(kinds, key=lambda k: k[0])
     first = next((i for i, t in enumerate(toks) if t.low not in _FILLERS), None)
-    if ordered and first is not None and ordered[0][0] <= first + 1:  # "on how many ..."
+    if ordered and ordered[0][1] and first is not None and ordered[0][0] <= first + 1:
         # "what does X mean" closes its opening frame at the end: one frame, not two.
         ordered = [k for k in ordered if k[0] == ordered[0][0] or k[1] == DEFINITION]
     typed = [kind for _, kind in ordered if kind]

@@ -904,7 +904,9 @@ def _freeze_if_large(docs: int) -> None:
 
     Millions of long-lived objects, no cycles: left to the collector, its next full passes held
     the interpreter (0.6 s at 100,000 articles) and with it the bot's event loop. Reference
-    counting still frees them when they go.
+    counting still frees them when they go. The price: garbage cycles that other work left
+    pending at that moment are frozen too and never collected; a few objects a rebuild, which
+    rebuilds (after many changes) make rare.
     """
     if docs >= FREEZE_AFTER:
         gc.freeze()

@@ -22,7 +22,9 @@ class WordSamples(Generic[Found]):
     """One fact per word (``lookup``), learnt from a sample of the articles that use it.
 
     A subclass says how many articles (``ARTICLES``) and how much of each text (``CHARS``) a
-    word's sample holds, and what it learns from them (``_learn``).
+    word's sample holds, and what it learns from them (``_learn``). Answers are kept per
+    corpus change (``forget``): a lookup that began before a change, and so may have read the
+    old articles, stores its answer under the old generation, where no later lookup reads it.
     """
 
     ARTICLES: ClassVar[int]
@@ -36,7 +38,15 @@ class WordSamples(Generic[Found]):
         """``find(word, n)``: ids of up to ``n`` articles holding it; ``texts(id)``: its opening."""
         self._find = find
         self._texts = texts
-        self.lookup: Callable[[str], Found] = lru_cache(maxsize=CACHED_WORDS)(self._learn)
+        self._generation = 0
+        self._cached = lru_cache(maxsize=CACHED_WORDS)(self._learn_in)
+
+    def lookup(self, word: str) -> Found:
+        """What the corpus says of ``word``, learnt on the first ask since the last change."""
+        return self._cached(self._generation, word)
+
+    def _learn_in(self, generation: int, word: str) -> Found:
+        return self._learn(word)
 
     def _learn(self, word: str) -> Found:
         raise NotImplementedError
@@ -49,4 +59,5 @@ class WordSamples(Generic[Found]):
 
     def forget(self) -> None:
         """Drop what was learnt: the corpus changed."""
-        self.lookup.cache_clear()  # type: ignore[attr-defined]
+        self._generation += 1
+        self._cached.cache_clear()
