@@ -209,16 +209,10 @@ def test_a_count_or_a_date_stated_in_words_is_the_kind_of_answer_asked_for(
 
 def test_an_outlets_name_states_no_answer(tmp_path: Path) -> None:
     # "Newswire Today" names a day, but its article need not say when anything happened.
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "a.md").write_text(
-        "---\ntitle: Council bans face scans\nwebUrl: https://today.example/a\n"
-        "provider:\n  name: Newswire Today\n  domain: today.example\n"
-        "excerpt: Boston councillors voted to ban the scans.\n---\n",
-        encoding="utf-8",
-    )
-    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
-    [(_, _, features)] = Engine(snapshot).explain("when did boston ban face scans")
+    docs = {"ban": ("Council bans face scans", "Boston councillors voted to ban the scans.")}
+    engine = engine_over(tmp_path, docs, outlet="Newswire Today")
+    [(article, _, features)] = engine.explain("when did boston ban face scans")
+    assert article.outlet.name == "Newswire Today"
     assert features["missing_answer"] == 1.0
 
 

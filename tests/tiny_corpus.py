@@ -17,18 +17,23 @@ from bot.engine.stories import StoryIndex
 
 
 def engine_over(
-    tmp_path: Path, docs: dict[str, tuple[str, str]], published: str | None = None
+    tmp_path: Path,
+    docs: dict[str, tuple[str, str]],
+    published: str | None = None,
+    outlet: str | None = None,
 ) -> Engine:
     """An engine over ``docs`` (name -> (title, excerpt)); each URL is example.com/<name>.
 
-    ``published``: every article's publication time (ISO 8601), else none has one.
+    ``published``: every article's publication time (ISO 8601), else none has one;
+    ``outlet``: every article's outlet name, else the site's.
     """
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     when = f"publishedDateTime: {published}\n" if published else ""
+    provider = f"provider:\n  name: {outlet}\n  domain: example.com\n" if outlet else ""
     for name, (title, excerpt) in docs.items():
         (corpus / f"{name}.md").write_text(
-            f"---\ntitle: {title}\nwebUrl: https://example.com/{name}\n{when}"
+            f"---\ntitle: {title}\nwebUrl: https://example.com/{name}\n{when}{provider}"
             f"excerpt: {excerpt}\n---\n",
             encoding="utf-8",
         )
