@@ -38,7 +38,6 @@ from bot.corpus.articles import (
     damaged,
     encode_row,
     encode_titles,
-    keep_versions,
 )
 from bot.corpus.census import Census
 from bot.corpus.formats import FileResult
@@ -403,9 +402,6 @@ def _write_articles(
     if incremental:
         census = articles.census()  # type: ignore[union-attr]
         upserts, removed = articles.changes  # type: ignore[union-attr]
-        # Tables made before this save (the engine may be applying a change from one) go on
-        # reading these rows as they are now.
-        keep_versions(articles.rows.database, roots, [a.id for a in upserts] + removed)  # type: ignore[union-attr]
         conn.executemany(
             "DELETE FROM corpus_articles WHERE roots = ? AND id = ?",
             ((roots, article_id) for article_id in removed),
