@@ -694,9 +694,9 @@ def test_a_snapshot_handed_out_keeps_its_articles_through_later_refreshes(
     saved: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The engine applies a change by reading the changed articles' old versions from the
-    # snapshot it holds (its words leave the vocabulary, its outlet the counts). Were the state
-    # saved while running, that older snapshot would read the rows the save wrote: the new
-    # versions, and nothing for a removed article. However many files change, it must not.
+    # snapshot it holds (its words leave the vocabulary, its outlet the counts). The state is
+    # saved while running once many files changed (here: any), and that older snapshot must
+    # not read the rows the save wrote: the new versions, and nothing for a removed article.
     monkeypatch.setattr(loader_module, "_SAVE_AFTER_FILES", 0)
     # A change larger than the decoded articles kept, as a big one is in a big corpus: what the
     # merge read of the old versions is no longer at hand.
@@ -719,5 +719,140 @@ def test_a_snapshot_handed_out_keeps_its_articles_through_later_refreshes(
         assert before.articles[odd].title == "Odd one"
         held = before.articles.get(lonely)
         assert held is not None and held.title == "Lonely story"
+        # Walking it, too: the same articles, each in its place, as before the change.
+        assert [title for _, title in title_keys(before.articles)] == list(ids)
+        assert [a.title for a in before.articles.values()] == list(ids)
+        assert lonely in before.articles and odd in set(before.articles)
+    finally:
+        loader.close()
+
+
+def test_changes_while_running_are_saved_once_they_are_many_not_only_at_close(
+    saved: Path, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without a save while running, every change since the start stays in memory (and is
+    # replayed by each count of the articles) until the bot stops, and a bot killed after a
+    # day of changes merges them all again at its next start.
+    monkeypatch.setattr(loader_module, "_SAVE_AFTER_FILES", 0)  # any change is "many" here
+    roots = [str(corpus)]
+    loader = CorpusLoader(roots, saved)
+    try:
+        loader.load()
+        (corpus / "odd.json").write_text(
+            json.dumps([{"title": "Odd one, renamed", "url": "https://example.com/odd"}]),
+            encoding="utf-8",
+        )
+        later(corpus / "odd.json")
+        snapshot, changes, _ = loader.refresh([str(corpus / "odd.json")])
+        assert changes.changed
+        held = snapshot.articles
+        assert isinstance(held, ArticleTable) and held.changes == ([], [])
+        # The bot is killed here: no close. The next start has nothing to catch up.
+        expected = cold(roots, tmp_path)
+        restarted = CorpusLoader(roots, saved)
+        try:
+            again, since, stats = restarted.load()
+            assert stats.parsed == 0
+            assert not (since.added or since.changed or since.removed)
+            assert_same(again, expected)
+        finally:
+            restarted.close()
+    finally:
+        loader.close()
+
+
+READER = """
+import json, sys
+from bot.corpus.articles import title_keys
+from bot.corpus.loader import CorpusLoader
+loader = CorpusLoader([sys.argv[1]], sys.argv[2], read_only=True)
+snapshot, _, _ = loader.load()
+def seen():
+    titles = [title for _, title in title_keys(snapshot.articles)]
+    return {"len": len(snapshot.articles), "titles": titles}
+print(json.dumps(seen()), flush=True)
+sys.stdin.readline()  # the writer has saved
+print(json.dumps(seen()), flush=True)
+"""
+
+
+def test_a_reader_beside_the_bot_keeps_its_articles_through_the_bots_saves(
+    saved: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A one-shot command or the console, in a process of its own, reads the rows the bot
+    # saves: the bot's save can't hand them the rows it rewrites, so they read the database
+    # as it was when they opened it.
+    import subprocess
+
+    monkeypatch.setattr(loader_module, "_SAVE_AFTER_FILES", 0)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(corpus), str(saved)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reader.stdout is not None and reader.stdin is not None
+        before = json.loads(reader.stdout.readline())
+        writer = CorpusLoader([str(corpus)], saved)
+        try:
+            writer.load()
+            (corpus / "odd.json").write_text(
+                json.dumps([{"title": "Odd one, renamed", "url": "https://example.com/odd"}]),
+                encoding="utf-8",
+            )
+            later(corpus / "odd.json")
+            (corpus / "dupes.jsonl").unlink()
+            _, changes, _ = writer.refresh([str(corpus / "odd.json"), str(corpus / "dupes.jsonl")])
+            assert changes.changed and changes.removed
+            assert state_parts(saved) == list(range(PARTS))  # saved while running
+        finally:
+            writer.close()
+        reader.stdin.write("saved\n")
+        reader.stdin.flush()
+        after = json.loads(reader.stdout.readline())
+        assert after == before
+        assert "Odd one" in before["titles"] and "Lonely story" in before["titles"]
+    finally:
+        reader.kill()
+        reader.wait()
+
+
+def test_a_walk_across_two_saves_reads_the_articles_it_started_with(
+    saved: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A walk half done when the bot saves (a story grouping, a digest run), then another save:
+    # the table walked is the one it started with, an article added since is not in it, and
+    # one removed still is, each in its place.
+    monkeypatch.setattr(loader_module, "_SAVE_AFTER_FILES", 0)
+    monkeypatch.setattr(articles_module, "DECODED", 1)
+    monkeypatch.setattr(articles_module, "_BATCH", 2)
+    loader = CorpusLoader([str(corpus)], saved)
+    try:
+        before, _, _ = loader.load()
+        expected = [title for _, title in title_keys(before.articles)]
+        walk = title_keys(before.articles)
+        walked = [title for _, title in itertools.islice(walk, 3)]
+        dupes = (corpus / "dupes.jsonl").read_bytes()
+        (corpus / "dupes.jsonl").unlink()
+        (corpus / "new.json").write_text(
+            json.dumps([{"title": "Brand new", "url": "https://example.com/new"}]),
+            encoding="utf-8",
+        )
+        loader.refresh([str(corpus / "dupes.jsonl"), str(corpus / "new.json")])
+        walked += [title for _, title in itertools.islice(walk, 3)]
+        (corpus / "odd.json").write_text(
+            json.dumps([{"title": "Odd one, renamed", "url": "https://example.com/odd"}]),
+            encoding="utf-8",
+        )
+        later(corpus / "odd.json")
+        (corpus / "dupes.jsonl").write_bytes(dupes)  # back: its articles saved again
+        after, _, _ = loader.refresh([str(corpus / "odd.json"), str(corpus / "dupes.jsonl")])
+        walked += [title for _, title in walk]
+        assert walked == expected
+        assert [title for _, title in title_keys(before.articles)] == expected
+        assert "Brand new" not in expected and "Lonely story" in expected
+        now = [title for _, title in title_keys(after.articles)]
+        assert "Brand new" in now and "Lonely story" in now and "Odd one, renamed" in now
     finally:
         loader.close()

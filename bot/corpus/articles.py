@@ -7,16 +7,32 @@ reads a few dozen. The saved state (``bot.corpus.cache``) keeps each article as 
 decoded, and holds in memory only what changed since the save.
 
 Rows change only when the loader saves, which one process does at a time
-(``bot.writer_lock``): at its first load and when it closes. A table read after a save of
-later changes sees those later articles, never a torn one.
+(``bot.writer_lock``): at its first load, while it runs once many files changed, and when it
+closes. A table keeps reading the articles of its own time after a later save:
+
+- in the writing process, the save first hands every live ``ArticleRows`` of an earlier save
+  the rows it is about to rewrite (``keep_versions``), so the engine applying a change still
+  reads the old versions it replaces; such rows are held only while a table of that save is;
+- in a process reading beside the writer (a command, the console), which no save can reach,
+  the rows are read in one read transaction opened with them (``beside_writer``).
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import marshal
 import threading
-from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, ValuesView
+import weakref
+from collections.abc import (
+    Callable,
+    Collection,
+    ItemsView,
+    Iterable,
+    Iterator,
+    Mapping,
+    ValuesView,
+)
 from collections.abc import Set as AbstractSet
 from typing import Any, TypeVar
 
@@ -60,7 +76,17 @@ class ArticleRows:
     merges it again from the parse cache.
     """
 
-    def __init__(self, database: str, roots: str, census: Census) -> None:
+    def __init__(
+        self, database: str, roots: str, census: Census, *, beside_writer: bool = False
+    ) -> None:
+        """``beside_writer``: another process writes the database (``bot.writer_lock``).
+
+        Its saves can't hand this process the rows they rewrite (``keep_versions`` reaches
+        only this process's tables), so these rows are read in one read transaction, opened
+        by the first query: the database as it was then, whatever is saved after. While it
+        lasts the writer's log can't be folded back past it (WAL), so only a reader beside
+        the bot (a command, the console) holds one.
+        """
         self.database = database
         self.roots = roots
         self.census = census
@@ -70,17 +96,59 @@ class ArticleRows:
         # Read through a memory map: a lookup then copies no page (17 µs against 30 a row,
         # measured at 176,000 articles); the pages are the OS's cache, shared and reclaimable.
         self._conn.execute(f"PRAGMA mmap_size = {_MAP_BYTES}")
+        if beside_writer:
+            self._conn.execute("BEGIN")
         self._lock = threading.Lock()
         self._decoded: dict[str, Article] = {}
+        # Rows as they were before a later save rewrote them (``keep_versions``): id ->
+        # (rowid, data, titles), or None where the row did not exist. Read in their place.
+        self._kept: dict[str, tuple[int, Any, str] | None] = {}
+        # The kept rows that exist, by rowid: the rowids sorted, and the id of each.
+        self._kept_rowids: list[int] = []
+        self._kept_ids: list[str] = []
+        with _LIVE_LOCK:
+            _LIVE.add(self)
 
     def _query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        # ``store.connect_read_only`` gives a migrated database, or an empty one in memory:
-        # the table is always there.
         with self._lock:
-            return self._conn.execute(sql, (self.roots, *params)).fetchall()
+            return self._execute(sql, *params)
+
+    def _execute(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        # ``store.connect_read_only`` gives a migrated database, or an empty one in memory:
+        # the table is always there. The caller holds ``_lock``.
+        return self._conn.execute(sql, (self.roots, *params)).fetchall()
+
+    def _keep(self, rows: Mapping[str, tuple[int, Any, str] | None]) -> None:
+        """Go on reading ``rows`` as they are now, whatever a save writes next.
+
+        Under the lock that every read holds from its look at the kept rows to its query, so
+        no read sees the kept rows without this one and then the rewritten row.
+        """
+        with self._lock:
+            # Replaced, not edited: a scan reads the two without copying them, saves are rare.
+            kept = dict(self._kept)
+            for article_id, row in rows.items():
+                if article_id not in kept:  # the first kept is this table's own version
+                    kept[article_id] = row
+            order = sorted((row[0], i) for i, row in kept.items() if row is not None)
+            self._kept = kept
+            self._kept_rowids = [rowid for rowid, _ in order]
+            self._kept_ids = [i for _, i in order]
+
+    def state_part(self, part: int) -> bytes | None:
+        """A part of the saved state of these roots as these rows see it (None: not saved).
+
+        A reader beside the writer checks with it that the state it read is the one its rows
+        are of: a save between the two would pair a header with other rows.
+        """
+        rows = self._query("SELECT data FROM corpus_state WHERE roots = ? AND part = ?", part)
+        return bytes(rows[0][0]) if rows else None
 
     def count(self) -> int:
-        """How many rows are saved for these roots (from the key's index alone)."""
+        """How many rows are saved for these roots now (the key's index alone; kept rows aside).
+
+        Asked of a state just read back, before any later save.
+        """
         return self._query("SELECT count(*) FROM corpus_articles WHERE roots = ?")[0][0]
 
     def get(self, article_id: str) -> Article | None:
@@ -88,10 +156,8 @@ class ArticleRows:
         found = self._decoded.get(article_id)
         if found is not None or article_id in self.damaged:  # a damaged row is not read again
             return found
-        rows = self._query(
-            "SELECT data FROM corpus_articles WHERE roots = ? AND id = ?", article_id
-        )
-        return self._decode(article_id, rows[0][0]) if rows else None
+        data = dict(self._rows_of("data", [article_id])).get(article_id)
+        return None if data is None else self._decode(article_id, data)
 
     def many(self, ids: Iterable[str]) -> dict[str, Article]:
         """The saved articles of ``ids`` that exist, by id: one query for a batch of them."""
@@ -120,12 +186,19 @@ class ArticleRows:
         return {article_id: tuple(text.split("\n")) for article_id, text in rows}
 
     def _rows_of(self, column: str, ids: list[str]) -> Iterator[tuple[str, Any]]:
-        """(id, ``column``) of the saved rows of ``ids``: one "IN (…)" query a batch."""
+        """(id, ``column``: data or titles) of the saved rows of ``ids``, a query a batch."""
+        at = _KEPT_COLUMN[column]
         for batch, marks in in_batches(ids):
-            yield from self._query(
-                f"SELECT id, {column} FROM corpus_articles WHERE roots = ? AND id IN ({marks})",
-                *batch,
-            )
+            with self._lock:
+                kept = self._kept
+                found = self._execute(
+                    f"SELECT id, {column} FROM corpus_articles WHERE roots = ? AND id IN ({marks})",
+                    *batch,
+                )
+                if kept:
+                    found = [row for row in found if row[0] not in kept]
+                    found += [(i, v[at]) for i in batch if (v := kept.get(i)) is not None]
+            yield from found
 
     def title_keys(self) -> Iterator[tuple[str, str]]:
         """(id, title) of every saved row, in saved order, none decoded."""
@@ -139,9 +212,7 @@ class ArticleRows:
             return True
         if article_id in self.damaged:
             return False
-        return bool(
-            self._query("SELECT 1 FROM corpus_articles WHERE roots = ? AND id = ?", article_id)
-        )
+        return any(True for _ in self._rows_of("titles", [article_id]))
 
     def ids(self) -> Iterator[str]:
         """Every saved id, in the order they were saved."""
@@ -159,19 +230,40 @@ class ArticleRows:
                 yield article_id, self._decode(article_id, data, keep=False)
 
     def _scan(self, columns: str) -> Iterator[list[tuple[Any, ...]]]:
+        """Every row (rowid, then ``columns``: id, then data or titles), in rowid order.
+
+        Rows a later save rewrote read as they were kept: changed ones in their place, removed
+        ones where they stood, added ones not at all.
+        """
+        wanted = [_KEPT_COLUMN[c] for c in columns.split(", ")[1:]]
         last = -1
         while True:
-            batch = self._query(
-                # ``+roots``: walk the rowids, not the key's index (which sorts every row of
-                # these roots for each batch: 67 ms a batch at 176,000 articles).
-                f"SELECT rowid, {columns} FROM corpus_articles"
-                f" WHERE +roots = ? AND rowid > ? ORDER BY rowid LIMIT {_BATCH}",
-                last,
-            )
-            if not batch:
+            with self._lock:
+                batch = self._execute(
+                    # ``+roots``: walk the rowids, not the key's index (which sorts every row
+                    # of these roots for each batch: 67 ms a batch at 176,000 articles).
+                    f"SELECT rowid, {columns} FROM corpus_articles"
+                    f" WHERE +roots = ? AND rowid > ? ORDER BY rowid LIMIT {_BATCH}",
+                    last,
+                )
+                kept, rowids, ids = self._kept, self._kept_rowids, self._kept_ids
+            end = batch[-1][0] if batch else None
+            if kept:
+                batch = [row for row in batch if row[1] not in kept]
+                # The kept rows whose rowids this batch spans, found by bisection: a scan of a
+                # million rows reads each kept row once, not once a batch.
+                lo = bisect.bisect_right(rowids, last)
+                hi = len(rowids) if end is None else bisect.bisect_right(rowids, end)
+                for rowid, article_id in zip(rowids[lo:hi], ids[lo:hi], strict=True):
+                    row = kept[article_id]
+                    assert row is not None
+                    batch.append((rowid, article_id, *(row[at] for at in wanted)))
+                batch.sort(key=lambda row: row[0])
+            if batch:
+                yield batch
+            if end is None:
                 return
-            yield batch
-            last = batch[-1][0]
+            last = end
 
     def _decode(self, article_id: str, data: Any, *, keep: bool = True) -> Article | None:
         self.reads += 1
@@ -199,6 +291,44 @@ class ArticleRows:
         return article
 
 
+# Where a kept row's columns are: (rowid, data, titles).
+_KEPT_COLUMN = {"data": 1, "titles": 2}
+_LIVE: weakref.WeakSet[ArticleRows] = weakref.WeakSet()  # every open ``ArticleRows``
+_LIVE_LOCK = threading.Lock()
+
+
+def _live(database: str, roots: str) -> list[ArticleRows]:
+    with _LIVE_LOCK:
+        return [r for r in list(_LIVE) if r.database == database and r.roots == roots]
+
+
+def tables_live(database: str, roots: str) -> bool:
+    """Whether any table of an earlier save of these roots is still open in this process."""
+    return bool(_live(database, roots))
+
+
+def keep_versions(database: str, roots: str, ids: Collection[str]) -> None:
+    """Before a save rewrites the rows of ``ids``: every table made earlier keeps them as now.
+
+    The rows are read once, through any live ``ArticleRows`` of these roots (all read the same
+    committed rows), and handed to each; one that kept a row at an earlier save keeps that
+    older one, its own.
+    """
+    live = _live(database, roots)
+    if not live or not ids:
+        return
+    now: dict[str, tuple[int, Any, str] | None] = dict.fromkeys(ids)
+    for batch, marks in in_batches(list(now)):
+        for rowid, article_id, data, titles in live[0]._query(
+            "SELECT rowid, id, data, titles FROM corpus_articles"
+            f" WHERE roots = ? AND id IN ({marks})",
+            *batch,
+        ):
+            now[article_id] = (rowid, data, titles)
+    for rows in live:
+        rows._keep(now)
+
+
 class ArticleTable(Mapping[str, Article]):
     """Saved articles (``ArticleRows``) with the changes since the save laid over them.
 
@@ -207,9 +337,8 @@ class ArticleTable(Mapping[str, Article]):
     old places and new ones after. A damaged row reads as missing (``in`` reads the row, so it
     agrees with ``[]``); iterating ids alone names one until it was first read.
 
-    A table made before a save reads the rows that save wrote: the table a loader saves is
-    the one it hands out, which reads the same after as before (its changes are the rows'
-    now); an older one reads the later articles wherever its own changes don't say otherwise.
+    A table made before a save reads what it read before: the save first has its rows keep
+    the versions it rewrites (``keep_versions``).
     """
 
     __slots__ = ("_census", "_fresh", "_len", "_over", "rows")

@@ -38,6 +38,8 @@ from bot.corpus.articles import (
     damaged,
     encode_row,
     encode_titles,
+    keep_versions,
+    tables_live,
 )
 from bot.corpus.census import Census
 from bot.corpus.formats import FileResult
@@ -118,6 +120,13 @@ def _decode_files(blob: bytes) -> dict[str, FileInfo]:
         return dict(zip(paths, infos, strict=True))
 
 
+class SavedMeanwhile(ValueError):
+    """The writer saved the state again between reading it and opening its rows."""
+
+
+_STATE_READS = 3  # tries at reading a state the writer keeps saving, before rebuilding it
+
+
 def _state_version() -> int:
     """What ``corpus_state.parser`` holds: the parser's version and the state layout's."""
     return PARSER_VERSION * 100 + STATE_LAYOUT
@@ -164,7 +173,9 @@ class SavedState(NamedTuple):
         )
 
 
-def _decode_state(parts: list[bytes], sums: list[int], database: str, roots: str) -> SavedState:
+def _decode_state(
+    parts: list[bytes], sums: list[int], database: str, roots: str, beside_writer: bool
+) -> SavedState:
     """Check every part against the header's checksums and decode the header.
 
     ``parts`` are the rows' bytes in part order, ``sums`` the CRC-32 of each but the header;
@@ -191,9 +202,11 @@ def _decode_state(parts: list[bytes], sums: list[int], database: str, roots: str
         raise ValueError("corpus state: stamp columns differ in length")
     if sums != list(crcs):
         raise ValueError("corpus state: checksum mismatch")
-    saved = ArticleRows(database, roots, Census.from_row(census))
+    saved = ArticleRows(database, roots, Census.from_row(census), beside_writer=beside_writer)
     if saved.count() != count:
         raise ValueError("corpus state: articles missing")
+    if beside_writer and saved.state_part(0) != parts[0]:
+        raise SavedMeanwhile("corpus state: saved again while it was read")
     state = MergeState(
         ArticleTable(saved, count),
         DeferredFiles(  # type: ignore[arg-type]
@@ -286,10 +299,15 @@ class ParseCache:
         a parse.
         """
         try:
-            parts, sums = self._read_state(roots)
-            if not parts:
-                return None
-            return _decode_state(parts, sums, self._database, roots)
+            for _ in range(_STATE_READS):
+                parts, sums = self._read_state(roots)
+                if not parts:
+                    return None
+                try:
+                    return _decode_state(parts, sums, self._database, roots, not self.writable)
+                except SavedMeanwhile:  # the writer saved between the two reads: read again
+                    continue
+            raise SavedMeanwhile("corpus state: saved again at every read")
         except (*DAMAGE, KeyError):
             log.warning("saved corpus state for %s is unreadable; rebuilding it", roots)
             return None
@@ -351,7 +369,7 @@ class ParseCache:
 
         with _transaction(self._conn) as conn:
             conn.execute("DELETE FROM corpus_state WHERE roots = ?", (roots,))
-            census = _write_articles(conn, roots, articles)
+            census = _write_articles(conn, self._database, roots, articles)
             if census is None:
                 return None
             insert = "INSERT INTO corpus_state (roots, part, parser, data) VALUES (?, ?, ?, ?)"
@@ -385,7 +403,7 @@ class ParseCache:
 
 
 def _write_articles(
-    conn: sqlite3.Connection, roots: str, articles: Mapping[str, Article]
+    conn: sqlite3.Connection, database: str, roots: str, articles: Mapping[str, Article]
 ) -> Census | None:
     """Make ``corpus_articles`` hold ``articles`` for ``roots``; their census, None if dropped.
 
@@ -402,6 +420,9 @@ def _write_articles(
     if incremental:
         census = articles.census()  # type: ignore[union-attr]
         upserts, removed = articles.changes  # type: ignore[union-attr]
+        # Tables made before this save (the engine may be applying a change from one) go on
+        # reading these rows as they are now.
+        keep_versions(database, roots, [a.id for a in upserts] + removed)
         conn.executemany(
             "DELETE FROM corpus_articles WHERE roots = ? AND id = ?",
             ((roots, article_id) for article_id in removed),
@@ -409,6 +430,12 @@ def _write_articles(
     else:
         census = Census.of(articles.values())
         upserts = articles.values()  # type: ignore[assignment]
+        # Every row goes. A table of an earlier save of these roots is not expected to be open
+        # (this path is a first save, or one after the state was dropped), but if one is, it
+        # keeps its rows like any other.
+        if tables_live(database, roots):
+            every = "SELECT id FROM corpus_articles WHERE roots = ?"
+            keep_versions(database, roots, [i for (i,) in conn.execute(every, (roots,))])
         conn.execute("DELETE FROM corpus_articles WHERE roots = ?", (roots,))
     conn.executemany(  # an update keeps its row (and place); a new one goes last
         "INSERT INTO corpus_articles (roots, id, titles, data) VALUES (?, ?, ?, ?)"
