@@ -165,6 +165,7 @@ def loaded(
             database,
             max_bytes=settings.corpus.max_file_bytes,
             read_only=not writing,
+            pinned=True,  # the lock goes with this block; a bot may start and save after it
         )
         try:
             scanned = loader.scan()

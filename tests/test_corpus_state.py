@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -765,7 +766,10 @@ READER = """
 import json, sys
 from bot.corpus.articles import title_keys
 from bot.corpus.loader import CorpusLoader
-loader = CorpusLoader([sys.argv[1]], sys.argv[2], read_only=True)
+root, db, mode = sys.argv[1:]
+# "read_only": a command beside the running bot; "pinned": one that held the writer's lock
+# while it loaded, as a command does before a bot starts.
+loader = CorpusLoader([root], db, read_only=mode == "read_only", pinned=True)
 snapshot, _, _ = loader.load()
 def seen():
     titles = [title for _, title in title_keys(snapshot.articles)]
@@ -776,24 +780,32 @@ print(json.dumps(seen()), flush=True)
 """
 
 
-def test_a_reader_beside_the_bot_keeps_its_articles_through_the_bots_saves(
-    saved: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+def _line(pipe: Any, seconds: float = 60.0) -> str:
+    """The next line a child prints, or a failure (not a hang) if it prints none in time."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(pipe.readline).result(timeout=seconds)
+
+
+@pytest.mark.parametrize("mode", ["read_only", "pinned"])
+def test_a_command_beside_the_bot_keeps_its_articles_through_the_bots_saves(
+    saved: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     # A one-shot command or the console, in a process of its own, reads the rows the bot
     # saves: the bot's save can't hand them the rows it rewrites, so they read the database
-    # as it was when they opened it.
+    # as it was when they opened it, whether they read beside a running bot or loaded before
+    # it started.
     import subprocess
 
     monkeypatch.setattr(loader_module, "_SAVE_AFTER_FILES", 0)
     reader = subprocess.Popen(
-        [sys.executable, "-c", READER, str(corpus), str(saved)],
+        [sys.executable, "-c", READER, str(corpus), str(saved), mode],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert reader.stdout is not None and reader.stdin is not None
-        before = json.loads(reader.stdout.readline())
+        before = json.loads(_line(reader.stdout))
         writer = CorpusLoader([str(corpus)], saved)
         try:
             writer.load()
@@ -810,12 +822,48 @@ def test_a_reader_beside_the_bot_keeps_its_articles_through_the_bots_saves(
             writer.close()
         reader.stdin.write("saved\n")
         reader.stdin.flush()
-        after = json.loads(reader.stdout.readline())
+        after = json.loads(_line(reader.stdout))
         assert after == before
         assert "Odd one" in before["titles"] and "Lonely story" in before["titles"]
     finally:
         reader.kill()
         reader.wait()
+
+
+def test_a_state_saved_again_while_a_reader_opens_it_is_read_again(
+    saved: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The header is read, then the rows are opened: a save by the bot in between would pair
+    # the header of one save with the rows of the next. The reader notices and reads again.
+    monkeypatch.setattr(loader_module, "_SAVE_AFTER_FILES", 0)
+    read_state = cache.ParseCache._read_state
+    reads = []
+
+    def then_the_bot_saves(self: cache.ParseCache, roots: str) -> Any:
+        found = read_state(self, roots)
+        if self.writable:  # the bot's own loads
+            return found
+        reads.append(roots)
+        if len(reads) == 1:  # the bot saves the removal the reader has already seen
+            writer = CorpusLoader([str(corpus)], saved)
+            try:
+                writer.load()
+                writer.refresh([str(corpus / "dupes.jsonl")])
+            finally:
+                writer.close()
+        return found
+
+    monkeypatch.setattr(cache.ParseCache, "_read_state", then_the_bot_saves)
+    (corpus / "dupes.jsonl").unlink()
+    reader = CorpusLoader([str(corpus)], saved, read_only=True)
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.corpus.cache"):
+            snapshot, _, stats = reader.load()
+        assert len(reads) == 2 and "unreadable" not in caplog.text
+        assert stats.parsed == 0
+        assert "Lonely story" not in [title for _, title in title_keys(snapshot.articles)]
+    finally:
+        reader.close()
 
 
 def test_a_walk_across_two_saves_reads_the_articles_it_started_with(

@@ -96,8 +96,9 @@ class ArticleRows:
         # Read through a memory map: a lookup then copies no page (17 µs against 30 a row,
         # measured at 176,000 articles); the pages are the OS's cache, shared and reclaimable.
         self._conn.execute(f"PRAGMA mmap_size = {_MAP_BYTES}")
-        if beside_writer:
+        if beside_writer:  # the snapshot is taken by the first read, now
             self._conn.execute("BEGIN")
+            self._conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
         self._lock = threading.Lock()
         self._decoded: dict[str, Article] = {}
         # Rows as they were before a later save rewrote them (``keep_versions``): id ->

@@ -203,10 +203,10 @@ def _decode_state(
     if sums != list(crcs):
         raise ValueError("corpus state: checksum mismatch")
     saved = ArticleRows(database, roots, Census.from_row(census), beside_writer=beside_writer)
+    if beside_writer and saved.state_part(0) != parts[0]:  # before counting: see SavedMeanwhile
+        raise SavedMeanwhile("corpus state: saved again while it was read")
     if saved.count() != count:
         raise ValueError("corpus state: articles missing")
-    if beside_writer and saved.state_part(0) != parts[0]:
-        raise SavedMeanwhile("corpus state: saved again while it was read")
     state = MergeState(
         ArticleTable(saved, count),
         DeferredFiles(  # type: ignore[arg-type]
@@ -228,11 +228,24 @@ class ParseCache:
     the rest to the writer (``bot.writer_lock``).
     """
 
-    def __init__(self, conn: sqlite3.Connection, database: str, *, writable: bool = True) -> None:
-        """``database``: the path ``conn`` opened, where saved articles are read from."""
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        database: str,
+        *,
+        writable: bool = True,
+        pinned: bool = False,
+    ) -> None:
+        """``database``: the path ``conn`` opened, where saved articles are read from.
+
+        ``pinned``: the saved articles are read as of their save, whatever another process
+        saves later (``ArticleRows(beside_writer=True)``). Always so when not ``writable``; a
+        command that writes asks for it too, as the bot may start and save once it is done.
+        """
         self._conn = conn
         self._database = database
         self.writable = writable
+        self._pinned = pinned or not writable
 
     def stamps(self) -> dict[str, Stamp]:
         """Path -> (display, size, mtime_ns) of every file cached by this parser version."""
@@ -304,7 +317,7 @@ class ParseCache:
                 if not parts:
                     return None
                 try:
-                    return _decode_state(parts, sums, self._database, roots, not self.writable)
+                    return _decode_state(parts, sums, self._database, roots, self._pinned)
                 except SavedMeanwhile:  # the writer saved between the two reads: read again
                     continue
             raise SavedMeanwhile("corpus state: saved again at every read")
@@ -399,7 +412,8 @@ class ParseCache:
             conn.execute(insert, (roots, 0, version, sealed(marshal.dumps(header))))
         if self._database == ":memory:":  # no other connection sees these rows: keep the objects
             return None
-        return ArticleTable(ArticleRows(self._database, roots, census), len(articles))
+        rows = ArticleRows(self._database, roots, census, beside_writer=self._pinned)
+        return ArticleTable(rows, len(articles))
 
 
 def _write_articles(

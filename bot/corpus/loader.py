@@ -77,8 +77,14 @@ class CorpusLoader:
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
         read_only: bool = False,
+        pinned: bool = False,
     ) -> None:
-        """``read_only``: another process writes ``db_path``; read its cache, never write it."""
+        """``read_only``: another process writes ``db_path``; read its cache, never write it.
+
+        ``pinned``: the saved articles handed out are read as of their save even when another
+        process saves later (``ParseCache``): for a command, which may hold the writer's lock
+        only while it loads.
+        """
         self.roots = [str(r) for r in roots]
         self.db_path = str(db_path)
         self.max_bytes = max_bytes
@@ -90,7 +96,7 @@ class CorpusLoader:
             self._conn = store.connect_read_only(self.db_path)
         else:
             self._conn = store.connect(self.db_path, check_same_thread=False)
-        self._cache = ParseCache(self._conn, self.db_path, writable=not read_only)
+        self._cache = ParseCache(self._conn, self.db_path, writable=not read_only, pinned=pinned)
         self._merger: Merger | None = None
         self._stamps: dict[str, Stamp] = {}
         self._by_display: dict[str, str] | None = None
