@@ -691,6 +691,18 @@ def test_relative_and_absolute_roots_share_the_state(
     assert_warm_restart([second], db, expected)
 
 
+def rename_odd_drop_dupes(loader: CorpusLoader, corpus: Path) -> tuple[CorpusSnapshot, ChangeSet]:
+    """Rename one file's article and remove another file (two articles), then refresh."""
+    (corpus / "odd.json").write_text(
+        json.dumps([{"title": "Odd one, renamed", "url": "https://example.com/odd"}]),
+        encoding="utf-8",
+    )
+    later(corpus / "odd.json")
+    (corpus / "dupes.jsonl").unlink()
+    snapshot, changes, _ = loader.refresh([str(corpus / "odd.json"), str(corpus / "dupes.jsonl")])
+    return snapshot, changes
+
+
 def test_a_snapshot_handed_out_keeps_its_articles_through_later_refreshes(
     saved: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -709,13 +721,7 @@ def test_a_snapshot_handed_out_keeps_its_articles_through_later_refreshes(
         # Found by title without reading them: a bot reads few of its articles before a change.
         ids = {title: article_id for article_id, title in title_keys(before.articles)}
         odd, lonely = ids["Odd one"], ids["Lonely story"]
-        (corpus / "odd.json").write_text(
-            json.dumps([{"title": "Odd one, renamed", "url": "https://example.com/odd"}]),
-            encoding="utf-8",
-        )
-        later(corpus / "odd.json")
-        (corpus / "dupes.jsonl").unlink()
-        _, changes, _ = loader.refresh([str(corpus / "odd.json"), str(corpus / "dupes.jsonl")])
+        _, changes = rename_odd_drop_dupes(loader, corpus)
         assert odd in changes.changed and lonely in changes.removed
         assert before.articles[odd].title == "Odd one"
         held = before.articles.get(lonely)
@@ -739,12 +745,7 @@ def test_changes_while_running_are_saved_once_they_are_many_not_only_at_close(
     loader = CorpusLoader(roots, saved)
     try:
         loader.load()
-        (corpus / "odd.json").write_text(
-            json.dumps([{"title": "Odd one, renamed", "url": "https://example.com/odd"}]),
-            encoding="utf-8",
-        )
-        later(corpus / "odd.json")
-        snapshot, changes, _ = loader.refresh([str(corpus / "odd.json")])
+        snapshot, changes = rename_odd_drop_dupes(loader, corpus)
         assert changes.changed
         held = snapshot.articles
         assert isinstance(held, ArticleTable) and held.changes == ([], [])
@@ -809,13 +810,7 @@ def test_a_command_beside_the_bot_keeps_its_articles_through_the_bots_saves(
         writer = CorpusLoader([str(corpus)], saved)
         try:
             writer.load()
-            (corpus / "odd.json").write_text(
-                json.dumps([{"title": "Odd one, renamed", "url": "https://example.com/odd"}]),
-                encoding="utf-8",
-            )
-            later(corpus / "odd.json")
-            (corpus / "dupes.jsonl").unlink()
-            _, changes, _ = writer.refresh([str(corpus / "odd.json"), str(corpus / "dupes.jsonl")])
+            _, changes = rename_odd_drop_dupes(writer, corpus)
             assert changes.changed and changes.removed
             assert state_parts(saved) == list(range(PARTS))  # saved while running
         finally:
