@@ -899,3 +899,35 @@ def test_a_walk_across_two_saves_reads_the_articles_it_started_with(
         assert "Brand new" in now and "Lonely story" in now and "Odd one, renamed" in now
     finally:
         loader.close()
+
+
+def test_a_pinned_reader_reads_its_save_through_saves_of_other_processes_and_its_own(
+    saved: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A command that loaded holding the writer's lock reads its rows pinned at its save. A
+    # bot's save reaches it through the database alone; a later save of its own process must
+    # not then hand it the bot's versions as its own.
+    monkeypatch.setattr(loader_module, "_SAVE_AFTER_FILES", 0)
+    monkeypatch.setattr(articles_module, "DECODED", 1)
+    command = CorpusLoader([str(corpus)], saved, pinned=True)
+    try:
+        before, _, _ = command.load()
+        ids = {title: article_id for article_id, title in title_keys(before.articles)}
+        bot = CorpusLoader([str(corpus)], saved)
+        try:
+            bot.load()
+            with monkeypatch.context() as other_process:  # its saves hand this one nothing
+                other_process.setattr(cache, "keep_versions", lambda *args: None)
+                rename_odd_drop_dupes(bot, corpus)
+            (corpus / "odd.json").write_text(
+                json.dumps([{"title": "Odd one, third", "url": "https://example.com/odd"}]),
+                encoding="utf-8",
+            )
+            later(corpus / "odd.json", 10)
+            bot.refresh([str(corpus / "odd.json")])  # a save of this process
+        finally:
+            bot.close()
+        assert before.articles[ids["Odd one"]].title == "Odd one"
+        assert [title for _, title in title_keys(before.articles)] == list(ids)
+    finally:
+        command.close()

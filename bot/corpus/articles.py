@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import logging
 import marshal
+import sqlite3
 import threading
 import weakref
 from collections.abc import (
@@ -96,6 +97,7 @@ class ArticleRows:
         # Read through a memory map: a lookup then copies no page (17 µs against 30 a row,
         # measured at 176,000 articles); the pages are the OS's cache, shared and reclaimable.
         self._conn.execute(f"PRAGMA mmap_size = {_MAP_BYTES}")
+        self.pinned = beside_writer
         if beside_writer:  # the snapshot is taken by the first read, now
             self._conn.execute("BEGIN")
             self._conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
@@ -304,26 +306,29 @@ def _live(database: str, roots: str) -> list[ArticleRows]:
 
 
 def tables_live(database: str, roots: str) -> bool:
-    """Whether any table of an earlier save of these roots is still open in this process."""
-    return bool(_live(database, roots))
+    """Whether a table of an earlier save of these roots, not pinned, is open in this process."""
+    return any(not r.pinned for r in _live(database, roots))
 
 
-def keep_versions(database: str, roots: str, ids: Collection[str]) -> None:
+def keep_versions(
+    conn: sqlite3.Connection, database: str, roots: str, ids: Collection[str]
+) -> None:
     """Before a save rewrites the rows of ``ids``: every table made earlier keeps them as now.
 
-    The rows are read once, through any live ``ArticleRows`` of these roots (all read the same
-    committed rows), and handed to each; one that kept a row at an earlier save keeps that
-    older one, its own.
+    ``conn`` is the saving connection, before it writes the rows: it reads them as they are.
+    They are handed to each live ``ArticleRows`` of these roots; one that kept a row at an
+    earlier save keeps that older one, its own. Rows read in a transaction of their own
+    (``beside_writer``) need none: they see their save whatever comes after.
     """
-    live = _live(database, roots)
+    live = [r for r in _live(database, roots) if not r.pinned]
     if not live or not ids:
         return
     now: dict[str, tuple[int, Any, str] | None] = dict.fromkeys(ids)
     for batch, marks in in_batches(list(now)):
-        for rowid, article_id, data, titles in live[0]._query(
+        for rowid, article_id, data, titles in conn.execute(
             "SELECT rowid, id, data, titles FROM corpus_articles"
             f" WHERE roots = ? AND id IN ({marks})",
-            *batch,
+            (roots, *batch),
         ):
             now[article_id] = (rowid, data, titles)
     for rows in live:

@@ -436,7 +436,7 @@ def _write_articles(
         upserts, removed = articles.changes  # type: ignore[union-attr]
         # Tables made before this save (the engine may be applying a change from one) go on
         # reading these rows as they are now.
-        keep_versions(database, roots, [a.id for a in upserts] + removed)
+        keep_versions(conn, database, roots, [a.id for a in upserts] + removed)
         conn.executemany(
             "DELETE FROM corpus_articles WHERE roots = ? AND id = ?",
             ((roots, article_id) for article_id in removed),
@@ -449,7 +449,7 @@ def _write_articles(
         # keeps its rows like any other.
         if tables_live(database, roots):
             every = "SELECT id FROM corpus_articles WHERE roots = ?"
-            keep_versions(database, roots, [i for (i,) in conn.execute(every, (roots,))])
+            keep_versions(conn, database, roots, [i for (i,) in conn.execute(every, (roots,))])
         conn.execute("DELETE FROM corpus_articles WHERE roots = ?", (roots,))
     conn.executemany(  # an update keeps its row (and place); a new one goes last
         "INSERT INTO corpus_articles (roots, id, titles, data) VALUES (?, ?, ?, ?)"
