@@ -691,6 +691,14 @@ def test_relative_and_absolute_roots_share_the_state(
     assert_warm_restart([second], db, expected)
 
 
+@pytest.fixture
+def saving_while_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every refresh saves (as once 5 % of the files changed), and the articles a change
+    reads are no longer decoded at hand (as in a big corpus, where a change outgrows them)."""
+    monkeypatch.setattr(loader_module, "_SAVE_AFTER_FILES", 0)
+    monkeypatch.setattr(articles_module, "DECODED", 1)
+
+
 def rename_odd_drop_dupes(loader: CorpusLoader, corpus: Path) -> tuple[CorpusSnapshot, ChangeSet]:
     """Rename one file's article and remove another file (two articles), then refresh."""
     (corpus / "odd.json").write_text(
@@ -704,16 +712,12 @@ def rename_odd_drop_dupes(loader: CorpusLoader, corpus: Path) -> tuple[CorpusSna
 
 
 def test_a_snapshot_handed_out_keeps_its_articles_through_later_refreshes(
-    saved: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+    saved: Path, corpus: Path, saving_while_running: None
 ) -> None:
     # The engine applies a change by reading the changed articles' old versions from the
     # snapshot it holds (its words leave the vocabulary, its outlet the counts). The state is
     # saved while running once many files changed (here: any), and that older snapshot must
     # not read the rows the save wrote: the new versions, and nothing for a removed article.
-    monkeypatch.setattr(loader_module, "_SAVE_AFTER_FILES", 0)
-    # A change larger than the decoded articles kept, as a big one is in a big corpus: what the
-    # merge read of the old versions is no longer at hand.
-    monkeypatch.setattr(articles_module, "DECODED", 1)
     roots = [str(corpus)]
     loader = CorpusLoader(roots, saved)
     try:
@@ -862,13 +866,11 @@ def test_a_state_saved_again_while_a_reader_opens_it_is_read_again(
 
 
 def test_a_walk_across_two_saves_reads_the_articles_it_started_with(
-    saved: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+    saved: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch, saving_while_running: None
 ) -> None:
     # A walk half done when the bot saves (a story grouping, a digest run), then another save:
     # the table walked is the one it started with, an article added since is not in it, and
     # one removed still is, each in its place.
-    monkeypatch.setattr(loader_module, "_SAVE_AFTER_FILES", 0)
-    monkeypatch.setattr(articles_module, "DECODED", 1)
     monkeypatch.setattr(articles_module, "_BATCH", 2)
     loader = CorpusLoader([str(corpus)], saved)
     try:
@@ -902,13 +904,11 @@ def test_a_walk_across_two_saves_reads_the_articles_it_started_with(
 
 
 def test_a_pinned_reader_reads_its_save_through_saves_of_other_processes_and_its_own(
-    saved: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+    saved: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch, saving_while_running: None
 ) -> None:
     # A command that loaded holding the writer's lock reads its rows pinned at its save. A
     # bot's save reaches it through the database alone; a later save of its own process must
     # not then hand it the bot's versions as its own.
-    monkeypatch.setattr(loader_module, "_SAVE_AFTER_FILES", 0)
-    monkeypatch.setattr(articles_module, "DECODED", 1)
     command = CorpusLoader([str(corpus)], saved, pinned=True)
     try:
         before, _, _ = command.load()
