@@ -14,7 +14,7 @@ closes. A table keeps reading the articles of its own time after a later save:
   the rows it is about to rewrite (``keep_versions``), so the engine applying a change still
   reads the old versions it replaces; such rows are held only while a table of that save is;
 - in a process reading beside the writer (a command, the console), which no save can reach,
-  the rows are read in one read transaction opened with them (``beside_writer``).
+  the rows are read in one read transaction opened with them (``pinned``).
 """
 
 from __future__ import annotations
@@ -77,16 +77,14 @@ class ArticleRows:
     merges it again from the parse cache.
     """
 
-    def __init__(
-        self, database: str, roots: str, census: Census, *, beside_writer: bool = False
-    ) -> None:
-        """``beside_writer``: another process writes the database (``bot.writer_lock``).
+    def __init__(self, database: str, roots: str, census: Census, *, pinned: bool = False) -> None:
+        """``pinned``: another process may write the database (``bot.writer_lock``).
 
         Its saves can't hand this process the rows they rewrite (``keep_versions`` reaches
         only this process's tables), so these rows are read in one read transaction, opened
-        by the first query: the database as it was then, whatever is saved after. While it
-        lasts the writer's log can't be folded back past it (WAL), so only a reader beside
-        the bot (a command, the console) holds one.
+        now: the database as it was then, whatever is saved after. While it lasts the
+        writer's log can't be folded back past it (WAL), so only a reader beside the bot (a
+        command, the console) holds one.
         """
         self.database = database
         self.roots = roots
@@ -97,8 +95,8 @@ class ArticleRows:
         # Read through a memory map: a lookup then copies no page (17 µs against 30 a row,
         # measured at 176,000 articles); the pages are the OS's cache, shared and reclaimable.
         self._conn.execute(f"PRAGMA mmap_size = {_MAP_BYTES}")
-        self.pinned = beside_writer
-        if beside_writer:  # the snapshot is taken by the first read, now
+        self.pinned = pinned
+        if pinned:  # the snapshot is taken by the first read, now
             self._conn.execute("BEGIN")
             self._conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
         self._lock = threading.Lock()
@@ -141,7 +139,7 @@ class ArticleRows:
     def state_part(self, part: int) -> bytes | None:
         """A part of the saved state of these roots as these rows see it (None: not saved).
 
-        A reader beside the writer checks with it that the state it read is the one its rows
+        A pinned reader checks with it that the state it read is the one its rows
         are of: a save between the two would pair a header with other rows.
         """
         rows = self._query("SELECT data FROM corpus_state WHERE roots = ? AND part = ?", part)
@@ -208,14 +206,6 @@ class ArticleRows:
         for batch in self._scan("id, titles"):
             for _, article_id, text in batch:
                 yield article_id, text.split("\n", 1)[0]
-
-    def has(self, article_id: str) -> bool:
-        """Whether a row is saved for ``article_id``."""
-        if article_id in self._decoded:
-            return True
-        if article_id in self.damaged:
-            return False
-        return any(True for _ in self._rows_of("titles", [article_id]))
 
     def ids(self) -> Iterator[str]:
         """Every saved id, in the order they were saved."""
@@ -305,24 +295,24 @@ def _live(database: str, roots: str) -> list[ArticleRows]:
         return [r for r in list(_LIVE) if r.database == database and r.roots == roots]
 
 
-def tables_live(database: str, roots: str) -> bool:
-    """Whether a table of an earlier save of these roots, not pinned, is open in this process."""
-    return any(not r.pinned for r in _live(database, roots))
-
-
 def keep_versions(
-    conn: sqlite3.Connection, database: str, roots: str, ids: Collection[str]
+    conn: sqlite3.Connection, database: str, roots: str, ids: Collection[str] | None
 ) -> None:
-    """Before a save rewrites the rows of ``ids``: every table made earlier keeps them as now.
+    """Before a save rewrites rows: every table made earlier keeps them as they are now.
 
-    ``conn`` is the saving connection, before it writes the rows: it reads them as they are.
-    They are handed to each live ``ArticleRows`` of these roots; one that kept a row at an
-    earlier save keeps that older one, its own. Rows read in a transaction of their own
-    (``beside_writer``) need none: they see their save whatever comes after.
+    ``ids``: the rows to be rewritten (None: every row of ``roots``). ``conn`` is the saving
+    connection, before it writes them: it reads them as they are. They are handed to each live
+    ``ArticleRows`` of these roots; one that kept a row at an earlier save keeps that older
+    one, its own. Pinned rows, read in a transaction of their own, need none: they see their
+    save whatever comes after.
     """
     live = [r for r in _live(database, roots) if not r.pinned]
-    if not live or not ids:
+    if not live:
         return
+    if ids is None:
+        ids = [
+            i for (i,) in conn.execute("SELECT id FROM corpus_articles WHERE roots = ?", (roots,))
+        ]
     now: dict[str, tuple[int, Any, str] | None] = dict.fromkeys(ids)
     for batch, marks in in_batches(list(now)):
         for rowid, article_id, data, titles in conn.execute(
@@ -465,21 +455,18 @@ class ArticleTable(Mapping[str, Article]):
         return upserts, [k for k, a in self._over.items() if a is None]
 
     def updated(
-        self, changes: Mapping[str, Article | None], present: AbstractSet[str] | None = None
+        self, changes: Mapping[str, Article | None], present: AbstractSet[str]
     ) -> ArticleTable:
         """A table with ``changes`` applied: each id to its new article, or None to remove it.
 
-        ``present``: which changed ids this table holds, when the caller knows (else each is
-        looked up: a query per id new to the table).
+        ``present``: which changed ids this table holds (the merge read them already, so no
+        row is looked up again here).
         """
         over, fresh, length = dict(self._over), dict(self._fresh), self._len
 
         def saved(article_id: str) -> bool:
-            if article_id in over or article_id in self.rows.damaged:
-                return True
-            if present is not None:  # neither fresh nor changed: present means a saved row
-                return article_id in present
-            return self.rows.has(article_id)
+            # Neither fresh nor changed since the save: present means a saved row.
+            return article_id in over or article_id in self.rows.damaged or article_id in present
 
         for article_id, article in changes.items():
             if article_id in fresh:

@@ -39,7 +39,6 @@ from bot.corpus.articles import (
     encode_row,
     encode_titles,
     keep_versions,
-    tables_live,
 )
 from bot.corpus.census import Census
 from bot.corpus.formats import FileResult
@@ -174,7 +173,7 @@ class SavedState(NamedTuple):
 
 
 def _decode_state(
-    parts: list[bytes], sums: list[int], database: str, roots: str, beside_writer: bool
+    parts: list[bytes], sums: list[int], database: str, roots: str, pinned: bool
 ) -> SavedState:
     """Check every part against the header's checksums and decode the header.
 
@@ -202,8 +201,8 @@ def _decode_state(
         raise ValueError("corpus state: stamp columns differ in length")
     if sums != list(crcs):
         raise ValueError("corpus state: checksum mismatch")
-    saved = ArticleRows(database, roots, Census.from_row(census), beside_writer=beside_writer)
-    if beside_writer and saved.state_part(0) != parts[0]:  # before counting: see SavedMeanwhile
+    saved = ArticleRows(database, roots, Census.from_row(census), pinned=pinned)
+    if pinned and saved.state_part(0) != parts[0]:  # before counting: see SavedMeanwhile
         raise SavedMeanwhile("corpus state: saved again while it was read")
     if saved.count() != count:
         raise ValueError("corpus state: articles missing")
@@ -239,7 +238,7 @@ class ParseCache:
         """``database``: the path ``conn`` opened, where saved articles are read from.
 
         ``pinned``: the saved articles are read as of their save, whatever another process
-        saves later (``ArticleRows(beside_writer=True)``). Always so when not ``writable``; a
+        saves later (``ArticleRows(pinned=True)``). Always so when not ``writable``; a
         command that writes asks for it too, as the bot may start and save once it is done.
         """
         self._conn = conn
@@ -412,7 +411,7 @@ class ParseCache:
             conn.execute(insert, (roots, 0, version, sealed(marshal.dumps(header))))
         if self._database == ":memory:":  # no other connection sees these rows: keep the objects
             return None
-        rows = ArticleRows(self._database, roots, census, beside_writer=self._pinned)
+        rows = ArticleRows(self._database, roots, census, pinned=self._pinned)
         return ArticleTable(rows, len(articles))
 
 
@@ -447,9 +446,7 @@ def _write_articles(
         # Every row goes. A table of an earlier save of these roots is not expected to be open
         # (this path is a first save, or one after the state was dropped), but if one is, it
         # keeps its rows like any other.
-        if tables_live(database, roots):
-            every = "SELECT id FROM corpus_articles WHERE roots = ?"
-            keep_versions(conn, database, roots, [i for (i,) in conn.execute(every, (roots,))])
+        keep_versions(conn, database, roots, None)
         conn.execute("DELETE FROM corpus_articles WHERE roots = ?", (roots,))
     conn.executemany(  # an update keeps its row (and place); a new one goes last
         "INSERT INTO corpus_articles (roots, id, titles, data) VALUES (?, ?, ?, ?)"
