@@ -32,7 +32,9 @@ _SLACK = 3
 # A short form in parentheses, a plural "s" allowed: "(ML)", "(EVs)", "(IoT)". Letters only,
 # bounded: linear on any text.
 _DEFINED = re.compile(r"\(([A-Za-z]{2,7})\)")
-_LINKS = frozenset("of for and the on in de du des &".split())
+# Small words a name's initials skip ("Internet of Things": IoT); ``acronyms`` reads the same.
+LINK_WORDS = ("of", "for", "and", "the", "on", "in", "de", "du", "des")
+_LINKS = frozenset((*LINK_WORDS, "&"))
 
 
 def long_forms(text: str, word: str) -> Iterable[tuple[str, ...]]:
@@ -55,7 +57,7 @@ def long_forms(text: str, word: str) -> Iterable[tuple[str, ...]]:
             if run[0].lower() in _LINKS:
                 continue
             content = [w for w in run if w.lower() not in _LINKS]
-            if letters in (_initials(content), _initials(run)):
+            if letters in (initials(content), initials(run)):
                 terms = [t for t in index_terms(" ".join(content)) if len(t) > 1]
                 if terms:
                     yield tuple(stem(t) for t in terms)
@@ -67,8 +69,9 @@ def may_be_short_form(word: str) -> bool:
     return MIN_LETTERS <= len(word) <= MAX_LETTERS + 1 and word.isalpha()
 
 
-def _initials(run: list[str]) -> str:
-    return "".join(w[0] for w in run).lower()
+def initials(words: Iterable[str]) -> str:
+    """The letters a run of words spells by their first letters, lowercase."""
+    return "".join(w[0] for w in words).lower()
 
 
 class CorpusAbbreviations(WordSamples[tuple[str, ...] | None]):

@@ -19,14 +19,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 
-from bot.engine.abbreviations import may_be_short_form
+from bot.engine.abbreviations import LINK_WORDS, initials, may_be_short_form
 from bot.engine.index import index_terms
 from bot.engine.text import stem
 
 MIN_LETTERS, MAX_LETTERS = 3, 6
 LEAD_PARAGRAPHS = 2  # body paragraphs read after the excerpt
 OPENING_CHARS = 4_000  # of each piece of the opening
-_LINKS = r"(?:(?:of|for|and|the|on|in|de|du|des)\s++)?"
+_LINKS = r"(?:(?:" + "|".join(LINK_WORDS) + r")\s++)?"
 _CAPS = re.compile(r"\b[A-Z]{3,6}(?=s?\b)")
 _NAME_WORD = r"[A-Z][\w’'.-]*+"  # never given back: only white space can follow a word
 # Three or more capitalised words in a row, small linking words allowed between them. A run
@@ -61,7 +61,7 @@ class Acronyms:
         for start in range(len(terms)):
             for size in range(MIN_LETTERS, min(MAX_LETTERS, len(terms) - start) + 1):
                 run = tuple(terms[start : start + size])
-                letters = "".join(t[0] for t in run)
+                letters = initials(run)
                 if letters.isalpha() and letters not in self._runs and known(letters):
                     self._runs[letters] = run
         # Query words to look for spelled out: typed in capitals ("ACLU"), or unknown to the
@@ -154,5 +154,5 @@ def _spelled_initials(text: str) -> set[str]:
         if words[0] == "The":
             words = words[1:]
         if MIN_LETTERS <= len(words) <= MAX_LETTERS:
-            out.add("".join(w[0] for w in words).lower())
+            out.add(initials(words))
     return out

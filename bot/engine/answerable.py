@@ -222,13 +222,14 @@ def _article_words(article: Article) -> frozenset[str]:
     return frozenset(words)
 
 
-def _worded_kinds(article: Article) -> set[str | None]:
-    """The kinds of answer the article's text states in words.
+@lru_cache(maxsize=ARTICLES_CACHED)
+def _worded_kinds(article: Article) -> frozenset[str | None]:
+    """The kinds of answer the article's text states in words, read once per article.
 
     Its outlet's name is not its text: "USA Today" states no date.
     """
     outlet = set(index_terms(article.outlet.name))
-    return {_WORDED_KINDS.get(w) for w in _article_words(article) if w not in outlet}
+    return frozenset(_WORDED_KINDS.get(w) for w in _article_words(article) if w not in outlet)
 
 
 def _clipped(unknown: Iterable[str], article: Article) -> int:
