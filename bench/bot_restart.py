@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from restart import RAW, timed  # noqa: E402
+from rss import rss_bytes  # noqa: E402
 from synthetic_docs import ensure_corpus  # noqa: E402
 
 from bot.corpus.loader import CorpusLoader  # noqa: E402
@@ -36,15 +37,6 @@ from bot.engine.engine import Engine  # noqa: E402
 from bot.engine.index import index_path  # noqa: E402
 
 TARGETS = {1_000_000: (3.0, 1_200.0, 2.0)}  # ready s, steady RSS MB, a 1,000-file change s
-
-
-def rss_mb() -> float:
-    """The resident memory of the running process, now."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def start(folder: Path, database: Path) -> tuple[CorpusLoader, Engine, dict[str, float]]:
@@ -58,7 +50,7 @@ def start(folder: Path, database: Path) -> tuple[CorpusLoader, Engine, dict[str,
     ready = time.perf_counter() - began
     engine.cluster()  # loads the kept grouping when there is one
     stories = time.perf_counter() - began - ready
-    return loader, engine, {"ready": ready, "stories": stories, "rss": rss_mb()}
+    return loader, engine, {"ready": ready, "stories": stories, "rss": rss_bytes() / 2**20}
 
 
 def edit(folder: Path, count: int) -> list[str]:

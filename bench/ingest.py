@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,25 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from rss import peak_rss_bytes  # noqa: E402
+
 COLD_RATIO_TARGET = 0.70
 WARM_SECONDS_TARGET_PER_100K = 1.0
 RSS_TARGET_FACTOR = 2.0
-
-
-def _peak_rss() -> int:
-    """Peak resident set of the current process, in bytes.
-
-    ``VmHWM`` rather than ``ru_maxrss``: Linux carries ``ru_maxrss`` over from the parent
-    through fork and exec, so a child would report the generator's peak instead of its own.
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
 def _files(folder: str) -> list[str]:
@@ -82,7 +67,7 @@ def child_load(folder: str, db: str) -> dict[str, float]:
     """One ``CorpusLoader.load`` in a fresh process: cold when the cache is empty, else warm."""
     from bot.corpus.loader import CorpusLoader
 
-    rss_before = _peak_rss()
+    rss_before = peak_rss_bytes()
     start, cpu = time.perf_counter(), time.process_time()
     loader = CorpusLoader([folder], db)
     snapshot, _, stats = loader.load()
@@ -106,7 +91,7 @@ def child_load(folder: str, db: str) -> dict[str, float]:
         "duplicates_merged": snapshot.duplicates_merged,
         "problems": len(snapshot.problems),
         "rss_start": rss_before,
-        "rss_peak": _peak_rss(),
+        "rss_peak": peak_rss_bytes(),
     }
 
 

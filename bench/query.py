@@ -28,7 +28,6 @@ import io
 import math
 import os
 import pstats
-import resource
 import statistics
 import sys
 import tempfile
@@ -46,6 +45,7 @@ for path in (ROOT, ROOT / "bench"):
 
 from provenance import engine_version  # noqa: E402
 from rapidfuzz import fuzz, process  # noqa: E402
+from rss import peak_rss_bytes, rss_bytes  # noqa: E402
 from synthetic_articles import Generator, Query  # noqa: E402
 
 from bot import store  # noqa: E402
@@ -60,17 +60,6 @@ from bot.engine.text import STOPWORDS  # noqa: E402
 CALLS = ("search", "summary", "source", "related", "ask", "coverage", "suggest")
 WARMUP = 20
 BUILD_TARGET_S_PER_100K_BODIES = 15.0
-
-
-def rss_bytes() -> int:
-    """Current resident set size, from /proc (Linux)."""
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def peak_rss_bytes() -> int:
-    """Peak resident set size of this process so far."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
 def _mb(n: float) -> str:
