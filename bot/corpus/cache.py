@@ -46,6 +46,7 @@ from bot.corpus.merge import Deferred, DeferredFiles, FileInfo, MergeState
 from bot.corpus.model import Article, Outlet, Problem
 from bot.corpus.rows import (
     DAMAGE,
+    SEAL_BYTES,
     article_from_row,
     article_row,
     in_batches,
@@ -202,7 +203,8 @@ def _decode_state(
     if sums != list(crcs):
         raise ValueError("corpus state: checksum mismatch")
     saved = ArticleRows(database, roots, Census.from_row(census), pinned=pinned)
-    if pinned and saved.state_part(0) != parts[0]:  # before counting: see SavedMeanwhile
+    seal = (len(parts[0]), bytes(parts[0][:SEAL_BYTES]))
+    if pinned and saved.state_seal() != seal:  # before counting: see SavedMeanwhile
         raise SavedMeanwhile("corpus state: saved again while it was read")
     if saved.count() != count:
         raise ValueError("corpus state: articles missing")

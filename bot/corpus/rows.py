@@ -18,6 +18,7 @@ from bot.corpus.model import Article, Image, Outlet, Problem, Provenance
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICRO = timedelta(microseconds=1)
 _CRC = struct.Struct(">I")
+SEAL_BYTES = _CRC.size  # the CRC-32 ``sealed`` puts before a body
 IN_BATCH = 500  # keys per "IN (...)" query, under SQLite's default variable limit
 # What decoding a damaged marshal row raises: the row is then read as missing.
 DAMAGE = (ValueError, TypeError, EOFError, IndexError)
