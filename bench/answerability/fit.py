@@ -30,10 +30,16 @@ for path in (str(ROOT), str(BENCH)):
         sys.path.insert(0, path)
 
 import numpy as np  # noqa: E402
-from quality import Question, load_corpus, load_questions  # noqa: E402
+from quality import Question, load_corpus, load_questions, word_vectors  # noqa: E402
 
 from bot.corpus.model import Article  # noqa: E402
-from bot.engine.answerable import FEATURES, WEIGHTS_FILE, AnswerabilityModel  # noqa: E402
+from bot.engine.answerable import (  # noqa: E402
+    FEATURES,
+    WEIGHTS_FILE,
+    WORD_TABLE_FEATURES,
+    WORDS_ALONE,
+    AnswerabilityModel,
+)
 from bot.engine.engine import RERANK, Engine  # noqa: E402
 
 QUESTION_FILES = sorted((BENCH / "answerability").glob("questions_*.yaml"))
@@ -141,35 +147,60 @@ def fit(per_question: Sequence[Rows], features: Sequence[str] = FEATURES) -> Ans
     return AnswerabilityModel(weights, float(b), THRESHOLD, means, scales)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Fit on the dev side, cross-validate by story, write (or check) the weights file."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="fail if the refit differs")
-    args = parser.parse_args(argv)
-    questions, folders = load_questions(*QUESTION_FILES)
-    dev = [q for q in questions if q.split == "dev"]
-    engine = Engine(load_corpus([str(ROOT / c) for c in folders]))
-    per_question = candidates_for(engine, dev)
+def cross_validated(
+    per_question: Sequence[Rows], dev: Sequence[Question], features: Sequence[str]
+) -> tuple[float, float]:
+    """Fold-averaged shares answered right and refused, each fold fitted on the others."""
     answerable = [q.answerable for q in dev]
     fold_of = story_folds(dev)
     held_right = held_refused = 0.0
     for k in range(FOLDS):
         train = [i for i, q in enumerate(dev) if fold_of[q.story] != k]
         held = [i for i, q in enumerate(dev) if fold_of[q.story] == k]
-        model = fit([per_question[i] for i in train])
+        model = fit([per_question[i] for i in train], features)
         right, refused = balanced(
             model, [per_question[i] for i in held], [answerable[i] for i in held], model.threshold
         )
         held_right += right / FOLDS
         held_refused += refused / FOLDS
-    model = fit(per_question)
-    right, refused = balanced(model, per_question, answerable, model.threshold)
-    record = {
-        "fitted_on": f"{len(dev)} dev questions of {', '.join(p.name for p in QUESTION_FILES)}",
+    return held_right, held_refused
+
+
+def fitted_record(
+    per_question: Sequence[Rows], dev: Sequence[Question], features: Sequence[str]
+) -> tuple[AnswerabilityModel, dict[str, object]]:
+    """One model fitted on every dev question, with its dev and cross-validated figures."""
+    model = fit(per_question, features)
+    right, refused = balanced(model, per_question, [q.answerable for q in dev], model.threshold)
+    held_right, held_refused = cross_validated(per_question, dev, features)
+    return model, {
         "dev_answerable_right": round(right, 4),
         "dev_unanswerable_refused": round(refused, 4),
         "cv_answerable_right": round(held_right, 4),
         "cv_unanswerable_refused": round(held_refused, 4),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Fit on the dev side, cross-validate by story, write (or check) the weights file.
+
+    Two models: the shipped features, and the same without the word table's
+    (``WORD_TABLE_FEATURES``), which answers while the table is not loaded.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="fail if the refit differs")
+    args = parser.parse_args(argv)
+    questions, folders = load_questions(*QUESTION_FILES)
+    dev = [q for q in questions if q.split == "dev"]
+    engine = Engine(load_corpus([str(ROOT / c) for c in folders]), word_vectors=word_vectors())
+    per_question = candidates_for(engine, dev)
+    model, figures = fitted_record(per_question, dev, FEATURES)
+    alone = tuple(f for f in FEATURES if f not in WORD_TABLE_FEATURES)
+    words_alone, alone_figures = fitted_record(per_question, dev, alone)
+    record = {
+        "fitted_on": f"{len(dev)} dev questions of {', '.join(p.name for p in QUESTION_FILES)}",
+        **figures,
+        WORDS_ALONE: words_alone.as_record(alone_figures),
     }
     text = model.to_json(record)
     print(text)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from bot.corpus.model import Article
 from bot.engine.index import index_terms
@@ -31,7 +31,11 @@ from bot.engine.query import (
     stated_facts,
 )
 
+if TYPE_CHECKING:
+    from bot.engine.word_vectors import WordVectors
+
 WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
+WORDS_ALONE = "without_word_table"  # the nested model answers use while the table loads
 # The figures that answer each kind of question: "how much" wants an amount, "how many" a count.
 _ANSWER_KINDS = {
     MONEY: frozenset({"money"}),
@@ -63,6 +67,9 @@ BODY_CHARS = 8_000
 # Articles whose words and figures are kept: the same stories lead many questions. Keyed by the
 # article itself (an edited article is a new value), so a change is never read stale.
 ARTICLES_CACHED = 4_096
+# The opening an article's words are compared with, word by word, for a retold query's words:
+# where a report states what it is about, and a bounded cost per candidate.
+LEAD_CHARS = 1_500
 
 FEATURES = (
     "score",  # the ranking's calibrated 0-100 score, over 100 (coverage after name checks)
@@ -84,7 +91,19 @@ FEATURES = (
     "margin",  # calibrated score's lead over the best other candidate, -1..1
     "question",  # phrased as a question
     "subject_size",  # log(1 + subject words)
+    # The most name-like of the query words the corpus never uses (or typed before a typo
+    # correction) that the article lacks, by its vector (``word_vectors``): "philadelphia",
+    # "changi" against "pics", "forecast". 0 until the word table is loaded.
+    "namelike_missing",
+    # The IDF-weighted share of the subject the article holds, each missing word that is not a
+    # name counted by its best cosine with a word of the article's opening: "forecast" is
+    # nearly held by "predicting", "cops" by "police". Without the word table: no credit.
+    "soft_coverage",
 )
+
+
+# The features read through the word table: word-only values stand in for them without it.
+WORD_TABLE_FEATURES = ("namelike_missing", "soft_coverage")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +116,7 @@ class Candidate:
     score: float  # the ranking's calibrated score, 0..100
     missing: frozenset[str]  # subject terms it does not hold
     unknown_words: frozenset[str] = frozenset()  # query words the corpus never uses at all
+    typed: Mapping[str, str] | None = None  # a typo-corrected word -> the word as typed
 
 
 def evidence(
@@ -104,8 +124,12 @@ def evidence(
     candidate: Candidate,
     runner_up: float | None,
     idf: Mapping[str, float],
+    vectors: WordVectors | None = None,
 ) -> dict[str, float]:
-    """The features of one candidate (``runner_up``: the best other candidate's score)."""
+    """The features of one candidate (``runner_up``: the best other candidate's score).
+
+    ``vectors``: the word table, for the two features that read words as vectors.
+    """
     rarest = max((idf.get(t, 0.0) for t in idf), default=0.0) or 1.0
     missing_rarest = max((idf.get(t, 0.0) for t in candidate.missing), default=0.0) / rarest
     # The ranking's own "not covered" (word forms and acronyms counted: "ai" is covered by
@@ -142,7 +166,45 @@ def evidence(
         "margin": max(-1.0, min(1.0, margin)),
         "question": float(intent.question),
         "subject_size": math.log1p(len(intent.subject_words)),
+        **_as_vectors(intent, candidate, idf, vectors),
     }
+
+
+def _as_vectors(
+    intent: QueryIntent,
+    candidate: Candidate,
+    idf: Mapping[str, float],
+    words: WordVectors | None,
+) -> dict[str, float]:
+    """``namelike_missing`` and ``soft_coverage``: the missing words, told apart by vector.
+
+    A missing word the query reader knows as a name is ``missing_names``' and earns nothing
+    here; one that looks like a name by its vector earns no credit either: "pittsburgh" is as
+    close to "philadelphia" as "predicting" is to "forecast".
+    """
+    total = sum(idf.values()) or 1.0
+    held = sum(v for t, v in idf.items() if t not in candidate.missing)
+    if words is None or not candidate.missing or not words.ready():
+        return {"namelike_missing": 0.0, "soft_coverage": held / total}
+    typed = candidate.typed or {}
+    namelike = 0.0
+    retold: dict[str, str] = {}  # missing term -> the word sought in the article's opening
+    for term in sorted(candidate.missing):  # one order, so the sum is the same in every run
+        word = typed.get(term, term)
+        if term in intent.names and len(term) > 1:
+            continue
+        if not word.isalpha() or len(word) < 3:
+            continue
+        if term in typed or word in candidate.unknown_words:
+            likeness = words.name_likeness(word)
+            namelike = max(namelike, likeness)
+            if likeness >= 0.5:
+                continue
+        retold[term] = word
+    if retold:
+        closest = words.closest(list(retold.values()), _lead_words(candidate.article))
+        held += sum(idf.get(t, 0.0) * max(0.0, c) for t, c in zip(retold, closest, strict=True))
+    return {"namelike_missing": namelike, "soft_coverage": held / total}
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +228,16 @@ class AnswerabilityModel:
         return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
 
     @classmethod
-    def load(cls, path: Path = WEIGHTS_FILE) -> AnswerabilityModel:
-        """The fitted model the fitting script wrote."""
+    def load(cls, path: Path = WEIGHTS_FILE, *, word_table: bool = True) -> AnswerabilityModel:
+        """The fitted model the fitting script wrote.
+
+        Not ``word_table``: the model fitted without the features read through the word table
+        (``WORD_TABLE_FEATURES``), for answers given while it is not loaded: the full model's
+        weights assume those features, and their word-only stand-ins would skew it.
+        """
         data = json.loads(path.read_text(encoding="utf-8"))
+        if not word_table:
+            data = data[WORDS_ALONE]
         return cls(
             weights=data["weights"],
             bias=float(data["bias"]),
@@ -179,9 +248,13 @@ class AnswerabilityModel:
 
     def to_json(self, extra: Mapping[str, object] | None = None) -> str:
         """The file ``load`` reads (``extra``: how it was fitted, for the record)."""
+        return json.dumps(self.as_record(extra), indent=2, sort_keys=False) + "\n"
+
+    def as_record(self, extra: Mapping[str, object] | None = None) -> dict[str, object]:
+        """The model as ``load`` reads it, with ``extra`` (a nested model, the fit's figures)."""
         # Six decimals: a refit reproduces the file exactly, whatever order sums were taken in.
-        data = {
-            "features": list(FEATURES),
+        return {
+            "features": list(self.weights),
             "weights": _rounded(self.weights),
             "bias": round(self.bias, 6),
             "threshold": self.threshold,
@@ -189,7 +262,6 @@ class AnswerabilityModel:
             "scales": _rounded(self.scales),
             **(extra or {}),
         }
-        return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
 
 def _rounded(values: Mapping[str, float]) -> dict[str, float]:
@@ -197,9 +269,9 @@ def _rounded(values: Mapping[str, float]) -> dict[str, float]:
 
 
 @cache
-def default_model() -> AnswerabilityModel:
-    """The shipped model, read once."""
-    return AnswerabilityModel.load()
+def default_model(word_table: bool = True) -> AnswerabilityModel:
+    """The shipped model, read once: with the word table's features, or without them."""
+    return AnswerabilityModel.load(word_table=word_table)
 
 
 def _pieces(article: Article) -> Iterable[str]:
@@ -220,6 +292,22 @@ def _article_words(article: Article) -> frozenset[str]:
     for piece in _pieces(article):
         words.update(index_terms(piece))
     return frozenset(words)
+
+
+@lru_cache(maxsize=ARTICLES_CACHED)
+def _lead_words(article: Article) -> tuple[str, ...]:
+    """The words of an article's opening (title, excerpt, lead): where a retold word is sought.
+
+    Sorted, so that every run compares the same words in the same order.
+    """
+    words: set[str] = set()
+    read = 0
+    for piece in _pieces(article):  # each piece bounded: an excerpt can be megabytes
+        if read >= LEAD_CHARS:
+            break
+        words.update(index_terms(piece[: LEAD_CHARS - read]))
+        read += len(piece)
+    return tuple(sorted(w for w in words if w.isalpha() and len(w) > 2))
 
 
 @lru_cache(maxsize=ARTICLES_CACHED)

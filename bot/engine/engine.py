@@ -69,6 +69,7 @@ from bot.engine.stories import StoryIndex
 from bot.engine.summary import MAX_SUMMARY_CHARS, summarize
 from bot.engine.text import STOPWORDS, possessive
 from bot.engine.vocabulary import Vocabulary
+from bot.engine.word_vectors import WordVectors
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ class Engine:
         catch_up: tuple[str | None, ChangeSet] | None = None,
         index_writable: bool = True,
         kept_stories: KeptStories | None = None,
+        word_vectors: WordVectors | None = None,
     ) -> None:
         """Index ``snapshot``; ``stories=False`` skips clustering for throwaway engines.
 
@@ -137,7 +139,11 @@ class Engine:
         this snapshot's generation answer while stories are grouped "later" (and instead of
         grouping, "on-demand"); the whole grouping kept for it is loaded instead of grouping
         again; a grouping that finishes is kept there.
+
+        ``word_vectors``: the word table the answer-or-refuse model reads retold and name-like
+        words with (``bot.engine.word_vectors``); without it, those features read words alone.
         """
+        self.word_vectors = word_vectors
         self._kept = kept_stories
         self._stories_catch_up = catch_up  # the index's is spent by the first build
         self._changes = 0  # corpus changes applied (and rebuilds): what a save checks against
@@ -177,6 +183,10 @@ class Engine:
         None (or an in-memory database): nothing kept, everything built in memory. The bot,
         the command line and the benchmarks start their engines this one way.
         """
+        if "word_vectors" not in options:
+            options["word_vectors"] = words = WordVectors.beside(database)
+            if words is not None:
+                words.start()  # read (or distilled, the first time) while the rest builds
         return cls(
             snapshot,
             index_path=index_path(database) if database is not None else None,
@@ -506,6 +516,10 @@ class Engine:
         self._casing.forget()
         self._abbreviations.forget()
 
+    def capitalised_share(self, word: str) -> float | None:
+        """How often the corpus capitalises ``word`` mid-sentence; None when it never shows it."""
+        return self._casing.share(word)
+
     def _long_form(self, word: str) -> tuple[str, ...] | None:
         """What the corpus spells ``word`` out as, when it writes the word as a name ("ML").
 
@@ -547,6 +561,7 @@ class Engine:
         terms: dict[str, float] = {}
         present_weight: dict[str, float] = {}
         spelled: list[str] = []
+        typed: dict[str, str] = {}
         changed = False
         unknown: set[str] = set()  # words the corpus holds in no form, left uncorrected
         for token in tokens:
@@ -555,6 +570,7 @@ class Engine:
                 fixed = self.vocabulary.correct(token)
                 if fixed and _plausible_typo(token, fixed):
                     word, changed = fixed, True
+                    typed.setdefault(fixed, token)
                 else:
                     unknown.add(token)
             spelled.append(word)
@@ -580,6 +596,7 @@ class Engine:
             name_words=frozenset(t for t in content if t in name_words),
             intent=intent,
             unknown=frozenset(t for t in content if t in unknown),
+            typed=typed,
         )
 
     def _rank(
@@ -633,10 +650,16 @@ class Engine:
         """
         parsed = self._query_terms(query)
         scored, _ = self._scored(query, parsed, None, limit)
+        vectors = self._word_table()
         return [
-            (item.article, item.score, self._evidence(scored, n, parsed))
+            (item.article, item.score, self._evidence(scored, n, parsed, vectors))
             for n, item in enumerate(scored[:limit])
         ]
+
+    def _word_table(self) -> WordVectors | None:
+        """The word table when it is loaded, read once per query so all candidates agree."""
+        words = self.word_vectors
+        return words if words is not None and words.ready() else None
 
     def _by_answerability(
         self, scored: list[Rated], parsed: QueryTerms
@@ -647,22 +670,27 @@ class Engine:
         asserts (the amount asked for, the event, the named outlet) is the answer. Features
         are read in the ranking's order, as ``explain`` (and so the fitting) reads them.
         """
-        model = default_model()
+        vectors = self._word_table()
+        model = default_model(word_table=vectors is not None)
         head = scored[:RERANK]
-        features = [self._evidence(scored, n, parsed) for n in range(len(head))]
+        features = [self._evidence(scored, n, parsed, vectors) for n in range(len(head))]
         chance = [model.probability(f) for f in features]
         order = sorted(range(len(head)), key=lambda n: -chance[n])
         best = order[0]  # ``_rank`` asks only with candidates to order
         return [head[n] for n in order] + scored[RERANK:], (chance[best], features[best])
 
     @staticmethod
-    def _evidence(scored: list[Rated], n: int, parsed: QueryTerms) -> dict[str, float]:
+    def _evidence(
+        scored: list[Rated], n: int, parsed: QueryTerms, vectors: WordVectors | None
+    ) -> dict[str, float]:
         # The lead over the best other candidate (for the first, the runner-up; for the
         # others a deficit), so no candidate gains from merely being last in a short list.
         others = [item.score for i, item in enumerate(scored[:RERANK]) if i != n]
         runner = max(others) if others else None
         assert parsed.intent is not None
-        return evidence(parsed.intent, _candidate(scored[n], parsed), runner, parsed.weights)
+        return evidence(
+            parsed.intent, _candidate(scored[n], parsed), runner, parsed.weights, vectors
+        )
 
     def _scored(
         self,
@@ -1120,6 +1148,7 @@ def _candidate(item: Rated, parsed: QueryTerms) -> Candidate:
         score=item.score,
         missing=frozenset(set(parsed.weights) - item.covered),
         unknown_words=parsed.unknown,
+        typed=parsed.typed,
     )
 
 

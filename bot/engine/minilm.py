@@ -300,6 +300,11 @@ def distil_static_table(
     fitted = wanted[weights[wanted] > 0]
     mean = raw[fitted].mean(axis=0)
     _, _, axes = np.linalg.svd(raw[fitted] - mean, full_matrices=False)
+    # An axis and its negation are the same axis, and which one LAPACK returns may differ with
+    # the build: each is turned to make its largest loading positive, so that a model fitted
+    # on the table's vectors (``name_likeness.json``) means the same on every machine.
+    axes = axes[:dims]
+    axes *= np.sign(axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)])[:, None]
     table = np.zeros((vocab, dims), dtype=np.float32)
-    table[wanted] = (raw[wanted] - mean) @ axes[:dims].T
+    table[wanted] = (raw[wanted] - mean) @ axes.T
     return table * weights[:, None]

@@ -9,8 +9,8 @@ fragments with typos and ruins questions).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from math import fsum
 from typing import NamedTuple
 
@@ -49,6 +49,7 @@ class QueryTerms:
     name_words: frozenset[str] = frozenset()
     intent: QueryIntent | None = None  # the whole reading: outlets, period, facts, event
     unknown: frozenset[str] = frozenset()  # words the corpus holds in no form, uncorrected
+    typed: Mapping[str, str] = field(default_factory=dict)  # a corrected word -> as typed
 
 
 class Rated(NamedTuple):

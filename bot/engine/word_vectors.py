@@ -1,0 +1,174 @@
+"""Words as vectors: is a word an article lacks retold by one it holds, or is it a name.
+
+A retold question ("did facebook build something to forecast which covid patients will
+deteriorate") and a near-miss ("is philadelphia regulating how police use facial recognition",
+closest to Pittsburgh's plan) look alike to word matching: each lacks some of its words in the
+article that comes closest. They differ in *which* words. The retelling's missing words are
+ordinary ones the article says otherwise ("forecast" for "predicting", "cops" for "police");
+the near-miss's is a name the article does not hold. The static table of ``vectors.py`` (one
+row per WordPiece token, distilled from all-MiniLM-L6-v2) answers both for a few microseconds
+a word:
+
+- ``closest``: a word's best cosine with any of an article's words;
+- ``name_likeness``: how much a word looks like a name, by a logistic regression over its
+  vector (``name_likeness.json``, written by ``bench/answerability/fit_names.py`` from the words
+  the corpus itself writes capitalised mid-sentence, or not). It is asked only of words the
+  corpus never uses: their casing cannot be read off the corpus (``casing.py``), and people
+  type every name in lowercase.
+
+Loading: the table is read from beside the corpus database (0.3 s) or, the first time,
+distilled there (30–40 s on one core) in a thread; answers use the word-only values of these
+features until it is ready (``ready``). ``COVERAGE_BOT_SEMANTIC=0`` turns the feature off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.engine.vectors import Embedder, SemanticUnavailable, semantic_available
+
+if TYPE_CHECKING:
+    import numpy as np
+
+NAMES_FILE = Path(__file__).with_name("name_likeness.json")
+ENVIRONMENT_SWITCH = "COVERAGE_BOT_SEMANTIC"
+CACHED_WORDS = 50_000
+# How long an answer waits for the table on first need: reading it takes ~0.3 s, so a
+# one-shot command waits for that; distilling it takes half a minute, and nothing waits for it.
+LOAD_WAIT = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class NameModel:
+    """A logistic regression over a word's static vector: P(the word is a name)."""
+
+    space: str  # the vector space it was fitted in (``Embedder.space``): meaningless in another
+    weights: tuple[float, ...]
+    bias: float
+
+    @classmethod
+    def load(cls, path: Path = NAMES_FILE) -> NameModel | None:
+        """The fitted model, or None when there is none (the feature then stays at 0)."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(str(data["space"]), tuple(map(float, data["weights"])), float(data["bias"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def to_json(self, extra: dict[str, object] | None = None) -> str:
+        """The file ``load`` reads, rounded so that a refit reproduces it byte for byte."""
+        data = {
+            "space": self.space,
+            "bias": round(self.bias, 6),
+            "weights": [round(w, 6) for w in self.weights],
+            **(extra or {}),
+        }
+        return json.dumps(data, indent=1) + "\n"
+
+
+def switched_on() -> bool:
+    """False when the operator turned the semantic features off (``COVERAGE_BOT_SEMANTIC=0``)."""
+    value = os.environ.get(ENVIRONMENT_SWITCH, "1").strip().lower()
+    return value not in ("0", "false", "no", "off")
+
+
+class WordVectors:
+    """One static vector per word, their closeness, and a word's likeness to a name.
+
+    Thread-safe: answers are read from several threads, and the first one to need the table
+    starts loading it.
+    """
+
+    def __init__(self, embedder: Embedder, names: NameModel | None = None) -> None:
+        self._embedder = embedder
+        self._names = names if names is not None else NameModel.load()
+        self._lock = threading.Lock()
+        self._loader: threading.Thread | None = None
+        self._failed = False
+        self._wait = LOAD_WAIT
+        self._vector = lru_cache(maxsize=CACHED_WORDS)(self._vector_of)
+        self._likeness = lru_cache(maxsize=CACHED_WORDS)(self._likeness_of)
+
+    @classmethod
+    def beside(cls, database: str | Path | None) -> WordVectors | None:
+        """The table kept beside ``database``; None when the feature is off or unavailable."""
+        if database is None or str(database) == ":memory:":
+            return None
+        if not switched_on() or not semantic_available():
+            return None
+        return cls(Embedder(Path(f"{database}.vectors")))
+
+    def start(self) -> None:
+        """Begin loading (or distilling) the table in a thread, unless that has begun.
+
+        Not a daemon: a one-shot command that answered meanwhile stays until the table it
+        began to distil is written, so the next command reads it instead of starting over.
+        """
+        with self._lock:
+            if self._loader is None:
+                self._loader = threading.Thread(target=self._load, name="word-vectors")
+                self._loader.start()
+
+    def _load(self) -> None:
+        try:
+            self._embedder.load()
+        except (SemanticUnavailable, OSError, ValueError):
+            self._failed = True  # answers stay on words alone
+
+    def ready(self) -> bool:
+        """Whether the table is loaded; the first asker waits up to ``LOAD_WAIT`` for it.
+
+        Only the first: while a table is distilled, no later answer waits at all.
+        """
+        if self._embedder.loaded:
+            return True
+        if self._failed:
+            return False
+        self.start()
+        with self._lock:
+            wait, self._wait = self._wait, 0.0
+        assert self._loader is not None
+        if wait:
+            self._loader.join(wait)
+        return self._embedder.loaded
+
+    def join(self) -> None:
+        """Wait until the table is loaded or has failed to (the bot's start-up, tests)."""
+        self.start()
+        assert self._loader is not None
+        self._loader.join()
+
+    def _vector_of(self, word: str) -> np.ndarray:
+        return self._embedder.embed_query(word)
+
+    def closest(self, words: Sequence[str], others: Sequence[str]) -> list[float]:
+        """Each of ``words``' best cosine with any of ``others`` (-1 when there are none)."""
+        import numpy as np
+
+        if not words:
+            return []
+        if not others:
+            return [-1.0] * len(words)
+        matrix = self._embedder.embed_words(others, whole_only=True)
+        asked = np.stack([self._vector(w) for w in words])
+        return [float(c) for c in (matrix @ asked.T).max(axis=0)]
+
+    def _likeness_of(self, word: str) -> float:
+        import numpy as np
+
+        names = self._names
+        if names is None or names.space != self._embedder.space:
+            return 0.0  # fitted on another table: its weights would mean nothing here
+        z = float(self._vector(word) @ np.asarray(names.weights, dtype=np.float32)) + names.bias
+        return 1 / (1 + np.exp(-max(-30.0, min(30.0, z))))
+
+    def name_likeness(self, word: str) -> float:
+        """P(``word`` is a name), from its vector alone (0 without a model for this table)."""
+        return float(self._likeness(word))

@@ -1,0 +1,116 @@
+"""Words as vectors (bot/engine/word_vectors.py): retold words, and names the corpus never uses."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.engine.vectors import Embedder
+from bot.engine.word_vectors import ENVIRONMENT_SWITCH, NameModel, WordVectors
+from tests.tiny_corpus import engine_over
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "corpus" / "smartable"
+
+
+def test_names_no_corpus_uses_are_told_from_ordinary_words(word_vectors: WordVectors) -> None:
+    # None of these is a word of the corpus the model was fitted on: it reads their vectors.
+    for name in ("philadelphia", "mumbai", "korea", "seattle", "peloton"):
+        assert word_vectors.name_likeness(name) > 0.5, name
+    for word in ("restaurants", "pics", "feminine", "boats", "grocery", "deteriorate"):
+        assert word_vectors.name_likeness(word) < 0.5, word
+
+
+def test_a_retold_word_is_closest_to_the_word_that_says_it(word_vectors: WordVectors) -> None:
+    others = ["police", "chicago", "predicting", "weather", "clearview"]
+    [cops, forecast] = word_vectors.closest(["cops", "forecast"], others)
+    [alone] = word_vectors.closest(["cops"], ["police"])
+    assert cops == pytest.approx(alone, abs=1e-6)  # "police" is its closest word
+    assert alone > word_vectors.closest(["cops"], ["weather"])[0]
+    assert forecast > 0.5
+    assert word_vectors.closest(["cops"], []) == [-1.0]
+    assert word_vectors.closest([], others) == []
+
+
+def test_many_words_at_once_are_the_vectors_of_each_alone(word_vectors: WordVectors) -> None:
+    # "police" is one token of the model's vocabulary; "clearview" and "pittsburgh" are not.
+    embedder = word_vectors._embedder
+    words = ["police", "clearview", "pittsburgh", "café"]
+    together = embedder.embed_words(words)
+    for word, row in zip(words, together, strict=True):
+        assert row == pytest.approx(embedder.embed_query(word), abs=1e-6)
+
+
+def test_a_name_model_fitted_on_another_table_is_never_applied(
+    word_vectors: WordVectors,
+) -> None:
+    shipped = NameModel.load()
+    assert shipped is not None
+    foreign = NameModel("another-table", shipped.weights, shipped.bias)
+    words = WordVectors(word_vectors._embedder, names=foreign)
+    assert words.name_likeness("philadelphia") == 0.0
+
+
+def test_a_table_that_cannot_load_leaves_answers_on_words_alone(tmp_path: Path) -> None:
+    words = WordVectors(Embedder(tmp_path, model_path=tmp_path))  # no weights there
+    assert words.ready() is False
+    docs = {"pgh": ("Pittsburgh regulates police facial recognition", "The council voted.")}
+    engine = engine_over(tmp_path, docs)
+    engine.word_vectors = words
+    [(_, _, features)] = engine.explain("is philadelphia regulating police facial recognition")
+    assert features["namelike_missing"] == 0.0
+    assert 0 < features["soft_coverage"] < 1
+
+
+def test_the_operator_can_switch_the_table_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENVIRONMENT_SWITCH, "1")
+    assert WordVectors.beside(tmp_path / "c.db") is not None
+    assert WordVectors.beside(":memory:") is None
+    monkeypatch.setenv(ENVIRONMENT_SWITCH, "off")
+    assert WordVectors.beside(tmp_path / "c.db") is None
+
+
+def test_a_missing_name_earns_no_credit_and_a_retold_word_does(
+    tmp_path: Path, word_vectors: WordVectors
+) -> None:
+    docs = {
+        "pgh": (
+            "Plan regulating police facial recognition in Pittsburgh gets approval",
+            "The city council approved a bill regulating how police use facial recognition.",
+        ),
+        "fb": (
+            "Facebook to use AI in predicting if COVID-19 patients need more oxygen",
+            "Researchers built models that predict whether a patient's condition will worsen.",
+        ),
+    }
+    engine = engine_over(tmp_path, docs)
+
+    def features(query: str, vectors: WordVectors | None) -> dict[str, float]:
+        engine.word_vectors = vectors
+        return engine.explain(query, 1)[0][2]
+
+    near_miss = "is philadelphia regulating how police use facial recognition"
+    retold = "did facebook build something to forecast which covid patients will deteriorate"
+    with_words, without = features(near_miss, word_vectors), features(near_miss, None)
+    assert with_words["namelike_missing"] > 0.5
+    assert with_words["soft_coverage"] == pytest.approx(without["soft_coverage"])
+    with_words, without = features(retold, word_vectors), features(retold, None)
+    assert with_words["namelike_missing"] < 0.5
+    assert with_words["soft_coverage"] > without["soft_coverage"] + 0.05
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="the name model's corpus is not here")
+def test_refitting_the_name_model_reproduces_the_shipped_one() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "answerability" / "fit_names.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
