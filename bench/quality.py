@@ -831,7 +831,8 @@ def word_vectors() -> WordVectors | None:
     if not semantic_available():
         return None
     words = WordVectors(Embedder(VECTOR_CACHE))
-    words.join()
+    if not words.join():  # fitting or measuring on the words-alone values would mislead
+        raise SystemExit(f"the word table cannot be read: {words.state}")
     return words
 
 

@@ -127,11 +127,20 @@ def load_engine(
     holds this corpus, and otherwise this command indexes in memory: it never writes.
     """
     from bot.engine.engine import Engine
+    from bot.engine.word_vectors import WordVectors
 
     database = db or settings.corpus.database
+    words = WordVectors.beside(database)
+    if words is not None:
+        words.start()  # read beside the corpus's loading, not after it
     with loaded(paths, settings, db, quiet) as (snapshot, catch_up, writing):
         engine = Engine.beside(
-            database, snapshot, stories="on-demand", catch_up=catch_up, index_writable=writing
+            database,
+            snapshot,
+            stories="on-demand",
+            catch_up=catch_up,
+            index_writable=writing,
+            word_vectors=words,
         )
         engine.release_index()  # merges done and tantivy's lock free before ours is
     return engine
@@ -226,7 +235,16 @@ def _answer(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps(to_json(args.command, query, answer), ensure_ascii=False), flush=True)  # noqa: T201
         else:
             print(to_text(args.command, answer))  # noqa: T201
+    _finish_word_table(engine)
     return 0
+
+
+def _finish_word_table(engine: Engine) -> None:
+    """Let a word table this command began to distil be written, saying so, before exiting."""
+    if engine.word_vectors is not None:
+        engine.word_vectors.finish(
+            lambda why: print(f"coverage-bot: {why}", file=sys.stderr, flush=True)  # noqa: T201
+        )
 
 
 NO_TOKEN = """\
@@ -322,7 +340,9 @@ def _console(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = load_engine([], settings)
     history = Path(settings.corpus.database).parent / HISTORY_FILE
-    return run_console(engine, history=history)
+    code = run_console(engine, history=history)
+    _finish_word_table(engine)
+    return code
 
 
 def _start(args: argparse.Namespace, settings: Settings) -> int:

@@ -67,7 +67,11 @@ class Admin(commands.Cog):
         """/corpus stats."""
         # Counting outlets over the whole corpus takes ~50 ms at 100k articles: off the loop.
         corpus, engine = self.bot.corpus, self.bot.answers.engine
-        stores = {"Search index": engine.index_state, "Stories": engine.stories_state}
+        stores = {
+            "Search index": engine.index_state,
+            "Stories": engine.stories_state,
+            "Word table": engine.word_table_state,
+        }
         card = await asyncio.to_thread(
             corpus_stats_card, corpus.snapshot, corpus.last_stats, stores
         )

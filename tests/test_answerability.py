@@ -16,6 +16,7 @@ from bot.answers import run_command, to_json
 from bot.corpus.loader import CorpusLoader
 from bot.engine.engine import Engine
 from bot.engine.results import AskAnswer, NotFound, SourceAnswer
+from bot.engine.vectors import semantic_available
 from tests.tiny_corpus import SEEDS, engine_over
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,7 +103,10 @@ def test_an_amount_the_coverage_does_not_state_is_not_confirmed(engine: Engine) 
     assert "$5 million" in answer.not_found.reason  # type: ignore[union-attr]
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="the labelled questions' corpus is not here")
+@pytest.mark.skipif(
+    not SHARED.is_dir() or not semantic_available(),
+    reason="the labelled questions' corpus or the semantic extra is not here",
+)
 def test_refitting_the_answerability_model_reproduces_the_shipped_weights() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "answerability" / "fit.py"), "--check"],
@@ -150,7 +154,10 @@ def test_a_megabyte_excerpt_costs_its_own_answers_under_a_second(tmp_path: Path)
         assert time.perf_counter() - start < 1.0, command
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="the labelled questions' corpus is not here")
+@pytest.mark.skipif(
+    not SHARED.is_dir() or not semantic_available(),
+    reason="the labelled questions' corpus or the semantic extra is not here",
+)
 def test_trying_a_feature_reports_each_set_cross_validated_and_tested() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "answerability" / "features.py")],

@@ -531,6 +531,7 @@ async def test_corpus_admin(
     assert "UTC" in fields["Last reloaded"]
     # Built at this first start, beside the database; stories grouped with it (a small corpus).
     assert fields["Search index"] == "built" and fields["Stories"] == "grouped"
+    assert fields["Word table"] == "off (answers use words alone)"  # COVERAGE_BOT_SEMANTIC=0
     manager = stub.add_user("maria", permissions=P.MANAGE_GUILD)
     assert (await answer(stub, "corpus stats", user=manager)).embeds
     owner_by_config = await answer(stub, "corpus stats", user=stub.other, check_permissions=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine.vectors import Embedder
+from bot.engine.vectors import MODEL_PACKAGE, Embedder, model_dir, semantic_available
 from bot.engine.word_vectors import ENVIRONMENT_SWITCH, NameModel, WordVectors
 from tests.tiny_corpus import engine_over
 
@@ -17,6 +17,7 @@ SHARED = ROOT.parent / "shared" / "corpus" / "smartable"
 
 
 def test_names_no_corpus_uses_are_told_from_ordinary_words(word_vectors: WordVectors) -> None:
+    assert word_vectors.state == "ready"
     # None of these is a word of the corpus the model was fitted on: it reads their vectors.
     for name in ("philadelphia", "mumbai", "korea", "seattle", "peloton"):
         assert word_vectors.name_likeness(name) > 0.5, name
@@ -36,12 +37,14 @@ def test_a_retold_word_is_closest_to_the_word_that_says_it(word_vectors: WordVec
 
 
 def test_many_words_at_once_are_the_vectors_of_each_alone(word_vectors: WordVectors) -> None:
-    # "police" is one token of the model's vocabulary; "clearview" and "pittsburgh" are not.
+    # "police" and "pittsburgh" are tokens of the model's vocabulary; "clearview" is two.
     embedder = word_vectors._embedder
-    words = ["police", "clearview", "pittsburgh", "café"]
+    words = ["police", "clearview", "pittsburgh", "café", "##ing", "x" * 2_000]
     together = embedder.embed_words(words)
     for word, row in zip(words, together, strict=True):
         assert row == pytest.approx(embedder.embed_query(word), abs=1e-6)
+    whole = embedder.embed_words(words, whole_only=True)
+    assert whole[0] == pytest.approx(together[0]) and not whole[1].any()
 
 
 def test_a_name_model_fitted_on_another_table_is_never_applied(
@@ -56,7 +59,9 @@ def test_a_name_model_fitted_on_another_table_is_never_applied(
 
 def test_a_table_that_cannot_load_leaves_answers_on_words_alone(tmp_path: Path) -> None:
     words = WordVectors(Embedder(tmp_path, model_path=tmp_path))  # no weights there
+    assert words.state == "loaded when an answer first needs it"
     assert words.ready() is False
+    assert words.state.startswith("unavailable (no model.safetensors")
     docs = {"pgh": ("Pittsburgh regulates police facial recognition", "The council voted.")}
     engine = engine_over(tmp_path, docs)
     engine.word_vectors = words
@@ -104,7 +109,10 @@ def test_a_missing_name_earns_no_credit_and_a_retold_word_does(
     assert with_words["soft_coverage"] > without["soft_coverage"] + 0.05
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="the name model's corpus is not here")
+@pytest.mark.skipif(
+    not SHARED.is_dir() or not semantic_available(),
+    reason="the name model's corpus or the semantic extra is not here",
+)
 def test_refitting_the_name_model_reproduces_the_shipped_one() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "answerability" / "fit_names.py"), "--check"],
@@ -114,3 +122,18 @@ def test_refitting_the_name_model_reproduces_the_shipped_one() -> None:
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def test_the_weights_digest_is_read_from_the_install_record_only_for_that_file(
+    tmp_path: Path,
+) -> None:
+    if not semantic_available():
+        pytest.skip("the semantic extra is not installed")
+    from bot.engine import minilm
+
+    weights = model_dir() / "model.safetensors"
+    assert minilm.weights_sha256(weights, MODEL_PACKAGE) == minilm.file_sha256(weights)
+    elsewhere = tmp_path / "model.safetensors"  # same name, other bytes: hashed, not looked up
+    elsewhere.write_bytes(b"not the weights")
+    assert minilm.weights_sha256(elsewhere, MODEL_PACKAGE) == minilm.file_sha256(elsewhere)
+    assert minilm.weights_sha256(weights, "no-such-package") == minilm.file_sha256(weights)

@@ -188,7 +188,7 @@ def _as_vectors(
         return {"namelike_missing": 0.0, "soft_coverage": held / total}
     typed = candidate.typed or {}
     namelike = 0.0
-    retold: dict[str, str] = {}  # missing term -> the word sought in the article's opening
+    retold: list[str] = []  # missing words sought, as corrected, in the article's opening
     for term in sorted(candidate.missing):  # one order, so the sum is the same in every run
         word = typed.get(term, term)
         if term in intent.names and len(term) > 1:
@@ -200,9 +200,9 @@ def _as_vectors(
             namelike = max(namelike, likeness)
             if likeness >= 0.5:
                 continue
-        retold[term] = word
+        retold.append(term)  # "forcast" is sought as "forecast": its vector is a typo's
     if retold:
-        closest = words.closest(list(retold.values()), _lead_words(candidate.article))
+        closest = words.closest(retold, _lead_words(candidate.article))
         held += sum(idf.get(t, 0.0) * max(0.0, c) for t, c in zip(retold, closest, strict=True))
     return {"namelike_missing": namelike, "soft_coverage": held / total}
 

@@ -617,7 +617,7 @@ class Engine:
             return [], [], ""
         matcher, intent = scorer.matcher, parsed.intent
         hits = []  # excerpts are built only for what is shown: they scan whole bodies
-        judged: tuple[float, dict[str, float]] | None = None
+        judged: tuple[bool, dict[str, float]] | None = None  # answers?, the evidence
         if intent is not None:
             scored, judged = self._by_answerability(scored, parsed)
         for n, item in enumerate(scored[:limit]):
@@ -629,7 +629,7 @@ class Engine:
                     if n < RERANK:  # the reordered head is not in score order: look on
                         continue
                     break
-            elif judged[0] < default_model().threshold:
+            elif not judged[0]:
                 assert intent is not None
                 closest = [i.article for i in scored[:3]]
                 outlets = [a.outlet.name for a in closest]
@@ -663,8 +663,8 @@ class Engine:
 
     def _by_answerability(
         self, scored: list[Rated], parsed: QueryTerms
-    ) -> tuple[list[Rated], tuple[float, dict[str, float]]]:
-        """The leading candidates by the model's probability, with the first one's evidence.
+    ) -> tuple[list[Rated], tuple[bool, dict[str, float]]]:
+        """The leading candidates by the model's probability; whether the first answers, why.
 
         The ranking finds the subject; among its first few, the one holding what the query
         asserts (the amount asked for, the event, the named outlet) is the answer. Features
@@ -677,7 +677,8 @@ class Engine:
         chance = [model.probability(f) for f in features]
         order = sorted(range(len(head)), key=lambda n: -chance[n])
         best = order[0]  # ``_rank`` asks only with candidates to order
-        return [head[n] for n in order] + scored[RERANK:], (chance[best], features[best])
+        answers = chance[best] >= model.threshold  # the threshold of the model that judged
+        return [head[n] for n in order] + scored[RERANK:], (answers, features[best])
 
     @staticmethod
     def _evidence(
@@ -866,6 +867,12 @@ class Engine:
         if self._grouping:
             return "grouping (answers show stories of one meanwhile)"
         return "grouped when an answer needs them" if self._on_demand else "not grouped"
+
+    @property
+    def word_table_state(self) -> str:
+        """How the word table stands, for an operator (/corpus stats)."""
+        words = self.word_vectors
+        return "off (answers use words alone)" if words is None else words.state
 
     @property
     def stories_ready(self) -> bool:

@@ -168,7 +168,7 @@ class Embedder:
                 from bot.engine import minilm
             except ImportError as exc:  # numpy or tokenizers missing
                 raise SemanticUnavailable(str(exc)) from exc
-            digest = minilm.file_sha256(weights)
+            digest = minilm.weights_sha256(weights, MODEL_PACKAGE)
             if self.backend == "full":
                 self._model = minilm.MiniLM(folder)
                 self._space = f"minilm-full-{digest[:16]}"
@@ -216,7 +216,8 @@ class Embedder:
         A word that is one token of the model's vocabulary (most are) is its table row, looked
         up without tokenizing; the others are tokenized together in one call, their rows
         summed per word. ``embed_query`` per word costs a tokenizer call each: ~50 times more
-        for an article's opening. Shape (len(words), dims).
+        for an article's opening. ``whole_only``: the other words get zero rows, untokenized
+        (an answer's features compare with the vocabulary's words only). Shape (len(words), dims).
         """
         import numpy as np
 
@@ -227,19 +228,21 @@ class Embedder:
             raise ValueError("embed_words reads the static table")
         assert self._table is not None and self._tokenizer is not None
         out = np.zeros((len(words), self.dims), dtype=np.float32)
-        lookup = self._tokenizer.token_to_id
-        whole = [(n, i) for n, w in enumerate(words) if (i := lookup(w)) is not None]
+        ids = [
+            None if w.startswith("##") else self._tokenizer.token_to_id(w) for w in words
+        ]  # "##ing" names a piece of a word, not the word "ing"
+        whole = [(n, i) for n, i in enumerate(ids) if i is not None]
         if whole:
-            rows, ids = zip(*whole, strict=True)
-            out[list(rows)] = self._table[list(ids)]
-        pieces = [] if whole_only else [n for n, w in enumerate(words) if lookup(w) is None]
+            rows, found = zip(*whole, strict=True)
+            out[list(rows)] = self._table[list(found)]
+        pieces = [] if whole_only else [n for n, i in enumerate(ids) if i is None]
         if pieces:
-            encoding = self._tokenizer.encode(
-                [words[n] for n in pieces], is_pretokenized=True, add_special_tokens=False
-            )
-            owners = [w for w in encoding.word_ids if w is not None]
-            for owner, token in zip(owners, encoding.ids, strict=True):
-                out[pieces[owner]] += self._table[token]
+            encodings = self._tokenizer.encode_batch(
+                [words[n] for n in pieces], add_special_tokens=False
+            )  # each word alone, as ``embed_query`` reads it, each cut at the model's length
+            for n, encoding in zip(pieces, encodings, strict=True):
+                if encoding.ids:
+                    out[n] = self._table[encoding.ids].sum(axis=0)
         return normalise(out)
 
     def _static_embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -17,8 +17,9 @@ a word:
   type every name in lowercase.
 
 Loading: the table is read from beside the corpus database (0.3 s) or, the first time,
-distilled there (30–40 s on one core) in a thread; answers use the word-only values of these
-features until it is ready (``ready``). ``COVERAGE_BOT_SEMANTIC=0`` turns the feature off.
+distilled there (30–40 s on one core) in a thread; until it is ready (``ready``), and whenever
+it cannot be (no extra installed, no name model for this table), answers use the model fitted
+without these features. ``COVERAGE_BOT_SEMANTIC=0`` turns the table off.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -92,6 +93,8 @@ class WordVectors:
         self._lock = threading.Lock()
         self._loader: threading.Thread | None = None
         self._failed = False
+        self._usable = False  # loaded, with a name model fitted on this very table
+        self._error = ""
         self._wait = LOAD_WAIT
         self._vector = lru_cache(maxsize=CACHED_WORDS)(self._vector_of)
         self._likeness = lru_cache(maxsize=CACHED_WORDS)(self._likeness_of)
@@ -108,26 +111,67 @@ class WordVectors:
     def start(self) -> None:
         """Begin loading (or distilling) the table in a thread, unless that has begun.
 
-        Not a daemon: a one-shot command that answered meanwhile stays until the table it
-        began to distil is written, so the next command reads it instead of starting over.
+        A daemon: nothing waits for it at exit; a one-shot command that began distilling it
+        says so and waits for it once its answer is out (``finish``), so the next command reads
+        the table instead of starting over.
         """
         with self._lock:
             if self._loader is None:
-                self._loader = threading.Thread(target=self._load, name="word-vectors")
+                self._loader = threading.Thread(target=self._load, name="word-vectors", daemon=True)
                 self._loader.start()
 
     def _load(self) -> None:
-        try:
-            self._embedder.load()
-        except (SemanticUnavailable, OSError, ValueError):
-            self._failed = True  # answers stay on words alone
+        error: Exception | None = None
+        # Twice: a second process distilling the table at the same moment may have renamed
+        # the file under this one's write; the second read finds the table it wrote.
+        for _ in range(2):
+            try:
+                self._embedder.load()
+            except Exception as exc:  # any failure leaves answers on words alone, said in state
+                error = exc
+                continue
+            names = self._names
+            if names is None or names.space != self._embedder.space:
+                # Without a name model for this table, the full answer model would read a
+                # feature stuck at 0: answers use the model fitted without the table instead.
+                error = SemanticUnavailable(
+                    f"no name model for the table {self._embedder.space} (bot/engine/"
+                    f"{NAMES_FILE.name} names {names.space if names else 'none'})"
+                )
+                break
+            self._usable = True
+            return
+        self._error = str(error)
+        self._failed = True
+
+    def finish(self, notice: Callable[[str], None]) -> None:
+        """Wait for a table still being loaded, saying why first (a one-shot command's exit)."""
+        loader = self._loader
+        if loader is None or not loader.is_alive():
+            return
+        notice(
+            "finishing the word table for answers (distilled once in 30-40 s beside the "
+            "database; later commands read it)"
+        )
+        loader.join()
+
+    @property
+    def state(self) -> str:
+        """How the table stands, for an operator (/corpus stats)."""
+        if self._usable:
+            return "ready"
+        if self._failed:
+            return f"unavailable ({self._error}); answers use words alone"
+        if self._loader is None:
+            return "loaded when an answer first needs it"
+        return "loading (distilled once, 30-40 s); answers use words alone meanwhile"
 
     def ready(self) -> bool:
         """Whether the table is loaded; the first asker waits up to ``LOAD_WAIT`` for it.
 
         Only the first: while a table is distilled, no later answer waits at all.
         """
-        if self._embedder.loaded:
+        if self._usable:
             return True
         if self._failed:
             return False
@@ -137,13 +181,14 @@ class WordVectors:
         assert self._loader is not None
         if wait:
             self._loader.join(wait)
-        return self._embedder.loaded
+        return self._usable
 
-    def join(self) -> None:
-        """Wait until the table is loaded or has failed to (the bot's start-up, tests)."""
+    def join(self) -> bool:
+        """Wait until the table is loaded or has failed to; whether answers can read it."""
         self.start()
         assert self._loader is not None
         self._loader.join()
+        return self._usable
 
     def _vector_of(self, word: str) -> np.ndarray:
         return self._embedder.embed_query(word)
@@ -165,7 +210,7 @@ class WordVectors:
 
         names = self._names
         if names is None or names.space != self._embedder.space:
-            return 0.0  # fitted on another table: its weights would mean nothing here
+            return 0.0  # fitted on another table (``ready`` is then False for answers)
         z = float(self._vector(word) @ np.asarray(names.weights, dtype=np.float32)) + names.bias
         return 1 / (1 + np.exp(-max(-30.0, min(30.0, z))))
 
