@@ -15,7 +15,7 @@ import pytest
 from bot.answers import run_command, to_json
 from bot.corpus.loader import CorpusLoader
 from bot.engine.engine import Engine
-from bot.engine.results import AskAnswer, NotFound, SourceAnswer
+from bot.engine.results import AskAnswer, NotFound, SearchResult, SourceAnswer
 from bot.engine.vectors import semantic_available
 from tests.tiny_corpus import SEEDS, engine_over
 
@@ -241,3 +241,43 @@ def test_a_clipped_word_is_told_from_a_name_the_corpus_lacks(tmp_path: Path) -> 
 
     assert clipped("face recog cameras watching ppl, govt says") == 3.0
     assert clipped("face recognition cameras in portsmouth") == 0.0
+
+
+def test_a_period_named_in_the_query_puts_its_articles_first(tmp_path: Path) -> None:
+    # Six August reports hold more of the words than September's, which BM25 ranks last: out
+    # of the five candidates the model reorders, unless the period puts it first.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    docs = {
+        f"debate{n}": (
+            f"Portland debates a facial recognition ban for the city ({n})",
+            "Portland's city council debates a facial recognition ban for stores and police.",
+            f"2020-08-{10 + n}T10:00:00Z",
+        )
+        for n in range(6)
+    }
+    docs["vote"] = (
+        "Portland city council votes for the facial recognition ban",
+        "Portland's city council passed the facial recognition ban for stores on Wednesday.",
+        "2020-09-10T10:00:00Z",
+    )
+    for name, (title, excerpt, published) in docs.items():
+        (corpus / f"{name}.md").write_text(
+            f"---\ntitle: {title}\nwebUrl: https://example.com/{name}\n"
+            f"publishedDateTime: {published}\nexcerpt: {excerpt}\n---\n",
+            encoding="utf-8",
+        )
+    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
+    engine = Engine(snapshot)
+    query = "portland city council facial recognition ban for stores and police"
+
+    def shown(result: SearchResult) -> list[str]:
+        """The titles shown: the answers, or the "did you mean" list when it is refused."""
+        if result.hits:
+            return [h.article.title for h in result.hits]
+        assert result.not_found is not None
+        return list(result.not_found.suggestions)
+
+    september = "Portland city council votes for the facial recognition ban"
+    assert shown(engine.search(f"{query} in september 2020"))[0] == september
+    assert september not in shown(engine.search(query))[:3]

@@ -162,7 +162,7 @@ def evidence(
         "missing_answer": missing_answer,
         "outlet_mismatch": float(bool(named) and outlet not in named),
         "outlet_match": float(bool(named) and outlet in named),
-        "period_mismatch": float(_outside(candidate.article, intent)),
+        "period_mismatch": float(outside_period(candidate.article, intent)),
         "margin": max(-1.0, min(1.0, margin)),
         "question": float(intent.question),
         "subject_size": math.log1p(len(intent.subject_words)),
@@ -381,7 +381,7 @@ def _article_figures(article: Article) -> _Stated:
     return _Stated(frozenset(found), frozenset(kinds), frozenset(years))
 
 
-def _outside(article: Article, intent: QueryIntent) -> bool:
+def outside_period(article: Article, intent: QueryIntent) -> bool:
     """Whether the article is neither published in the query's period nor names a year it holds.
 
     "did facebook first introduce alt text in 2016" names the year of the event, not of the

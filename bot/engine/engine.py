@@ -27,7 +27,13 @@ from bot.corpus.census import Census
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from bot.corpus.model import Article
 from bot.engine.abbreviations import CorpusAbbreviations
-from bot.engine.answerable import Candidate, default_model, evidence, why_not
+from bot.engine.answerable import (
+    Candidate,
+    default_model,
+    evidence,
+    outside_period,
+    why_not,
+)
 from bot.engine.budget import TEXT_BUDGET, Deadline, OverBudget, bounded, plain_excerpt
 from bot.engine.casing import CorpusCasing
 from bot.engine.excerpts import best_window, matched_field
@@ -77,6 +83,10 @@ CANDIDATES = 40  # BM25 candidates re-scored per query
 # Ordering only: a named outlet's article goes ahead of another outlet's on the same subject
 # (the answerability model, not this, decides whether it answers at all).
 OUTLET_PREFERENCE = 40.0
+# The same for a period the query names ("in september 2020"): its articles, or those naming
+# a year it holds, go first and are fetched however BM25 ranks them; not a filter, as the year
+# may be the subject ("the market by 2025"), and the model still decides.
+PERIOD_PREFERENCE = 40.0
 RERANK = 5  # leading candidates the answerability model reorders (and is fitted on)
 EXCERPT_CHARS = 300  # of an excerpt shown for a story's own article picked by outlet
 # Words in more than this share of articles (and at least this many) don't pick candidates:
@@ -713,23 +723,36 @@ class Engine:
         # named in the query only reorders within it.
         named_here = not (flt is not None and flt.outlet_terms)
         preferred = set(intent.outlet_names) if intent and named_here else set()
+        dated = flt is None or (flt.since is None and flt.until is None)  # else the caller's
+        period = intent.period if intent is not None and dated else None
 
         def rated(candidates: list[tuple[str, float]]) -> list[Rated]:
             held = articles_of(snapshot.articles, (aid for aid, _ in candidates))
             found = ((held.get(aid), bm25) for aid, bm25 in candidates)
             scored = scorer.rate_all((a, bm25) for a, bm25 in found if a is not None)
-            if preferred:
-                # A named outlet is a strong preference: its articles go first whenever the
-                # answerability model would still answer with them.
-                bonus = [OUTLET_PREFERENCE * (i.article.outlet.name in preferred) for i in scored]
+            if preferred or period is not None:
+                # A named outlet or period is a strong preference: its articles go first
+                # whenever the answerability model would still answer with them.
+                assert intent is not None
+                bonus = [
+                    OUTLET_PREFERENCE * (i.article.outlet.name in preferred)
+                    + PERIOD_PREFERENCE
+                    * (period is not None and not outside_period(i.article, intent))
+                    for i in scored
+                ]
                 scored = [i._replace(key=i.key + b) for i, b in zip(scored, bonus, strict=True)]
                 scored.sort(key=best_first)
             return scored
 
         def search(words: list[str], titles_only: bool = False) -> list[tuple[str, float]]:
             found = self.index.search(words, wanted, flt, titles_only=titles_only)
-            for outlet in preferred:  # the named outlets' own articles, however BM25 ranks them
-                only = replace(flt or IndexFilter(), outlet_terms=tuple(index_terms(outlet)))
+            narrowed = [
+                replace(flt or IndexFilter(), outlet_terms=tuple(index_terms(outlet)))
+                for outlet in preferred
+            ]
+            if period is not None:
+                narrowed.append(replace(flt or IndexFilter(), since=period.start, until=period.end))
+            for only in narrowed:  # the preferred articles, however BM25 ranks them
                 seen = {aid for aid, _ in found}
                 more = self.index.search(words, wanted, only, titles_only=titles_only)
                 found += [c for c in more if c[0] not in seen]
