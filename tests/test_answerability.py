@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from bot.corpus.loader import CorpusLoader
 from bot.engine.engine import Engine
 from bot.engine.results import AskAnswer, NotFound, SearchResult, SourceAnswer
 from bot.engine.vectors import semantic_available
+from tests.bench_scripts import run_script
 from tests.tiny_corpus import SEEDS, engine_over
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,14 +107,7 @@ def test_an_amount_the_coverage_does_not_state_is_not_confirmed(engine: Engine) 
     reason="the labelled questions' corpus or the semantic extra is not here",
 )
 def test_refitting_the_answerability_model_reproduces_the_shipped_weights() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "answerability" / "fit.py"), "--check"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    run_script("answerability/fit.py", "--check")
 
 
 def test_an_outlet_filter_is_the_rule_and_an_outlet_in_the_query_only_reorders(
@@ -159,14 +151,7 @@ def test_a_megabyte_excerpt_costs_its_own_answers_under_a_second(tmp_path: Path)
     reason="the labelled questions' corpus or the semantic extra is not here",
 )
 def test_trying_a_feature_reports_each_set_cross_validated_and_tested() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "answerability" / "features.py")],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    done = run_script("answerability/features.py")
     lines = done.stdout.splitlines()
     for name in ("shipped", "+ command", "+ sentence_share"):
         at = lines.index(name)

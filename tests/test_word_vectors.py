@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.engine.vectors import MODEL_PACKAGE, Embedder, model_dir, semantic_available
 from bot.engine.word_vectors import ENVIRONMENT_SWITCH, NameModel, WordVectors
+from tests.bench_scripts import run_script
 from tests.tiny_corpus import engine_over
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,14 +113,7 @@ def test_a_missing_name_earns_no_credit_and_a_retold_word_does(
     reason="the name model's corpus or the semantic extra is not here",
 )
 def test_refitting_the_name_model_reproduces_the_shipped_one() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "answerability" / "fit_names.py"), "--check"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    run_script("answerability/fit_names.py", "--check")
 
 
 def test_the_weights_digest_is_read_from_the_install_record_only_for_that_file(

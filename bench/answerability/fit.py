@@ -204,12 +204,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     text = model.to_json(record)
     print(text)
-    if args.check:
-        same = json.loads(text) == json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
-        print("weights file is what this script fits" if same else "weights file differs")
+    return write_or_check(text, WEIGHTS_FILE, check=args.check)
+
+
+def write_or_check(text: str, path: Path, *, check: bool) -> int:
+    """Write a fitted file, or (``check``) exit 1 unless the committed one holds the same."""
+    if check:
+        same = json.loads(text) == json.loads(path.read_text(encoding="utf-8"))
+        print(f"{path.name} is what this script fits" if same else f"{path.name} differs")
         return 0 if same else 1
-    WEIGHTS_FILE.write_text(text, encoding="utf-8")
-    print(f"wrote {WEIGHTS_FILE.relative_to(ROOT)}")
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
 

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 
 import numpy as np
-from fit import QUESTION_FILES, ROOT
+from fit import QUESTION_FILES, ROOT, write_or_check
 from quality import VECTOR_CACHE, load_corpus, load_questions
 
 from bot.engine.engine import Engine
@@ -86,15 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "majority_accuracy": round(float(majority), 4),
     }
     model = NameModel(embedder.space, tuple(float(v) for v in w), float(b))
-    text = model.to_json(record)
     print(json.dumps(record, indent=1))
-    if args.check:
-        same = json.loads(text) == json.loads(NAMES_FILE.read_text(encoding="utf-8"))
-        print("name model file is what this script fits" if same else "name model file differs")
-        return 0 if same else 1
-    NAMES_FILE.write_text(text, encoding="utf-8")
-    print(f"wrote {NAMES_FILE.relative_to(ROOT)}")
-    return 0
+    return write_or_check(model.to_json(record), NAMES_FILE, check=args.check)
 
 
 if __name__ == "__main__":

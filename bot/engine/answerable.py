@@ -162,7 +162,7 @@ def evidence(
         "missing_answer": missing_answer,
         "outlet_mismatch": float(bool(named) and outlet not in named),
         "outlet_match": float(bool(named) and outlet in named),
-        "period_mismatch": float(outside_period(candidate.article, intent)),
+        "period_mismatch": float(_outside(candidate.article, intent)),
         "margin": max(-1.0, min(1.0, margin)),
         "question": float(intent.question),
         "subject_size": math.log1p(len(intent.subject_words)),
@@ -381,7 +381,7 @@ def _article_figures(article: Article) -> _Stated:
     return _Stated(frozenset(found), frozenset(kinds), frozenset(years))
 
 
-def outside_period(article: Article, intent: QueryIntent) -> bool:
+def _outside(article: Article, intent: QueryIntent) -> bool:
     """Whether the article is neither published in the query's period nor names a year it holds.
 
     "did facebook first introduce alt text in 2016" names the year of the event, not of the
@@ -400,6 +400,18 @@ def outside_period(article: Article, intent: QueryIntent) -> bool:
         and not _after(datetime(year, 12, 31, 23, 59, tzinfo=UTC), period)
         for year in _article_figures(article).years
         if 1 <= year <= 9998
+    )
+
+
+def published_in(article: Article, period: Period) -> bool:
+    """Whether the article was published in ``period`` (the ranking's cheap test of a period).
+
+    Not the years its text names (``period_mismatch`` reads those): that means parsing every
+    candidate's body, 10 ms per command at 100k articles with bodies.
+    """
+    published = article.published
+    return (
+        published is not None and not _before(published, period) and not _after(published, period)
     )
 
 

@@ -31,7 +31,7 @@ from bot.engine.answerable import (
     Candidate,
     default_model,
     evidence,
-    outside_period,
+    published_in,
     why_not,
 )
 from bot.engine.budget import TEXT_BUDGET, Deadline, OverBudget, bounded, plain_excerpt
@@ -83,9 +83,9 @@ CANDIDATES = 40  # BM25 candidates re-scored per query
 # Ordering only: a named outlet's article goes ahead of another outlet's on the same subject
 # (the answerability model, not this, decides whether it answers at all).
 OUTLET_PREFERENCE = 40.0
-# The same for a period the query names ("in september 2020"): its articles, or those naming
-# a year it holds, go first and are fetched however BM25 ranks them; not a filter, as the year
-# may be the subject ("the market by 2025"), and the model still decides.
+# The same for a period the query names ("in september 2020"): the articles published in it go
+# first and are fetched however BM25 ranks them; not a filter, as the year may be the subject
+# ("the market by 2025"), and the model still decides.
 PERIOD_PREFERENCE = 40.0
 RERANK = 5  # leading candidates the answerability model reorders (and is fitted on)
 EXCERPT_CHARS = 300  # of an excerpt shown for a story's own article picked by outlet
@@ -733,11 +733,9 @@ class Engine:
             if preferred or period is not None:
                 # A named outlet or period is a strong preference: its articles go first
                 # whenever the answerability model would still answer with them.
-                assert intent is not None
                 bonus = [
                     OUTLET_PREFERENCE * (i.article.outlet.name in preferred)
-                    + PERIOD_PREFERENCE
-                    * (period is not None and not outside_period(i.article, intent))
+                    + PERIOD_PREFERENCE * (period is not None and published_in(i.article, period))
                     for i in scored
                 ]
                 scored = [i._replace(key=i.key + b) for i, b in zip(scored, bonus, strict=True)]
