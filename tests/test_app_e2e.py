@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import re
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +28,7 @@ from discord.http import Route
 import cogs.views
 from bot.app import CoverageBot
 from bot.config import Settings, load_settings
+from bot.engine.word_vectors import ENVIRONMENT_SWITCH, WordVectors
 from tests.discord_stub import (
     CommandUnavailable,
     DiscordStub,
@@ -37,6 +39,7 @@ from tests.discord_stub import (
     check_message,
     running_bot,
 )
+from tests.word_table import CACHE
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -710,3 +713,29 @@ async def test_a_large_corpus_answers_before_its_stories_are_grouped(
         text = json.dumps(later)
         assert "Still grouping" not in text
         assert "The Verge" in text and "Business Insider" in text
+
+
+async def test_the_bot_reads_the_word_table_kept_beside_its_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stub: DiscordStub, word_vectors: WordVectors
+) -> None:
+    # As a restarted bot has it: distilled beside the database by an earlier start.
+    settings = configure(tmp_path, monkeypatch, stub, [SEEDS])
+    monkeypatch.setenv(ENVIRONMENT_SWITCH, "1")
+    table = Path(f"{settings.corpus.database}.vectors")
+    table.mkdir(parents=True, mode=0o700)
+    for cached in CACHE.glob("minilm-static*.npy"):
+        shutil.copy2(cached, table / cached.name)
+    bot = StubBot(settings, guild_ready_timeout=0.05)
+    async with running_bot(bot, stub, token=settings.discord.token):
+        words = bot.answers.engine.word_vectors
+        assert words is not None and await asyncio.to_thread(words.join)
+        stats = await answer(stub, "corpus stats", user=stub.owner)
+        fields = {f["name"]: f["value"] for f in stats.embeds[0]["fields"]}
+        assert fields["Word table"] == "ready"
+        # Retold ("deportation agency" for ICE, "deal" for contract): refused on words alone.
+        found = await answer(
+            stub, "search", {"query": "the deportation agency's deal with clearview"}
+        )
+        assert_accepted_and_clean(stub, found)
+        assert found.embeds[0]["title"] != "Not in this coverage"
+        assert "Clearview" in found.embeds[0]["fields"][0]["name"]
