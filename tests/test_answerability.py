@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -229,17 +230,17 @@ def test_a_clipped_word_is_told_from_a_name_the_corpus_lacks(tmp_path: Path) -> 
 
 
 def test_a_period_named_in_the_query_puts_its_articles_first(tmp_path: Path) -> None:
-    # Six August reports hold more of the words than September's, which BM25 ranks last: out
-    # of the five candidates the model reorders, unless the period puts it first.
+    # Fifty August reports hold more of the words than September's, which BM25 ranks last:
+    # beyond the candidates it returns, unless the period fetches it and puts it first.
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     docs = {
         f"debate{n}": (
             f"Portland debates a facial recognition ban for the city ({n})",
             "Portland's city council debates a facial recognition ban for stores and police.",
-            f"2020-08-{10 + n}T10:00:00Z",
+            f"2020-08-{1 + n % 30:02d}T{n % 24:02d}:00:00Z",
         )
-        for n in range(6)
+        for n in range(50)
     }
     docs["vote"] = (
         "Portland city council votes for the facial recognition ban",
@@ -266,3 +267,7 @@ def test_a_period_named_in_the_query_puts_its_articles_first(tmp_path: Path) -> 
     september = "Portland city council votes for the facial recognition ban"
     assert shown(engine.search(f"{query} in september 2020"))[0] == september
     assert september not in shown(engine.search(query))[:3]
+    # Within a caller's own dates too; another period puts its own articles first.
+    since = datetime(2020, 8, 1, tzinfo=UTC)
+    assert shown(engine.search(f"{query} in september 2020", since=since))[0] == september
+    assert september not in shown(engine.search(f"{query} in august 2020"))[:3]

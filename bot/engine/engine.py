@@ -723,8 +723,9 @@ class Engine:
         # named in the query only reorders within it.
         named_here = not (flt is not None and flt.outlet_terms)
         preferred = set(intent.outlet_names) if intent and named_here else set()
-        dated = flt is None or (flt.since is None and flt.until is None)  # else the caller's
-        period = intent.period if intent is not None and dated else None
+        period = intent.period if intent is not None else None
+        if period is not None and period.start is None and period.end is None:
+            period = None  # bounded on neither side: it prefers nothing
 
         def rated(candidates: list[tuple[str, float]]) -> list[Rated]:
             held = articles_of(snapshot.articles, (aid for aid, _ in candidates))
@@ -748,8 +749,12 @@ class Engine:
                 replace(flt or IndexFilter(), outlet_terms=tuple(index_terms(outlet)))
                 for outlet in preferred
             ]
-            if period is not None:
-                narrowed.append(replace(flt or IndexFilter(), since=period.start, until=period.end))
+            if period is not None:  # within the caller's own dates, when it set some
+                base = flt or IndexFilter()
+                since = max((d for d in (base.since, period.start) if d is not None), default=None)
+                until = min((d for d in (base.until, period.end) if d is not None), default=None)
+                if since is None or until is None or since < until:
+                    narrowed.append(replace(base, since=since, until=until))
             for only in narrowed:  # the preferred articles, however BM25 ranks them
                 seen = {aid for aid, _ in found}
                 more = self.index.search(words, wanted, only, titles_only=titles_only)
