@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from bot.engine.vectors import MODEL_PACKAGE, Embedder, model_dir, semantic_avai
 from bot.engine.word_vectors import ENVIRONMENT_SWITCH, NameModel, WordVectors
 from tests.bench_scripts import run_script
 from tests.tiny_corpus import engine_over
+from tests.word_table import CACHE
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "corpus" / "smartable"
@@ -129,3 +131,30 @@ def test_the_weights_digest_is_read_from_the_install_record_only_for_that_file(
     elsewhere.write_bytes(b"not the weights")
     assert minilm.weights_sha256(elsewhere, MODEL_PACKAGE) == minilm.file_sha256(elsewhere)
     assert minilm.weights_sha256(weights, "no-such-package") == minilm.file_sha256(weights)
+
+
+def test_a_command_waits_for_a_table_still_loading_and_says_why(
+    word_vectors: WordVectors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embedder = Embedder(CACHE)  # the table the fixture made sure of
+    gate = threading.Event()
+    read = embedder.load
+
+    def held_back() -> None:
+        gate.wait()
+        read()
+
+    monkeypatch.setattr(embedder, "load", held_back)
+    words = WordVectors(embedder)
+    words.start()
+    said: list[str] = []
+
+    def notice(why: str) -> None:
+        said.append(why)
+        gate.set()  # the load goes on once the command has said why it waits
+
+    words.finish(notice)
+    assert len(said) == 1 and "word table" in said[0]
+    assert words.state == "ready"
+    words.finish(said.append)  # nothing left to wait for: nothing said
+    assert len(said) == 1

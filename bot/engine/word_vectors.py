@@ -150,8 +150,8 @@ class WordVectors:
         if loader is None or not loader.is_alive():
             return
         notice(
-            "finishing the word table for answers (distilled once in 30-40 s beside the "
-            "database; later commands read it)"
+            "finishing the word table for answers (kept beside the database: distilled there "
+            "once, in 30-40 s, and read by every later command)"
         )
         loader.join()
 
