@@ -130,9 +130,7 @@ def load_engine(
     from bot.engine.word_vectors import WordVectors
 
     database = db or settings.corpus.database
-    words = WordVectors.beside(database)
-    if words is not None:
-        words.start()  # read beside the corpus's loading, not after it
+    words = WordVectors.loading_beside(database)  # read beside the corpus's loading
     with loaded(paths, settings, db, quiet) as (snapshot, catch_up, writing):
         engine = Engine.beside(
             database,

@@ -6,7 +6,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from bot.engine.vectors import semantic_available
+
 ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "corpus" / "smartable"
+# The fitting scripts read the labelled questions' corpus and the word table.
+needs_labelled_corpus = pytest.mark.skipif(
+    not SHARED.is_dir() or not semantic_available(),
+    reason="the labelled questions' corpus or the semantic extra is not here",
+)
 
 
 def run_script(relative: str, *args: str) -> subprocess.CompletedProcess[str]:

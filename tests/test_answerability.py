@@ -15,12 +15,8 @@ from bot.answers import run_command, to_json
 from bot.corpus.loader import CorpusLoader
 from bot.engine.engine import Engine
 from bot.engine.results import AskAnswer, NotFound, SearchResult, SourceAnswer
-from bot.engine.vectors import semantic_available
-from tests.bench_scripts import run_script
+from tests.bench_scripts import needs_labelled_corpus, run_script
 from tests.tiny_corpus import SEEDS, engine_over
-
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "corpus" / "smartable"
 
 MONEY_STORIES = [
     ("Acme pays $3 million to settle drone patent suit", "Acme Robotics", "acme.example"),
@@ -103,10 +99,7 @@ def test_an_amount_the_coverage_does_not_state_is_not_confirmed(engine: Engine) 
     assert "$5 million" in answer.not_found.reason  # type: ignore[union-attr]
 
 
-@pytest.mark.skipif(
-    not SHARED.is_dir() or not semantic_available(),
-    reason="the labelled questions' corpus or the semantic extra is not here",
-)
+@needs_labelled_corpus
 def test_refitting_the_answerability_model_reproduces_the_shipped_weights() -> None:
     run_script("answerability/fit.py", "--check")
 
@@ -147,10 +140,7 @@ def test_a_megabyte_excerpt_costs_its_own_answers_under_a_second(tmp_path: Path)
         assert time.perf_counter() - start < 1.0, command
 
 
-@pytest.mark.skipif(
-    not SHARED.is_dir() or not semantic_available(),
-    reason="the labelled questions' corpus or the semantic extra is not here",
-)
+@needs_labelled_corpus
 def test_trying_a_feature_reports_each_set_cross_validated_and_tested() -> None:
     done = run_script("answerability/features.py")
     lines = done.stdout.splitlines()
@@ -232,9 +222,7 @@ def test_a_clipped_word_is_told_from_a_name_the_corpus_lacks(tmp_path: Path) -> 
 def test_a_period_named_in_the_query_puts_its_articles_first(tmp_path: Path) -> None:
     # Fifty August reports hold more of the words than September's, which BM25 ranks last:
     # beyond the candidates it returns, unless the period fetches it and puts it first.
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    docs = {
+    docs: dict[str, tuple[str, str, str]] = {
         f"debate{n}": (
             f"Portland debates a facial recognition ban for the city ({n})",
             "Portland's city council debates a facial recognition ban for stores and police.",
@@ -247,14 +235,7 @@ def test_a_period_named_in_the_query_puts_its_articles_first(tmp_path: Path) -> 
         "Portland's city council passed the facial recognition ban for stores on Wednesday.",
         "2020-09-10T10:00:00Z",
     )
-    for name, (title, excerpt, published) in docs.items():
-        (corpus / f"{name}.md").write_text(
-            f"---\ntitle: {title}\nwebUrl: https://example.com/{name}\n"
-            f"publishedDateTime: {published}\nexcerpt: {excerpt}\n---\n",
-            encoding="utf-8",
-        )
-    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
-    engine = Engine(snapshot)
+    engine = engine_over(tmp_path, docs)
     query = "portland city council facial recognition ban for stores and police"
 
     def shown(result: SearchResult) -> list[str]:

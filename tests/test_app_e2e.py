@@ -725,12 +725,13 @@ async def test_the_bot_reads_the_word_table_kept_beside_its_database(
     table.mkdir(parents=True, mode=0o700)
     for cached in CACHE.glob("minilm-static*.npy"):
         shutil.copy2(cached, table / cached.name)
+    copied = {p.name: p.stat().st_mtime_ns for p in table.iterdir()}
     bot = StubBot(settings, guild_ready_timeout=0.05)
     async with running_bot(bot, stub, token=settings.discord.token):
         words = bot.answers.engine.word_vectors
         assert words is not None
         assert await asyncio.wait_for(asyncio.to_thread(words.join), timeout=60)
-        assert not words._embedder.table_built  # read, not distilled again
+        assert {p.name: p.stat().st_mtime_ns for p in table.iterdir()} == copied  # read only
         stats = await answer(stub, "corpus stats", user=stub.owner)
         fields = {f["name"]: f["value"] for f in stats.embeds[0]["fields"]}
         assert fields["Word table"] == "ready"

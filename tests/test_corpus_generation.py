@@ -61,3 +61,4 @@ def test_any_change_is_another_generation_and_undoing_it_comes_back(
     assert generation(corpus, database) == (base, base)
     assert hashed == []
     assert generation(corpus, tmp_path / "d.db")[0] == base
+    assert hashed  # a database without a saved total hashes: the spy above is wired

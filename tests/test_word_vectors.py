@@ -9,12 +9,9 @@ import pytest
 
 from bot.engine.vectors import MODEL_PACKAGE, Embedder, model_dir, semantic_available
 from bot.engine.word_vectors import ENVIRONMENT_SWITCH, NameModel, WordVectors
-from tests.bench_scripts import run_script
+from tests.bench_scripts import needs_labelled_corpus, run_script
 from tests.tiny_corpus import engine_over
 from tests.word_table import CACHE
-
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "corpus" / "smartable"
 
 
 def test_names_no_corpus_uses_are_told_from_ordinary_words(word_vectors: WordVectors) -> None:
@@ -39,7 +36,7 @@ def test_a_retold_word_is_closest_to_the_word_that_says_it(word_vectors: WordVec
 
 def test_many_words_at_once_are_the_vectors_of_each_alone(word_vectors: WordVectors) -> None:
     # "police" and "pittsburgh" are tokens of the model's vocabulary; "clearview" is two.
-    embedder = word_vectors._embedder
+    embedder = Embedder(CACHE)  # the table the fixture made sure of
     words = ["police", "clearview", "pittsburgh", "café", "##ing", "x" * 2_000]
     together = embedder.embed_words(words)
     for word, row in zip(words, together, strict=True):
@@ -54,13 +51,14 @@ def test_a_name_model_fitted_on_another_table_is_never_applied(
     shipped = NameModel.load()
     assert shipped is not None
     foreign = NameModel("another-table", shipped.weights, shipped.bias)
-    words = WordVectors(word_vectors._embedder, names=foreign)
+    words = WordVectors(Embedder(CACHE), names=foreign)
     assert words.name_likeness("philadelphia") == 0.0
 
 
 def test_a_table_that_cannot_load_leaves_answers_on_words_alone(tmp_path: Path) -> None:
     words = WordVectors(Embedder(tmp_path, model_path=tmp_path))  # no weights there
     assert words.state == "loaded when an answer first needs it"
+    assert words.join() is False  # the load has ended, however long it took
     assert words.ready() is False
     assert words.state.startswith("unavailable (no model.safetensors")
     docs = {"pgh": ("Pittsburgh regulates police facial recognition", "The council voted.")}
@@ -71,6 +69,7 @@ def test_a_table_that_cannot_load_leaves_answers_on_words_alone(tmp_path: Path) 
     assert 0 < features["soft_coverage"] < 1
 
 
+@pytest.mark.skipif(not semantic_available(), reason="the semantic extra is not installed")
 def test_the_operator_can_switch_the_table_off(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -110,10 +109,7 @@ def test_a_missing_name_earns_no_credit_and_a_retold_word_does(
     assert with_words["soft_coverage"] > without["soft_coverage"] + 0.05
 
 
-@pytest.mark.skipif(
-    not SHARED.is_dir() or not semantic_available(),
-    reason="the name model's corpus or the semantic extra is not here",
-)
+@needs_labelled_corpus
 def test_refitting_the_name_model_reproduces_the_shipped_one() -> None:
     run_script("answerability/fit_names.py", "--check")
 

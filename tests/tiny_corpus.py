@@ -18,20 +18,21 @@ from bot.engine.stories import StoryIndex
 
 def engine_over(
     tmp_path: Path,
-    docs: dict[str, tuple[str, str]],
+    docs: Mapping[str, tuple[str, str] | tuple[str, str, str]],
     published: str | None = None,
     outlet: str | None = None,
 ) -> Engine:
-    """An engine over ``docs`` (name -> (title, excerpt)); each URL is example.com/<name>.
+    """An engine over ``docs`` (name -> (title, excerpt[, published])); URLs example.com/<name>.
 
-    ``published``: every article's publication time (ISO 8601), else none has one;
-    ``outlet``: every article's outlet name, else the site's.
+    ``published``: every article's publication time (ISO 8601) unless its own says otherwise,
+    else none has one; ``outlet``: every article's outlet name, else the site's.
     """
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    when = f"publishedDateTime: {published}\n" if published else ""
     provider = f"provider:\n  name: {outlet}\n  domain: example.com\n" if outlet else ""
-    for name, (title, excerpt) in docs.items():
+    for name, (title, excerpt, *own) in docs.items():
+        stamp = own[0] if own else published
+        when = f"publishedDateTime: {stamp}\n" if stamp else ""
         (corpus / f"{name}.md").write_text(
             f"---\ntitle: {title}\nwebUrl: https://example.com/{name}\n{when}{provider}"
             f"excerpt: {excerpt}\n---\n",

@@ -322,18 +322,17 @@ def keep_versions(
     live = [r for r in _live(database, roots) if not r.pinned]
     if not live:
         return
-    if ids is None:
-        ids = [
-            i for (i,) in conn.execute("SELECT id FROM corpus_articles WHERE roots = ?", (roots,))
-        ]
-    now: dict[str, tuple[int, Any, str] | None] = dict.fromkeys(ids)
-    for batch, marks in in_batches(list(now)):
-        for rowid, article_id, data, titles in conn.execute(
-            "SELECT rowid, id, data, titles FROM corpus_articles"
-            f" WHERE roots = ? AND id IN ({marks})",
-            (roots, *batch),
-        ):
-            now[article_id] = (rowid, data, titles)
+    query = "SELECT rowid, id, data, titles FROM corpus_articles WHERE roots = ?"
+    now: dict[str, tuple[int, Any, str] | None]
+    if ids is None:  # every row, in one read
+        now = {i: (rowid, data, titles) for rowid, i, data, titles in conn.execute(query, (roots,))}
+    else:
+        now = dict.fromkeys(ids)  # None: an id not saved yet
+        for batch, marks in in_batches(list(now)):
+            for rowid, i, data, titles in conn.execute(
+                f"{query} AND id IN ({marks})", (roots, *batch)
+            ):
+                now[i] = (rowid, data, titles)
     for rows in live:
         rows._keep(now)
 

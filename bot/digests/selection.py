@@ -88,8 +88,9 @@ class NewCoverage:
             if article is not None:
                 newness[article_id] = max(seen, article.published or _NEVER)
         published = [i for i in engine.ids_published_since(oldest) if i not in newness]
-        held.update(articles_of(articles, published))
-        for article in (held[i] for i in published if i in held):
+        new = articles_of(articles, published)
+        held.update(new)
+        for article in new.values():
             when = article.published
             if when is not None and when > oldest:  # as this snapshot has it
                 newness[article.id] = max(when, first_seen.get(article.id, _NEVER))

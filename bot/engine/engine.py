@@ -193,10 +193,8 @@ class Engine:
         None (or an in-memory database): nothing kept, everything built in memory. The bot,
         the command line and the benchmarks start their engines this one way.
         """
-        if "word_vectors" not in options:
-            options["word_vectors"] = words = WordVectors.beside(database)
-            if words is not None:
-                words.start()  # read (or distilled, the first time) while the rest builds
+        if "word_vectors" not in options:  # read while the rest builds
+            options["word_vectors"] = WordVectors.loading_beside(database)
         return cls(
             snapshot,
             index_path=index_path(database) if database is not None else None,

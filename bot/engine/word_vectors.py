@@ -108,6 +108,14 @@ class WordVectors:
             return None
         return cls(Embedder(Path(f"{database}.vectors")))
 
+    @classmethod
+    def loading_beside(cls, database: str | Path | None) -> WordVectors | None:
+        """``beside``, its table already being read (or distilled, the first time)."""
+        words = cls.beside(database)
+        if words is not None:
+            words.start()
+        return words
+
     def start(self) -> None:
         """Begin loading (or distilling) the table in a thread, unless that has begun.
 
