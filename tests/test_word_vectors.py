@@ -109,6 +109,32 @@ def test_a_missing_name_earns_no_credit_and_a_retold_word_does(
     assert with_words["soft_coverage"] > without["soft_coverage"] + 0.05
 
 
+def test_a_word_in_common_use_is_not_read_as_the_corpus_word_a_letter_away(
+    tmp_path: Path, word_vectors: WordVectors
+) -> None:
+    docs = {
+        "nhs": (
+            "AI tool helps hospitals predict bed and ventilator needs",
+            "Hospitals breaking records plan their care beds with a facial recognition model.",
+        ),
+        "uk": ("British behavior study", "How people behave in the United Kingdom."),
+    }
+    engine = engine_over(tmp_path, docs)
+
+    def read_as(query: str, vectors: WordVectors | None) -> str | None:
+        engine.word_vectors = vectors
+        return engine.search(query).corrected
+
+    # Without the table, any word a letter from a corpus word is taken for its typo.
+    assert read_as("breathing machines for hospitals", None) == "breaking machines hospitals"
+    # With it, "breathing" is a word of its own; a misspelling and a spelling variant are not.
+    assert read_as("breathing machines for hospitals", word_vectors) is None
+    assert read_as("facial recogniton for hospitals", word_vectors) == (
+        "facial recognition hospitals"
+    )
+    assert read_as("british behaviour", word_vectors) == "british behavior"
+
+
 @needs_labelled_corpus
 def test_refitting_the_name_model_reproduces_the_shipped_one() -> None:
     run_script("answerability/fit_names.py", "--check")

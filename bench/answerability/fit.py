@@ -196,7 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     per_question = candidates_for(engine, dev)
     model, figures = fitted_record(per_question, dev, FEATURES)
     alone = tuple(f for f in FEATURES if f not in WORD_TABLE_FEATURES)
-    words_alone, alone_figures = fitted_record(per_question, dev, alone)
+    engine.word_vectors = None  # read as an answer reads them while the table is not loaded
+    words_alone, alone_figures = fitted_record(candidates_for(engine, dev), dev, alone)
     record = {
         "fitted_on": f"{len(dev)} dev questions of {', '.join(p.name for p in QUESTION_FILES)}",
         **figures,

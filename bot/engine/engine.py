@@ -564,6 +564,7 @@ class Engine:
         sought and weighed. A query that is all frame falls back to all of its words.
         """
         intent = self.read(query)
+        words = self._word_table()
         tokens = index_terms(" ".join(intent.subject_words)) or index_terms(query)
         proper, name_words = _proper_nouns(query)
         terms: dict[str, float] = {}
@@ -576,7 +577,7 @@ class Engine:
             word = token
             if token not in STOPWORDS and not self.vocabulary.known(token):
                 fixed = self.vocabulary.correct(token)
-                if fixed and _plausible_typo(token, fixed):
+                if fixed and _plausible_typo(token, fixed, words):
                     word, changed = fixed, True
                     typed.setdefault(fixed, token)
                 else:
@@ -605,6 +606,7 @@ class Engine:
             intent=intent,
             unknown=frozenset(t for t in content if t in unknown),
             typed=typed,
+            word_table=words,
         )
 
     def _rank(
@@ -658,14 +660,17 @@ class Engine:
         """
         parsed = self._query_terms(query)
         scored, _ = self._scored(query, parsed, None, limit)
-        vectors = self._word_table()
         return [
-            (item.article, item.score, self._evidence(scored, n, parsed, vectors))
+            (item.article, item.score, self._evidence(scored, n, parsed))
             for n, item in enumerate(scored[:limit])
         ]
 
     def _word_table(self) -> WordVectors | None:
-        """The word table when it is loaded, read once per query so all candidates agree."""
+        """The word table when it is loaded.
+
+        Read once per query (``QueryTerms.word_table``), so that its typo corrections and all
+        its candidates' features agree on it.
+        """
         words = self.word_vectors
         return words if words is not None and words.ready() else None
 
@@ -678,10 +683,9 @@ class Engine:
         asserts (the amount asked for, the event, the named outlet) is the answer. Features
         are read in the ranking's order, as ``explain`` (and so the fitting) reads them.
         """
-        vectors = self._word_table()
-        model = default_model(word_table=vectors is not None)
+        model = default_model(word_table=parsed.word_table is not None)
         head = scored[:RERANK]
-        features = [self._evidence(scored, n, parsed, vectors) for n in range(len(head))]
+        features = [self._evidence(scored, n, parsed) for n in range(len(head))]
         chance = [model.probability(f) for f in features]
         order = sorted(range(len(head)), key=lambda n: -chance[n])
         best = order[0]  # ``_rank`` asks only with candidates to order
@@ -689,16 +693,14 @@ class Engine:
         return [head[n] for n in order] + scored[RERANK:], (answers, features[best])
 
     @staticmethod
-    def _evidence(
-        scored: list[Rated], n: int, parsed: QueryTerms, vectors: WordVectors | None
-    ) -> dict[str, float]:
+    def _evidence(scored: list[Rated], n: int, parsed: QueryTerms) -> dict[str, float]:
         # The lead over the best other candidate (for the first, the runner-up; for the
         # others a deficit), so no candidate gains from merely being last in a short list.
         others = [item.score for i, item in enumerate(scored[:RERANK]) if i != n]
         runner = max(others) if others else None
         assert parsed.intent is not None
         return evidence(
-            parsed.intent, _candidate(scored[n], parsed), runner, parsed.weights, vectors
+            parsed.intent, _candidate(scored[n], parsed), runner, parsed.weights, parsed.word_table
         )
 
     def _scored(
@@ -1198,8 +1200,15 @@ def _proper_nouns(query: str) -> tuple[set[str], set[str]]:
     return names, names | leading
 
 
-def _plausible_typo(word: str, fixed: str) -> bool:
-    """Short words differing by one letter are usually other words ("boats"/"beats"), not typos."""
+def _plausible_typo(word: str, fixed: str, words: WordVectors | None) -> bool:
+    """Whether ``word`` is a typo of ``fixed``, not another word a letter or two away.
+
+    Short words differing by one letter are usually other words ("boats"/"beats"); the word
+    table, when loaded, tells any word in common use from a misspelling ("breathing" is not
+    "breaking", "behaviour" is "behavior").
+    """
+    if words is not None and not words.same_word(word, fixed):
+        return False
     if len(word) > 5 or len(word) != len(fixed):
         return True
     return sorted(word) == sorted(fixed)  # a transposition: "form" for "from"

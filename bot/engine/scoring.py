@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from math import fsum
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from rapidfuzz import fuzz
 
@@ -21,6 +21,9 @@ from bot.engine.acronyms import Acronyms, opening
 from bot.engine.matching import QueryMatcher
 from bot.engine.query import QueryIntent
 from bot.engine.text import is_question
+
+if TYPE_CHECKING:
+    from bot.engine.word_vectors import WordVectors
 
 # A hit below this calibrated score is not an answer. Chosen on bench/questions.yaml: it is where
 # unanswerable questions stop and real ones start (see README, "Answer quality").
@@ -50,6 +53,9 @@ class QueryTerms:
     intent: QueryIntent | None = None  # the whole reading: outlets, period, facts, event
     unknown: frozenset[str] = frozenset()  # words the corpus holds in no form, uncorrected
     typed: Mapping[str, str] = field(default_factory=dict)  # a corrected word -> as typed
+    # The word table as this query found it (None: not loaded), read once so that the
+    # corrections and every candidate's features agree on it.
+    word_table: WordVectors | None = None
 
 
 class Rated(NamedTuple):

@@ -210,6 +210,16 @@ class Embedder:
             return self._model.encode(list(texts))
         return self._static_embed(texts)
 
+    def is_word(self, word: str) -> bool:
+        """Whether ``word`` is one token of the model's vocabulary: a word in common use."""
+        self.load()
+        return self._token_id(word) is not None
+
+    def _token_id(self, word: str) -> int | None:
+        """``word``'s id in the vocabulary when it is one whole token ("##ing" is a piece)."""
+        assert self._tokenizer is not None
+        return None if word.startswith("##") else self._tokenizer.token_to_id(word)
+
     def embed_words(self, words: Sequence[str], whole_only: bool = False) -> np.ndarray:
         """Each word's vector, as ``embed_query`` gives it, for many words at once (static table).
 
@@ -228,9 +238,7 @@ class Embedder:
             raise ValueError("embed_words reads the static table")
         assert self._table is not None and self._tokenizer is not None
         out = np.zeros((len(words), self.dims), dtype=np.float32)
-        ids = [
-            None if w.startswith("##") else self._tokenizer.token_to_id(w) for w in words
-        ]  # "##ing" names a piece of a word, not the word "ing"
+        ids = [self._token_id(w) for w in words]
         whole = [(n, i) for n, i in enumerate(ids) if i is not None]
         if whole:
             rows, found = zip(*whole, strict=True)
