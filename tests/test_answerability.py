@@ -219,6 +219,48 @@ def test_a_clipped_word_is_told_from_a_name_the_corpus_lacks(tmp_path: Path) -> 
     assert clipped("face recognition cameras in portsmouth") == 0.0
 
 
+def test_a_swapped_name_is_refused_where_the_story_it_swaps_is_answered(tmp_path: Path) -> None:
+    # The near-miss keeps the story's words and swaps its firm for one the corpus writes as a
+    # name elsewhere: the rest is held and a name is missing, the signature the model reads.
+    docs = {
+        "pwc": (
+            "PwC face recognition tool monitors traders working at home",
+            "The PwC tool checks that traders stay at their desks, the firm said.",
+        ),
+        "audit": (
+            "Audit firms hire data scientists",
+            "Firms such as Deloitte and KPMG are hiring, a survey found.",
+        ),
+        "cams": (
+            "Police test face recognition cameras in London",
+            "The Met says the cameras found eight people.",
+        ),
+        "bank": (
+            "Bank traders return to the office",
+            "Traders at the bank went back to their desks on Monday.",
+        ),
+        "ban": (
+            "City bans face recognition",
+            "The council voted to ban the technology at home and abroad.",
+        ),
+    }
+    engine = engine_over(tmp_path, docs)
+    asked = "did {} use face recognition to monitor traders working from home"
+
+    [(_, _, right)] = engine.explain(asked.format("pwc"), 1)
+    assert right["missing_names"] == 0 and right["name_swapped"] == 0
+    [(_, _, swapped)] = engine.explain(asked.format("deloitte"), 1)
+    assert swapped["missing_names"] == 1
+    assert swapped["name_swapped"] == pytest.approx(swapped["coverage"])
+    assert swapped["coverage"] > 0.5
+
+    answer = engine.ask(asked.format("pwc"))
+    assert isinstance(answer, AskAnswer) and answer.hit.article.title.startswith("PwC")
+    refused = engine.ask(asked.format("deloitte"))
+    assert isinstance(refused, NotFound)
+    assert refused.suggestions[0].startswith("PwC")
+
+
 def test_a_period_named_in_the_query_puts_its_articles_first(tmp_path: Path) -> None:
     # Fifty August reports hold more of the words than September's, which BM25 ranks last:
     # beyond the candidates it returns, unless the period fetches it and puts it first.

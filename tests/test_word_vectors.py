@@ -104,8 +104,14 @@ def test_a_missing_name_earns_no_credit_and_a_retold_word_does(
     with_words, without = features(near_miss, word_vectors), features(near_miss, None)
     assert with_words["namelike_missing"] > 0.5
     assert with_words["soft_coverage"] == pytest.approx(without["soft_coverage"])
+    # The rest held and a name-like word missing: the near-miss's signature, seen only by vector.
+    assert with_words["name_swapped"] == pytest.approx(
+        with_words["namelike_missing"] * with_words["coverage"]
+    )
+    assert without["name_swapped"] == 0
     with_words, without = features(retold, word_vectors), features(retold, None)
     assert with_words["namelike_missing"] < 0.5
+    assert with_words["name_swapped"] < 0.5 * with_words["coverage"]
     assert with_words["soft_coverage"] > without["soft_coverage"] + 0.05
 
 

@@ -99,6 +99,11 @@ FEATURES = (
     # name counted by its best cosine with a word of the article's opening: "forecast" is
     # nearly held by "predicting", "cops" by "police". Without the word table: no credit.
     "soft_coverage",
+    # A name the query asserts is missing (by the corpus's casing, or by its vector for a word
+    # the corpus never uses) while the rest is held: ``coverage`` when so, else 0. A near-miss
+    # swaps one name of a story ("deloitte" for PwC) and keeps its other words; a linear model
+    # of the two apart cannot say "the rest matches, *and* that name is absent".
+    "name_swapped",
 )
 
 
@@ -149,6 +154,8 @@ def evidence(
     named = set(intent.outlet_names)
     outlet = candidate.article.outlet.name
     margin = (candidate.score - runner_up) / 100 if runner_up is not None else 1.0
+    as_vectors = _as_vectors(intent, candidate, idf, vectors)
+    name_missing = max(float(missing_names > 0), as_vectors["namelike_missing"])
     return {
         "score": candidate.score / 100,
         "coverage": candidate.coverage,
@@ -166,7 +173,8 @@ def evidence(
         "margin": max(-1.0, min(1.0, margin)),
         "question": float(intent.question),
         "subject_size": math.log1p(len(intent.subject_words)),
-        **_as_vectors(intent, candidate, idf, vectors),
+        **as_vectors,
+        "name_swapped": name_missing * candidate.coverage,
     }
 
 
