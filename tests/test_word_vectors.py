@@ -115,6 +115,32 @@ def test_a_missing_name_earns_no_credit_and_a_retold_word_does(
     assert with_words["soft_coverage"] > without["soft_coverage"] + 0.05
 
 
+def test_a_name_said_by_a_word_of_its_family_is_not_missing(
+    tmp_path: Path, word_vectors: WordVectors
+) -> None:
+    docs = {
+        "brain": (
+            "Researchers in Norway find the brain stores memories better than AI",
+            "A study from Norway compared how people and machines remember faces.",
+        ),
+        "cams": ("Police cameras in Portland", "The city council voted on the cameras."),
+    }
+    engine = engine_over(tmp_path, docs)
+    engine.word_vectors = word_vectors
+
+    def read(query: str) -> dict[str, float]:
+        return engine.explain(query, 1)[0][2]
+
+    # "norwegian" is said by "Norway": a word of its family that means alike.
+    retold = read("norwegian researchers say the brain stores memories better than ai")
+    assert retold["namelike_missing"] < 0.5 and retold["name_swapped"] == 0
+    # "swedish" is a name the article lacks; so is "portsmouth", though it begins as "portland".
+    swapped = read("swedish researchers say the brain stores memories better than ai")
+    assert swapped["namelike_missing"] > 0.5 and swapped["name_swapped"] > 0
+    assert swapped["soft_coverage"] < retold["soft_coverage"]
+    assert read("police cameras in portsmouth")["name_swapped"] > 0
+
+
 def test_a_word_in_common_use_is_not_read_as_the_corpus_word_a_letter_away(
     tmp_path: Path, word_vectors: WordVectors
 ) -> None:

@@ -30,6 +30,7 @@ from bot.engine.query import (
     relation_forms,
     stated_facts,
 )
+from bot.engine.word_vectors import SAME_WORD
 
 if TYPE_CHECKING:
     from bot.engine.word_vectors import WordVectors
@@ -139,7 +140,10 @@ def evidence(
     missing_rarest = max((idf.get(t, 0.0) for t in candidate.missing), default=0.0) / rarest
     # The ranking's own "not covered" (word forms and acronyms counted: "ai" is covered by
     # "artificial intelligence"); one-letter "names" are typing ("u"), not names.
-    missing_names = sum(1 for n in intent.names if len(n) > 1 and n in candidate.missing)
+    as_vectors, kin = _as_vectors(intent, candidate, idf, vectors)
+    missing_names = sum(
+        1 for n in intent.names if len(n) > 1 and n in candidate.missing and n not in kin
+    )
     wanted = _ANSWER_KINDS.get(intent.answer_type)
     missing_figures, missing_answer = 0, 0.0
     if intent.facts or wanted:  # reading an article's figures is most of this function's cost
@@ -154,7 +158,6 @@ def evidence(
     named = set(intent.outlet_names)
     outlet = candidate.article.outlet.name
     margin = (candidate.score - runner_up) / 100 if runner_up is not None else 1.0
-    as_vectors = _as_vectors(intent, candidate, idf, vectors)
     name_missing = max(float(missing_names > 0), as_vectors["namelike_missing"])
     return {
         "score": candidate.score / 100,
@@ -183,36 +186,47 @@ def _as_vectors(
     candidate: Candidate,
     idf: Mapping[str, float],
     words: WordVectors | None,
-) -> dict[str, float]:
+) -> tuple[dict[str, float], frozenset[str]]:
     """``namelike_missing`` and ``soft_coverage``: the missing words, told apart by vector.
 
-    A missing word the query reader knows as a name is ``missing_names``' and earns nothing
-    here; one that looks like a name by its vector earns no credit either: "pittsburgh" is as
-    close to "philadelphia" as "predicting" is to "forecast".
+    A missing name earns no credit: "pittsburgh" is as close to "philadelphia" as
+    "predicting" is to "forecast". Unless the article holds a word of its family, which begins
+    as it does and means alike: "norwegian" is said by "norway", "aussie" by "australian", as a
+    typo's correction is kept (``WordVectors.kin``). Also returned: those names, held so.
     """
     total = sum(idf.values()) or 1.0
     held = sum(v for t, v in idf.items() if t not in candidate.missing)
     if words is None or not candidate.missing or not words.ready():
-        return {"namelike_missing": 0.0, "soft_coverage": held / total}
+        return {"namelike_missing": 0.0, "soft_coverage": held / total}, frozenset()
     typed = candidate.typed or {}
+    lead = _lead_words(candidate.article)
     namelike = 0.0
+    kin: dict[str, float] = {}  # missing names the article says in a form of their family
     retold: list[str] = []  # missing words sought, as corrected, in the article's opening
     for term in sorted(candidate.missing):  # one order, so the sum is the same in every run
         word = typed.get(term, term)
-        if term in intent.names and len(term) > 1:
-            continue
         if not word.isalpha() or len(word) < 3:
             continue
-        if term in typed or word in candidate.unknown_words:
-            likeness = words.name_likeness(word)
-            namelike = max(namelike, likeness)
-            if likeness >= 0.5:
+        likeness = None
+        if not (term in intent.names and len(term) > 1):
+            if not (term in typed or word in candidate.unknown_words):
+                retold.append(term)
                 continue
-        retold.append(term)  # "forcast" is sought as "forecast": its vector is a typo's
+            likeness = words.name_likeness(word)
+            if likeness < 0.5:
+                namelike = max(namelike, likeness)
+                retold.append(term)  # "forcast" is sought as "forecast": its vector is a typo's
+                continue
+        closeness = words.kin(word, lead)
+        if closeness >= SAME_WORD:
+            kin[term] = closeness
+        elif likeness is not None:
+            namelike = max(namelike, likeness)
     if retold:
-        closest = words.closest(retold, _lead_words(candidate.article))
+        closest = words.closest(retold, lead)
         held += sum(idf.get(t, 0.0) * max(0.0, c) for t, c in zip(retold, closest, strict=True))
-    return {"namelike_missing": namelike, "soft_coverage": held / total}
+    held += sum(idf.get(t, 0.0) * c for t, c in kin.items())
+    return {"namelike_missing": namelike, "soft_coverage": held / total}, frozenset(kin)
 
 
 @dataclass(frozen=True, slots=True)

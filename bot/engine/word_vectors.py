@@ -51,6 +51,7 @@ LOAD_WAIT = 2.0
 # "breaking" 0.09, "swapping" / "shopping" 0.25). On the labelled questions' corrections the
 # first kind scores 0.54 or more and the second 0.47 or less (docs/answerability.md).
 SAME_WORD = 0.5
+KIN_LETTERS = 3  # the letters words of one family begin with alike ("aus": aussie, australian)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +232,17 @@ class WordVectors:
             return True
         typed_row, corrected_row = self._embedder.embed_words([typed, corrected])
         return float(typed_row @ corrected_row) >= SAME_WORD
+
+    def kin(self, word: str, others: Sequence[str]) -> float:
+        """``word``'s best cosine with a word of ``others`` that begins as it does (-1: none).
+
+        Words of one family share their opening letters and their meaning: "norwegian" and
+        "norway", "aussie" and "australian"; a name one letter from another shares neither
+        ("portsmouth" / "portland" 0.30, "philadelphia" / "pittsburgh" share one letter).
+        """
+        family = [other for other in others if other[:KIN_LETTERS] == word[:KIN_LETTERS]]
+        family = [other for other in family if other != word]
+        return self.closest([word], family)[0] if family else -1.0
 
     def _likeness_of(self, word: str) -> float:
         import numpy as np
