@@ -141,6 +141,28 @@ def test_a_name_said_by_a_word_of_its_family_is_not_missing(
     assert read("police cameras in portsmouth")["name_swapped"] > 0
 
 
+def test_a_name_the_corpus_writes_only_in_titles_is_judged_by_its_vector(
+    tmp_path: Path, word_vectors: WordVectors
+) -> None:
+    docs = {
+        "zoox": (
+            "Zoox settles lawsuit with Tesla",
+            "The self-driving startup settled with the carmaker over stolen files.",
+        ),
+        "phones": ("Samsung Unveils New Phones", "The company showed its phones on Tuesday."),
+    }
+    engine = engine_over(tmp_path, docs)
+    engine.word_vectors = word_vectors
+    query = "did zoox settle that lawsuit with samsung"
+    # No sentence of the corpus says how "samsung" is written: only a title-cased headline.
+    assert "samsung" in engine.read(query).uncased
+    [(_, _, swapped)] = engine.explain(query, 1)
+    assert swapped["missing_names"] == 0
+    assert swapped["namelike_missing"] > 0.5 and swapped["name_swapped"] > 0
+    [(_, _, right)] = engine.explain("did zoox settle that lawsuit with tesla", 1)
+    assert right["name_swapped"] == 0
+
+
 def test_a_word_in_common_use_is_not_read_as_the_corpus_word_a_letter_away(
     tmp_path: Path, word_vectors: WordVectors
 ) -> None:

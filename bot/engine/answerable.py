@@ -92,9 +92,10 @@ FEATURES = (
     "margin",  # calibrated score's lead over the best other candidate, -1..1
     "question",  # phrased as a question
     "subject_size",  # log(1 + subject words)
-    # The most name-like of the query words the corpus never uses (or typed before a typo
-    # correction) that the article lacks, by its vector (``word_vectors``): "philadelphia",
-    # "changi" against "pics", "forecast". 0 until the word table is loaded.
+    # The most name-like of the query words whose casing the corpus cannot tell (never used,
+    # or only in titles and outlets' names; or typed before a typo correction) that the article
+    # lacks, by its vector (``word_vectors``): "philadelphia", "changi", "samsung" against
+    # "pics", "forecast". 0 until the word table is loaded.
     "namelike_missing",
     # The IDF-weighted share of the subject the article holds, each missing word that is not a
     # name counted by its best cosine with a word of the article's opening: "forecast" is
@@ -199,6 +200,7 @@ def _as_vectors(
     if words is None or not candidate.missing or not words.ready():
         return {"namelike_missing": 0.0, "soft_coverage": held / total}, frozenset()
     typed = candidate.typed or {}
+    uncased = frozenset(intent.uncased)
     lead = _lead_words(candidate.article)
     namelike = 0.0
     kin: dict[str, float] = {}  # missing names the article says in a form of their family
@@ -209,7 +211,7 @@ def _as_vectors(
             continue
         likeness = None
         if not (term in intent.names and len(term) > 1):
-            if not (term in typed or word in candidate.unknown_words):
+            if not (term in typed or word in candidate.unknown_words or word in uncased):
                 retold.append(term)
                 continue
             likeness = words.name_likeness(word)

@@ -621,6 +621,9 @@ class QueryIntent:
     facts: tuple[Fact, ...]
     relations: tuple[str, ...]  # lemmas ("pay", "acquire")
     question: bool  # phrased as a question rather than a title fragment
+    # Subject words the corpus never writes mid-sentence (unused, or only in titles and
+    # outlets' names: "apple", "zealand"): whether they are names, its casing cannot say.
+    uncased: tuple[str, ...] = ()
 
     @property
     def outlet_names(self) -> tuple[str, ...]:
@@ -782,7 +785,7 @@ class QueryReader:
                 relation[lemma] = None
         relations = list(relation)
         answer = _answer_type(toks, role, frame_types, subject_idx, relations)
-        names, phrases = self._names(toks, subject_idx)
+        names, phrases, uncased = self._names(toks, subject_idx)
         return QueryIntent(
             query=query,
             outlets=tuple(outlets),
@@ -797,6 +800,7 @@ class QueryReader:
             relations=tuple(relations),
             question=query.rstrip().endswith("?")
             or (len(toks) >= 3 and toks[0].low in QUESTION_WORDS),  # as text.is_question
+            uncased=uncased,
         )
 
     # -- outlets ----------------------------------------------------------------------------
@@ -1039,10 +1043,14 @@ class QueryReader:
     # -- names ------------------------------------------------------------------------------
     def _names(
         self, toks: list[_Tok], subject_idx: list[int]
-    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """Subject words that name something, judged by the corpus's capitals when it can."""
+    ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        """Subject words that name something, judged by the corpus's capitals when it can.
+
+        Also the words the corpus's capitals cannot judge (``QueryIntent.uncased``).
+        """
         flagged: list[int] = []
         phrase_only: set[int] = set()
+        uncased: dict[str, None] = {}
         for i in subject_idx:
             t = toks[i]
             if t.numeric or t.low in _NEVER_NAMES or not t.low.isalpha():
@@ -1052,6 +1060,8 @@ class QueryReader:
             if share is not None:
                 is_name = share >= NAME_SHARE or typed_caps
             else:
+                if self._share:
+                    uncased[t.low] = None
                 # The corpus doesn't say: the query's own capitals, as the engine reads them.
                 # A first word is capitalised either way ("Recent Tesla recalls"): it only
                 # starts a name's phrase when the next is capitalised too ("San Diego"), and
@@ -1077,7 +1087,7 @@ class QueryReader:
             previous = i
         if run:
             phrases.append(" ".join(run))
-        return tuple(names), tuple(dict.fromkeys(phrases))
+        return tuple(names), tuple(dict.fromkeys(phrases)), tuple(uncased)
 
 
 def _frame_in_context(toks: list[_Tok], role: list[str], i: int, opening: int) -> bool:

@@ -10,12 +10,13 @@ row per WordPiece token, distilled from all-MiniLM-L6-v2) answers both for a few
 a word:
 
 - ``closest``: a word's best cosine with any of an article's words;
-- ``same_word``: whether a typo correction keeps the typed word's meaning;
 - ``name_likeness``: how much a word looks like a name, by a logistic regression over its
   vector (``name_likeness.json``, written by ``bench/answerability/fit_names.py`` from the words
-  the corpus itself writes capitalised mid-sentence, or not). It is asked only of words the
-  corpus never uses: their casing cannot be read off the corpus (``casing.py``), and people
-  type every name in lowercase.
+  the corpus itself writes capitalised mid-sentence, or not). It is asked only of words whose
+  casing cannot be read off the corpus (``casing.py``): never used, or only in headlines and
+  outlets' names; people type every name in lowercase.
+- ``same_word`` and ``kin``: whether two words a letter or a suffix apart mean alike, so that a
+  typo's correction, or a name's family ("norwegian" / "norway"), is one word and not another.
 
 Loading: the table is read from beside the corpus database (0.3 s) or, the first time,
 distilled there (30–40 s on one core) in a thread; until it is ready (``ready``), and whenever
