@@ -552,7 +552,18 @@ FACT_CASES = [
     ),
     ("april 2020", [("year", 2020.0, "2020", "2020"), ("month", None, "2020-04", "april 2020")]),
     ("2000 employees", [("number", 2000.0, "2000", "2000")]),
+    ("did granulate raise 12 mil", [("number", 12e6, "12000000", "12 mil")]),
 ]
+
+
+def test_a_scale_typed_short_is_sought_as_articles_write_it(reader):
+    assert read(reader, "did granulate raise 12 mil").subject_words == (
+        "granulate",
+        "raise",
+        "12",
+        "million",
+    )
+    assert read(reader, "a series b round").subject_words == ("series", "b", "round")
 
 
 @pytest.mark.parametrize(("query", "facts"), FACT_CASES)

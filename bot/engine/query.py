@@ -410,14 +410,18 @@ _SCALES = {
     "m": 1e6,
     "mn": 1e6,
     "mln": 1e6,
+    "mil": 1e6,  # as people type it: "raised 12 mil"
+    "mill": 1e6,
     "million": 1e6,
     "b": 1e9,
     "bn": 1e9,
+    "bil": 1e9,
     "billion": 1e9,
     "t": 1e12,
     "tn": 1e12,
     "trillion": 1e12,
 }
+_SCALE_WORDS = {1e3: "thousand", 1e6: "million", 1e9: "billion", 1e12: "trillion"}
 _CURRENCY_WORDS = frozenset("dollars dollar usd euros euro eur pounds gbp bucks".split())
 
 
@@ -779,6 +783,8 @@ class QueryReader:
                 continue
             if low in _CURRENCY_WORDS and i and (toks[i - 1].numeric or toks[i - 1].low in _SCALES):
                 continue  # "5 million dollars": articles write "$5 million"; see ``facts``
+            if low in _SCALES and i and toks[i - 1].numeric:
+                low = _SCALE_WORDS[_SCALES[low]]  # "12 mil": articles write "12 million"
             subject[low] = None
             lemma = _RELATIONS.get(low)  # exact forms: a stem would read "scraped" as "scrap"
             if lemma:
