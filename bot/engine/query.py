@@ -470,6 +470,15 @@ _RELATION_FORMS: dict[str, str] = {
     "leak": "leak leaks leaked leaking breach breached hack hacked",
     "deploy": "deploy deploys deployed deploying deployment",
     "charge": "charge charges charged charging",
+    "win": "win wins won winning",
+    "lose": "lose loses lost losing",
+    "sign": "sign signs signed signing",
+    "close": "close closes closed closing shut shuts shutting shutdown",
+    "repeal": "repeal repeals repealed repealing overturn overturns overturned",
+    "reject": "reject rejects rejected rejecting",
+    "delay": "delay delays delayed delaying postpone postpones postponed postponing",
+    "fire": "fire fires fired firing sack sacked",
+    "expand": "expand expands expanded expanding expansion",
 }
 _RELATIONS: dict[str, str] = {
     form: lemma for lemma, forms in _RELATION_FORMS.items() for form in forms.split()
