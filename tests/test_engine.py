@@ -301,12 +301,6 @@ def test_suggest_completes_the_word_being_typed_and_respects_a_finished_word(
     assert "Harbourside flats sold" in names("harbour")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13, open: in a six-article corpus the place name carries nearly all the IDF, "
-    "and the model fitted on the labelled questions (a 464-article corpus) answers with the "
-    "clinic; the hand-set 'name only' factor it replaced refused it",
-)
 def test_an_article_sharing_only_the_place_name_is_not_an_answer(tmp_path: Path) -> None:
     docs = {
         "portland": (
