@@ -261,6 +261,23 @@ def test_a_swapped_name_is_refused_where_the_story_it_swaps_is_answered(tmp_path
     assert refused.suggestions[0].startswith("PwC")
 
 
+def test_every_event_the_question_asserts_must_be_stated(tmp_path: Path) -> None:
+    docs = {
+        "portland": (
+            "Portland bans police use of facial recognition",
+            "The city council voted for the ban on Wednesday, the strictest in the country.",
+        ),
+        "boston": ("Boston weighs camera rules", "Officers asked the council about cameras."),
+        "seattle": ("Seattle police buy drones", "The department bought four drones in May."),
+    }
+    engine = engine_over(tmp_path, docs)
+    [(_, _, reported)] = engine.explain("why did portland ban facial recognition", 1)
+    [(_, _, premise)] = engine.explain("why did portland repeal its facial recognition ban", 1)
+    assert reported["missing_event"] == 0
+    # The ban is stated; the repeal the question asserts alongside it is not.
+    assert premise["missing_event"] == 1
+
+
 def test_a_period_named_in_the_query_puts_its_articles_first(tmp_path: Path) -> None:
     # Fifty August reports hold more of the words than September's, which BM25 ranks last:
     # beyond the candidates it returns, unless the period fetches it and puts it first.

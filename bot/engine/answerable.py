@@ -84,7 +84,7 @@ FEATURES = (
     "unknown_share",
     "clipped_words",  # unknown words the article holds a full form of ("ppl": people, "rec")
     "missing_figures",  # amounts, counts and years it lacks
-    "missing_event",  # 1 when the query's event verb ("cancel", "buy") is absent in all forms
+    "missing_event",  # 1 when an event verb of the query ("cancel", "buy") is absent in all forms
     "missing_answer",  # 1 when it asks for an amount, count or date and the article has none
     "outlet_mismatch",  # 1 when the query names outlets and this is none of them
     "outlet_match",  # 1 when it names outlets and this is one
@@ -155,7 +155,9 @@ def evidence(
     missing_event = 0.0
     if intent.relations:
         words = _article_words(candidate.article)
-        missing_event = float(not any(relation_forms(r) & words for r in intent.relations))
+        # Every event it asserts: "why did portland repeal its ban" asserts a repeal, and the
+        # ban the article does state is not it.
+        missing_event = float(not all(relation_forms(r) & words for r in intent.relations))
     named = set(intent.outlet_names)
     outlet = candidate.article.outlet.name
     margin = (candidate.score - runner_up) / 100 if runner_up is not None else 1.0
