@@ -535,6 +535,14 @@ def test_without_corpus_data_names_come_from_the_query_capitals():
     assert unknown.read("recalls by Rivian", now=NOW).names == ("rivian",)
 
 
+def test_words_whose_casing_the_corpus_cannot_show_are_listed(reader):
+    # "samsung" is in no sentence of the corpus (never used, or only in headlines); "tesla"
+    # and "government" are, as a name and as a word; without corpus data nothing is listed.
+    intent = read(reader, "did tesla or samsung brief the government")
+    assert intent.uncased == ("samsung", "brief")
+    assert QueryReader((), ()).read("did tesla or samsung brief", now=NOW).uncased == ()
+
+
 # --- Facts ---------------------------------------------------------------------------------
 FACT_CASES = [
     ("did ice pay clearview $224,000", [("money", 224000.0, "224000", "$224,000")]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,15 @@ def test_a_missing_name_earns_no_credit_and_a_retold_word_does(
     assert with_words["soft_coverage"] > without["soft_coverage"] + 0.05
 
 
+def first_candidate_features(
+    tmp_path: Path, docs: dict[str, tuple[str, str]], words: WordVectors
+) -> Callable[[str], dict[str, float]]:
+    """A query's first candidate's features over ``docs``, the word table loaded."""
+    engine = engine_over(tmp_path, docs)
+    engine.word_vectors = words
+    return lambda query: engine.explain(query, 1)[0][2]
+
+
 def test_a_name_said_by_a_word_of_its_family_is_not_missing(
     tmp_path: Path, word_vectors: WordVectors
 ) -> None:
@@ -125,12 +135,7 @@ def test_a_name_said_by_a_word_of_its_family_is_not_missing(
         ),
         "cams": ("Police cameras in Portland", "The city council voted on the cameras."),
     }
-    engine = engine_over(tmp_path, docs)
-    engine.word_vectors = word_vectors
-
-    def read(query: str) -> dict[str, float]:
-        return engine.explain(query, 1)[0][2]
-
+    read = first_candidate_features(tmp_path, docs, word_vectors)
     # "norwegian" is said by "Norway": a word of its family that means alike.
     retold = read("norwegian researchers say the brain stores memories better than ai")
     assert retold["namelike_missing"] < 0.5 and retold["name_swapped"] == 0
@@ -151,16 +156,12 @@ def test_a_name_the_corpus_writes_only_in_titles_is_judged_by_its_vector(
         ),
         "phones": ("Samsung Unveils New Phones", "The company showed its phones on Tuesday."),
     }
-    engine = engine_over(tmp_path, docs)
-    engine.word_vectors = word_vectors
-    query = "did zoox settle that lawsuit with samsung"
+    read = first_candidate_features(tmp_path, docs, word_vectors)
     # No sentence of the corpus says how "samsung" is written: only a title-cased headline.
-    assert "samsung" in engine.read(query).uncased
-    [(_, _, swapped)] = engine.explain(query, 1)
+    swapped = read("did zoox settle that lawsuit with samsung")
     assert swapped["missing_names"] == 0
     assert swapped["namelike_missing"] > 0.5 and swapped["name_swapped"] > 0
-    [(_, _, right)] = engine.explain("did zoox settle that lawsuit with tesla", 1)
-    assert right["name_swapped"] == 0
+    assert read("did zoox settle that lawsuit with tesla")["name_swapped"] == 0
 
 
 def test_a_word_in_common_use_is_not_read_as_the_corpus_word_a_letter_away(

@@ -49,8 +49,8 @@ LOAD_WAIT = 2.0
 # A word in common use (one token of the model's vocabulary) is taken for a typo of a corpus
 # word only when the two mean alike: a spelling or a form of it ("behaviour" / "behavior"
 # 0.94, "australian" / "australia" 0.71) and not another word one letter away ("breathing" /
-# "breaking" 0.09, "swapping" / "shopping" 0.25). On the labelled questions' corrections the
-# first kind scores 0.54 or more and the second 0.47 or less (docs/answerability.md).
+# "breaking" 0.09, "swapping" / "shopping" 0.25). Of the labelled questions' corrections, the
+# other words score 0.44 or less and the spellings and forms 0.47 or more (docs/answerability.md).
 SAME_WORD = 0.5
 KIN_LETTERS = 3  # the letters words of one family begin with alike ("aus": aussie, australian)
 
