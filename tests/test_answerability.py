@@ -13,6 +13,7 @@ import pytest
 
 from bot.answers import run_command, to_json
 from bot.corpus.loader import CorpusLoader
+from bot.engine.answerable import why_not
 from bot.engine.engine import Engine
 from bot.engine.results import AskAnswer, NotFound, SearchResult, SourceAnswer
 from tests.bench_scripts import needs_labelled_corpus, run_script
@@ -271,11 +272,15 @@ def test_every_event_the_question_asserts_must_be_stated(tmp_path: Path) -> None
         "seattle": ("Seattle police buy drones", "The department bought four drones in May."),
     }
     engine = engine_over(tmp_path, docs)
+    asked = "why did portland repeal its facial recognition ban"
     [(_, _, reported)] = engine.explain("why did portland ban facial recognition", 1)
-    [(_, _, premise)] = engine.explain("why did portland repeal its facial recognition ban", 1)
+    [(article, _, premise)] = engine.explain(asked, 1)
     assert reported["missing_event"] == 0
-    # The ban is stated; the repeal the question asserts alongside it is not.
+    # The ban is stated; the repeal the question asserts alongside it is not, and a refusal
+    # names the repeal alone.
     assert premise["missing_event"] == 1
+    reason = why_not(engine.read(asked), premise, article)
+    assert reason == "The coverage closest to this doesn't report “repeal”."
 
 
 def test_a_period_named_in_the_query_puts_its_articles_first(tmp_path: Path) -> None:

@@ -134,6 +134,7 @@ def test_a_name_said_by_a_word_of_its_family_is_not_missing(
             "A study from Norway compared how people and machines remember faces.",
         ),
         "cams": ("Police cameras in Portland", "The city council voted on the cameras."),
+        "iraq": ("Iraq bans police drones", "Officials said the drones are grounded for now."),
     }
     read = first_candidate_features(tmp_path, docs, word_vectors)
     # "norwegian" is said by "Norway": a word of its family that means alike.
@@ -144,6 +145,8 @@ def test_a_name_said_by_a_word_of_its_family_is_not_missing(
     assert swapped["namelike_missing"] > 0.5 and swapped["name_swapped"] > 0
     assert swapped["soft_coverage"] < retold["soft_coverage"]
     assert read("police cameras in portsmouth")["name_swapped"] > 0
+    # A short word is no family: "iraq" begins as "iran" does and means much alike (0.62).
+    assert read("did iran ban police drones")["name_swapped"] > 0
 
 
 def test_a_name_the_corpus_writes_only_in_titles_is_judged_by_its_vector(

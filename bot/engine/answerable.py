@@ -101,15 +101,17 @@ FEATURES = (
     # name counted by its best cosine with a word of the article's opening: "forecast" is
     # nearly held by "predicting", "cops" by "police". Without the word table: no credit.
     "soft_coverage",
-    # A name the query asserts is missing (by the corpus's casing, or by its vector for a word
-    # the corpus never uses) while the rest is held: ``coverage`` when so, else 0. A near-miss
-    # swaps one name of a story ("deloitte" for PwC) and keeps its other words; a linear model
-    # of the two apart cannot say "the rest matches, *and* that name is absent".
+    # How surely a name the query asserts is missing, times ``coverage``: 1 for a name by the
+    # corpus's casing, else ``namelike_missing``. A near-miss swaps one name of a story
+    # ("deloitte" for PwC) and keeps its other words; a linear model of the two apart cannot
+    # say "the rest matches, *and* that name is absent".
     "name_swapped",
 )
 
 
-# The features read through the word table: word-only values stand in for them without it.
+# The features that exist only through the word table. The others read it too (its typo
+# corrections, names held by their family), so the model answering without it is fitted on
+# queries read without it (``bench/answerability/fit.py``), not merely without these two.
 WORD_TABLE_FEATURES = ("namelike_missing", "soft_coverage")
 
 
@@ -152,12 +154,7 @@ def evidence(
         missing_figures = sum(1 for f in intent.facts if f.normalized not in stated)
         if wanted is not None and not wanted & kinds:
             missing_answer = float(not wanted & _worded_kinds(candidate.article))
-    missing_event = 0.0
-    if intent.relations:
-        words = _article_words(candidate.article)
-        # Every event it asserts: "why did portland repeal its ban" asserts a repeal, and the
-        # ban the article does state is not it.
-        missing_event = float(not all(relation_forms(r) & words for r in intent.relations))
+    missing_event = float(bool(_unstated_events(intent, candidate.article)))
     named = set(intent.outlet_names)
     outlet = candidate.article.outlet.name
     margin = (candidate.score - runner_up) / 100 if runner_up is not None else 1.0
@@ -429,6 +426,18 @@ def _outside(article: Article, intent: QueryIntent) -> bool:
     )
 
 
+def _unstated_events(intent: QueryIntent, article: Article) -> list[str]:
+    """The events the query asserts that the article states in none of their forms.
+
+    Every one counts: "why did portland repeal its ban" asserts a repeal, and the ban the
+    article does state is not it.
+    """
+    if not intent.relations:
+        return []
+    words = _article_words(article)
+    return [r for r in intent.relations if not relation_forms(r) & words]
+
+
 def published_in(article: Article, period: Period) -> bool:
     """Whether the article was published in ``period`` (the ranking's cheap test of a period).
 
@@ -471,7 +480,7 @@ def why_not(
         stated = _article_figures(article).figures
         lacking += [f.typed for f in intent.facts if f.normalized not in stated]
     if features.get("missing_event"):
-        lacking += list(intent.relations)
+        lacking += _unstated_events(intent, article)
     if lacking:
         return (
             "The coverage closest to this doesn't report "

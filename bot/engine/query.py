@@ -470,14 +470,14 @@ _RELATION_FORMS: dict[str, str] = {
     "leak": "leak leaks leaked leaking breach breached hack hacked",
     "deploy": "deploy deploys deployed deploying deployment",
     "charge": "charge charges charged charging",
-    "win": "win wins won winning",
-    "lose": "lose loses lost losing",
+    "win": "win wins won winning victory victories",
+    "lose": "lose loses lost losing loss losses",
     "sign": "sign signs signed signing",
-    "close": "close closes closed closing shut shuts shutting shutdown",
-    "repeal": "repeal repeals repealed repealing overturn overturns overturned",
-    "reject": "reject rejects rejected rejecting",
+    "close": "close closes closed closing closure closures shut shuts shutting shutdown",
+    "repeal": "repeal repeals repealed repealing overturn overturns overturned overturning",
+    "reject": "reject rejects rejected rejecting rejection rejections",
     "delay": "delay delays delayed delaying postpone postpones postponed postponing",
-    "fire": "fire fires fired firing sack sacked",
+    "fire": "fire fires fired firing sack sacks sacked sacking",
     "expand": "expand expands expanded expanding expansion",
 }
 _RELATIONS: dict[str, str] = {
@@ -792,7 +792,7 @@ class QueryReader:
                 continue
             if low in _CURRENCY_WORDS and i and (toks[i - 1].numeric or toks[i - 1].low in _SCALES):
                 continue  # "5 million dollars": articles write "$5 million"; see ``facts``
-            if low in _SCALES and i and toks[i - 1].numeric:
+            if len(low) > 1 and low in _SCALES and i and toks[i - 1].numeric:
                 low = _SCALE_WORDS[_SCALES[low]]  # "12 mil": articles write "12 million"
             subject[low] = None
             lemma = _RELATIONS.get(low)  # exact forms: a stem would read "scraped" as "scrap"
