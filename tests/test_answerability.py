@@ -57,6 +57,18 @@ def test_how_much_money_is_answered_with_the_amount_among_many_money_stories(
     assert "$224,000" in answer.passage.text
 
 
+def test_when_is_answered_by_a_report_that_dates_it_this_week(tmp_path: Path) -> None:
+    # "ICE just signed a contract … this week": news says when in words relative to its date.
+    snapshot, _, _ = CorpusLoader([SEEDS], tmp_path / "c.db").load()
+    engine = Engine(snapshot)
+    asked = "When did ICE sign the Clearview contract?"
+    stated = {a.outlet.name: f["missing_answer"] for a, _, f in engine.explain(asked)}
+    assert stated["The Verge"] == 0  # "signed a contract … this week"
+    answer = engine.ask(asked)
+    assert isinstance(answer, AskAnswer)
+    assert "Clearview" in answer.hit.article.title
+
+
 def test_an_outlet_named_in_source_decides_the_article(engine: Engine) -> None:
     for query, outlet in (
         ("what did business insider say about the clearview ice contract", "Business Insider"),

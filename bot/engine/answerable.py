@@ -56,7 +56,7 @@ _WORDED_KINDS = {
     ),
     **dict.fromkeys(
         """monday tuesday wednesday thursday friday saturday sunday yesterday today tomorrow
-        january february march april june july august september october november
+        week january february march april june july august september october november
         december""".split(),
         "date",
     ),
