@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,7 +31,6 @@ from bot.engine.query import (
     relation_forms,
     stated_facts,
 )
-from bot.engine.text import sentences
 from bot.engine.word_vectors import SAME_WORD
 
 if TYPE_CHECKING:
@@ -57,11 +57,12 @@ _WORDED_KINDS = {
     ),
     **dict.fromkeys(
         """monday tuesday wednesday thursday friday saturday sunday yesterday today tomorrow
-        week january february march april june july august september october november
+        january february march april june july august september october november
         december""".split(),
         "date",
     ),
 }
+_RELATIVE_DATE = re.compile(r"\b(?:this|last|next) week\b", re.IGNORECASE)
 # Paragraphs of a body read for names, figures and event words: the lead carries the facts a
 # headline story asserts, and the read stays bounded whatever a body holds.
 BODY_PARAGRAPHS = 12
@@ -107,9 +108,6 @@ FEATURES = (
     # ("deloitte" for PwC) and keeps its other words; a linear model of the two apart cannot
     # say "the rest matches, *and* that name is absent".
     "name_swapped",
-    # 1 when the article tells the query's event the other way round: "why did zoox sue tesla"
-    # of "Tesla sues Zoox" (who is on which side of the event's verb, passives turned).
-    "roles_swapped",
 )
 
 
@@ -182,7 +180,6 @@ def evidence(
         "subject_size": math.log1p(len(intent.subject_words)),
         **as_vectors,
         "name_swapped": name_missing * candidate.coverage,
-        "roles_swapped": _roles_swapped(intent, candidate.article),
     }
 
 
@@ -339,13 +336,19 @@ def _lead_words(article: Article) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=ARTICLES_CACHED)
+@lru_cache(maxsize=ARTICLES_CACHED)
 def _worded_kinds(article: Article) -> frozenset[str | None]:
     """The kinds of answer the article's text states in words, read once per article.
 
-    Its outlet's name is not its text: "USA Today" states no date.
+    Its outlet's name is not its text: "USA Today" states no date. News dates what it reports
+    relative to its own date ("signed a contract … this week"); "week" alone is no date ("a
+    40-hour week", "week-long").
     """
     outlet = set(index_terms(article.outlet.name))
-    return frozenset(_WORDED_KINDS.get(w) for w in _article_words(article) if w not in outlet)
+    kinds = {_WORDED_KINDS.get(w) for w in _article_words(article) if w not in outlet}
+    if any(_RELATIVE_DATE.search(piece) for piece in _pieces(article)):
+        kinds.add("date")
+    return frozenset(kinds)
 
 
 def _clipped(unknown: Iterable[str], article: Article) -> int:
@@ -441,74 +444,6 @@ def _unstated_events(intent: QueryIntent, article: Article) -> list[str]:
         return []
     words = _article_words(article)
     return [r for r in intent.relations if not relation_forms(r) & words]
-
-
-# The verbs of events with two different sides, who did it and to whom. Their nouns are left
-# out, and forms that are nouns as often ("ban", "pay", "probes"): "a lawsuit with Tesla" does
-# not say who sued. Partnering, merging and settling are done together, either way round.
-_DIRECTED_VERBS = {
-    "acquire": "acquire acquires acquired acquiring buy buys bought buying",
-    "sue": "sue sues sued suing",
-    "pay": "pays paid paying",
-    "fine": "fines fined fining",
-    "invest": "invest invests invested investing",
-    "sell": "sell sells sold selling",
-    "hire": "hire hires hired hiring",
-    "block": "blocks blocked blocking",
-    "ban": "bans banned banning",
-    "investigate": "investigate investigates investigated investigating probed probing",
-    "arrest": "arrest arrests arrested arresting",
-}
-_PASSIVE_BEFORE = frozenset("is are was were be been being get gets got".split())
-_IRREGULAR_PARTICIPLES = frozenset("bought sold paid".split())
-
-
-def _roles_swapped(intent: QueryIntent, article: Article) -> float:
-    """1 when the article tells the query's event only with its sides the other way round.
-
-    Read in the title and the excerpt's sentences, where a report says who did what to whom:
-    the names before and after the event's verb, turned when the verb is passive ("Zoox was
-    sued by Tesla"). 0 when the query has no such event between two of its names.
-    """
-    directed = [r for r in intent.relations if r in _DIRECTED_VERBS]
-    if len(directed) != 1:
-        return 0.0
-    verbs = frozenset(_DIRECTED_VERBS[directed[0]].split())
-    names = frozenset(intent.subject_words) - verbs  # the sides: what the query is about
-    asked = _sides(index_terms(intent.query), names, verbs)
-    if asked is None or not (asked[0] and asked[1]):
-        return 0.0
-    doer, done_to = asked
-    same = swapped = False
-    for piece in _told(article):
-        told = _sides(index_terms(piece), names, verbs)
-        if told is not None:
-            same = same or bool(told[0] & doer and told[1] & done_to)
-            swapped = swapped or bool(told[0] & done_to and told[1] & doer)
-    return float(swapped and not same)
-
-
-def _sides(
-    terms: Sequence[str], names: frozenset[str], verbs: frozenset[str]
-) -> tuple[frozenset[str], frozenset[str]] | None:
-    """Who does the event and to whom: the names before and after its verb (None: no verb)."""
-    at = next((i for i, term in enumerate(terms) if term in verbs), None)
-    if at is None:
-        return None
-    before = frozenset(names.intersection(terms[:at]))
-    after = frozenset(names.intersection(terms[at + 1 :]))
-    verb = terms[at]
-    participle = verb.endswith("ed") or verb in _IRREGULAR_PARTICIPLES  # "is suing" is active
-    passive = participle and (
-        (at > 0 and terms[at - 1] in _PASSIVE_BEFORE) or terms[at + 1 : at + 2] == ["by"]
-    )
-    return (after, before) if passive else (before, after)
-
-
-@lru_cache(maxsize=ARTICLES_CACHED)
-def _told(article: Article) -> tuple[str, ...]:
-    """The title and the excerpt's sentences: where a report says who did what to whom."""
-    return (article.title[:BODY_CHARS], *sentences(article.excerpt[:BODY_CHARS]))
 
 
 def published_in(article: Article, period: Period) -> bool:
