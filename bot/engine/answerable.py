@@ -139,7 +139,7 @@ def evidence(
 ) -> dict[str, float]:
     """The features of one candidate (``runner_up``: the best other candidate's score).
 
-    ``vectors``: the word table, for the two features that read words as vectors.
+    ``vectors``: the word table (None: not loaded), read for retold and name-like words.
     """
     rarest = max((idf.get(t, 0.0) for t in idf), default=0.0) or 1.0
     missing_rarest = max((idf.get(t, 0.0) for t in candidate.missing), default=0.0) / rarest
@@ -336,7 +336,6 @@ def _lead_words(article: Article) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=ARTICLES_CACHED)
-@lru_cache(maxsize=ARTICLES_CACHED)
 def _worded_kinds(article: Article) -> frozenset[str | None]:
     """The kinds of answer the article's text states in words, read once per article.
 
@@ -419,10 +418,7 @@ def _outside(article: Article, intent: QueryIntent) -> bool:
     report: an article of 2021 that states 2016 agrees with the period.
     """
     period = intent.period
-    published = article.published
-    if period is None or published is None:
-        return False
-    if not _before(published, period) and not _after(published, period):
+    if period is None or article.published is None or published_in(article, period):
         return False
     # A year agrees with a period that holds all of it ("in 2016", "since 2015"): that the
     # text names 2016 says nothing of March 2016.
