@@ -328,3 +328,37 @@ def test_a_period_named_in_the_query_puts_its_articles_first(tmp_path: Path) -> 
     since = datetime(2020, 8, 1, tzinfo=UTC)
     assert shown(engine.search(f"{query} in september 2020", since=since))[0] == september
     assert september not in shown(engine.search(f"{query} in august 2020"))[:3]
+
+
+def test_an_outlet_a_record_names_by_a_url_is_the_outlet_that_url_belongs_to(
+    tmp_path: Path,
+) -> None:
+    # Feeds put an article's own address where the outlet's name goes; people still type the
+    # outlet's name, and the card shows the site, not a path.
+    records = {
+        "cruise": (
+            "Tom Cruise deepfake creator says public shouldn't be worried",
+            "theverge.com/2021/3/5/22314980/tom-cruise-deepfake-tiktok",
+            "theverge.com/2021/3/5/22314980/tom-cruise-deepfake-tiktok",
+        ),
+        "gizmodo": ("The Tom Cruise deepfakes on TikTok fooled millions", "Gizmodo", "gizmodo.com"),
+        "verge1": ("Twitter tests a new timeline", "The Verge", "theverge.com"),
+        "verge2": ("Apple opens a store in Mumbai", "The Verge", "theverge.com"),
+    }
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, (title, outlet, domain) in records.items():
+        (corpus / f"{name}.md").write_text(
+            f"---\ntitle: {title}\nwebUrl: https://www.{domain.split('/')[0]}/{name}\n"
+            f"provider:\n  name: {outlet}\n  domain: {domain}\n"
+            "excerpt: The videos of the actor made with AI went viral on TikTok.\n---\n",
+            encoding="utf-8",
+        )
+    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
+    engine = Engine(snapshot)
+    answer = engine.source("what did the verge say about the tom cruise deepfakes")
+    assert isinstance(answer, SourceAnswer)
+    assert answer.hit.article.title.startswith("Tom Cruise deepfake creator")
+    assert answer.hit.article.outlet.name == "theverge.com"
+    result = engine.search("gizmodo tom cruise deepfakes")
+    assert result.hits and result.hits[0].article.outlet.name == "Gizmodo"

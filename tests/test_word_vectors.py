@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.engine.meaning import SAMPLE
 from bot.engine.vectors import MODEL_PACKAGE, Embedder, model_dir, semantic_available
 from bot.engine.word_vectors import ENVIRONMENT_SWITCH, NameModel, WordVectors
 from tests.bench_scripts import needs_labelled_corpus, run_script
@@ -238,3 +239,53 @@ def test_a_command_waits_for_a_table_still_loading_and_says_why(
     assert words.state == "ready"
     words.finish(said.append)  # nothing left to wait for: nothing said
     assert len(said) == 1
+
+
+def test_a_retold_question_stands_out_as_close_in_meaning_to_its_story(
+    tmp_path: Path, word_vectors: WordVectors
+) -> None:
+    docs = {
+        "nba": (
+            "Microsoft becomes the NBA's official technology partner",
+            "The basketball league will use Azure and AI to personalise games for its fans.",
+        ),
+        "games": (
+            "Sony shows new games for its console",
+            "The company said the games arrive before the holidays for fans of the series.",
+        ),
+        **everyday_news(SAMPLE),  # a corpus large enough to stand out from
+    }
+    engine = engine_over(tmp_path, docs)
+    retold = "which software giant teamed up with the pro basketball league for games for fans"
+
+    def closeness(vectors: WordVectors | None) -> dict[str, float]:
+        engine.word_vectors = vectors
+        return {a.title: f["meaning_z"] for a, _, f in engine.explain(retold, 5)}
+
+    with_words = closeness(word_vectors)
+    nba, sony = docs["nba"][0], docs["games"][0]
+    # Both share "games" and "fans"; the story asked about stands out from the corpus.
+    assert with_words[nba] > 1 and with_words[nba] > with_words[sony]
+    assert set(closeness(None).values()) == {0.0}  # without the table: no reading of meaning
+
+
+def everyday_news(count: int) -> dict[str, tuple[str, str]]:
+    """``count`` one-line articles on other subjects than the tests' own."""
+    subjects = "weather election football recipe museum concert school hospital bridge".split()
+    events = ("opens", "closes", "is delayed", "expands", "wins an award")
+    towns = "Leeds Lyon Porto Graz Cork Turku Ghent Brno".split()
+    items = [(s, e, t) for s in subjects for e in events for t in towns][:count]
+    return {
+        f"news{n}": (f"The {t} {s} {e}", f"Residents of {t} heard that the {s} {e} this week.")
+        for n, (s, e, t) in enumerate(items)
+    }
+
+
+def test_a_corpus_of_one_article_is_read_for_meaning_without_failing(
+    tmp_path: Path, word_vectors: WordVectors
+) -> None:
+    # One article: the query's cosines with the corpus have no spread to measure against.
+    engine = engine_over(tmp_path, {"one": ("Robots learn to walk", "A robot walked a mile.")})
+    engine.word_vectors = word_vectors
+    answer = engine.search("robots learning to walk")
+    assert answer.hits and answer.hits[0].article.title == "Robots learn to walk"

@@ -3,7 +3,7 @@
     .venv/bin/python bench/answerability/features.py [--semantic]
 
 The shipped model's features (``bot/engine/answerable.py``) plus candidate ones, each set fitted
-the way ``fit.py`` fits the shipped model (same candidates, labels and regression), and the
+the way ``fit.py`` fits the shipped model (same candidates, labels and booster), and the
 shipped set without the word table's two features, on queries read without the table (``- word
 table``: what a machine without the semantic extra answers with):
 

@@ -55,7 +55,7 @@ from bot.corpus.rows import (
     unsealed,
 )
 
-PARSER_VERSION = 5  # 5: extensionless files, links out and non-regular files are refused
+PARSER_VERSION = 6  # 6: an outlet named by a URL is named by its host
 STATE_LAYOUT = 7  # bump when the saved state changes shape (7: articles as rows of their own)
 log = logging.getLogger(__name__)
 Stamp = tuple[str, int, int]  # display path, size, mtime_ns

@@ -319,9 +319,9 @@ def _outlet(data: Mapping[str, Any], url: str | None, report: Report, where: Whe
     key, value = _first(data, "outlet")
     if isinstance(value, Mapping):
         name, domain = value.get("name"), value.get("domain")
-        name = clean_text(name) if isinstance(name, str) else ""
+        name = _host_only(clean_text(name)) if isinstance(name, str) else ""
         domain = domain.strip().lower().removeprefix("www.") if isinstance(domain, str) else ""
-        domain = domain or (domain_of(url) if url else "")
+        domain = _host_only(domain) or (domain_of(url) if url else "")
         return _OUTLETS(name or domain, domain)
     fallback = domain_of(url) if url else ""
     if value is None:
@@ -334,6 +334,18 @@ def _outlet(data: Mapping[str, Any], url: str | None, report: Report, where: Whe
         (*where, key),
     )
     return _OUTLETS(fallback, fallback)
+
+
+def _host_only(name: str) -> str:
+    """An outlet named by a URL ("theverge.com/2021/3/5/22314980/tom-cruise-…") as its host.
+
+    Feeds put an article's own address where the outlet's name goes; shown, it reads as noise,
+    and every such article would be an outlet of its own.
+    """
+    if "/" not in name or " " in name.strip():
+        return name
+    host = domain_of(name if "//" in name else f"https://{name}")
+    return host if "." in host else name  # "AP/Reuters" is two names, not an address
 
 
 def _shared_outlets() -> Callable[[str, str], Outlet]:

@@ -3,9 +3,9 @@
 A topical score cannot tell "why did ICE cancel its Clearview contract" from the contract
 story itself: both share every subject word but one. What separates a near-miss from an answer
 is whether the article holds everything the query *asserts* — its names, figures, outlet,
-period and event — so those are features here, next to the lexical ones, and a logistic
-regression fitted on labelled questions (``bench/answerability/fit.py``, which writes
-``answerability.json`` beside this module) weighs them. No weight in this file is set by hand.
+period and event — so those are features here, next to the lexical ones, and gradient-boosted
+trees fitted on labelled questions (``bench/answerability/fit.py``, which writes
+``answerability.json`` beside this module) weigh them. No weight in this file is set by hand.
 """
 
 from __future__ import annotations
@@ -34,10 +34,13 @@ from bot.engine.query import (
 from bot.engine.word_vectors import SAME_WORD
 
 if TYPE_CHECKING:
-    from bot.engine.word_vectors import WordVectors
+    from bot.engine.word_vectors import Closeness, WordVectors
 
 WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
 WORDS_ALONE = "without_word_table"  # the nested model answers use while the table loads
+# The nested model for a corpus too small to measure a query's closeness against
+# (``bot.engine.meaning``): with the table's other features, without ``meaning_z``.
+WITHOUT_MEANING = "without_meaning"
 # The figures that answer each kind of question: "how much" wants an amount, "how many" a count.
 _ANSWER_KINDS = {
     MONEY: frozenset({"money"}),
@@ -108,13 +111,18 @@ FEATURES = (
     # ("deloitte" for PwC) and keeps its other words; a linear model of the two apart cannot
     # say "the rest matches, *and* that name is absent".
     "name_swapped",
+    # How much closer in meaning the query is to the candidate's opening (title and excerpt)
+    # than to the corpus at large: the static table's sentence cosine as a z-score against a
+    # fixed sample of the corpus (``WordVectors.closeness``). A retold question shares few
+    # words with its answer but stands out from the corpus as close to it. 0 without the table.
+    "meaning_z",
 )
 
 
 # The features that exist only through the word table. The others read it too (its typo
 # corrections, names held by their family), so the model answering without it is fitted on
 # queries read without it (``bench/answerability/fit.py``), not merely without these two.
-WORD_TABLE_FEATURES = ("namelike_missing", "soft_coverage")
+WORD_TABLE_FEATURES = ("namelike_missing", "soft_coverage", "meaning_z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,10 +144,12 @@ def evidence(
     runner_up: float | None,
     idf: Mapping[str, float],
     vectors: WordVectors | None = None,
+    closeness: Closeness | None = None,
 ) -> dict[str, float]:
     """The features of one candidate (``runner_up``: the best other candidate's score).
 
-    ``vectors``: the word table (None: not loaded), read for retold and name-like words.
+    ``vectors``: the word table (None: not loaded), read for retold and name-like words;
+    ``closeness``: the query read through it against the corpus (None: not loaded).
     """
     rarest = max((idf.get(t, 0.0) for t in idf), default=0.0) or 1.0
     missing_rarest = max((idf.get(t, 0.0) for t in candidate.missing), default=0.0) / rarest
@@ -157,7 +167,7 @@ def evidence(
         if wanted is not None and not wanted & kinds:
             missing_answer = float(not wanted & _worded_kinds(candidate.article))
     missing_event = float(bool(_unstated_events(intent, candidate.article)))
-    named = set(intent.outlet_names)
+    named = intent.outlet_matches
     outlet = candidate.article.outlet.name
     margin = (candidate.score - runner_up) / 100 if runner_up is not None else 1.0
     name_missing = max(float(missing_names > 0), as_vectors["namelike_missing"])
@@ -180,6 +190,7 @@ def evidence(
         "subject_size": math.log1p(len(intent.subject_words)),
         **as_vectors,
         "name_swapped": name_missing * candidate.coverage,
+        "meaning_z": closeness.z(opening(candidate.article)) if closeness is not None else 0.0,
     }
 
 
@@ -233,70 +244,117 @@ def _as_vectors(
 
 
 @dataclass(frozen=True, slots=True)
-class AnswerabilityModel:
-    """A fitted logistic regression over ``FEATURES``, with the decision threshold."""
+class Tree:
+    """One regression tree of the boosted model, as flat arrays (node 0 is the root).
 
-    weights: Mapping[str, float]
-    bias: float
+    A node with ``left[n] == -1`` is a leaf worth ``value[n]`` log-odds; any other sends a
+    candidate left when ``feature`` ``n``'s value is at most ``threshold[n]``, else right.
+    """
+
+    feature: tuple[int, ...]
+    threshold: tuple[float, ...]
+    left: tuple[int, ...]
+    right: tuple[int, ...]
+    value: tuple[float, ...]
+
+    def __call__(self, x: Sequence[float]) -> float:
+        """The leaf value ``x`` (the features in the model's order) falls in."""
+        node = 0
+        left = self.left
+        while left[node] >= 0:
+            node = left[node] if x[self.feature[node]] <= self.threshold[node] else self.right[node]
+        return self.value[node]
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerabilityModel:
+    """Gradient-boosted trees over named features: P(the candidate answers the query).
+
+    Trees, not a weighted sum, because what a feature means depends on the others: a missing
+    name is the mark of a near-miss when the rest of the query is held and says little when
+    nothing is; a low coverage is a retold question's when its words are said otherwise and an
+    off-topic one's when they are not. A linear model needed such interactions built by hand
+    (``name_swapped``); of twenty tried, one held up. Fitted by ``bench/answerability/fit.py``.
+    """
+
+    features: tuple[str, ...]
+    trees: tuple[Tree, ...]
+    bias: float  # log-odds before any tree: the share of right candidates in the fitting data
     threshold: float
-    means: Mapping[str, float]
-    scales: Mapping[str, float]
 
     def probability(self, features: Mapping[str, float]) -> float:
-        """P(the candidate answers the query)."""
-        z = self.bias
-        for name, weight in self.weights.items():
-            value = (features.get(name, 0.0) - self.means.get(name, 0.0)) / self.scales.get(
-                name, 1.0
-            )
-            z += weight * value
+        """P(the candidate answers the query); a feature not given counts as 0."""
+        x = [features.get(name, 0.0) for name in self.features]
+        z = self.bias + sum(tree(x) for tree in self.trees)
         return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
 
     @classmethod
-    def load(cls, path: Path = WEIGHTS_FILE, *, word_table: bool = True) -> AnswerabilityModel:
+    def load(
+        cls, path: Path = WEIGHTS_FILE, *, word_table: bool = True, meaning: bool = True
+    ) -> AnswerabilityModel:
         """The fitted model the fitting script wrote.
 
         Not ``word_table``: the model fitted without the features read through the word table
         (``WORD_TABLE_FEATURES``), for answers given while it is not loaded: the full model's
-        weights assume those features, and their word-only stand-ins would skew it.
+        trees assume those features, and their word-only stand-ins would skew it. Not
+        ``meaning``: the model fitted without ``meaning_z``, for a corpus too small to read it.
         """
         data = json.loads(path.read_text(encoding="utf-8"))
         if not word_table:
             data = data[WORDS_ALONE]
+        elif not meaning:
+            data = data[WITHOUT_MEANING]
+        return cls.from_record(data)
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, object]) -> AnswerabilityModel:
+        """The model of a record ``as_record`` made."""
+        trees = data["trees"]
+        assert isinstance(trees, list)
         return cls(
-            weights=data["weights"],
-            bias=float(data["bias"]),
-            threshold=float(data["threshold"]),
-            means=data.get("means", {}),
-            scales=data.get("scales", {}),
+            features=tuple(data["features"]),  # type: ignore[arg-type]
+            trees=tuple(
+                Tree(
+                    feature=tuple(t["feature"]),
+                    threshold=tuple(t["threshold"]),
+                    left=tuple(t["left"]),
+                    right=tuple(t["right"]),
+                    value=tuple(t["value"]),
+                )
+                for t in trees
+            ),
+            bias=float(data["bias"]),  # type: ignore[arg-type]
+            threshold=float(data["threshold"]),  # type: ignore[arg-type]
         )
 
     def to_json(self, extra: Mapping[str, object] | None = None) -> str:
         """The file ``load`` reads (``extra``: how it was fitted, for the record)."""
-        return json.dumps(self.as_record(extra), indent=2, sort_keys=False) + "\n"
+        return json.dumps(self.as_record(extra), separators=(",", ":")) + "\n"
 
     def as_record(self, extra: Mapping[str, object] | None = None) -> dict[str, object]:
         """The model as ``load`` reads it, with ``extra`` (a nested model, the fit's figures)."""
-        # Six decimals: a refit reproduces the file exactly, whatever order sums were taken in.
         return {
-            "features": list(self.weights),
-            "weights": _rounded(self.weights),
-            "bias": round(self.bias, 6),
+            "features": list(self.features),
+            "bias": self.bias,
             "threshold": self.threshold,
-            "means": _rounded(self.means),
-            "scales": _rounded(self.scales),
+            "trees": [
+                {
+                    "feature": list(t.feature),
+                    "threshold": list(t.threshold),
+                    "left": list(t.left),
+                    "right": list(t.right),
+                    "value": list(t.value),
+                }
+                for t in self.trees
+            ],
             **(extra or {}),
         }
 
 
-def _rounded(values: Mapping[str, float]) -> dict[str, float]:
-    return {name: round(value, 6) for name, value in values.items()}
-
-
 @cache
-def default_model(word_table: bool = True) -> AnswerabilityModel:
-    """The shipped model, read once: with the word table's features, or without them."""
-    return AnswerabilityModel.load(word_table=word_table)
+def default_model(word_table: bool = True, meaning: bool = True) -> AnswerabilityModel:
+    """The shipped model, read once: with the word table's features (and ``meaning_z``) or not."""
+    return AnswerabilityModel.load(word_table=word_table, meaning=meaning)
 
 
 def _pieces(article: Article) -> Iterable[str]:
@@ -317,6 +375,15 @@ def _article_words(article: Article) -> frozenset[str]:
     for piece in _pieces(article):
         words.update(index_terms(piece))
     return frozenset(words)
+
+
+def opening(article: Article) -> str:
+    """What an article's meaning is read from: its title and excerpt (or first paragraph).
+
+    Bounded: the model reads 256 tokens (~1,200 characters), and an excerpt can be megabytes.
+    """
+    lead = article.excerpt or (article.body[0] if article.body else "")
+    return f"{article.title}. {lead}"[:LEAD_CHARS]
 
 
 @lru_cache(maxsize=ARTICLES_CACHED)

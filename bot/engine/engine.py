@@ -46,6 +46,7 @@ from bot.engine.index import (
     stored_generation,
 )
 from bot.engine.matching import QueryMatcher
+from bot.engine.meaning import SAMPLE, CorpusSample
 from bot.engine.passages import best_passage, likely_paragraphs
 from bot.engine.query import NAME_SHARE, QueryIntent, QueryReader
 from bot.engine.results import (
@@ -75,7 +76,7 @@ from bot.engine.stories import StoryIndex
 from bot.engine.summary import MAX_SUMMARY_CHARS, summarize
 from bot.engine.text import STOPWORDS, possessive
 from bot.engine.vocabulary import Vocabulary
-from bot.engine.word_vectors import WordVectors
+from bot.engine.word_vectors import Closeness, WordVectors
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,7 @@ class Engine:
         self._casing = CorpusCasing(self._articles_with, self._lead_texts)
         self._abbreviations = CorpusAbbreviations(self._articles_with, self._lead_texts)
         self._titles_building = False  # the title table is being built in another thread
+        self._sample = CorpusSample()  # what a query's closeness in meaning is measured against
         self._build(snapshot)
 
     @classmethod
@@ -629,7 +631,7 @@ class Engine:
         hits = []  # excerpts are built only for what is shown: they scan whole bodies
         judged: tuple[bool, dict[str, float]] | None = None  # answers?, the evidence
         if intent is not None:
-            scored, judged = self._by_answerability(scored, parsed)
+            scored, judged = self._by_answerability(query, scored, parsed)
         for n, item in enumerate(scored[:limit]):
             article, score = item.article, item.score
             # The model decides whether the query is answered at all; below the first hit the
@@ -660,8 +662,9 @@ class Engine:
         """
         parsed = self._query_terms(query)
         scored, _ = self._scored(query, parsed, None, limit)
+        closeness = self._closeness(query, parsed)
         return [
-            (item.article, item.score, self._evidence(scored, n, parsed))
+            (item.article, item.score, self._evidence(scored, n, parsed, closeness))
             for n, item in enumerate(scored[:limit])
         ]
 
@@ -674,8 +677,23 @@ class Engine:
         words = self.word_vectors
         return words if words is not None and words.ready() else None
 
+    def _closeness(self, query: str, parsed: QueryTerms) -> Closeness | None:
+        """The query against the corpus in meaning, when the word table is there to read it.
+
+        None, too, for a corpus smaller than the sample: there a story's own articles are a
+        large share of the corpus (the seeds tell one story three times), nothing can stand
+        out from it, and the model fitted without ``meaning_z`` answers.
+        """
+        words, intent = parsed.word_table, parsed.intent
+        if words is None or len(self._snapshot.articles) < SAMPLE:
+            return None
+        # What the query is about, not how it asks nor whom: "what did the verge say about" is
+        # as close to every article, and the outlet and the period are features of their own.
+        about = " ".join(intent.subject_words) if intent is not None else ""
+        return self._sample.closeness(about or query, self._snapshot.articles, words)
+
     def _by_answerability(
-        self, scored: list[Rated], parsed: QueryTerms
+        self, query: str, scored: list[Rated], parsed: QueryTerms
     ) -> tuple[list[Rated], tuple[bool, dict[str, float]]]:
         """The leading candidates by the model's probability; whether the first answers, why.
 
@@ -683,9 +701,10 @@ class Engine:
         asserts (the amount asked for, the event, the named outlet) is the answer. Features
         are read in the ranking's order, as ``explain`` (and so the fitting) reads them.
         """
-        model = default_model(word_table=parsed.word_table is not None)
         head = scored[:RERANK]
-        features = [self._evidence(scored, n, parsed) for n in range(len(head))]
+        closeness = self._closeness(query, parsed)
+        model = default_model(parsed.word_table is not None, meaning=closeness is not None)
+        features = [self._evidence(scored, n, parsed, closeness) for n in range(len(head))]
         chance = [model.probability(f) for f in features]
         order = sorted(range(len(head)), key=lambda n: -chance[n])
         best = order[0]  # ``_rank`` asks only with candidates to order
@@ -693,14 +712,21 @@ class Engine:
         return [head[n] for n in order] + scored[RERANK:], (answers, features[best])
 
     @staticmethod
-    def _evidence(scored: list[Rated], n: int, parsed: QueryTerms) -> dict[str, float]:
+    def _evidence(
+        scored: list[Rated], n: int, parsed: QueryTerms, closeness: Closeness | None
+    ) -> dict[str, float]:
         # The lead over the best other candidate (for the first, the runner-up; for the
         # others a deficit), so no candidate gains from merely being last in a short list.
         others = [item.score for i, item in enumerate(scored[:RERANK]) if i != n]
         runner = max(others) if others else None
         assert parsed.intent is not None
         return evidence(
-            parsed.intent, _candidate(scored[n], parsed), runner, parsed.weights, parsed.word_table
+            parsed.intent,
+            _candidate(scored[n], parsed),
+            runner,
+            parsed.weights,
+            parsed.word_table,
+            closeness,
         )
 
     def _scored(
@@ -722,7 +748,7 @@ class Engine:
         # An outlet the caller filtered on (/search outlet:, a digest's filter) is the rule; one
         # named in the query only reorders within it.
         named_here = not (flt is not None and flt.outlet_terms)
-        preferred = set(intent.outlet_names) if intent and named_here else set()
+        preferred = intent.outlet_matches if intent and named_here else frozenset()
         period = intent.period if intent is not None else None
         if period is not None and period.start is None and period.end is None:
             period = None  # bounded on neither side: it prefers nothing
@@ -832,7 +858,7 @@ class Engine:
         if result.not_found is not None:
             return result.not_found
         hit = result.hits[0]
-        named = parsed.intent.outlet_names if parsed.intent else ()
+        named = parsed.intent.outlet_matches if parsed.intent else frozenset()
         if named and hit.article.outlet.name not in named:
             # A named outlet decides /source: another outlet's article is not its source. Its
             # own article on the same story is; failing that, say so and show who covered it.
@@ -842,7 +868,8 @@ class Engine:
                 hit = Hit(own, hit.score, "story", own.excerpt[:EXCERPT_CHARS])
                 return SourceAnswer(query, hit, story)
             who = [f"{a.title} — {a.outlet.name}" for a in story.articles][:5]
-            reason = f"{' or '.join(named)} has no article on this in the coverage. Who did:"
+            said = " or ".join(parsed.intent.outlet_names if parsed.intent else ())
+            reason = f"{said} has no article on this in the coverage. Who did:"
             first, last = self.date_range()
             return NotFound(query, tuple(who), first, last, None, reason)
         return SourceAnswer(query, hit, self.story_of(hit.article))

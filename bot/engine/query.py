@@ -269,6 +269,9 @@ class OutletMention:
     typed: str
     score: float
     rule: str
+    # The corpus's other names for the same outlet: a record that names its outlet by its
+    # domain, or by a URL of it ("theverge.com/2021/3/5/…"), beside "The Verge".
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -644,6 +647,11 @@ class QueryIntent:
         return tuple(m.name for m in self.outlets)
 
     @property
+    def outlet_matches(self) -> frozenset[str]:
+        """Every name an article of the outlets the query names may carry (aliases too)."""
+        return frozenset(n for m in self.outlets for n in (m.name, *m.aliases))
+
+    @property
     def topic_names(self) -> tuple[str, ...]:
         """The corpus's names of the topics the query names."""
         return tuple(m.name for m in self.topics)
@@ -706,6 +714,19 @@ class QueryReader:
 
         def best(names: list[str]) -> str:
             return min(names, key=lambda n: (-counts.get(n, 0), len(n), n))
+
+        # One outlet under two names: a name that is its domain ("theverge.com", or a URL of it)
+        # is the outlet whose name, run together, spells that domain ("The Verge": "theverge").
+        spelled: dict[str, list[str]] = {}
+        for key, names in by_normal.items():
+            for form in {"".join(key), "the" + "".join(key)}:  # "the" is dropped from keys
+                group = spelled.setdefault(form, [])
+                group.extend(n for n in names if n not in group)
+        self._aliases: dict[str, tuple[str, ...]] = {}
+        for names in spelled.values():
+            for name in names if len(names) > 1 else ():
+                others = tuple(n for n in names if n != name)
+                self._aliases[name] = tuple(dict.fromkeys((*self._aliases.get(name, ()), *others)))
 
         for key, names in by_normal.items():
             if all(word in STOPWORDS for word in key):
@@ -862,7 +883,14 @@ class QueryReader:
                 continue
             named.add(c.key.outlet)
             out.append(
-                OutletMention(c.key.outlet, (start, end), query[start:end], c.score, c.accepted)
+                OutletMention(
+                    c.key.outlet,
+                    (start, end),
+                    query[start:end],
+                    c.score,
+                    c.accepted,
+                    self._aliases.get(c.key.outlet, ()),
+                )
             )
         return out
 
