@@ -427,6 +427,8 @@ class CoverageBot(commands.Bot):
         # A daemon, like the grouping's: a stop never waits for its pass over every article.
         build_titles = self._engine.titles_in_background()
         threading.Thread(target=build_titles, name="title-table", daemon=True).start()
+        fill = self._engine.meanings_in_background()  # kept: a restart computes what changed
+        threading.Thread(target=fill, name="article-meanings", daemon=True).start()
         self._tasks.append(asyncio.create_task(self._follow(queue), name="corpus-follower"))
         if self.watch and self._owns_corpus:
             watch = self._corpus.watch(debounce_ms=self.settings.corpus.watch_debounce_ms)
@@ -509,7 +511,8 @@ class CoverageBot(commands.Bot):
         if self._answers is not None:
             await self._answers.close()
         if self._engine is not None:  # merges finished, and tantivy's writer lock given up
-            for step in (self._engine.release_index, self._engine.save_stories):
+            engine = self._engine
+            for step in (engine.release_index, engine.save_stories, engine.save_meanings):
                 try:
                     await asyncio.to_thread(step)
                 except Exception:  # the rest of closing (the corpus state, the lock) goes on

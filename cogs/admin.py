@@ -71,6 +71,7 @@ class Admin(commands.Cog):
             "Search index": engine.index_state,
             "Stories": engine.stories_state,
             "Word table": engine.word_table_state,
+            "Article meanings": engine.meanings_state,
         }
         card = await asyncio.to_thread(
             corpus_stats_card, corpus.snapshot, corpus.last_stats, stores

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine.meaning import SAMPLE
+from bot.corpus.merge import ChangeSet
+from bot.engine.answerable import opening
+from bot.engine.meaning import SAMPLE, Meanings, meanings_path
 from bot.engine.vectors import MODEL_PACKAGE, Embedder, model_dir, semantic_available
 from bot.engine.word_vectors import ENVIRONMENT_SWITCH, NameModel, WordVectors
 from tests.bench_scripts import needs_labelled_corpus, run_script
@@ -289,3 +291,36 @@ def test_a_corpus_of_one_article_is_read_for_meaning_without_failing(
     engine.word_vectors = word_vectors
     answer = engine.search("robots learning to walk")
     assert answer.hits and answer.hits[0].article.title == "Robots learn to walk"
+
+
+def test_articles_meanings_are_kept_so_a_restart_computes_only_what_changed(
+    tmp_path: Path, word_vectors: WordVectors
+) -> None:
+    docs = {
+        "a": ("Robots learn to walk", "A robot walked a mile."),
+        "b": ("Drones deliver parcels", "The parcels landed in gardens."),
+        "c": ("Ferries sail themselves", "A boat crossed the harbour alone."),
+    }
+    articles = engine_over(tmp_path, docs).snapshot.articles
+    kept = meanings_path(tmp_path / "c.db")
+    first = Meanings(word_vectors, kept)
+    first.fill(articles)
+    assert first.computed == 3 and kept.exists()
+    restarted = Meanings(word_vectors, kept)
+    restarted.fill(articles)
+    assert restarted.computed == 0
+    assert restarted.state == "3 of 3 articles (0 computed this run)"
+    robots = next(a for a in articles.values() if a.title == "Robots learn to walk")
+    assert restarted.vector(robots) == pytest.approx(word_vectors.text_vector(opening(robots)))
+    # Edited while the bot was down: only that article is computed again, and its old vector
+    # is never used for its new text meanwhile.
+    edited = robots._replace(excerpt="The robot fell over twice.")
+    assert restarted.vector(edited) == pytest.approx(word_vectors.text_vector(opening(edited)))
+    again = Meanings(word_vectors, kept)
+    again.fill({**articles, robots.id: edited})
+    assert again.computed == 1
+    # Followed while running: a removed article's vector goes, an added one's is computed.
+    gone = next(a for a in articles.values() if a.title == "Drones deliver parcels")
+    left = {i: a for i, a in articles.items() if i != gone.id}
+    again.follow(left, ChangeSet(removed=frozenset({gone.id})))
+    assert again.state == "2 of 2 articles (1 computed this run)"

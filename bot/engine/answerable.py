@@ -34,7 +34,8 @@ from bot.engine.query import (
 from bot.engine.word_vectors import SAME_WORD
 
 if TYPE_CHECKING:
-    from bot.engine.word_vectors import Closeness, WordVectors
+    from bot.engine.meaning import Closeness
+    from bot.engine.word_vectors import WordVectors
 
 WEIGHTS_FILE = Path(__file__).with_name("answerability.json")
 WORDS_ALONE = "without_word_table"  # the nested model answers use while the table loads
@@ -190,7 +191,7 @@ def evidence(
         "subject_size": math.log1p(len(intent.subject_words)),
         **as_vectors,
         "name_swapped": name_missing * candidate.coverage,
-        "meaning_z": closeness.z(opening(candidate.article)) if closeness is not None else 0.0,
+        "meaning_z": closeness.z(candidate.article) if closeness is not None else 0.0,
     }
 
 

@@ -31,6 +31,7 @@ from bot.engine.answerable import (
     Candidate,
     default_model,
     evidence,
+    opening,
     published_in,
     why_not,
 )
@@ -46,7 +47,7 @@ from bot.engine.index import (
     stored_generation,
 )
 from bot.engine.matching import QueryMatcher
-from bot.engine.meaning import SAMPLE, CorpusSample
+from bot.engine.meaning import SAMPLE, Closeness, CorpusSample, Meanings, meanings_path
 from bot.engine.passages import best_passage, likely_paragraphs
 from bot.engine.query import NAME_SHARE, QueryIntent, QueryReader
 from bot.engine.results import (
@@ -76,7 +77,7 @@ from bot.engine.stories import StoryIndex
 from bot.engine.summary import MAX_SUMMARY_CHARS, summarize
 from bot.engine.text import STOPWORDS, possessive
 from bot.engine.vocabulary import Vocabulary
-from bot.engine.word_vectors import Closeness, WordVectors
+from bot.engine.word_vectors import WordVectors
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,7 @@ class Engine:
         index_writable: bool = True,
         kept_stories: KeptStories | None = None,
         word_vectors: WordVectors | None = None,
+        meanings: Meanings | None = None,
     ) -> None:
         """Index ``snapshot``; ``stories=False`` skips clustering for throwaway engines.
 
@@ -153,8 +155,12 @@ class Engine:
 
         ``word_vectors``: the word table the answer-or-refuse model reads retold and name-like
         words with (``bot.engine.word_vectors``); without it, those features read words alone.
+        ``meanings``: the articles' opening vectors read through it, kept beside the database
+        (``bot.engine.meaning``; filled by ``meanings_in_background``); without them, a query
+        computes its candidates'.
         """
         self.word_vectors = word_vectors
+        self._meanings = meanings
         self._kept = kept_stories
         self._stories_catch_up = catch_up  # the index's is spent by the first build
         self._changes = 0  # corpus changes applied (and rebuilds): what a save checks against
@@ -197,6 +203,9 @@ class Engine:
         """
         if "word_vectors" not in options:  # read while the rest builds
             options["word_vectors"] = WordVectors.loading_beside(database)
+        words = options["word_vectors"]
+        if words is not None and database is not None and "meanings" not in options:
+            options["meanings"] = Meanings(words, meanings_path(database))
         return cls(
             snapshot,
             index_path=index_path(database) if database is not None else None,
@@ -398,6 +407,8 @@ class Engine:
             if self._saved is not None:
                 self._saved.forget(touched)
             self._update_names(olds, upserts, snapshot)
+            if self._meanings is not None:
+                self._meanings.follow(snapshot.articles, changes)
             self._snapshot = snapshot
             # Again once the new snapshot is the one read: a word learnt in between may have
             # read the old articles through the new index.
@@ -685,12 +696,40 @@ class Engine:
         out from it, and the model fitted without ``meaning_z`` answers.
         """
         words, intent = parsed.word_table, parsed.intent
-        if words is None or len(self._snapshot.articles) < SAMPLE:
+        articles = self._snapshot.articles
+        if words is None or len(articles) < SAMPLE:
             return None
+        kept = self._meanings
+        meaning: Callable[[Article], Any] = (
+            kept.vector
+            if kept is not None and kept.words is words
+            else lambda article: words.text_vector(opening(article))
+        )
         # What the query is about, not how it asks nor whom: "what did the verge say about" is
         # as close to every article, and the outlet and the period are features of their own.
         about = " ".join(intent.subject_words) if intent is not None else ""
-        return self._sample.closeness(about or query, self._snapshot.articles, words)
+        return self._sample.closeness(about or query, articles, words, meaning)
+
+    def meanings_in_background(self) -> Callable[[], None]:
+        """Work for a thread: every article's opening vector, kept beside the database.
+
+        Until it is done (and for articles changed since), a query computes its candidates'.
+        """
+        kept = self._meanings
+        if kept is None:
+            return lambda: None
+        return lambda: kept.fill(self._snapshot.articles)
+
+    def save_meanings(self) -> None:
+        """Keep the opening vectors computed since they were last kept (at a stop)."""
+        if self._meanings is not None:
+            self._meanings.save()
+
+    @property
+    def meanings_state(self) -> str:
+        """How the articles' opening vectors stand, for an operator (/corpus stats)."""
+        kept = self._meanings
+        return "off (no word table)" if kept is None else kept.state
 
     def _by_answerability(
         self, query: str, scored: list[Rated], parsed: QueryTerms

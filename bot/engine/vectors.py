@@ -312,6 +312,14 @@ class VectorStore:
         with self._lock:
             return self._matrix[self._rows[article_id]].copy()
 
+    def get(self, article_id: str, content_hash: str) -> np.ndarray | None:
+        """A copy of one article's vector if it was computed from that text, else None."""
+        with self._lock:
+            row = self._rows.get(article_id)
+            if row is None or self._hashes[row] != content_hash:
+                return None
+            return self._matrix[row].copy()
+
     def stale(self, wanted: Mapping[str, str]) -> list[str]:
         """Ids of ``wanted`` (id -> content hash) whose vector is missing or from other text."""
         with self._lock:

@@ -17,8 +17,8 @@ a word:
   outlets' names; people type every name in lowercase.
 - ``same_word`` and ``kin``: whether two words a letter or a suffix apart mean alike, so that a
   typo's correction, or a name's family ("norwegian" / "norway"), is one word and not another;
-- ``closeness``: how much closer in meaning a query is to one article's opening than to the
-  corpus at large (a retold question is close to its story's articles in other words).
+- ``text_vector``: a text's meaning, the sum of its tokens' rows (``bot.engine.meaning`` reads
+  how much closer a query is to an article's opening than to the corpus at large).
 
 Loading: the table is read from beside the corpus database (0.3 s) or, the first time,
 distilled there (30–40 s on one core) in a thread; until it is ready (``ready``), and whenever
@@ -57,29 +57,6 @@ SAME_WORD = 0.5
 KIN_LETTERS = 3  # the letters words of one family begin with alike ("aus": aussie, australian)
 KIN_SHORTEST = 5  # letters of the shortest word a family is sought in ("iraq" is not "iran"'s)
 CACHED_TEXTS = 4_096  # articles' openings whose vectors are kept: one story leads many queries
-# The least spread of a query's cosines with the corpus sample ``closeness`` divides by: a guard
-# for a corpus of a few articles, whose cosines can all but coincide. Real corpora's spreads are
-# 0.06-0.21 (the 464-article development corpus; median 0.10).
-LEAST_SPREAD = 0.02
-
-
-@dataclass(frozen=True, slots=True)
-class Closeness:
-    """A query's cosines with articles' openings, as z-scores against a sample of the corpus.
-
-    A raw cosine says little alone: a query of common words is 0.5 from everything, a query of
-    rare ones 0.2 from all but its story. How far a candidate stands above the query's
-    cosines with the corpus at large is what says "this is the story asked about".
-    """
-
-    vectors: WordVectors
-    query: np.ndarray
-    mean: float
-    spread: float
-
-    def z(self, text: str) -> float:
-        """How many spreads the query's cosine with ``text`` is above its corpus mean."""
-        return (float(self.vectors.text_vector(text) @ self.query) - self.mean) / self.spread
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,16 +220,18 @@ class WordVectors:
         return self._text(text)
 
     def text_vectors(self, texts: Sequence[str]) -> np.ndarray:
-        """Many texts' vectors at once, none kept: a sample of the corpus, shape (n, dims)."""
+        """Many texts' vectors at once, none kept, shape (len(texts), dims)."""
         return self._embedder.embed_documents(texts)
 
-    def closeness(self, query: str, sample: np.ndarray) -> Closeness:
-        """``query`` against the vectors of a sample of the corpus (``text_vectors``)."""
-        asked = self._embedder.embed_query(query)
-        cosines = sample @ asked if len(sample) else asked[:0]
-        mean = float(cosines.mean()) if len(cosines) else 0.0
-        spread = float(cosines.std()) if len(cosines) else 0.0
-        return Closeness(self, asked, mean, max(spread, LEAST_SPREAD))
+    @property
+    def space(self) -> str:
+        """The table's vector space (``Embedder.space``): what kept vectors must be of."""
+        return self._embedder.space
+
+    @property
+    def dims(self) -> int:
+        """How many numbers a vector of the table has."""
+        return self._embedder.dims
 
     def closest(self, words: Sequence[str], others: Sequence[str]) -> list[float]:
         """Each of ``words``' best cosine with any of ``others`` (-1 when there are none)."""
