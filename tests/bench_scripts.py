@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "corpus" / "smartable"
 # The fitting scripts read the labelled questions' corpus and the word table.
 needs_labelled_corpus = pytest.mark.skipif(
-    not SHARED.is_dir() or not semantic_available(),
-    reason="the labelled questions' corpus or the semantic extra is not here",
+    not SHARED.is_dir() or not semantic_available() or not importlib.util.find_spec("sklearn"),
+    reason="the labelled questions' corpus, the semantic extra or the bench extra is not here",
 )
 
 

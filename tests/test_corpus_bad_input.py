@@ -304,3 +304,25 @@ def test_a_number_that_is_no_plausible_time_is_reported_not_dated_1970() -> None
     assert [(p.line, "not a plausible time" in p.reason) for p in result.problems] == [(3, True)]
     epoch = parse_bytes(b'{"title": "T", "published": 1597428000}', "y.json", ".json")
     assert epoch.articles[0].published is not None and epoch.problems == []
+
+
+def test_a_lone_surrogate_in_json_costs_one_character_not_the_corpus(tmp_path: Path) -> None:
+    # JSON may spell half a character ("\ud800"); no database or Discord message can hold it.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "bad.json").write_text(
+        '{"title": "Robots \\ud800 walk", "webUrl": "https://example.com/a"}', encoding="utf-8"
+    )
+    (corpus / "lines.jsonl").write_text(
+        '{"title": "Drones \\uDC00 fly", "webUrl": "https://example.com/b"}\n'
+        '{"title": "Smiles \\ud83d\\ude00 stay", "webUrl": "https://example.com/c"}\n',
+        encoding="utf-8",
+    )
+    (corpus / "good.json").write_text(
+        '{"title": "Ferries sail", "webUrl": "https://example.com/d"}', encoding="utf-8"
+    )
+    snapshot, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()
+    titles = sorted(a.title for a in snapshot.articles.values())
+    assert titles == ["Drones \ufffd fly", "Ferries sail", "Robots \ufffd walk", "Smiles 😀 stay"]
+    again, _, _ = CorpusLoader([corpus], tmp_path / "c.db").load()  # saved, and read back
+    assert sorted(a.title for a in again.articles.values()) == titles

@@ -304,10 +304,10 @@ def test_articles_meanings_are_kept_so_a_restart_computes_only_what_changed(
     articles = engine_over(tmp_path, docs).snapshot.articles
     kept = meanings_path(tmp_path / "c.db")
     first = Meanings(word_vectors, kept)
-    first.fill(articles)
+    first.fill(lambda: articles)
     assert first.computed == 3 and kept.exists()
     restarted = Meanings(word_vectors, kept)
-    restarted.fill(articles)
+    restarted.fill(lambda: articles)
     assert restarted.computed == 0
     assert restarted.state == "3 of 3 articles (0 computed this run)"
     robots = next(a for a in articles.values() if a.title == "Robots learn to walk")
@@ -317,8 +317,13 @@ def test_articles_meanings_are_kept_so_a_restart_computes_only_what_changed(
     edited = robots._replace(excerpt="The robot fell over twice.")
     assert restarted.vector(edited) == pytest.approx(word_vectors.text_vector(opening(edited)))
     again = Meanings(word_vectors, kept)
-    again.fill({**articles, robots.id: edited})
+    again.fill(lambda: {**articles, robots.id: edited})
     assert again.computed == 1
+    # A kept file cut short (a crash mid-write, a full disk): read as none, every one computed.
+    kept.write_bytes(kept.read_bytes()[:100])
+    damaged = Meanings(word_vectors, kept)
+    damaged.fill(lambda: articles)
+    assert damaged.computed == 3 and damaged.state == "3 of 3 articles (3 computed this run)"
     # Followed while running: a removed article's vector goes, an added one's is computed.
     gone = next(a for a in articles.values() if a.title == "Drones deliver parcels")
     left = {i: a for i, a in articles.items() if i != gone.id}

@@ -1,4 +1,4 @@
-"""Fit the answerability model on the labelled questions' dev side; write its weights.
+"""Fit the answerability model on the labelled questions' dev side; write its trees.
 
     .venv/bin/python bench/answerability/fit.py [--check]
 
@@ -11,7 +11,8 @@ with the candidate the model finds likeliest, when it is more likely right than 
 Gradient-boosted trees (scikit-learn, the bench extra; the engine reads the written trees in
 plain Python) are fitted, cross-validated by story group, and written with their threshold to
 ``bot/engine/answerability.json``. ``--check`` refits and fails when the result differs from
-the committed file, so the weights are always what this script makes of the data.
+the committed file (numbers to their last few bits), so the trees are always what this
+script makes of the data.
 """
 
 from __future__ import annotations
@@ -240,12 +241,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 def write_or_check(text: str, path: Path, *, check: bool) -> int:
     """Write a fitted file, or (``check``) exit 1 unless the committed one holds the same."""
     if check:
-        same = json.loads(text) == json.loads(path.read_text(encoding="utf-8"))
+        same = _alike(json.loads(text), json.loads(path.read_text(encoding="utf-8")))
         print(f"{path.name} is what this script fits" if same else f"{path.name} differs")
         return 0 if same else 1
     path.write_text(text, encoding="utf-8")
     print(f"wrote {path.relative_to(ROOT)}")
     return 0
+
+
+def _alike(fitted: object, shipped: object) -> bool:
+    """The same record, numbers equal to their last few bits.
+
+    A tree's thresholds and features come from float32 dot products whose last bits can
+    depend on the machine's numeric kernels; the same data gives the same splits, so a real
+    difference shows as a different structure or a different number, not a rounding.
+    """
+    if isinstance(fitted, dict) and isinstance(shipped, dict):
+        same_keys = fitted.keys() == shipped.keys()
+        return same_keys and all(_alike(fitted[k], shipped[k]) for k in fitted)
+    if isinstance(fitted, list) and isinstance(shipped, list):
+        return len(fitted) == len(shipped) and all(map(_alike, fitted, shipped))
+    if isinstance(fitted, float) or isinstance(shipped, float):
+        both = isinstance(fitted, int | float) and isinstance(shipped, int | float)
+        return both and math.isclose(fitted, shipped, rel_tol=1e-6, abs_tol=1e-9)  # type: ignore[arg-type]
+    return fitted == shipped
 
 
 if __name__ == "__main__":

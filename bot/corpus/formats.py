@@ -7,9 +7,11 @@ every failure becomes a ``Problem`` with the file's path and, where known, its l
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from yaml.nodes import Node
 
@@ -168,9 +170,33 @@ def _parse_records(
     return []
 
 
+# JSON may spell a lone surrogate ("\ud800"), which is no character: text holding one cannot be
+# written as UTF-8, to the database or to Discord. Such escapes are rare; only text with one is
+# walked (``_whole_characters``). YAML refuses them itself.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _whole_characters(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings (keys too) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_whole_characters(k): _whole_characters(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_characters(v) for v in value]
+    return value
+
+
+def _json(text: str) -> Any:
+    """``json.loads``, with every lone surrogate made U+FFFD (raises as it does)."""
+    data = json.loads(text)
+    return _whole_characters(data) if _SURROGATE_ESCAPE.search(text) else data
+
+
 def _parse_json(text: str, path: str, problems: list[Problem]) -> list[Article]:
     try:
-        data = json.loads(text)
+        data = _json(text)
     except json.JSONDecodeError as exc:
         problems.append(Problem(path, exc.lineno, f"malformed JSON: {exc.msg}"))
         return []
@@ -206,7 +232,7 @@ def _parse_jsonl(text: str, path: str, problems: list[Problem]) -> list[Article]
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = _json(line)
         except (json.JSONDecodeError, RecursionError) as exc:
             reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
             problems.append(Problem(path, number, f"malformed JSON line: {reason}"))

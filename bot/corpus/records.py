@@ -319,15 +319,15 @@ def _outlet(data: Mapping[str, Any], url: str | None, report: Report, where: Whe
     key, value = _first(data, "outlet")
     if isinstance(value, Mapping):
         name, domain = value.get("name"), value.get("domain")
-        name = _host_only(clean_text(name)) if isinstance(name, str) else ""
+        name = _host_only(clean_text(name), url) if isinstance(name, str) else ""
         domain = domain.strip().lower().removeprefix("www.") if isinstance(domain, str) else ""
-        domain = _host_only(domain) or (domain_of(url) if url else "")
+        domain = _host_only(domain, url) or (domain_of(url) if url else "")
         return _OUTLETS(name or domain, domain)
     fallback = domain_of(url) if url else ""
     if value is None:
         return _OUTLETS(fallback, fallback)
     if isinstance(value, str):
-        return _OUTLETS(clean_text(value) or fallback, fallback)
+        return _OUTLETS(_host_only(clean_text(value), url) or fallback, fallback)
     report(
         f"{key} should be a name or a mapping, got {_kind(value)}; ignored",
         "warning",
@@ -336,16 +336,17 @@ def _outlet(data: Mapping[str, Any], url: str | None, report: Report, where: Whe
     return _OUTLETS(fallback, fallback)
 
 
-def _host_only(name: str) -> str:
-    """An outlet named by a URL ("theverge.com/2021/3/5/22314980/tom-cruise-…") as its host.
+def _host_only(name: str, url: str | None) -> str:
+    """An outlet named by its article's own address ("theverge.com/2021/3/5/…") as its host.
 
-    Feeds put an article's own address where the outlet's name goes; shown, it reads as noise,
-    and every such article would be an outlet of its own.
+    Feeds put the article's URL where the outlet's name goes; shown, it reads as noise, and
+    every such article would be an outlet of its own. Only a name whose host is the record's
+    own URL's: "N.Y./Region" or "AP/Reuters" are names, not addresses.
     """
-    if "/" not in name or " " in name.strip():
+    if "/" not in name or " " in name.strip() or not url:
         return name
     host = domain_of(name if "//" in name else f"https://{name}")
-    return host if "." in host else name  # "AP/Reuters" is two names, not an address
+    return host if host and host == domain_of(url) else name
 
 
 def _shared_outlets() -> Callable[[str, str], Outlet]:

@@ -113,8 +113,8 @@ FEATURES = (
     # say "the rest matches, *and* that name is absent".
     "name_swapped",
     # How much closer in meaning the query is to the candidate's opening (title and excerpt)
-    # than to the corpus at large: the static table's sentence cosine as a z-score against a
-    # fixed sample of the corpus (``WordVectors.closeness``). A retold question shares few
+    # than to the corpus at large: the static table's sentence cosine as a z-score against an
+    # evenly spread sample of the corpus (``bot.engine.meaning``). A retold question shares few
     # words with its answer but stands out from the corpus as close to it. 0 without the table.
     "meaning_z",
 )
@@ -122,7 +122,7 @@ FEATURES = (
 
 # The features that exist only through the word table. The others read it too (its typo
 # corrections, names held by their family), so the model answering without it is fitted on
-# queries read without it (``bench/answerability/fit.py``), not merely without these two.
+# queries read without it (``bench/answerability/fit.py``), not merely without these three.
 WORD_TABLE_FEATURES = ("namelike_missing", "soft_coverage", "meaning_z")
 
 
@@ -383,8 +383,8 @@ def opening(article: Article) -> str:
 
     Bounded: the model reads 256 tokens (~1,200 characters), and an excerpt can be megabytes.
     """
-    lead = article.excerpt or (article.body[0] if article.body else "")
-    return f"{article.title}. {lead}"[:LEAD_CHARS]
+    lead = article.excerpt[:LEAD_CHARS] or (article.body[0][:LEAD_CHARS] if article.body else "")
+    return f"{article.title[:LEAD_CHARS]}. {lead}"[:LEAD_CHARS]
 
 
 @lru_cache(maxsize=ARTICLES_CACHED)
@@ -544,7 +544,8 @@ def why_not(
     """
     if features.get("outlet_mismatch"):
         named = " or ".join(intent.outlet_names)
-        who = ", ".join(dict.fromkeys(o for o in closest_outlets if o))
+        same = intent.outlet_matches  # "theverge.com" is The Verge: it is not who else did
+        who = ", ".join(dict.fromkeys(o for o in closest_outlets if o and o not in same))
         did = f" {who} did; their articles are below." if who else ""
         return f"{named} has no article on this in the coverage.{did}"
     lacking: list[str] = []

@@ -718,7 +718,7 @@ class Engine:
         kept = self._meanings
         if kept is None:
             return lambda: None
-        return lambda: kept.fill(self._snapshot.articles)
+        return lambda: kept.fill(lambda: self._snapshot.articles)
 
     def save_meanings(self) -> None:
         """Keep the opening vectors computed since they were last kept (at a stop)."""
@@ -810,9 +810,9 @@ class Engine:
 
         def search(words: list[str], titles_only: bool = False) -> list[tuple[str, float]]:
             found = self.index.search(words, wanted, flt, titles_only=titles_only)
+            outlets = {tuple(index_terms(outlet)) for outlet in preferred}  # aliases alike
             narrowed = [
-                replace(flt or IndexFilter(), outlet_terms=tuple(index_terms(outlet)))
-                for outlet in preferred
+                replace(flt or IndexFilter(), outlet_terms=terms) for terms in sorted(outlets)
             ]
             if period is not None:  # within the caller's own dates, when it set some
                 base = flt or IndexFilter()

@@ -8,8 +8,8 @@ and an off-topic one lacks. Three parts:
 - ``Closeness``: one query's cosines with articles' openings, as z-scores against a sample;
 - ``CorpusSample``: a few hundred articles spread evenly over the corpus, drawn when an answer
   first needs them and kept while the corpus keeps about its size;
-- ``Meanings``: every article's opening vector, computed in the background (~8,000 articles a
-  second on one core) and kept beside the corpus database with the hash of the text it was
+- ``Meanings``: every article's opening vector, computed in the background (~10,000 articles a
+  second on this machine) and kept beside the corpus database with the hash of the text it was
   computed from, so a query looks its candidates up instead of reading them (0.16 ms each),
   and a restart recomputes only what changed.
 
@@ -19,7 +19,6 @@ all-MiniLM-L6-v2, a normalised sum of token rows.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -32,7 +31,7 @@ from bot.corpus.articles import articles_of
 from bot.corpus.merge import ChangeSet
 from bot.corpus.model import Article
 from bot.engine.answerable import opening
-from bot.engine.vectors import VectorStore
+from bot.engine.vectors import VectorStore, content_hash
 
 if TYPE_CHECKING:
     import numpy as np
@@ -87,9 +86,8 @@ class CorpusSample:
         sample = self._vectors(articles, words, meaning)
         asked = words.text_vector(query)
         cosines = sample @ asked
-        spread = float(cosines.std()) if len(cosines) else 0.0
-        mean = float(cosines.mean()) if len(cosines) else 0.0
-        return Closeness(asked, mean, max(spread, LEAST_SPREAD), meaning)
+        spread = max(float(cosines.std()), LEAST_SPREAD)
+        return Closeness(asked, float(cosines.mean()), spread, meaning)
 
     def _vectors(
         self, articles: Mapping[str, Article], words: WordVectors, meaning: Meaning
@@ -113,19 +111,19 @@ def _draw(articles: Mapping[str, Article], meaning: Meaning) -> np.ndarray:
     """Every n-th article's opening vector: spread over the corpus, not one folder's first few.
 
     By id, not in the order the corpus was read (which follows the order files finished
-    parsing), so the same corpus gives the same sample, and the same answers, in every run.
+    parsing), so a corpus read afresh gives the same sample, and the same answers, every time.
+    Only asked with at least ``SAMPLE`` articles (``Engine._closeness``): never empty.
     """
     import numpy as np
 
     stride = max(1, len(articles) // SAMPLE)
     ids = list(islice(sorted(articles), 0, SAMPLE * stride, stride))
-    drawn = [meaning(a) for a in articles_of(articles, ids).values()]
-    return np.stack(drawn) if drawn else np.zeros((0, 1), dtype=np.float32)
+    return np.stack([meaning(a) for a in articles_of(articles, ids).values()])
 
 
-def meanings_path(database: str | Path) -> Path:
-    """Where the articles' opening vectors are kept beside ``database``."""
-    return Path(f"{database}{MEANINGS_SUFFIX}")
+def meanings_path(database: str | Path) -> Path | None:
+    """Where the articles' opening vectors are kept beside ``database`` (None: in memory)."""
+    return None if str(database) == ":memory:" else Path(f"{database}{MEANINGS_SUFFIX}")
 
 
 class Meanings:
@@ -142,43 +140,52 @@ class Meanings:
         self.words = words  # the table they are of
         self._path = path
         self._store: VectorStore | None = None
-        self._lock = threading.Lock()  # one fill or follow writes at a time
+        self._lock = threading.Lock()  # guards the fields below, never held while computing
+        self._missed: set[str] = set()  # changed before the store was there: the fill's too
         self._unsaved = False
         self._stopped = False
         self.computed = 0  # vectors computed rather than read from the kept file
-        self.total = 0  # articles the last fill was for
+        self.total = 0  # articles in the corpus at the last fill or change
 
     def vector(self, article: Article) -> np.ndarray:
         """``article``'s opening vector: the kept one when it is of this very text."""
         text = opening(article)
         store = self._store
         if store is not None:
-            kept = store.get(article.id, _digest(text))
+            kept = store.get(article.id, content_hash(text))
             if kept is not None:
                 return kept
         return self.words.text_vector(text)
 
-    def fill(self, articles: Mapping[str, Article]) -> None:
-        """Compute every article's vector that the kept file lacks; keep them (a thread's work).
+    def fill(self, corpus: Callable[[], Mapping[str, Article]]) -> None:
+        """Compute every article's vector the kept file lacks, and keep them (a thread's work).
 
-        Waits for the word table first; without one, nothing is filled. A batch at a time, so
-        a stop (``save``) keeps what is done without waiting for the rest.
+        ``corpus``: the articles as they are when asked (each batch asks again, so an article
+        changed or removed meanwhile is read as it is now). Waits for the word table first;
+        without one, nothing is filled. A failure is logged: queries compute their candidates'.
         """
+        try:
+            self._fill(corpus)
+        except Exception:
+            log.exception("article meanings: the background fill failed")
+
+    def _fill(self, corpus: Callable[[], Mapping[str, Article]]) -> None:
         if not self.words.join():
             return
+        store = self._load()  # reading and hashing take seconds: no lock held meanwhile
+        articles = corpus()
+        wanted = {a.id: content_hash(opening(a)) for a in articles.values()}
+        retired = store.retain(wanted)
         with self._lock:
-            store = self._store if self._store is not None else self._load()
-            wanted = {a.id: _digest(opening(a)) for a in articles.values()}
-            self.total = len(wanted)
-            self._unsaved |= store.retain(wanted) > 0
             self._store = store  # lookups use what is there while the rest is computed
-            stale = store.stale(wanted)
+            self.total = len(wanted)
+            self._unsaved |= retired > 0
+            missed, self._missed = self._missed, set()
+        stale = list(dict.fromkeys([*store.stale(wanted), *missed]))
         for start in range(0, len(stale), BATCH):
             if self._stopped:
                 return
-            batch = articles_of(articles, stale[start : start + BATCH]).values()
-            with self._lock:
-                self._add(store, batch)
+            self._add(store, articles_of(corpus(), stale[start : start + BATCH]).values())
         log.info("article meanings: %d computed, %d kept", len(stale), len(wanted))
         self._save()
 
@@ -186,11 +193,15 @@ class Meanings:
         """Apply a corpus change: vectors of the added and changed articles, none of the gone."""
         with self._lock:
             store = self._store
-            if store is None or not self.words.ready():
-                return  # the fill to come reads the corpus as it is then
-            self._unsaved |= store.remove(changes.removed) > 0
-            self._add(store, articles_of(articles, changes.added | changes.changed).values())
             self.total = len(articles)
+            if store is None:  # the fill to come computes these too
+                self._missed |= changes.added | changes.changed
+                return
+        removed = store.remove(changes.removed)
+        with self._lock:
+            self._unsaved |= removed > 0
+        if self.words.ready():
+            self._add(store, articles_of(articles, changes.added | changes.changed).values())
 
     def save(self) -> None:
         """Keep what is computed, and stop a fill under way (the bot is stopping)."""
@@ -200,15 +211,14 @@ class Meanings:
     def _save(self) -> None:
         """Write the kept file if vectors changed since it was read."""
         with self._lock:
-            store, path = self._store, self._path
-            if store is None or path is None or not self._unsaved:
-                return
-            try:
-                store.save(path)
-            except OSError as exc:  # a full disk or a read-only folder: recomputed next start
-                log.warning("article meanings not kept at %s: %s", path, exc)
-                return
+            store, path, unsaved = self._store, self._path, self._unsaved
             self._unsaved = False
+        if store is None or path is None or not unsaved:
+            return
+        try:
+            store.save(path)
+        except OSError as exc:  # a full disk or a read-only folder: recomputed next start
+            log.warning("article meanings not kept at %s: %s", path, exc)
 
     @property
     def state(self) -> str:
@@ -230,11 +240,7 @@ class Meanings:
             return
         texts = [opening(a) for a in batch]
         vectors = self.words.text_vectors(texts)
-        store.add([a.id for a in batch], vectors, [_digest(t) for t in texts])
-        self.computed += len(batch)
-        self._unsaved = True
-
-
-def _digest(text: str) -> str:
-    """What a kept vector was computed from: the opening's text, hashed."""
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+        store.add([a.id for a in batch], vectors, [content_hash(t) for t in texts])
+        with self._lock:
+            self.computed += len(batch)
+            self._unsaved = True

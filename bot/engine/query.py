@@ -237,6 +237,7 @@ SHORT_FORMS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("construction", ("construction",), False),
 )
 _DOMAIN_ENDINGS = (".com.au", ".co.uk", ".com", ".net", ".org", ".ie", ".eu", ".io", ".co")
+ALIASES = 8  # the most names one outlet is aliased under (see ``_aliases``)
 _CORPORATE = frozenset("inc ltd llc plc corp co".split())
 _BEFORE_CUES = frozenset("by from in on at via per".split())
 # "in", "on" and "at" name places as often as sources ("on the hill", "in the atlantic"): after
@@ -300,6 +301,42 @@ class _Candidate:
     key: _OutletKey
     score: float
     accepted: str = ""  # the rule that accepted it; "" while not accepted
+
+
+def _aliases(by_normal: Mapping[tuple[str, ...], list[str]]) -> dict[str, tuple[str, ...]]:
+    """Each outlet's other names: a domain's, and the name that, run together, spells it.
+
+    "theverge.com" (or a URL of it) and "The Verge" ("theverge") are one outlet. Only domains:
+    "AP/Reuters" is not AP, nor is "The Sun" Sun. A group holds at most ``2 * ALIASES`` names,
+    so a corpus of made-up variants ("THEVERGE.COM", "t HeVerge", …) costs nothing.
+    """
+    spelling: dict[str, list[str]] = {}  # run together -> the names spelled so that are not domains
+    for key, names in by_normal.items():
+        for form in ("".join(key), "the" + "".join(key)):  # "the" is dropped from keys
+            group = spelling.setdefault(form, [])
+            group += [n for n in names if not _is_domain(n) and len(group) < ALIASES]
+    groups: dict[str, set[str]] = {}
+    for key, names in by_normal.items():
+        for name in names:
+            spelled = spelling.get("".join(key))
+            if spelled and _is_domain(name):
+                group = groups.setdefault("".join(key), set(spelled))
+                if len(group) < 2 * ALIASES:
+                    group.add(name)
+    out: dict[str, tuple[str, ...]] = {}
+    for group in groups.values():
+        for name in group:
+            out[name] = tuple(sorted(group - {name}))
+    return out
+
+
+def _is_domain(name: str) -> bool:
+    """Whether an outlet's name is a domain, or a URL of one ("theverge.com/2021/3/5/…")."""
+    text = name.strip().casefold()
+    if " " in text:
+        return False
+    host = text.split("//")[-1].split("/")[0]
+    return host.endswith(_DOMAIN_ENDINGS)
 
 
 def _normalise_name(name: str) -> tuple[list[str], bool]:
@@ -715,18 +752,7 @@ class QueryReader:
         def best(names: list[str]) -> str:
             return min(names, key=lambda n: (-counts.get(n, 0), len(n), n))
 
-        # One outlet under two names: a name that is its domain ("theverge.com", or a URL of it)
-        # is the outlet whose name, run together, spells that domain ("The Verge": "theverge").
-        spelled: dict[str, list[str]] = {}
-        for key, names in by_normal.items():
-            for form in {"".join(key), "the" + "".join(key)}:  # "the" is dropped from keys
-                group = spelled.setdefault(form, [])
-                group.extend(n for n in names if n not in group)
-        self._aliases: dict[str, tuple[str, ...]] = {}
-        for names in spelled.values():
-            for name in names if len(names) > 1 else ():
-                others = tuple(n for n in names if n != name)
-                self._aliases[name] = tuple(dict.fromkeys((*self._aliases.get(name, ()), *others)))
+        self._aliases = _aliases(by_normal)
 
         for key, names in by_normal.items():
             if all(word in STOPWORDS for word in key):

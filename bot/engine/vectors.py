@@ -34,6 +34,7 @@ import importlib.util
 import json
 import os
 import threading
+import zipfile
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -85,9 +86,10 @@ def model_dir() -> Path:
 def content_hash(text: str) -> str:
     """A short digest of the text an article is embedded from.
 
-    Its vector is recomputed only when this changes.
+    Its vector is recomputed only when this changes. Any text hashes, a lone surrogate from a
+    hostile record included.
     """
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
 def _limit_blas_threads() -> None:
@@ -339,8 +341,10 @@ class VectorStore:
             count = len(self._ids)
             needed = count + len(fresh)
             if needed > len(self._matrix):
-                # Doubling keeps a stream of single adds amortised O(1) per row.
-                grown = np.zeros((max(needed, 2 * len(self._matrix), 64), self.dims), np.float32)
+                # Growing by a quarter keeps a stream of single adds amortised O(1) per row
+                # without doubling a million rows' 512 MB for the first article added.
+                room = max(needed, len(self._matrix) + len(self._matrix) // 4, 64)
+                grown = np.zeros((room, self.dims), np.float32)
                 grown[:count] = self._matrix[:count]
                 self._matrix = grown
             for article_id in fresh:
@@ -414,22 +418,17 @@ class VectorStore:
         """
         import numpy as np
 
-        with self._lock:
+        with self._lock:  # a copy: readers wait for it, not for the disk
             count = len(self._ids)
-            header = {
-                "version": STORE_VERSION,
-                "space": self.space,
-                "dims": self.dims,
-                "count": count,
-            }
-            arrays = {
-                "header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
-                "ids": np.frombuffer(
-                    json.dumps([self._ids, self._hashes]).encode(), dtype=np.uint8
-                ),
-                "matrix": self._matrix[:count],
-            }
-            write_private(Path(path), lambda handle: np.savez(handle, **arrays))
+            matrix = self._matrix[:count].copy()
+            ids, hashes = list(self._ids), list(self._hashes)
+        header = {"version": STORE_VERSION, "space": self.space, "dims": self.dims, "count": count}
+        arrays = {
+            "header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
+            "ids": np.frombuffer(json.dumps([ids, hashes]).encode(), dtype=np.uint8),
+            "matrix": matrix,
+        }
+        write_private(Path(path), lambda handle: np.savez(handle, **arrays))
 
     @classmethod
     def load(cls, path: Path, dims: int, space: str = "") -> VectorStore:
@@ -452,8 +451,8 @@ class VectorStore:
                     return store
                 ids, hashes = json.loads(saved["ids"].tobytes())
                 matrix = np.ascontiguousarray(saved["matrix"], dtype=np.float32)
-        except (OSError, ValueError, KeyError, json.JSONDecodeError):
-            return store
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            return store  # missing, truncated or not ours: computed again
         if matrix.shape != (len(ids), dims) or len(hashes) != len(ids):
             return store
         store._matrix = matrix
