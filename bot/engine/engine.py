@@ -711,14 +711,23 @@ class Engine:
         return self._sample.closeness(about or query, articles, words, meaning)
 
     def meanings_in_background(self) -> Callable[[], None]:
-        """Work for a thread: every article's opening vector, kept beside the database.
+        """Work for a thread: the corpus sample, then every article's opening vector.
 
-        Until it is done (and for articles changed since), a query computes its candidates'.
+        The vectors are kept beside the database. Until they are done (and for articles changed
+        since), a query computes its candidates'; the sample is drawn here so that the first
+        answer does not.
         """
         kept = self._meanings
         if kept is None:
             return lambda: None
-        return lambda: kept.fill(lambda: self._snapshot.articles)
+
+        def work() -> None:
+            articles = self._snapshot.articles
+            if kept.words.join() and len(articles) >= SAMPLE:  # not on the first answer
+                self._sample.draw(articles, kept.words, kept.vector)
+            kept.fill(lambda: self._snapshot.articles)
+
+        return work
 
     def save_meanings(self) -> None:
         """Keep the opening vectors computed since they were last kept (at a stop)."""

@@ -89,6 +89,10 @@ class CorpusSample:
         spread = max(float(cosines.std()), LEAST_SPREAD)
         return Closeness(asked, float(cosines.mean()), spread, meaning)
 
+    def draw(self, articles: Mapping[str, Article], words: WordVectors, meaning: Meaning) -> None:
+        """Draw the sample now, before any query needs it (sorting a million ids takes 0.4 s)."""
+        self._vectors(articles, words, meaning)
+
     def _vectors(
         self, articles: Mapping[str, Article], words: WordVectors, meaning: Meaning
     ) -> np.ndarray:
