@@ -283,10 +283,11 @@ def everyday_news(count: int) -> dict[str, tuple[str, str]]:
     }
 
 
-def test_a_corpus_of_one_article_is_read_for_meaning_without_failing(
+def test_a_corpus_too_small_to_stand_out_from_is_answered_without_meaning(
     tmp_path: Path, word_vectors: WordVectors
 ) -> None:
-    # One article: the query's cosines with the corpus have no spread to measure against.
+    # One article, below the sample's size: nothing can stand out, so the model fitted without
+    # ``meaning_z`` answers, the word table loaded.
     engine = engine_over(tmp_path, {"one": ("Robots learn to walk", "A robot walked a mile.")})
     engine.word_vectors = word_vectors
     answer = engine.search("robots learning to walk")

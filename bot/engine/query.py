@@ -333,10 +333,12 @@ def _aliases(by_normal: Mapping[tuple[str, ...], list[str]]) -> dict[str, tuple[
 def _is_domain(name: str) -> bool:
     """Whether an outlet's name is a domain, or a URL of one ("theverge.com/2021/3/5/…")."""
     text = name.strip().casefold()
-    if " " in text:
-        return False
-    host = text.split("//")[-1].split("/")[0]
-    return host.endswith(_DOMAIN_ENDINGS)
+    return " " not in text and _host(text).endswith(_DOMAIN_ENDINGS)
+
+
+def _host(text: str) -> str:
+    """A URL's host as written ("theverge.com" of "https://theverge.com/2021/…"); else ``text``."""
+    return text.split("//")[-1].split("/")[0] if "/" in text else text
 
 
 def _normalise_name(name: str) -> tuple[list[str], bool]:
@@ -345,9 +347,7 @@ def _normalise_name(name: str) -> tuple[list[str], bool]:
     Coined: CamelCase ("ZDNet", "GeekWire"), digits ("ABC 17 News"), or a domain
     ("Benzinga.com"): such a name is never an ordinary word of a question.
     """
-    text = name.strip()
-    if "/" in text:  # a URL typed as a name: its host
-        text = text.split("//")[-1].split("/")[0]
+    text = _host(name.strip())  # a URL typed as a name: its host
     folded = text.casefold()
     if folded.startswith("www."):
         folded, text = folded[4:], text[4:]
