@@ -265,3 +265,27 @@ def test_damaged_file_row_is_parsed_again(corpus: Path, tmp_path: Path) -> None:
     second, stats = load([str(corpus)], db)
     assert stats.parsed == 1
     same_corpus(first, second)
+
+
+def test_a_writer_leaves_no_journal_for_the_next_start(corpus: Path, tmp_path: Path) -> None:
+    """The first process to open a WAL database reads the whole WAL back; a build's is large.
+
+    A one-shot command exits with its article reader's connection still open, so SQLite's own
+    checkpoint on closing the last connection never runs: the loader empties the WAL itself.
+    """
+    db = tmp_path / "db.sqlite"
+    for n in range(300):  # enough rows that the state's save spills pages into the WAL
+        (corpus / f"extra{n}.md").write_text(
+            f"---\ntitle: Story number {n}\nwebUrl: https://example.com/{n}\n---\n"
+            + "Words. " * 200,
+            encoding="utf-8",
+        )
+    reader = sqlite3.connect(db)  # a reader that stays open, as the answering side's does
+    try:
+        reader.execute("PRAGMA journal_mode=WAL")
+        snapshot, _ = load([str(corpus)], db)
+        assert len(snapshot.articles) > 300
+        wal = db.with_name(db.name + "-wal")
+        assert not wal.exists() or wal.stat().st_size == 0
+    finally:
+        reader.close()

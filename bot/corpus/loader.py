@@ -92,6 +92,7 @@ class CorpusLoader:
         self._base_set = frozenset(self._bases)
         self._roots_key = json.dumps(sorted(set(self._bases)))
         self._lock = threading.Lock()
+        self._read_only = read_only
         if read_only:
             self._conn = store.connect_read_only(self.db_path)
         else:
@@ -118,6 +119,8 @@ class CorpusLoader:
             merger = self._merger
             if merger is not None and (self._dirty or damaged(merger.articles)):
                 self._save(merger)
+            if not self._read_only:
+                store.checkpoint(self._conn)
             self._conn.close()
 
     # -- finding files -------------------------------------------------------------------
