@@ -163,15 +163,16 @@ def checkpoint(conn: sqlite3.Connection) -> None:
     For a writer about to close after writing much: SQLite checkpoints on close only when it
     closes the last connection, and a process may exit with a reader's still open. Without
     waiting: another process reading now leaves the WAL to the next checkpoint rather than
-    holding up a shutdown.
+    holding up a shutdown. Best effort: a connection already closed (a second ``close``) is
+    left as it is.
     """
-    (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
-    conn.execute("PRAGMA busy_timeout=0")
-    try:
-        with contextlib.suppress(sqlite3.Error):
+    with contextlib.suppress(sqlite3.Error):
+        (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        conn.execute(f"PRAGMA busy_timeout={int(timeout)}")
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={int(timeout)}")
 
 
 def connect_read_only(path: str | Path) -> sqlite3.Connection:

@@ -289,3 +289,11 @@ def test_a_writer_leaves_no_journal_for_the_next_start(corpus: Path, tmp_path: P
         assert not wal.exists() or wal.stat().st_size == 0
     finally:
         reader.close()
+
+
+def test_closing_a_loader_twice_is_harmless(corpus: Path, tmp_path: Path) -> None:
+    """The bot's shutdown may close the loader after another path already did."""
+    loader = CorpusLoader([str(corpus)], tmp_path / "db.sqlite")
+    loader.load()
+    loader.close()
+    loader.close()
