@@ -26,6 +26,7 @@ FOLDER_MODE = 0o700
 FILE_MODE = 0o600
 SIDE_FILES = ("-wal", "-shm", "-journal")
 WAL_KEPT_BYTES = 4 << 20  # journal_size_limit: what a checkpointed WAL is cut back to
+BUSY_TIMEOUT_MS = 5_000  # how long a statement waits for another connection's lock
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the corpus parse cache, one row per file, keyed by what tells a file changed.
@@ -152,7 +153,7 @@ def connect(path: str | Path, *, check_same_thread: bool = True) -> sqlite3.Conn
     # back to this once a checkpoint has copied it into the database.
     conn.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     migrate(conn)
     return conn
 
@@ -185,7 +186,7 @@ def connect_read_only(path: str | Path) -> sqlite3.Connection:
         uri = Path(path).resolve().as_uri() + "?mode=ro"
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
         try:
-            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             if conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS):
                 return conn
         except sqlite3.Error:

@@ -40,3 +40,11 @@ def test_a_text_whose_lowercase_is_longer_is_read_the_same() -> None:
     share = casing({"a": ["İstanbul voted, and Ankara said Paris agreed, paris too."]}).share
     assert share("paris") == pytest.approx(1 / 2)
     assert share("ankara") == 1.0
+
+
+def test_a_capital_sigma_is_read_token_by_token() -> None:
+    # Lowercasing a whole text spells a capital sigma "ς" or "σ" by what follows it, across a
+    # token's end ("ΟΔΟΣ.Α"); each token lowercased alone ends in "ς": a query word ("οδος",
+    # casefolded to "οδοσ") is compared with the token as it stands.
+    share = casing({"a": ["x ΟΔΟΣ.Α and the οδος, οδος"]}).share
+    assert share("οδος") == pytest.approx(1 / 3)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 
+from bot import store
 from bot.corpus import cache
 from bot.corpus.loader import CorpusLoader, LoadStats
 from bot.corpus.merge import CorpusSnapshot
@@ -297,3 +299,48 @@ def test_closing_a_loader_twice_is_harmless(corpus: Path, tmp_path: Path) -> Non
     loader.load()
     loader.close()
     loader.close()
+
+
+def test_closing_does_not_wait_for_another_process_reading(corpus: Path, tmp_path: Path) -> None:
+    """A reader inside a transaction leaves the journal for later; the close does not block."""
+    db = tmp_path / "db.sqlite"
+    load([str(corpus)], db)
+    bump(
+        corpus / "shared.md",
+        "---\ntitle: Shared story, updated\nwebUrl: https://example.com/shared\n---\n",
+    )
+    reader = sqlite3.connect(db, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM sqlite_master").fetchone()  # holds a read snapshot
+        loader = CorpusLoader([str(corpus)], db)
+        loader.load()
+        started = time.perf_counter()
+        loader.close()
+        assert time.perf_counter() - started < 2.0  # the busy timeout is 5 s
+        reader.execute("COMMIT")
+    finally:
+        reader.close()
+    _, stats = load([str(corpus)], db)
+    assert stats.parsed == 0  # nothing the closing loader saved was lost
+
+
+def test_a_long_writer_s_journal_is_cut_back_after_a_checkpoint(tmp_path: Path) -> None:
+    """The bot writes for days: its WAL shrinks back once a checkpoint has copied it over.
+
+    SQLite cuts the file when the next write starts the log over from its beginning.
+    """
+    conn = store.connect(tmp_path / "db.sqlite")
+    try:
+        conn.execute("CREATE TABLE blobs (data BLOB)")
+        conn.execute("BEGIN")
+        for _ in range(40):
+            conn.execute("INSERT INTO blobs VALUES (?)", (os.urandom(256 * 1024),))
+        conn.execute("COMMIT")
+        wal = tmp_path / "db.sqlite-wal"
+        assert wal.stat().st_size > store.WAL_KEPT_BYTES  # one transaction of 10 MB
+        conn.execute("PRAGMA wal_checkpoint")
+        conn.execute("INSERT INTO blobs VALUES (x'00')")  # the next write starts the WAL over
+        assert wal.stat().st_size <= store.WAL_KEPT_BYTES
+    finally:
+        conn.close()

@@ -110,7 +110,7 @@ class CorpusLoader:
         self._generation = Generation(self._generation_salt())
         self.started_from: str | None = None
         self._ignored = {
-            os.path.abspath(self.db_path + suffix) for suffix in ("", "-wal", "-shm", "-journal")
+            os.path.abspath(self.db_path + suffix) for suffix in ("", *store.SIDE_FILES)
         }
 
     def close(self) -> None:
