@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.corpus.merge import ChangeSet
-from bot.engine.answerable import opening
+from bot.engine import engine as engine_module
+from bot.engine.answerable import AnswerabilityModel, default_model, opening
 from bot.engine.meaning import SAMPLE, Meanings, meanings_path
 from bot.engine.vectors import MODEL_PACKAGE, Embedder, model_dir, semantic_available
 from bot.engine.word_vectors import ENVIRONMENT_SWITCH, NameModel, WordVectors
@@ -284,14 +285,23 @@ def everyday_news(count: int) -> dict[str, tuple[str, str]]:
 
 
 def test_a_corpus_too_small_to_stand_out_from_is_answered_without_meaning(
-    tmp_path: Path, word_vectors: WordVectors
+    tmp_path: Path, word_vectors: WordVectors, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # One article, below the sample's size: nothing can stand out, so the model fitted without
-    # ``meaning_z`` answers, the word table loaded.
+    # ``meaning_z`` answers, the word table loaded. (With one article ``meaning_z`` is 0 either
+    # way, and either model answers: which model judged is what says the guard held.)
+    judged_with_meaning = []
+
+    def model(word_table: bool = True, meaning: bool = True) -> AnswerabilityModel:
+        judged_with_meaning.append(meaning)
+        return default_model(word_table, meaning)
+
+    monkeypatch.setattr(engine_module, "default_model", model)
     engine = engine_over(tmp_path, {"one": ("Robots learn to walk", "A robot walked a mile.")})
     engine.word_vectors = word_vectors
     answer = engine.search("robots learning to walk")
     assert answer.hits and answer.hits[0].article.title == "Robots learn to walk"
+    assert judged_with_meaning == [False]
 
 
 def test_articles_meanings_are_kept_so_a_restart_computes_only_what_changed(
@@ -310,7 +320,7 @@ def test_articles_meanings_are_kept_so_a_restart_computes_only_what_changed(
     restarted = Meanings(word_vectors, kept)
     restarted.fill(lambda: articles)
     assert restarted.computed == 0
-    assert restarted.state == "3 of 3 articles (0 computed this run)"
+    assert restarted.state(len(articles)) == "3 of 3 articles (0 computed this run)"
     robots = next(a for a in articles.values() if a.title == "Robots learn to walk")
     assert restarted.vector(robots) == pytest.approx(word_vectors.text_vector(opening(robots)))
     # Edited while the bot was down: only that article is computed again, and its old vector
@@ -324,9 +334,12 @@ def test_articles_meanings_are_kept_so_a_restart_computes_only_what_changed(
     kept.write_bytes(kept.read_bytes()[:100])
     damaged = Meanings(word_vectors, kept)
     damaged.fill(lambda: articles)
-    assert damaged.computed == 3 and damaged.state == "3 of 3 articles (3 computed this run)"
+    assert (
+        damaged.computed == 3
+        and damaged.state(len(articles)) == "3 of 3 articles (3 computed this run)"
+    )
     # Followed while running: a removed article's vector goes, an added one's is computed.
     gone = next(a for a in articles.values() if a.title == "Drones deliver parcels")
     left = {i: a for i, a in articles.items() if i != gone.id}
     again.follow(left, ChangeSet(removed=frozenset({gone.id})))
-    assert again.state == "2 of 2 articles (1 computed this run)"
+    assert again.state(len(left)) == "2 of 2 articles (1 computed this run)"

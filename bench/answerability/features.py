@@ -4,7 +4,7 @@
 
 The shipped model's features (``bot/engine/answerable.py``) plus candidate ones, each set fitted
 the way ``fit.py`` fits the shipped model (same candidates, labels and booster), and the
-shipped set without the word table's two features, on queries read without the table (``- word
+shipped set without the word table's three features, on queries read without the table (``- word
 table``: what a machine without the semantic extra answers with):
 
 - ``command_*``: which command asked (one-hot). A ``/summary`` or ``/source`` names an article

@@ -738,7 +738,7 @@ class Engine:
     def meanings_state(self) -> str:
         """How the articles' opening vectors stand, for an operator (/corpus stats)."""
         kept = self._meanings
-        return "off (no word table)" if kept is None else kept.state
+        return "off (no word table)" if kept is None else kept.state(len(self._snapshot.articles))
 
     def _by_answerability(
         self, query: str, scored: list[Rated], parsed: QueryTerms
@@ -817,18 +817,18 @@ class Engine:
                 scored.sort(key=best_first)
             return scored
 
+        # The preferred articles' filters, searched beside the plain query whatever its words.
+        outlets = {tuple(index_terms(outlet)) for outlet in preferred}  # aliases alike
+        narrowed = [replace(flt or IndexFilter(), outlet_terms=terms) for terms in sorted(outlets)]
+        if period is not None:  # within the caller's own dates, when it set some
+            base = flt or IndexFilter()
+            since = max((d for d in (base.since, period.start) if d is not None), default=None)
+            until = min((d for d in (base.until, period.end) if d is not None), default=None)
+            if since is None or until is None or since < until:
+                narrowed.append(replace(base, since=since, until=until))
+
         def search(words: list[str], titles_only: bool = False) -> list[tuple[str, float]]:
             found = self.index.search(words, wanted, flt, titles_only=titles_only)
-            outlets = {tuple(index_terms(outlet)) for outlet in preferred}  # aliases alike
-            narrowed = [
-                replace(flt or IndexFilter(), outlet_terms=terms) for terms in sorted(outlets)
-            ]
-            if period is not None:  # within the caller's own dates, when it set some
-                base = flt or IndexFilter()
-                since = max((d for d in (base.since, period.start) if d is not None), default=None)
-                until = min((d for d in (base.until, period.end) if d is not None), default=None)
-                if since is None or until is None or since < until:
-                    narrowed.append(replace(base, since=since, until=until))
             for only in narrowed:  # the preferred articles, however BM25 ranks them
                 seen = {aid for aid, _ in found}
                 more = self.index.search(words, wanted, only, titles_only=titles_only)

@@ -41,9 +41,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Articles in the sample: drawing them reads 256 articles and embeds their openings (0.16 ms
-# each), ~40 ms once. Below this
-# many articles the corpus is the sample, a story's own articles are a large share of it, and
-# nothing can stand out: the engine answers with the model fitted without ``meaning_z``.
+# each), ~40 ms once. Below this many articles the corpus is the sample, a story's own articles
+# are a large share of it, and nothing can stand out: the engine answers with the model fitted
+# without ``meaning_z``.
 SAMPLE = 256
 # How far the corpus may grow or shrink (as a share of its size when the sample was drawn)
 # before the sample is drawn again: a few articles more or less do not move the statistics.
@@ -149,14 +149,13 @@ class Meanings:
         self._unsaved = False
         self._stopped = False
         self.computed = 0  # vectors computed rather than read from the kept file
-        self.total = 0  # articles in the corpus at the last fill or change
 
     def vector(self, article: Article) -> np.ndarray:
         """``article``'s opening vector: the kept one when it is of this very text."""
         text = opening(article)
         store = self._store
         if store is not None:
-            kept = store.get(article.id, content_hash(text))
+            kept = store.vector(article.id, content_hash(text))
             if kept is not None:
                 return kept
         return self.words.text_vector(text)
@@ -182,7 +181,6 @@ class Meanings:
         retired = store.retain(wanted)
         with self._lock:
             self._store = store  # lookups use what is there while the rest is computed
-            self.total = len(wanted)
             self._unsaved |= retired > 0
             missed, self._missed = self._missed, set()
         stale = list(dict.fromkeys([*store.stale(wanted), *missed]))
@@ -197,7 +195,6 @@ class Meanings:
         """Apply a corpus change: vectors of the added and changed articles, none of the gone."""
         with self._lock:
             store = self._store
-            self.total = len(articles)
             if store is None:  # the fill to come computes these too
                 self._missed |= changes.added | changes.changed
                 return
@@ -224,13 +221,12 @@ class Meanings:
         except OSError as exc:  # a full disk or a read-only folder: recomputed next start
             log.warning("article meanings not kept at %s: %s", path, exc)
 
-    @property
-    def state(self) -> str:
-        """How the vectors stand, for an operator (/corpus stats)."""
+    def state(self, articles: int) -> str:
+        """How the vectors of a corpus of ``articles`` stand, for an operator (/corpus stats)."""
         store = self._store
         if store is None:
             return "computed when first asked for"
-        return f"{len(store):,} of {self.total:,} articles ({self.computed:,} computed this run)"
+        return f"{len(store):,} of {articles:,} articles ({self.computed:,} computed this run)"
 
     def _load(self) -> VectorStore:
         words = self.words

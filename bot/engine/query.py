@@ -332,8 +332,16 @@ def _aliases(by_normal: Mapping[tuple[str, ...], list[str]]) -> dict[str, tuple[
 
 def _is_domain(name: str) -> bool:
     """Whether an outlet's name is a domain, or a URL of one ("theverge.com/2021/3/5/…")."""
+    return bool(_domain_ending(name))
+
+
+def _domain_ending(name: str) -> str:
+    """The ending (".com") of a name that is a domain or a URL of one; "" for any other name."""
     text = name.strip().casefold()
-    return " " not in text and _host(text).endswith(_DOMAIN_ENDINGS)
+    if " " in text:
+        return ""
+    host = _host(text)
+    return next((ending for ending in _DOMAIN_ENDINGS if host.endswith(ending)), "")
 
 
 def _host(text: str) -> str:
@@ -352,10 +360,8 @@ def _normalise_name(name: str) -> tuple[list[str], bool]:
     if folded.startswith("www."):
         folded, text = folded[4:], text[4:]
     coined = any(ch.isdigit() for ch in text)
-    for ending in _DOMAIN_ENDINGS:
-        if folded.endswith(ending) and " " not in folded:
-            folded, coined = folded[: -len(ending)], True
-            break
+    if ending := _domain_ending(folded):
+        folded, coined = folded[: -len(ending)], True
     coined = coined or any(
         any(ch.isupper() for ch in word[1:]) and any(ch.islower() for ch in word)
         for word in text.split()

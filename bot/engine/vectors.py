@@ -309,16 +309,11 @@ class VectorStore:
         with self._lock:
             return list(self._ids)
 
-    def vector(self, article_id: str) -> np.ndarray:
-        """A copy of one article's vector (KeyError when absent)."""
-        with self._lock:
-            return self._matrix[self._rows[article_id]].copy()
-
-    def get(self, article_id: str, content_hash: str) -> np.ndarray | None:
-        """A copy of one article's vector if it was computed from that text, else None."""
+    def vector(self, article_id: str, content_hash: str | None = None) -> np.ndarray | None:
+        """A copy of one article's vector; None when absent, or not computed from that text."""
         with self._lock:
             row = self._rows.get(article_id)
-            if row is None or self._hashes[row] != content_hash:
+            if row is None or (content_hash is not None and self._hashes[row] != content_hash):
                 return None
             return self._matrix[row].copy()
 
