@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, ItemsView, ValuesView
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bot.corpus.merge import ChangeSet
+from bot.corpus.articles import ArticleTable
+from bot.corpus.loader import CorpusLoader
+from bot.corpus.merge import ChangeSet, CorpusSnapshot, with_generation
+from bot.corpus.model import Article
 from bot.engine import engine as engine_module
 from bot.engine.answerable import AnswerabilityModel, default_model, opening
+from bot.engine.engine import Engine
 from bot.engine.meaning import SAMPLE, Meanings, meanings_path
 from bot.engine.vectors import MODEL_PACKAGE, Embedder, model_dir, semantic_available
 from bot.engine.word_vectors import ENVIRONMENT_SWITCH, NameModel, WordVectors
 from tests.bench_scripts import needs_labelled_corpus, run_script
-from tests.tiny_corpus import engine_over
+from tests.tiny_corpus import SEEDS, engine_over
 from tests.word_table import CACHE
 
 
@@ -307,18 +313,14 @@ def test_a_corpus_too_small_to_stand_out_from_is_answered_without_meaning(
 def test_articles_meanings_are_kept_so_a_restart_computes_only_what_changed(
     tmp_path: Path, word_vectors: WordVectors
 ) -> None:
-    docs = {
-        "a": ("Robots learn to walk", "A robot walked a mile."),
-        "b": ("Drones deliver parcels", "The parcels landed in gardens."),
-        "c": ("Ferries sail themselves", "A boat crossed the harbour alone."),
-    }
-    articles = engine_over(tmp_path, docs).snapshot.articles
+    snapshot = engine_over(tmp_path, THREE_STORIES).snapshot  # no catch-up: every one checked
+    articles = snapshot.articles
     kept = meanings_path(tmp_path / "c.db")
     first = Meanings(word_vectors, kept)
-    first.fill(lambda: articles)
+    first.fill(lambda: snapshot)
     assert first.computed == 3 and kept.exists()
     restarted = Meanings(word_vectors, kept)
-    restarted.fill(lambda: articles)
+    restarted.fill(lambda: snapshot)
     assert restarted.computed == 0
     assert restarted.state(len(articles)) == "3 of 3 articles (0 computed this run)"
     robots = next(a for a in articles.values() if a.title == "Robots learn to walk")
@@ -328,12 +330,12 @@ def test_articles_meanings_are_kept_so_a_restart_computes_only_what_changed(
     edited = robots._replace(excerpt="The robot fell over twice.")
     assert restarted.vector(edited) == pytest.approx(word_vectors.text_vector(opening(edited)))
     again = Meanings(word_vectors, kept)
-    again.fill(lambda: {**articles, robots.id: edited})
+    again.fill(lambda: replace(snapshot, articles={**articles, robots.id: edited}))
     assert again.computed == 1
     # A kept file cut short (a crash mid-write, a full disk): read as none, every one computed.
     kept.write_bytes(kept.read_bytes()[:100])
     damaged = Meanings(word_vectors, kept)
-    damaged.fill(lambda: articles)
+    damaged.fill(lambda: snapshot)
     assert (
         damaged.computed == 3
         and damaged.state(len(articles)) == "3 of 3 articles (3 computed this run)"
@@ -341,5 +343,145 @@ def test_articles_meanings_are_kept_so_a_restart_computes_only_what_changed(
     # Followed while running: a removed article's vector goes, an added one's is computed.
     gone = next(a for a in articles.values() if a.title == "Drones deliver parcels")
     left = {i: a for i, a in articles.items() if i != gone.id}
-    again.follow(left, ChangeSet(removed=frozenset({gone.id})))
+    again.follow(replace(snapshot, articles=left), ChangeSet(removed=frozenset({gone.id})))
     assert again.state(len(left)) == "2 of 2 articles (1 computed this run)"
+
+
+THREE_STORIES = {
+    "a": ("Robots learn to walk", "A robot walked a mile."),
+    "b": ("Drones deliver parcels", "The parcels landed in gardens."),
+    "c": ("Ferries sail themselves", "A boat crossed the harbour alone."),
+}
+
+
+class _CountedReads(dict):  # type: ignore[type-arg]
+    """Articles that count how many of them were read: each is a database row in the bot."""
+
+    read = 0
+
+    def __getitem__(self, article_id: str) -> Article:
+        self.read += 1
+        return super().__getitem__(article_id)
+
+    def values(self) -> ValuesView[Article]:
+        self.read += len(self)
+        return super().values()
+
+    def items(self) -> ItemsView[str, Article]:
+        self.read += len(self)
+        return super().items()
+
+
+def _at(snapshot: CorpusSnapshot, generation: str, articles: dict[str, Article]) -> CorpusSnapshot:
+    return with_generation(replace(snapshot, articles=_CountedReads(articles)), generation)
+
+
+def test_a_restart_reads_only_the_articles_that_changed_since_the_meanings_were_kept(
+    tmp_path: Path, word_vectors: WordVectors
+) -> None:
+    base = engine_over(tmp_path, THREE_STORIES).snapshot
+    by_title = {a.title: a for a in base.articles.values()}
+    robots, drones = by_title["Robots learn to walk"], by_title["Drones deliver parcels"]
+    kept = meanings_path(tmp_path / "c.db")
+    first_run = _at(base, "g1", dict(base.articles))
+    Meanings(word_vectors, kept).fill(lambda: first_run, {"g1": ChangeSet()})
+
+    # Nothing changed: the kept file is of this very corpus, and no article is read.
+    same = _at(base, "g1", dict(base.articles))
+    restarted = Meanings(word_vectors, kept)
+    restarted.fill(lambda: same, {"g1": ChangeSet()})
+    assert (restarted.computed, same.articles.read) == (0, 0)
+    assert restarted.state(3) == "3 of 3 articles (0 computed this run)"
+    assert restarted.vector(robots) == pytest.approx(word_vectors.text_vector(opening(robots)))
+
+    # Changed while the bot was down (the loader caught up from g1): one edited, one removed,
+    # one added. Only those two are read and computed; the removed one's vector goes.
+    edited = robots._replace(excerpt="The robot fell over twice.")
+    added = robots._replace(id="new", title="Trains drive themselves", excerpt="No driver.")
+    now = {i: a for i, a in base.articles.items() if i != drones.id}
+    now |= {robots.id: edited, added.id: added}
+    down = ChangeSet(frozenset({added.id}), frozenset({robots.id}), frozenset({drones.id}))
+    caught_up = _at(base, "g2", now)
+    later = Meanings(word_vectors, kept)
+    later.fill(lambda: caught_up, {"g2": ChangeSet(), "g1": down})
+    assert (later.computed, caught_up.articles.read) == (2, 2)
+    assert later.state(3) == "3 of 3 articles (2 computed this run)"
+    for article in (edited, added):
+        assert later.vector(article) == pytest.approx(word_vectors.text_vector(opening(article)))
+
+    # Kept as of g2: the next start of g2 reads nothing; one of a corpus it was not kept for
+    # (or not told how it changed from) checks every article.
+    for catch_up, reads in (({"g2": ChangeSet()}, 0), ({"g3": ChangeSet()}, 3)):
+        again = _at(base, "g2", now)
+        Meanings(word_vectors, kept).fill(lambda snapshot=again: snapshot, catch_up)
+        assert again.articles.read == reads
+
+
+def test_meanings_kept_after_a_lost_change_are_checked_in_full_at_the_next_start(
+    tmp_path: Path, word_vectors: WordVectors
+) -> None:
+    base = engine_over(tmp_path, THREE_STORIES).snapshot
+    kept = meanings_path(tmp_path / "c.db")
+    running = Meanings(word_vectors, kept)
+    snapshot = _at(base, "g1", dict(base.articles))
+    running.fill(lambda: snapshot, {"g1": ChangeSet()})
+    # Followed while running, then kept: a start of the corpus it followed to reads nothing.
+    drones = next(a for a in base.articles.values() if a.title == "Drones deliver parcels")
+    left = {i: a for i, a in base.articles.items() if i != drones.id}
+    running.follow(_at(base, "g2", left), ChangeSet(removed=frozenset({drones.id})))
+    running.save()
+    followed = _at(base, "g2", left)
+    Meanings(word_vectors, kept).fill(lambda: followed, {"g2": ChangeSet()})
+    assert followed.articles.read == 0
+    # A change that failed half way (the engine rebuilt from scratch): which corpus the store
+    # holds is no longer known, so the next start checks every article again.
+    running.lost_track()
+    running.save()
+    after = _at(base, "g2", left)
+    Meanings(word_vectors, kept).fill(lambda: after, {"g2": ChangeSet()})
+    assert after.articles.read == 2
+
+
+def test_a_restarted_bot_reads_no_article_to_fill_its_meanings(
+    tmp_path: Path, word_vectors: WordVectors
+) -> None:
+    corpus, database = tmp_path / "corpus", tmp_path / "c.db"
+    shutil.copytree(SEEDS, corpus)
+
+    def start() -> tuple[CorpusLoader, Engine, ChangeSet]:
+        """What the bot's start does: load, the engine on what is kept, the background fill."""
+        loader = CorpusLoader([corpus], database)
+        snapshot, changes, _ = loader.load()
+        engine = Engine.beside(
+            database,
+            snapshot,
+            stories="later",
+            catch_up=(loader.started_from, changes),
+            word_vectors=word_vectors,
+        )
+        engine.meanings_in_background()()
+        return loader, engine, changes
+
+    def stop(loader: CorpusLoader, engine: Engine) -> None:
+        engine.save_meanings()
+        engine.release_index()
+        loader.close()
+
+    loader, engine, _ = start()
+    total = len(engine.snapshot.articles)
+    assert engine.meanings_state == f"{total} of {total} articles ({total} computed this run)"
+    stop(loader, engine)
+    loader, engine, _ = start()
+    assert isinstance(engine.snapshot.articles, ArticleTable)
+    assert engine.snapshot.articles.rows.reads == 0  # not one article read back
+    assert engine.meanings_state == f"{total} of {total} articles (0 computed this run)"
+    stop(loader, engine)
+    # One file edited while the bot was down: what the loader says changed is computed.
+    seed = corpus / "003_ada7c173de585412.txt"  # the record with front matter
+    seed.write_text(seed.read_text(encoding="utf-8").replace('title: "', 'title: "Now ', 1))
+    loader, engine, changes = start()
+    assert changes.changed
+    assert engine.meanings_state == (
+        f"{total} of {total} articles ({len(changes.changed | changes.added)} computed this run)"
+    )
+    stop(loader, engine)

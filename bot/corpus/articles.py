@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 _V = TypeVar("_V")
 DECODED = 4096  # decoded articles kept: an answer's candidates, their stories, a digest's run
 _BATCH = 512  # rows a scan reads per query: the lock is free between batches
+_ID_BATCH = 4_096  # ids a query reads from the key's index (~2 ms of the lock each)
 _MAP_BYTES = 1 << 36  # address space only: what is read of the file is what is mapped
 
 
@@ -221,10 +222,33 @@ class ArticleRows:
                 yield article_id, text.split("\n", 1)[0]
 
     def ids(self) -> Iterator[str]:
-        """Every saved id, in the order they were saved."""
-        for batch in self._scan("id"):
-            for _, article_id in batch:
-                yield article_id
+        """Every saved id, in the order they were saved.
+
+        Read from the key's index, which holds the ids and rowids alone: a walk of the table
+        for them reads every article's row (at 100,000 documents with bodies, 580 MB of the
+        database mapped into this process, for ids worth 6 MB).
+        """
+        rowids: dict[str, int] = {}
+        last = ""
+        while True:
+            with self._lock:
+                batch = self._execute(
+                    "SELECT id, rowid FROM corpus_articles WHERE roots = ? AND id > ?"
+                    f" ORDER BY id LIMIT {_ID_BATCH}",
+                    last,
+                )
+                kept = self._kept
+            # Rewritten by a save since this table was made: read as kept, below.
+            rowids.update((i, rowid) for i, rowid in batch if i not in kept)
+            if len(batch) < _ID_BATCH:
+                break
+            last = batch[-1][0]
+        for article_id, row in self._kept.items():  # the latest: every save's kept rows
+            if row is None:  # saved after this table was made
+                rowids.pop(article_id, None)
+            else:
+                rowids[article_id] = row[0]
+        return iter(sorted(rowids, key=rowids.__getitem__))
 
     def items(self) -> Iterator[tuple[str, Article | None]]:
         """Every saved article by id, in the order they were saved; None for a damaged row.

@@ -161,6 +161,9 @@ class Engine:
         """
         self.word_vectors = word_vectors
         self._meanings = meanings
+        # For a kept file of article meanings, by the generation it may be of: what changed
+        # from it to this snapshot (``Meanings.fill``).
+        self._meanings_catch_up = _changes_to(snapshot.generation, catch_up)
         self._kept = kept_stories
         self._stories_catch_up = catch_up  # the index's is spent by the first build
         self._changes = 0  # corpus changes applied (and rebuilds): what a save checks against
@@ -366,6 +369,8 @@ class Engine:
             if self._group_later:
                 self._with_stories, self._grouping = False, True
             self._build(snapshot)
+            if self._meanings is not None:
+                self._meanings.lost_track()
             self._unstoried = None  # a clustering under way starts over from this snapshot
             if not self._group_later or self._clustering:
                 return False
@@ -408,7 +413,7 @@ class Engine:
                 self._saved.forget(touched)
             self._update_names(olds, upserts, snapshot)
             if self._meanings is not None:
-                self._meanings.follow(snapshot.articles, changes)
+                self._meanings.follow(snapshot, changes)
             self._snapshot = snapshot
             # Again once the new snapshot is the one read: a word learnt in between may have
             # read the old articles through the new index.
@@ -725,7 +730,7 @@ class Engine:
             articles = self._snapshot.articles
             if kept.words.join() and len(articles) >= SAMPLE:  # not on the first answer
                 self._sample.draw(articles, kept.words, kept.vector)
-            kept.fill(lambda: self._snapshot.articles)
+            kept.fill(lambda: self._snapshot, self._meanings_catch_up)
 
         return work
 
@@ -1230,6 +1235,19 @@ class Engine:
 
 
 _NO_CATCH_UP: tuple[str | None, ChangeSet] = (None, ChangeSet())  # nothing to catch up from
+
+
+def _changes_to(
+    generation: str, catch_up: tuple[str | None, ChangeSet] | None
+) -> dict[str, ChangeSet]:
+    """What changed to reach the corpus of ``generation``, by the generation it changed from."""
+    if not generation:  # not read by a loader: no store can be known to be of it
+        return {}
+    found = {generation: ChangeSet()}
+    base, changes = catch_up or _NO_CATCH_UP
+    if base and base != generation:
+        found[base] = changes
+    return found
 
 
 def _listed_by(member: Article, articles: Mapping[str, Article]) -> Iterator[Article]:

@@ -292,6 +292,10 @@ class VectorStore:
 
         self.dims = dims
         self.space = space
+        # The corpus generation (``bot.corpus.generation``) whose every article this store held
+        # a vector of when it was saved, if its owner knew one: a start of that corpus then
+        # checks no article (see ``Meanings``). Rows are checked by their content hashes anyway.
+        self.generation: str | None = None
         self._lock = threading.Lock()
         self._matrix = np.zeros((0, dims), dtype=np.float32)
         self._ids: list[str] = []
@@ -404,8 +408,10 @@ class VectorStore:
             picked = top if rows is None else rows[top]
             return [(self._ids[r], float(s)) for r, s in zip(picked, scores[top], strict=True)]
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, generation: str | None = None) -> None:
         """Write the store to ``path`` (one uncompressed ``.npz``), atomically.
+
+        ``generation``: the corpus generation every article of which has its vector here.
 
         A file beside the corpus database rather than rows in it: vectors are derived data, a
         restart reads 51 MB (100k x 128) in one sequential read instead of 100k BLOBs, and
@@ -417,7 +423,13 @@ class VectorStore:
             count = len(self._ids)
             matrix = self._matrix[:count].copy()
             ids, hashes = list(self._ids), list(self._hashes)
-        header = {"version": STORE_VERSION, "space": self.space, "dims": self.dims, "count": count}
+        header = {
+            "version": STORE_VERSION,
+            "space": self.space,
+            "dims": self.dims,
+            "count": count,
+            "generation": generation,
+        }
         arrays = {
             "header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
             "ids": np.frombuffer(json.dumps([ids, hashes]).encode(), dtype=np.uint8),
@@ -450,6 +462,8 @@ class VectorStore:
             return store  # missing, truncated or not ours: computed again
         if matrix.shape != (len(ids), dims) or len(hashes) != len(ids):
             return store
+        generation = header.get("generation")
+        store.generation = generation if isinstance(generation, str) and generation else None
         store._matrix = matrix
         store._ids = list(ids)
         store._hashes = list(hashes)
