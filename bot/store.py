@@ -134,6 +134,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (roots, id)
     );
     """,
+    # 5: the titles beside the ids in an index of their own: autocomplete's table of every
+    # title reads it (20 MB at 100,000 documents with bodies) instead of every article's row.
+    """
+    CREATE INDEX corpus_article_titles ON corpus_articles (roots, id, titles);
+    """,
 )
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from bot import store
 from bot.answers import run_command, to_json
-from bot.corpus.articles import ArticleTable, articles_of, id_difference
+from bot.corpus.articles import ArticleTable, articles_of, id_difference, title_keys
 from bot.corpus.cache import ParseCache
 from bot.corpus.census import Census
 from bot.corpus.loader import CorpusLoader
@@ -264,3 +264,24 @@ def test_a_damaged_row_changed_since_reads_as_its_change_everywhere(
     fixed = article(10, title="Story number 10, fixed")
     expected = {**plain, "a010": fixed}
     assert_reads_as(table.updated({"a010": fixed}, present={"a010"}), expected)
+
+
+def test_every_id_and_title_is_listed_from_an_index_not_the_articles_rows(
+    plain: dict[str, Article], tmp_path: Path
+) -> None:
+    # The bot lists every id (the corpus sample) and every title (autocomplete) at each start:
+    # walking the table for them maps every article's row into the process (580 MB at 100,000
+    # documents with bodies), reading an index a few MB.
+    database = tmp_path / "db.sqlite"
+    table = saved(plain, database)
+    statements: list[str] = []
+    table.rows._conn.set_trace_callback(statements.append)  # the rows' own connection
+    assert list(table) == list(plain)
+    assert dict(title_keys(table)) == {i: a.title for i, a in plain.items()}
+    table.rows._conn.set_trace_callback(None)
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert selects
+    with closing(sqlite3.connect(database)) as conn:
+        for sql in selects:
+            plan = " ".join(row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+            assert "COVERING INDEX" in plan, (sql, plan)

@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 _V = TypeVar("_V")
 DECODED = 4096  # decoded articles kept: an answer's candidates, their stories, a digest's run
 _BATCH = 512  # rows a scan reads per query: the lock is free between batches
-_ID_BATCH = 4_096  # ids a query reads from the key's index (~2 ms of the lock each)
+_ID_BATCH = 4_096  # rows a query reads from an index (~2 ms of the lock each)
 _MAP_BYTES = 1 << 36  # address space only: what is read of the file is what is mapped
 
 
@@ -217,38 +217,44 @@ class ArticleRows:
 
     def title_keys(self) -> Iterator[tuple[str, str]]:
         """(id, title) of every saved row, in saved order, none decoded."""
-        for batch in self._scan("id, titles"):
-            for _, article_id, text in batch:
-                yield article_id, text.split("\n", 1)[0]
+        return ((i, text.split("\n", 1)[0]) for _, i, text in self._indexed("titles"))
 
     def ids(self) -> Iterator[str]:
-        """Every saved id, in the order they were saved.
+        """Every saved id, in the order they were saved."""
+        return (article_id for _, article_id, _ in self._indexed("NULL"))
 
-        Read from the key's index, which holds the ids and rowids alone: a walk of the table
-        for them reads every article's row (at 100,000 documents with bodies, 580 MB of the
-        database mapped into this process, for ids worth 6 MB).
+    def _indexed(self, column: str) -> list[tuple[int, str, Any]]:
+        """(rowid, id, ``column``: titles or NULL) of every saved row, in saved order.
+
+        Read from an index: the key's holds the ids beside the rowids, and the titles' the
+        titles too, where a walk of the table reads every article's whole row (at 100,000
+        documents with bodies, 580 MB of the database mapped into this process, for ids and
+        titles worth 20 MB). Rows a later save rewrote read as kept.
         """
-        rowids: dict[str, int] = {}
+        rows: list[tuple[int, str, Any]] = []
         last = ""
         while True:
             with self._lock:
                 batch = self._execute(
-                    "SELECT id, rowid FROM corpus_articles WHERE roots = ? AND id > ?"
+                    f"SELECT rowid, id, {column} FROM corpus_articles WHERE roots = ? AND id > ?"
                     f" ORDER BY id LIMIT {_ID_BATCH}",
                     last,
                 )
-                kept = self._kept
-            # Rewritten by a save since this table was made: read as kept, below.
-            rowids.update((i, rowid) for i, rowid in batch if i not in kept)
+            rows += batch
             if len(batch) < _ID_BATCH:
                 break
-            last = batch[-1][0]
-        for article_id, row in self._kept.items():  # the latest: every save's kept rows
-            if row is None:  # saved after this table was made
-                rowids.pop(article_id, None)
-            else:
-                rowids[article_id] = row[0]
-        return iter(sorted(rowids, key=rowids.__getitem__))
+            last = batch[-1][1]
+        kept = self._kept  # the latest: every save's kept rows, read in place of the saved
+        if kept:
+            at = _KEPT_COLUMN.get(column)
+            rows = [row for row in rows if row[1] not in kept]
+            rows += [
+                (row[0], i, None if at is None else row[at])
+                for i, row in kept.items()
+                if row is not None  # None: saved after this table was made
+            ]
+        rows.sort()  # by rowid: each is one row's
+        return rows
 
     def items(self) -> Iterator[tuple[str, Article | None]]:
         """Every saved article by id, in the order they were saved; None for a damaged row.
