@@ -19,14 +19,7 @@ def mapped_file_bytes() -> int:
     resident, and counts in the RSS, although the OS can drop it at any time. 0 where /proc
     does not say.
     """
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("RssFile:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return _status_bytes("RssFile") or 0
 
 
 def peak_rss_bytes() -> int:
@@ -35,11 +28,19 @@ def peak_rss_bytes() -> int:
     ``VmHWM`` rather than ``ru_maxrss``: Linux carries ``ru_maxrss`` over from the parent
     through fork and exec, so a child would report its parent's peak instead of its own.
     """
+    found = _status_bytes("VmHWM")
+    if found is not None:
+        return found
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
+def _status_bytes(field: str) -> int | None:
+    """A size ``/proc/self/status`` gives in KiB, in bytes; None where it does not."""
     try:
         with open("/proc/self/status", encoding="ascii") as fh:
             for line in fh:
-                if line.startswith("VmHWM:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    return None
