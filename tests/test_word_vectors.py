@@ -485,3 +485,12 @@ def test_a_restarted_bot_reads_no_article_to_fill_its_meanings(
         f"{total} of {total} articles ({len(changes.changed | changes.added)} computed this run)"
     )
     stop(loader, engine)
+
+
+def test_corpus_stats_say_why_no_article_meanings_are_kept(
+    tmp_path: Path, word_vectors: WordVectors
+) -> None:
+    engine = engine_over(tmp_path, THREE_STORIES)  # built in memory: no database beside it
+    assert engine.meanings_state == "off (no word table)"
+    engine.word_vectors = word_vectors
+    assert engine.meanings_state == "computed when asked (none kept: no database)"

@@ -743,7 +743,11 @@ class Engine:
     def meanings_state(self) -> str:
         """How the articles' opening vectors stand, for an operator (/corpus stats)."""
         kept = self._meanings
-        return "off (no word table)" if kept is None else kept.state(len(self._snapshot.articles))
+        if kept is not None:
+            return kept.state(len(self._snapshot.articles))
+        if self.word_vectors is None:
+            return "off (no word table)"
+        return "computed when asked (none kept: no database)"
 
     def _by_answerability(
         self, query: str, scored: list[Rated], parsed: QueryTerms
