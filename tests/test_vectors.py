@@ -266,7 +266,7 @@ def test_store_save_load_round_trip(tmp_path: Path) -> None:
     vecs = _unit(rng, 100, 16)
     store.add(ids, vecs, hashes=[f"h{i}" for i in range(100)])
     store.remove(ids[:10])
-    path = tmp_path / "data" / "vectors.npz"
+    path = tmp_path / "data" / "vectors.bin"
     store.save(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
@@ -284,14 +284,58 @@ def test_store_save_load_round_trip(tmp_path: Path) -> None:
 def test_store_load_discards_other_spaces_and_damaged_files(tmp_path: Path) -> None:
     store = VectorStore(4, "space-a")
     store.add(["a"], np.ones((1, 4), dtype=np.float32) / 2)
-    path = tmp_path / "vectors.npz"
+    path = tmp_path / "vectors.bin"
     store.save(path)
     assert len(VectorStore.load(path, 4, "space-a")) == 1
     assert len(VectorStore.load(path, 4, "space-b")) == 0  # a new model: recompute all
     assert len(VectorStore.load(path, 8, "space-a")) == 0
-    assert len(VectorStore.load(tmp_path / "missing.npz", 4, "space-a")) == 0
+    assert len(VectorStore.load(tmp_path / "missing.bin", 4, "space-a")) == 0
     path.write_bytes(b"garbage")
     assert len(VectorStore.load(path, 4, "space-a")) == 0
+
+
+def test_a_loaded_store_maps_its_matrix_and_changes_only_its_own_copy(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    vecs = _unit(rng, 300, 8)
+    ids = [f"a{i}" for i in range(300)]
+    store = VectorStore(8, "space")
+    store.add(ids[:200], vecs[:200], hashes=ids[:200])
+    path = tmp_path / "vectors.bin"
+    store.save(path, "g1")
+    saved = path.read_bytes()
+
+    loaded = VectorStore.load(path, 8, "space")
+    # Read from the file as asked for, not into memory whole: 0.9 GB at a million articles.
+    assert isinstance(loaded._matrix, np.memmap)
+    assert loaded.generation == "g1" and loaded.ids() == ids[:200]
+    loaded.add([ids[3]], -vecs[3][None])  # replaced in place
+    loaded.remove([ids[0]])  # the last row moves into its place
+    loaded.add(ids[200:250], vecs[200:250])  # into the room the file left: nothing copied
+    assert isinstance(loaded._matrix, np.memmap)
+    loaded.add(ids[250:], vecs[250:])  # past it: the matrix grows in memory
+    assert np.allclose(loaded.vector(ids[3]), -vecs[3]) and ids[0] not in loaded
+    for i in (1, 199, 220, 299):
+        assert np.allclose(loaded.vector(ids[i]), vecs[i])
+    assert path.read_bytes() == saved  # the file is the save's until the next save
+
+    loaded.save(path, "g2")
+    again = VectorStore.load(path, 8, "space")
+    assert again.generation == "g2" and len(again) == 299
+    assert np.allclose(again.vector(ids[3]), -vecs[3]) and np.allclose(
+        again.vector(ids[299]), vecs[299]
+    )
+    assert again.nearest(vecs[42], 3) == loaded.nearest(vecs[42], 3)
+
+
+def test_a_kept_store_cut_short_is_read_as_none(tmp_path: Path) -> None:
+    store = VectorStore(4, "space")
+    store.add(["a", "b"], np.eye(4, dtype=np.float32)[:2])
+    path = tmp_path / "vectors.bin"
+    store.save(path)
+    whole = path.read_bytes()
+    for cut in (len(whole) - 4, 40, 10):  # in the room, in the header, in the magic line
+        path.write_bytes(whole[:cut])
+        assert len(VectorStore.load(path, 4, "space")) == 0
 
 
 def test_content_hash_is_stable_and_short() -> None:

@@ -316,9 +316,11 @@ def test_articles_meanings_are_kept_so_a_restart_computes_only_what_changed(
     snapshot = engine_over(tmp_path, THREE_STORIES).snapshot  # no catch-up: every one checked
     articles = snapshot.articles
     kept = meanings_path(tmp_path / "c.db")
+    legacy = tmp_path / "c.db.meanings.npz"  # an older version's file, read whole
+    legacy.write_bytes(b"PK")
     first = Meanings(word_vectors, kept)
     first.fill(lambda: snapshot)
-    assert first.computed == 3 and kept.exists()
+    assert first.computed == 3 and kept.exists() and not legacy.exists()
     restarted = Meanings(word_vectors, kept)
     restarted.fill(lambda: snapshot)
     assert restarted.computed == 0

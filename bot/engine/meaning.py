@@ -19,6 +19,7 @@ all-MiniLM-L6-v2, a normalised sum of token rows.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -52,7 +53,8 @@ DRIFT = 0.25
 # corpus whose cosines all but coincide. The development corpus's spreads: 0.06-0.21, median 0.10.
 LEAST_SPREAD = 0.02
 BATCH = 512  # articles embedded at a time in the background: one tokenizer call each
-MEANINGS_SUFFIX = ".meanings.npz"
+MEANINGS_SUFFIX = ".meanings.bin"
+_LEGACY_SUFFIX = ".meanings.npz"  # read whole by versions before the matrix was mapped
 
 Meaning = Callable[[Article], "np.ndarray"]
 
@@ -135,9 +137,9 @@ class Meanings:
 
     Each row carries the hash of the text it was computed from, so a vector is used only for
     that text: an article edited since is computed afresh when asked, and again by the next
-    fill. Only a fill reads the kept file: a one-shot command never fills (reading 55 MB at
-    100k articles costs more than computing the five it asks for). ``None`` as ``path``:
-    nothing kept.
+    fill. Only a fill reads the kept file: a one-shot command never fills (reading its ids and
+    hashes, 7 MB at 100k articles, costs more than computing the five vectors it asks for).
+    ``None`` as ``path``: nothing kept.
 
     The kept file also records the corpus generation it is complete for. Checking every
     article's hash instead read every article back from the database: 2 s at a restart of
@@ -278,6 +280,9 @@ class Meanings:
             store.save(path, generation)
         except OSError as exc:  # a full disk or a read-only folder: recomputed next start
             log.warning("article meanings not kept at %s: %s", path, exc)
+            return
+        with contextlib.suppress(OSError):  # the older format's file, nothing reads it now
+            path.with_name(path.name.removesuffix(MEANINGS_SUFFIX) + _LEGACY_SUFFIX).unlink()
 
     def state(self, articles: int) -> str:
         """How the vectors of a corpus of ``articles`` stand, for an operator (/corpus stats)."""

@@ -23,8 +23,9 @@ machine without the ``semantic`` extra answers lexically (``semantic_available``
 
 Vectors are stored in ``VectorStore``: article id -> one row of a contiguous float32 matrix,
 brute-force dot products for nearest neighbours (top-100 of 100k x 128: 2.1 ms median, 3.7
-p99 on one core; no index to build or update), saved as one ``.npz`` file beside the corpus
-database with each row's content hash, so a restart recomputes only the articles that changed.
+p99 on one core; no index to build or update), saved as one file beside the corpus database
+with each row's content hash, so a restart recomputes only the articles that changed, and
+mapped from it when loaded, so a restart holds only the rows it reads.
 """
 
 from __future__ import annotations
@@ -34,11 +35,10 @@ import importlib.util
 import json
 import os
 import threading
-import zipfile
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from bot.store import write_private
 
@@ -57,7 +57,8 @@ STATIC_DIMS = 128
 FULL_DIMS = 384
 # Bumped when the distillation changes, so that a table cached by an older version is rebuilt.
 TABLE_VERSION = 2  # 2: each axis's sign fixed, so a model fitted on the table travels
-STORE_VERSION = 1
+STORE_VERSION = 2  # 2: one file whose matrix is mapped (1: an .npz read whole)
+_STORE_MAGIC = b"coverage-bot vectors\n"
 
 
 class SemanticUnavailable(RuntimeError):
@@ -315,11 +316,13 @@ class VectorStore:
 
     def vector(self, article_id: str, content_hash: str | None = None) -> np.ndarray | None:
         """A copy of one article's vector; None when absent, or not computed from that text."""
+        import numpy as np
+
         with self._lock:
             row = self._rows.get(article_id)
             if row is None or (content_hash is not None and self._hashes[row] != content_hash):
                 return None
-            return self._matrix[row].copy()
+            return np.array(self._matrix[row])  # a plain array, whether the matrix is mapped
 
     def stale(self, wanted: Mapping[str, str]) -> list[str]:
         """Ids of ``wanted`` (id -> content hash) whose vector is missing or from other text."""
@@ -409,63 +412,99 @@ class VectorStore:
             return [(self._ids[r], float(s)) for r, s in zip(picked, scores[top], strict=True)]
 
     def save(self, path: Path, generation: str | None = None) -> None:
-        """Write the store to ``path`` (one uncompressed ``.npz``), atomically.
+        """Write the store to ``path``, atomically; ``load`` maps its matrix, not reads it.
 
         ``generation``: the corpus generation every article of which has its vector here.
 
-        A file beside the corpus database rather than rows in it: vectors are derived data, a
-        restart reads 51 MB (100k x 128) in one sequential read instead of 100k BLOBs, and
-        saving never holds SQLite's write lock against the corpus loader.
+        A file beside the corpus database rather than rows in it: vectors are derived data, and
+        saving never holds SQLite's write lock against the corpus loader. The matrix is
+        followed by room for a quarter more rows, a hole in the file that takes no disk: a
+        store loaded from it grows into that room without copying the rows it has.
         """
         import numpy as np
 
         with self._lock:  # a copy: readers wait for it, not for the disk
             count = len(self._ids)
-            matrix = self._matrix[:count].copy()
+            matrix = np.ascontiguousarray(self._matrix[:count], dtype="<f4")
             ids, hashes = list(self._ids), list(self._hashes)
-        header = {
-            "version": STORE_VERSION,
-            "space": self.space,
-            "dims": self.dims,
-            "count": count,
-            "generation": generation,
-        }
-        arrays = {
-            "header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
-            "ids": np.frombuffer(json.dumps([ids, hashes]).encode(), dtype=np.uint8),
-            "matrix": matrix,
-        }
-        write_private(Path(path), lambda handle: np.savez(handle, **arrays))
+        capacity = count + max(count // 4, 64)
+        header = json.dumps(
+            {
+                "version": STORE_VERSION,
+                "space": self.space,
+                "dims": self.dims,
+                "count": count,
+                "capacity": capacity,
+                "generation": generation,
+                "ids": ids,
+                "hashes": hashes,
+            }
+        ).encode()
+        start = _matrix_offset(len(header))
+
+        def write(handle: BinaryIO) -> None:
+            handle.write(_STORE_MAGIC + len(header).to_bytes(8, "little") + header)
+            handle.write(bytes(start - handle.tell()))
+            handle.write(memoryview(matrix).cast("B"))
+            handle.truncate(start + capacity * self.dims * 4)  # the room: a hole, no blocks
+
+        write_private(Path(path), write)
 
     @classmethod
     def load(cls, path: Path, dims: int, space: str = "") -> VectorStore:
-        """The store saved at ``path``, or an empty one.
+        """The store saved at ``path``, its matrix mapped from the file; or an empty one.
 
-        Empty when there is none, or it was saved for another vector space, size or format
-        (its vectors would be meaningless here).
+        Mapped copy-on-write: a row is read from the file when asked for (at a million
+        articles the matrix is 0.9 GB), and a row written here is this process's own copy,
+        never the file's. Empty when there is none, it is cut short, or it was saved for
+        another vector space, size or format (its vectors would be meaningless here).
         """
         import numpy as np
 
         store = cls(dims, space)
         try:
-            with np.load(path, allow_pickle=False) as saved:
-                header = json.loads(saved["header"].tobytes())
-                if (header.get("version"), header.get("space"), header.get("dims")) != (
-                    STORE_VERSION,
-                    space,
-                    dims,
-                ):
+            with Path(path).open("rb") as handle:
+                if handle.read(len(_STORE_MAGIC)) != _STORE_MAGIC:
                     return store
-                ids, hashes = json.loads(saved["ids"].tobytes())
-                matrix = np.ascontiguousarray(saved["matrix"], dtype=np.float32)
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+                size = int.from_bytes(handle.read(8), "little")
+                header = json.loads(handle.read(size))
+                length = os.fstat(handle.fileno()).st_size
+        except (OSError, ValueError, MemoryError):
             return store  # missing, truncated or not ours: computed again
-        if matrix.shape != (len(ids), dims) or len(hashes) != len(ids):
+        if not isinstance(header, dict) or (
+            header.get("version"),
+            header.get("space"),
+            header.get("dims"),
+        ) != (STORE_VERSION, space, dims):
             return store
+        count, capacity = header.get("count"), header.get("capacity")
+        ids, hashes = header.get("ids"), header.get("hashes")
+        start = _matrix_offset(size)
+        if not (
+            isinstance(count, int)
+            and isinstance(capacity, int)
+            and 0 <= count <= capacity
+            and isinstance(ids, list)
+            and isinstance(hashes, list)
+            and len(ids) == len(hashes) == count
+            and length == start + capacity * dims * 4
+        ):
+            return store
+        if capacity:
+            try:
+                store._matrix = np.memmap(
+                    path, dtype="<f4", mode="c", offset=start, shape=(capacity, dims)
+                )
+            except (OSError, ValueError):
+                return store
         generation = header.get("generation")
         store.generation = generation if isinstance(generation, str) and generation else None
-        store._matrix = matrix
-        store._ids = list(ids)
-        store._hashes = list(hashes)
-        store._rows = {article_id: row for row, article_id in enumerate(ids)}
+        store._ids = [str(i) for i in ids]
+        store._hashes = [str(h) for h in hashes]
+        store._rows = {article_id: row for row, article_id in enumerate(store._ids)}
         return store
+
+
+def _matrix_offset(header_bytes: int) -> int:
+    """Where a saved store's matrix starts: after its header, on a 64-byte boundary."""
+    return -(-(len(_STORE_MAGIC) + 8 + header_bytes) // 64) * 64
