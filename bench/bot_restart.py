@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{label}: engine ready {took['ready']:.2f} s (index {took['index']}), "
                 f"stories +{took['stories']:.2f} s, titles +{took['titles']:.2f} s, "
                 f"meanings +{took['meanings']:.2f} s; RSS {took['rss']:.0f} MB, of which "
-                f"{took['mapped']:.0f} MB mapped files (the database's pages read)"
+                f"{took['mapped']:.0f} MB of mapped files (database, kept meanings, libraries)"
             )
         took = results["restart"]
         if "changed" in took:

@@ -15,9 +15,9 @@ def rss_bytes() -> int:
 def mapped_file_bytes() -> int:
     """Of the resident set, the pages of files mapped into the process (``RssFile``).
 
-    The database is read through a memory map: what a pass over its rows touches stays
-    resident, and counts in the RSS, although the OS can drop it at any time. 0 where /proc
-    does not say.
+    The database and the kept article meanings are read through memory maps: what a pass
+    touches stays resident and counts in the RSS, although the OS can drop it at any time.
+    Shared libraries count here too. 0 where /proc does not say.
     """
     return _status_bytes("RssFile") or 0
 

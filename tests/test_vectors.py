@@ -327,6 +327,42 @@ def test_a_loaded_store_maps_its_matrix_and_changes_only_its_own_copy(tmp_path: 
     assert again.nearest(vecs[42], 3) == loaded.nearest(vecs[42], 3)
 
 
+def test_a_store_saved_while_it_changes_keeps_each_vector_with_its_own_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    eye = np.eye(4, dtype=np.float32)
+    store = VectorStore(4, "space")
+    store.add(["r", "m", "l"], eye[:3], hashes=["hr", "hm", "hl"])
+    real_write = vectors.write_private
+
+    def write_during_a_change(path: Path, content: object) -> None:
+        # The watcher's thread follows a change while the file is being written: "l" moves
+        # into "r"'s row and "n" takes the row "l" left.
+        store.remove(["r"])
+        store.add(["n"], eye[3:], hashes=["hn"])
+        real_write(path, content)
+
+    monkeypatch.setattr(vectors, "write_private", write_during_a_change)
+    path = tmp_path / "vectors.bin"
+    store.save(path)
+    saved = VectorStore.load(path, 4, "space")
+    assert saved.ids() == ["r", "m", "l"]  # the store as it was when the save began
+    for article_id, row in (("r", 0), ("m", 1), ("l", 2)):
+        assert np.array_equal(saved.vector(article_id, f"h{article_id}"), eye[row])
+
+
+def test_an_empty_store_is_kept_and_read_back(tmp_path: Path) -> None:
+    store = VectorStore(4, "space")
+    store.add(["a"], np.ones((1, 4), dtype=np.float32))
+    store.remove(["a"])  # every article gone
+    path = tmp_path / "vectors.bin"
+    store.save(path, "g0")
+    loaded = VectorStore.load(path, 4, "space")
+    assert len(loaded) == 0 and loaded.generation == "g0"
+    loaded.add(["b"], np.ones((1, 4), dtype=np.float32))
+    assert np.array_equal(loaded.vector("b"), np.ones(4, dtype=np.float32))
+
+
 def test_a_kept_store_cut_short_is_read_as_none(tmp_path: Path) -> None:
     store = VectorStore(4, "space")
     store.add(["a", "b"], np.eye(4, dtype=np.float32)[:2])

@@ -442,6 +442,18 @@ def test_meanings_kept_after_a_lost_change_are_checked_in_full_at_the_next_start
     after = _at(base, "g2", left)
     Meanings(word_vectors, kept).fill(lambda: after, {"g2": ChangeSet()})
     assert after.articles.read == 2
+    # Lost while a fill runs: the fill that ends afterwards claims no generation either.
+    filling = Meanings(word_vectors, kept)
+    snapshots = iter([_at(base, "g2", left)])
+
+    def corpus_losing_track() -> CorpusSnapshot:
+        filling.lost_track()
+        return next(snapshots, after)
+
+    filling.fill(corpus_losing_track, {})
+    checked = _at(base, "g2", left)
+    Meanings(word_vectors, kept).fill(lambda: checked, {"g2": ChangeSet()})
+    assert checked.articles.read == 2
 
 
 def test_a_restarted_bot_reads_no_article_to_fill_its_meanings(

@@ -158,6 +158,7 @@ class Meanings:
         # generation of the last change followed, which is what it holds once the fill is done.
         self._complete_for: str | None = None
         self._followed: str | None = None
+        self._losses = 0  # ``lost_track`` calls: a fill that saw one claims no generation
         self._unsaved = False
         self._stopped = False
         self.computed = 0  # vectors computed rather than read from the kept file
@@ -196,6 +197,8 @@ class Meanings:
     ) -> None:
         if not self.words.join():
             return
+        with self._lock:
+            losses = self._losses
         store = self._load()  # reading and hashing take seconds: no lock held meanwhile
         since = catch_up.get(store.generation) if store.generation else None
         stale: list[str]
@@ -219,9 +222,12 @@ class Meanings:
             if self._stopped:
                 return
             self._add(store, articles_of(corpus().articles, stale[start : start + BATCH]).values())
+        now = corpus().generation or None
         with self._lock:
-            # Every change since the first read of ``corpus`` was followed into the store.
-            self._complete_for = self._followed or corpus().generation or None
+            # Every change since the first read of ``corpus`` is in the store: ``_followed`` is
+            # set once a change is, and the snapshot answers read moves on after that.
+            claimed = self._followed or now
+            self._complete_for = claimed if self._losses == losses else None
             self._unsaved |= self._complete_for != store.generation
         log.info("article meanings: %d computed, %d kept", len(stale), len(store))
         self._save()
@@ -232,9 +238,9 @@ class Meanings:
         Called before ``snapshot`` is the one answers read (``Engine.apply``).
         """
         with self._lock:
-            self._followed = snapshot.generation or None
             store = self._store
             if store is None:  # the fill to come computes these too
+                self._followed = snapshot.generation or None
                 self._missed = ChangeSet(
                     self._missed.added | changes.added,
                     self._missed.changed | changes.changed,
@@ -247,9 +253,10 @@ class Meanings:
             self._add(
                 store, articles_of(snapshot.articles, changes.added | changes.changed).values()
             )
-        with self._lock:
+        with self._lock:  # only once the store holds the change: a fill ending now claims it
+            self._followed = snapshot.generation or None
             self._unsaved |= removed > 0
-            if self._complete_for is not None:  # after the store has the change, not before
+            if self._complete_for is not None:
                 self._complete_for = self._followed if computed else None
 
     def lost_track(self) -> None:
@@ -259,6 +266,7 @@ class Meanings:
         """
         with self._lock:
             self._complete_for = None
+            self._losses += 1
             self._unsaved = True
 
     def save(self) -> None:

@@ -59,6 +59,9 @@ FULL_DIMS = 384
 TABLE_VERSION = 2  # 2: each axis's sign fixed, so a model fitted on the table travels
 STORE_VERSION = 2  # 2: one file whose matrix is mapped (1: an .npz read whole)
 _STORE_MAGIC = b"coverage-bot vectors\n"
+# Windows cannot replace a file while it is mapped, and a save replaces it: there the kept
+# matrix is read whole, as before.
+_MAPPED = os.name != "nt"
 
 
 class SemanticUnavailable(RuntimeError):
@@ -423,9 +426,9 @@ class VectorStore:
         """
         import numpy as np
 
-        with self._lock:  # a copy: readers wait for it, not for the disk
+        with self._lock:  # a copy: changes wait for it, not for the disk
             count = len(self._ids)
-            matrix = np.ascontiguousarray(self._matrix[:count], dtype="<f4")
+            matrix = np.array(self._matrix[:count], dtype="<f4")  # never a view of the live rows
             ids, hashes = list(self._ids), list(self._hashes)
         capacity = count + max(count // 4, 64)
         header = json.dumps(
@@ -445,7 +448,8 @@ class VectorStore:
         def write(handle: BinaryIO) -> None:
             handle.write(_STORE_MAGIC + len(header).to_bytes(8, "little") + header)
             handle.write(bytes(start - handle.tell()))
-            handle.write(memoryview(matrix).cast("B"))
+            if count:  # an empty matrix has no bytes to view
+                handle.write(memoryview(matrix).cast("B"))
             handle.truncate(start + capacity * self.dims * 4)  # the room: a hole, no blocks
 
         write_private(Path(path), write)
@@ -463,46 +467,54 @@ class VectorStore:
 
         store = cls(dims, space)
         try:
-            with Path(path).open("rb") as handle:
+            with Path(path).open("rb") as handle:  # the header and the matrix of one file
                 if handle.read(len(_STORE_MAGIC)) != _STORE_MAGIC:
                     return store
                 size = int.from_bytes(handle.read(8), "little")
                 header = json.loads(handle.read(size))
-                length = os.fstat(handle.fileno()).st_size
+                if not _fits(header, space, dims, os.fstat(handle.fileno()).st_size, size):
+                    return store
+                capacity, start = header["capacity"], _matrix_offset(size)
+                matrix = (
+                    np.memmap(handle, dtype="<f4", mode="c", offset=start, shape=(capacity, dims))
+                    if _MAPPED and capacity
+                    else np.fromfile(handle, "<f4", capacity * dims, offset=start - handle.tell())
+                )
         except (OSError, ValueError, MemoryError):
             return store  # missing, truncated or not ours: computed again
-        if not isinstance(header, dict) or (
-            header.get("version"),
-            header.get("space"),
-            header.get("dims"),
-        ) != (STORE_VERSION, space, dims):
+        ids = [str(i) for i in header["ids"]]
+        rows = {article_id: row for row, article_id in enumerate(ids)}
+        if len(rows) != len(ids):  # an id twice: not a file this class wrote
             return store
-        count, capacity = header.get("count"), header.get("capacity")
-        ids, hashes = header.get("ids"), header.get("hashes")
-        start = _matrix_offset(size)
-        if not (
-            isinstance(count, int)
-            and isinstance(capacity, int)
-            and 0 <= count <= capacity
-            and isinstance(ids, list)
-            and isinstance(hashes, list)
-            and len(ids) == len(hashes) == count
-            and length == start + capacity * dims * 4
-        ):
-            return store
-        if capacity:
-            try:
-                store._matrix = np.memmap(
-                    path, dtype="<f4", mode="c", offset=start, shape=(capacity, dims)
-                )
-            except (OSError, ValueError):
-                return store
         generation = header.get("generation")
         store.generation = generation if isinstance(generation, str) and generation else None
-        store._ids = [str(i) for i in ids]
-        store._hashes = [str(h) for h in hashes]
-        store._rows = {article_id: row for row, article_id in enumerate(store._ids)}
+        store._matrix = matrix.reshape(capacity, dims)
+        store._ids, store._rows = ids, rows
+        store._hashes = [str(h) for h in header["hashes"]]
         return store
+
+
+def _fits(header: object, space: str, dims: int, length: int, header_bytes: int) -> bool:
+    """Whether ``header`` describes a store of ``space`` and ``dims`` whose file is whole."""
+    if not isinstance(header, dict):
+        return False
+    if (header.get("version"), header.get("space"), header.get("dims")) != (
+        STORE_VERSION,
+        space,
+        dims,
+    ):
+        return False
+    count, capacity = header.get("count"), header.get("capacity")
+    ids, hashes = header.get("ids"), header.get("hashes")
+    return (
+        isinstance(count, int)
+        and isinstance(capacity, int)
+        and 0 <= count <= capacity
+        and isinstance(ids, list)
+        and isinstance(hashes, list)
+        and len(ids) == len(hashes) == count
+        and length == _matrix_offset(header_bytes) + capacity * dims * 4
+    )
 
 
 def _matrix_offset(header_bytes: int) -> int:
