@@ -15,7 +15,13 @@ import pytest
 
 from bot import store
 from bot.answers import run_command, to_json
-from bot.corpus.articles import ArticleTable, articles_of, id_difference, title_keys
+from bot.corpus.articles import (
+    ArticleTable,
+    articles_of,
+    id_difference,
+    sorted_ids,
+    title_keys,
+)
 from bot.corpus.cache import ParseCache
 from bot.corpus.census import Census
 from bot.corpus.loader import CorpusLoader
@@ -67,6 +73,7 @@ def updated(table: ArticleTable, changes: dict[str, Article | None]) -> ArticleT
 def assert_reads_as(table: ArticleTable, expected: dict[str, Article]) -> None:
     assert len(table) == len(expected)
     assert list(table) == list(expected)
+    assert sorted_ids(table) == sorted(expected)  # read in the index's order
     assert list(table.items()) == list(expected.items())
     assert list(table.values()) == list(expected.values())
     assert table == expected

@@ -24,7 +24,7 @@ import pytest
 from bot.corpus import articles as articles_module
 from bot.corpus import cache
 from bot.corpus import loader as loader_module
-from bot.corpus.articles import ArticleTable, title_keys
+from bot.corpus.articles import ArticleTable, sorted_ids, title_keys
 from bot.corpus.loader import CorpusLoader, LoadStats
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from tests.test_corpus_cache import load
@@ -734,6 +734,7 @@ def test_a_snapshot_handed_out_keeps_its_articles_through_later_refreshes(
         assert [title for _, title in title_keys(before.articles)] == list(ids)
         assert [a.title for a in before.articles.values()] == list(ids)
         assert lonely in before.articles and odd in set(before.articles)
+        assert sorted_ids(before.articles) == sorted(ids.values())
     finally:
         loader.close()
 

@@ -219,12 +219,18 @@ class ArticleRows:
         """(id, title) of every saved row, in saved order, none decoded."""
         return ((i, text.split("\n", 1)[0]) for _, i, text in self._indexed("titles"))
 
-    def ids(self) -> Iterator[str]:
-        """Every saved id, in the order they were saved."""
-        return (article_id for _, article_id, _ in self._indexed("NULL"))
+    def ids(self, *, by_id: bool = False) -> Iterator[str]:
+        """Every saved id, in the order they were saved.
 
-    def _indexed(self, column: str) -> list[tuple[int, str, Any]]:
+        ``by_id``: in the index's order instead, which is sorted but for rows a later save
+        rewrote (they come last): ``ArticleTable.sorted_ids`` sorts the few of those again.
+        """
+        return (article_id for _, article_id, _ in self._indexed("NULL", by_id=by_id))
+
+    def _indexed(self, column: str, *, by_id: bool = False) -> list[tuple[int, str, Any]]:
         """(rowid, id, ``column``: titles or NULL) of every saved row, in saved order.
+
+        ``by_id``: in the order the index holds them instead (see ``ids``).
 
         Read from an index that covers the query (SQLite picks the one on (roots, id, titles)
         for both), where a walk of the table reads every article's whole row: at 100,000
@@ -254,7 +260,8 @@ class ArticleRows:
                 for i, row in kept.items()
                 if row is not None  # None: saved after this table was made
             ]
-        rows.sort()  # by rowid: each is one row's
+        if not by_id:
+            rows.sort()  # by rowid: each is one row's
         return rows
 
     def items(self) -> Iterator[tuple[str, Article | None]]:
@@ -421,6 +428,16 @@ class ArticleTable(Mapping[str, Article]):
 
     def __len__(self) -> int:
         return self._len
+
+    def sorted_ids(self) -> list[str]:
+        """Every id, sorted.
+
+        The saved ones come in the order the index holds them, so the sort has only the new
+        ones to place (Timsort on a sorted run): ``sorted`` over the table took 4.2 s at a
+        million articles, walking the index in rowid order and sorting every id again.
+        """
+        saved = ((article_id, article_id) for article_id in self.rows.ids(by_id=True))
+        return sorted(i for i, _ in self._overlaid(saved, lambda a: a.id))
 
     def values(self) -> ValuesView[Article]:
         """The articles, read a batch of rows at a time (not one query each)."""
@@ -598,6 +615,13 @@ def titles_of(articles: Mapping[str, Article], ids: Iterable[str]) -> dict[str, 
 def damaged(articles: Mapping[str, Article]) -> bool:
     """Whether saved articles were found damaged: then they can't be saved whole."""
     return isinstance(articles, ArticleTable) and bool(articles.rows.damaged)
+
+
+def sorted_ids(articles: Mapping[str, Article]) -> list[str]:
+    """Every id of ``articles``, sorted: a saved table reads them in its index's order."""
+    if isinstance(articles, ArticleTable):
+        return articles.sorted_ids()
+    return sorted(articles)
 
 
 def title_keys(articles: Mapping[str, Article]) -> Iterator[tuple[str, str]]:

@@ -28,7 +28,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.corpus.articles import articles_of
+from bot.corpus.articles import articles_of, sorted_ids
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from bot.corpus.model import Article
 from bot.engine.answerable import opening
@@ -123,7 +123,7 @@ def _draw(articles: Mapping[str, Article], meaning: Meaning) -> np.ndarray:
     import numpy as np
 
     stride = max(1, len(articles) // SAMPLE)
-    ids = list(islice(sorted(articles), 0, SAMPLE * stride, stride))
+    ids = list(islice(sorted_ids(articles), 0, SAMPLE * stride, stride))
     return np.stack([meaning(a) for a in articles_of(articles, ids).values()])
 
 
