@@ -138,12 +138,12 @@ class Meanings:
     Each row carries the hash of the text it was computed from, so a vector is used only for
     that text: an article edited since is computed afresh when asked, and again by the next
     fill. Only a fill reads the kept file: a one-shot command never fills (reading its ids and
-    hashes, 7 MB at 100k articles, costs more than computing the five vectors it asks for).
+    hashes, 7 MB at 100,000 documents, costs more than computing the five vectors it asks for).
     ``None`` as ``path``: nothing kept.
 
     The kept file also records the corpus generation it is complete for. Checking every
     article's hash instead read every article back from the database: 2 s at a restart of
-    100,000 documents, and +600 MB of resident pages. A start of that generation checks none,
+    100,000 documents. A start of that generation checks none,
     and a start whose loader caught up from it checks only what changed while the bot was down.
     """
 

@@ -459,7 +459,7 @@ class VectorStore:
         """The store saved at ``path``, its matrix mapped from the file; or an empty one.
 
         Mapped copy-on-write: a row is read from the file when asked for (at a million
-        articles the matrix is 0.9 GB), and a row written here is this process's own copy,
+        documents the matrix is 0.9 GB), and a row written here is this process's own copy,
         never the file's. Empty when there is none, it is cut short, or it was saved for
         another vector space, size or format (its vectors would be meaningless here).
         """
