@@ -3,13 +3,15 @@
     .venv/bin/python bench/bot_restart.py --docs 100000 [--folder DIR] [--database DB]
 
 Does what the bot's ``setup_hook`` does, in this process: the loader (the writer), the engine
-on the index kept on disk with its stories grouped "later" from the kept grouping, then
-``Engine.cluster``, the autocomplete title table and the articles' meanings (the bot runs those
-three in threads beside its answers; the RSS is measured once all are done). Run twice on one
-database: the first run builds what is missing (parse, index, first grouping, every article's
-meaning), the second is the restart the targets are about, and is what it prints. Then it
-changes ``--change`` files (a word added to each title) and times the loader's refresh and
-``Engine.apply``, the watcher's path to answers. A folder it did not write itself is only
+on the index kept on disk with its stories grouped "later", then ``Engine.cluster`` unless the
+kept groups are of these files (then the whole grouping rests on disk), the autocomplete title
+table and the articles' meanings (the bot runs those in threads beside its answers; the RSS is
+measured once all are done). Run twice on one database: the first run builds what is missing
+(parse, index, first grouping, every article's meaning), the second is the restart the targets
+are about, and is what it prints. Then it changes ``--change`` files (a word added to each
+title) and times the loader's refresh and ``Engine.apply``, the watcher's path to answers, then
+the loading of the resting grouping that change asks for, and the RSS while it is loaded and
+once it rests again. A folder it did not write itself is only
 changed with ``--edit``. Printed beside them, from the same run: the raw baseline, a fresh
 Python process that opens the same tantivy index and runs one query. Targets (issue 14) at a
 million documents (1.77 million articles): ready ≤ 3 s, steady RSS ≤ 1.2 GB, 1,000 files to
@@ -50,7 +52,8 @@ def start(folder: Path, database: Path) -> tuple[CorpusLoader, Engine, dict[str,
         database, snapshot, stories="later", catch_up=(loader.started_from, changes)
     )
     ready = time.perf_counter() - began
-    engine.cluster()  # loads the kept grouping when there is one
+    if not engine.stories_ready:  # as the bot: none when the kept groups are of these files
+        engine.cluster()  # loads the kept grouping when there is one
     stories = time.perf_counter() - began - ready
     # What the bot then runs in threads of their own beside the answers: the autocomplete
     # title table, and the articles' meanings (the corpus sample, then every opening vector
@@ -97,9 +100,19 @@ def phase(name: str, folder: Path, database: Path, change: int) -> dict[str, obj
         began = time.perf_counter()
         snapshot, changes, _ = loader.refresh(paths)
         out["refresh"] = time.perf_counter() - began
-        engine.apply(snapshot, changes)
+        load = engine.apply(snapshot, changes)
         out["changed"] = time.perf_counter() - began
         out["files"] = len(paths)
+        if load:  # the grouping rested on disk: the bot loads it beside the answers
+            mark = time.perf_counter()
+            engine.cluster()  # and keeps it caught up (``save_stories``)
+            out["woke"] = time.perf_counter() - mark
+            out["woke_rss"] = rss_bytes() / 2**20
+            engine.save_stories()
+            mark = time.perf_counter()
+            engine.rest_stories()  # after ``rest_stories_after_s`` without a change
+            out["rest"] = time.perf_counter() - mark
+            out["rest_rss"] = rss_bytes() / 2**20
     engine.release_index()
     loader.close()
     return out
@@ -144,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"{took['files']} files changed: loader.refresh {took['refresh']:.2f} s, "
                 f"Engine.apply {took['changed'] - took['refresh']:.2f} s, "
                 f"to answers {took['changed']:.2f} s"
+            )
+        if "woke" in took:
+            print(
+                f"  stories loaded and caught up beside the answers in {took['woke']:.2f} s "
+                f"(RSS {took['woke_rss']:.0f} MB); kept and rested again: RSS "
+                f"{took['rest_rss']:.0f} MB"
             )
         raw = timed([sys.executable, "-c", RAW, str(index_path(database))])
         print(f"raw baseline (python + tantivy opening the index, one query): {raw:.2f} s")

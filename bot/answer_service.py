@@ -43,8 +43,16 @@ _interval_before = 0.0  # set when the first grouping starts
 class AnswerService:
     """Async access to one ``Engine``: answers (``call``), autocomplete and corpus changes."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, rest_stories_after: float | None = None) -> None:
+        """Serve ``engine`` from one worker thread.
+
+        ``rest_stories_after``: seconds without a corpus change after which the whole story
+        grouping is kept on disk only (``Engine.rest_stories``); None keeps it in memory.
+        """
         self.engine = engine
+        self._rest_after = rest_stories_after
+        # Waits out a quiet spell, then lets the grouping rest; each change starts it over.
+        self.resting: asyncio.Task[bool] | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="engine"
         )
@@ -75,6 +83,8 @@ class AnswerService:
         The grouping thread itself can't be interrupted (a daemon, it dies with the process);
         its task is awaited so the switch interval it lowered is put back now.
         """
+        if self.resting is not None:
+            self.resting.cancel()
         if self._grouping is not None:
             self._grouping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -131,6 +141,30 @@ class AnswerService:
             log.exception("grouping stories failed; answers go on with stories of one")
         if self._grouping is asyncio.current_task():  # not one a newer grouping replaced
             self.stories_ready.set()
+            self._rest_when_quiet()
+
+    def _rest_when_quiet(self) -> None:
+        """(Re)start the wait after which the grouping rests on disk (``rest_stories_after``)."""
+        if self._rest_after is None or not self.engine.rests_stories:
+            return
+        if self.resting is not None:
+            self.resting.cancel()
+        self.resting = asyncio.create_task(self._rest(self._rest_after), name="stories-rest")
+
+    async def _rest(self, after: float) -> bool:
+        """Keep the grouping, then drop it from memory if nothing changed meanwhile.
+
+        The keeping (seconds at 100,000 articles) runs beside the answers; the swap runs where
+        answers run, so none sees half of it. A change during the keeping makes the swap
+        refuse, and that change started a new wait.
+        """
+        await asyncio.sleep(after)
+        await self.stories_ready.wait()
+        await asyncio.to_thread(self.engine.save_stories)
+        rested = await self.run(self.engine.rest_stories)
+        if rested:
+            log.info("stories kept on disk until the corpus changes (memory given back)")
+        return rested
 
     @property
     def snapshot(self) -> CorpusSnapshot:
@@ -158,11 +192,16 @@ class AnswerService:
         If applying the change fails part-way, the index may hold half of it and later changes
         would be applied on top: the engine is rebuilt from the snapshot instead, and the
         original error is raised for the caller to log. A large corpus's stories are then
-        grouped again beside the answers, as at start-up (``Engine.rebuild``).
+        grouped again beside the answers, as at start-up (``Engine.rebuild``). A grouping
+        resting on disk is loaded beside the answers and catches up (``Engine.apply``).
         """
         try:
-            await self.run(self.engine.apply, change.snapshot, change.changes)
+            load = await self.run(self.engine.apply, change.snapshot, change.changes)
         except Exception:
             if await self.run(self.engine.rebuild, change.snapshot):
                 self.start_grouping()
             raise
+        if load:  # the grouping rested on disk: loaded and caught up beside the answers
+            self.start_grouping()
+        elif self.engine.stories_ready:
+            self._rest_when_quiet()

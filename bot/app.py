@@ -421,7 +421,8 @@ class CoverageBot(commands.Bot):
                 stories=True if now else "later",
                 catch_up=catch_up,
             )
-        self._answers = AnswerService(self._engine)
+        rest = self.settings.corpus.rest_stories_after_s
+        self._answers = AnswerService(self._engine, rest_stories_after=None if rest < 0 else rest)
         if not self._engine.stories_ready:
             self.answers.start_grouping()
         # A daemon, like the grouping's: a stop never waits for its pass over every article.

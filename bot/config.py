@@ -29,6 +29,9 @@ class CorpusSettings:
     max_file_bytes: int = 5 * 1024 * 1024
     watch: bool = True
     watch_debounce_ms: int = 200
+    # Seconds without a corpus change after which a large corpus's whole story grouping is kept
+    # on disk only, its groups answering (``Engine.rest_stories``); -1 keeps it in memory.
+    rest_stories_after_s: int = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,8 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         raise ConfigError(f"{where}: corpus.max_file_bytes must be a positive number of bytes")
     if corpus.watch_debounce_ms < 0:
         raise ConfigError(f"{where}: corpus.watch_debounce_ms must be 0 or more")
+    if corpus.rest_stories_after_s < -1:
+        raise ConfigError(f"{where}: corpus.rest_stories_after_s must be -1 (never) or more")
     if not corpus.paths or not all(corpus.paths):
         raise ConfigError(f"{where}: corpus.paths must name at least one folder or file")
     if not corpus.database:

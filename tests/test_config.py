@@ -53,6 +53,7 @@ def test_values_from_config_toml_in_the_working_directory(tmp_path: Path) -> Non
         max_file_bytes = 1024
         watch = false
         watch_debounce_ms = 50
+        rest_stories_after_s = -1
 
         [discord]
         token = "from-file"
@@ -68,6 +69,7 @@ def test_values_from_config_toml_in_the_working_directory(tmp_path: Path) -> Non
         max_file_bytes=1024,
         watch=False,
         watch_debounce_ms=50,
+        rest_stories_after_s=-1,
     )
     assert settings.discord.token == "from-file"
     assert settings.discord.guild_ids == (123, 456)
@@ -137,6 +139,7 @@ def test_reads_the_real_environment_by_default(
         ("[corpus]\nmax_file_bytes = 0\n", "corpus.max_file_bytes must be a positive number"),
         ("[corpus]\nwatch = 1\n", "corpus.watch must be true or false"),
         ("[corpus]\nwatch_debounce_ms = -5\n", "corpus.watch_debounce_ms must be 0 or more"),
+        ("[corpus]\nrest_stories_after_s = -2\n", "corpus.rest_stories_after_s must be -1"),
         ("[corpus]\npaths = [1, 2]\n", "corpus.paths must be a list of text"),
         ("[corpus]\npaths = []\n", "corpus.paths must name at least one folder"),
         ('[corpus]\ndatabase = ""\n', "corpus.database must be a file path"),

@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
+from bot.answer_service import AnswerService
 from bot.answers import run_command, to_json
+from bot.corpus.live import CorpusChange
 from bot.corpus.loader import CorpusLoader
 from bot.engine.engine import Engine
 from bot.engine.results import CoverageAnswer
@@ -54,11 +56,14 @@ def test_a_restart_answers_with_the_kept_stories_before_grouping(
     groupings: list[int],
 ) -> None:
     engine, loader = engine_of(corpus, grouped, "later")
-    assert not engine.stories_ready  # the full grouping (for updates, digests) is still to do
+    # Ready: the kept groups are every article's story, and the whole grouping (what a change
+    # needs, most of the memory) stays on disk until a change asks for it.
+    assert engine.stories_ready and engine.stories_state.startswith("grouped (kept on disk")
     assert outlets(engine) == ["The Verge", "Business Insider", "Highsnobiety"]
-    assert not any(groupings)
-    engine.cluster()
+    assert not any(groupings) and len(engine.stories) == 0
+    engine.cluster()  # what a change starts: a load, not a grouping
     assert outlets(engine) == ["The Verge", "Business Insider", "Highsnobiety"]
+    assert not any(groupings) and len(engine.stories) == len(engine.snapshot.articles)
     loader.close()
 
 
@@ -242,4 +247,110 @@ def test_files_changed_while_down_catch_the_kept_grouping_up(
     assert [s.articles for s in engine.stories.stories()] == [
         s.articles for s in fresh.stories.stories()
     ]
+    loader.close()
+
+
+# -- a grouping that rests on disk (``Engine.rest_stories``) ----------------------------------
+
+
+def fourth_outlet(corpus: Path) -> Path:
+    """An article that joins the seeds' story (the day after The Verge's report)."""
+    return write_article(
+        corpus / "live",
+        "engadget",
+        "ICE signs a contract with facial recognition company Clearview AI",
+        "Immigration and Customs Enforcement signed a contract with Clearview AI, paying "
+        "$224,000 for Clearview licenses.",
+        published="2020-08-15T10:00:00Z",
+    )
+
+
+def same_stories(engine: Engine, snapshot: Any) -> bool:
+    fresh = Engine(snapshot)
+    return [s.articles for s in engine.stories.stories()] == [
+        s.articles for s in fresh.stories.stories()
+    ]
+
+
+def test_a_change_loads_the_resting_grouping_and_catches_it_up(
+    corpus: Path, grouped: Path, groupings: list[int]
+) -> None:
+    engine, loader = engine_of(corpus, grouped, "later")
+    new = fourth_outlet(corpus)
+    snapshot, changes, _ = loader.refresh([str(new)])
+    assert engine.apply(snapshot, changes)  # the caller is to load it (``cluster``)
+    assert not engine.stories_ready
+    joined = next(iter(changes.added))
+    story = engine.story_of(snapshot.articles[joined])
+    assert not story.grouped and len(story.articles) == 1  # claimed nothing meanwhile
+    assert outlets(engine) == ["The Verge", "Business Insider", "Highsnobiety"]
+    (corpus / "live" / "quokka.json").unlink()  # a second change before the load: no second
+    snapshot, changes, _ = loader.refresh([str(corpus / "live" / "quokka.json")])
+    assert changes.removed and not engine.apply(snapshot, changes)
+    engine.cluster()
+    assert engine.stories_ready and not any(groupings)  # loaded and caught up, not regrouped
+    assert "Island News" in outlets(engine) and same_stories(engine, snapshot)
+    loader.close()
+
+
+def test_a_kept_grouping_rests_and_a_change_wakes_it(
+    corpus: Path, grouped: Path, groupings: list[int]
+) -> None:
+    engine, loader = engine_of(corpus, grouped, "later")
+    engine.cluster()
+    assert len(engine.stories) == len(engine.snapshot.articles)
+    assert engine.rest_stories() and len(engine.stories) == 0
+    assert engine.stories_ready
+    assert outlets(engine) == ["The Verge", "Business Insider", "Highsnobiety"]
+    snapshot, changes, _ = loader.refresh([str(fourth_outlet(corpus))])
+    assert engine.apply(snapshot, changes)
+    engine.cluster()
+    assert not any(groupings) and same_stories(engine, snapshot)
+    # A change it followed in memory and has not kept yet: it stays until it is kept.
+    (corpus / "live" / "quokka.json").unlink()
+    snapshot, changes, _ = loader.refresh([str(corpus / "live" / "quokka.json")])
+    assert not engine.apply(snapshot, changes)
+    assert not engine.rest_stories() and len(engine.stories) == len(snapshot.articles)
+    engine.save_stories()
+    assert engine.rest_stories()
+    assert set(outlets(engine)) == {"The Verge", "Business Insider", "Highsnobiety", "Island News"}
+    loader.close()
+
+
+def test_a_resting_grouping_damaged_on_disk_is_grouped_again_when_a_change_needs_it(
+    corpus: Path, grouped: Path, groupings: list[int]
+) -> None:
+    engine, loader = engine_of(corpus, grouped, "later")
+    paths = KeptStories.of(grouped)
+    assert paths is not None and engine.stories_ready
+    data = paths.state.read_bytes()
+    paths.state.write_bytes(data[:-10] + bytes([data[-10] ^ 0xFF]) + data[-9:])
+    snapshot, changes, _ = loader.refresh([str(fourth_outlet(corpus))])
+    assert engine.apply(snapshot, changes)
+    engine.cluster()
+    assert [n for n in groupings if n] == [len(snapshot.articles)]
+    assert "Island News" in outlets(engine) and same_stories(engine, snapshot)
+    loader.close()
+
+
+async def test_the_bot_lets_the_grouping_rest_after_a_quiet_spell_and_wakes_it_on_a_change(
+    corpus: Path, grouped: Path, groupings: list[int]
+) -> None:
+    engine, loader = engine_of(corpus, grouped, "later")
+    service = AnswerService(engine, rest_stories_after=0)
+    try:
+        assert service.stories_ready.is_set() and service.resting is None  # never loaded
+        snapshot, changes, stats = loader.refresh([str(fourth_outlet(corpus))])
+        await service.apply(CorpusChange(snapshot, changes, stats))
+        assert not service.stories_ready.is_set()  # digests wait for the load to catch up
+        await service.stories_ready.wait()
+        assert "Island News" in (await service.call(outlets)) and not any(groupings)
+        assert service.resting is not None and await service.resting  # kept, then let go
+        assert len(engine.stories) == 0
+        assert "Island News" in (await service.call(outlets))
+    finally:
+        await service.close()
+        loader.close()
+    restarted, loader = engine_of(corpus, grouped, "later")  # what was kept is the caught-up
+    assert restarted.stories_ready and "Island News" in outlets(restarted)
     loader.close()

@@ -71,6 +71,7 @@ from bot.engine.saved_stories import (
     load_state,
     save_groups,
     save_state,
+    state_generation,
 )
 from bot.engine.scoring import CONFIDENT, QueryTerms, Rated, Scorer, best_first
 from bot.engine.stories import StoryIndex
@@ -189,11 +190,16 @@ class Engine:
         # Articles changed while ``cluster`` runs, so its result can catch up with them; None
         # when no clustering is running (or a rebuild made it start over).
         self._unstoried: set[str] | None = None
+        # The generation of the whole grouping while it rests on disk (``rest_stories``) and
+        # its kept groups answer; the articles changed since, which loading it must catch up.
+        self._resting: str | None = None
+        self._resume: set[str] = set()
         self._casing = CorpusCasing(self._articles_with, self._lead_texts)
         self._abbreviations = CorpusAbbreviations(self._articles_with, self._lead_texts)
         self._titles_building = False  # the title table is being built in another thread
         self._sample = CorpusSample()  # what a query's closeness in meaning is measured against
         self._build(snapshot)
+        self._rest_if_kept(snapshot)
 
     @classmethod
     def beside(
@@ -325,31 +331,85 @@ class Engine:
         except Exception:  # a full disk costs the next start its head start, nothing more
             log.warning("could not keep the stories in %s", kept.groups, exc_info=True)
 
-    def _kept_grouping(self, snapshot: CorpusSnapshot) -> StoryIndex | None:
+    def _kept_grouping(
+        self, snapshot: CorpusSnapshot, resume: tuple[str, set[str]] | None = None
+    ) -> StoryIndex | None:
         """The grouping kept for ``snapshot``'s generation, if there is one.
 
         Else the one kept before the files that changed while the bot was down, with that
-        change applied as an update applies it.
+        change applied as an update applies it; or, for ``resume`` (a grouping that rested
+        on disk, ``rest_stories``), the one of its generation with the articles it names
+        changed since.
         """
         kept, catch_up = self._kept, self._stories_catch_up
         self._stories_catch_up = None  # a later grouping (after a rebuild) starts afresh
         if kept is None:
             return None
         try:
-            found = load_state(kept.state, snapshot.generation, snapshot.articles)
-            if found is not None:
-                self._kept_current = (snapshot.generation, self._changes)
-                return found
+            if resume is not None:
+                generation, touched = resume
+                articles = snapshot.articles
+                present = {i for i in touched if i in articles}
+                # Added or changed, the update sorts out which by what the grouping holds.
+                gone = frozenset(touched - present)
+                catch_up = generation, ChangeSet(frozenset(present), removed=gone)
+            else:
+                found = load_state(kept.state, snapshot.generation, snapshot.articles)
+                if found is not None:
+                    self._kept_current = (snapshot.generation, self._changes)
+                    return found
             base, changes = catch_up or _NO_CATCH_UP
-            if base is not None and changes:
-                found = load_state(kept.state, base, snapshot.articles)
-                if found is not None:  # caught up: what is kept is of the old files still
-                    articles = snapshot.articles
-                    found.update(articles, changes.added, changes.changed, changes.removed)
+            if base is None or not (changes or resume):
+                return None
+            found = load_state(kept.state, base, snapshot.articles)
+            if found is not None and changes:  # caught up: what is kept is of the old files
+                articles = snapshot.articles
+                found.update(articles, changes.added, changes.changed, changes.removed)
             return found
         except Exception:  # whatever it is, grouping afresh is the answer (and replaces it)
             log.exception("could not load the kept story grouping; grouping again")
             return None
+
+    def _rest_if_kept(self, snapshot: CorpusSnapshot) -> None:
+        """Leave the whole grouping on disk when the kept groups are of ``snapshot`` exactly.
+
+        Answers need only the groups; the grouping (words, keys and links of every article,
+        most of a restarted bot's memory) is what a corpus change needs, so the first change
+        loads it (``apply`` says so) and ``rest_stories`` lets it go again.
+        """
+        saved, kept, generation = self._saved, self._kept, snapshot.generation
+        if saved is None or not saved.exact or not self._grouping or kept is None:
+            return
+        if state_generation(kept.state) == generation:
+            # ``_kept_current`` is claimed only once it loads: its checksum is not read here.
+            self._grouping, self._resting, self._resume = False, generation, set()
+
+    @property
+    def rests_stories(self) -> bool:
+        """Whether the whole grouping can rest on disk (``rest_stories``).
+
+        One grouped "later" (a large corpus) and kept beside a database can.
+        """
+        return self._group_later and self._kept is not None
+
+    def rest_stories(self) -> bool:
+        """Drop the whole grouping from memory when it is kept on disk as it is now.
+
+        The kept groups answer instead, until a change loads it again (``apply``). Only an
+        engine that groups "later" does this, and only when ``save_stories`` has kept this
+        very grouping: True if it rested. Run it where answers run, never beside one: the
+        swap is three fields an answer reads.
+        """
+        with self._lock:
+            generation = self._snapshot.generation
+            if not self._with_stories or not self.rests_stories or self._clustering:
+                return False
+            if self._kept_current != (generation, self._changes):
+                return False
+            self._saved = SavedStories(self.stories.groups())
+            self.stories, self._with_stories = StoryIndex.build({}), False
+            self._resting, self._resume = generation, set()
+            return True
 
     def release_index(self) -> None:
         """Give up the index's writer: a one-shot command is done writing it."""
@@ -368,6 +428,7 @@ class Engine:
             self._changes += 1
             if self._group_later:
                 self._with_stories, self._grouping = False, True
+            self._resting, self._resume = None, set()
             self._build(snapshot)
             if self._meanings is not None:
                 self._meanings.lost_track()
@@ -385,12 +446,16 @@ class Engine:
         """The snapshot answers are drawn from."""
         return self._snapshot
 
-    def apply(self, snapshot: CorpusSnapshot, changes: ChangeSet) -> None:
+    def apply(self, snapshot: CorpusSnapshot, changes: ChangeSet) -> bool:
         """Follow a corpus change: index, vocabulary, stories, then swap the snapshot.
 
         Readers keep using the previous snapshot until the very last line, so they never see a
-        half-applied change; ids the index returns that the snapshot lacks are skipped.
+        half-applied change; ids the index returns that the snapshot lacks are skipped. True
+        when the caller must run ``cluster`` (in a thread) for the stories to follow: the
+        grouping rests on disk (``rest_stories``), and the changed articles are stories of
+        one until it is loaded.
         """
+        wake = False
         with self._lock:
             self._changes += 1  # before anything changes: a save racing this one is dropped
             upserts = [snapshot.articles[i] for i in (changes.added | changes.changed)]
@@ -409,6 +474,8 @@ class Engine:
                 )
             elif self._unstoried is not None:
                 self._unstoried |= touched
+            elif self._resting is not None:
+                self._resume |= touched
             if self._saved is not None:
                 self._saved.forget(touched)
             self._update_names(olds, upserts, snapshot)
@@ -418,6 +485,12 @@ class Engine:
             # Again once the new snapshot is the one read: a word learnt in between may have
             # read the old articles through the new index.
             self._forget_words()
+            if self._resume and not self._clustering:
+                # Claimed last, once nothing can fail (a failed change is rebuilt, and a
+                # rebuild groups for itself), and here, as ``rebuild`` claims it: one
+                # loading, however many changes come before it starts.
+                wake = self._grouping = self._clustering = True
+        return wake
 
     def _rebuild_names(self, snapshot: CorpusSnapshot) -> None:
         # The title table is for autocomplete alone: built when it is first asked (``suggest``),
@@ -972,6 +1045,8 @@ class Engine:
         """How the stories stand, for an operator (/corpus stats)."""
         if self._with_stories:
             return "grouped"
+        if self._resting is not None and not self._resume:
+            return "grouped (kept on disk until the corpus changes)"
         if self._saved is not None:
             return "answering from the groups kept; the whole grouping is loading"
         if self._grouping:
@@ -986,8 +1061,11 @@ class Engine:
 
     @property
     def stories_ready(self) -> bool:
-        """Whether stories are grouped (an engine built with ``stories="later"`` isn't yet)."""
-        return self._with_stories
+        """Whether stories are grouped (an engine built with ``stories="later"`` isn't yet).
+
+        A grouping resting on disk is, until a change touches an article.
+        """
+        return self._with_stories or (self._resting is not None and not self._resume)
 
     def cluster(self) -> None:
         """Group the stories of an engine built with ``stories="later"``; it answers meanwhile.
@@ -1004,7 +1082,11 @@ class Engine:
                 with self._lock:
                     snapshot = self._snapshot
                     self._unstoried = set()
-                kept = self._kept_grouping(snapshot)
+                    resume = None
+                    if self._resting is not None and self._resume:  # loaded for the changes
+                        resume = (self._resting, self._resume)
+                    self._resting, self._resume = None, set()
+                kept = self._kept_grouping(snapshot, resume)
                 stories = kept or StoryIndex.build(snapshot.articles)
                 with self._lock:
                     touched, self._unstoried = self._unstoried, None

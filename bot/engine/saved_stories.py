@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from bot.corpus.articles import articles_of
 from bot.corpus.model import Article
@@ -79,17 +80,10 @@ def load_state(path: Path, generation: str, articles: Mapping[str, Article]) -> 
     """
     try:
         with path.open("rb") as handle:
-            header = json.loads(handle.readline(_HEADER_BYTES))
-            if not isinstance(header, dict) or header.get("format") != FORMAT:
+            header = _sound_header(handle, path)
+            if header is None or not generation or header["generation"] != generation:
                 return None
-            if not generation or header.get("generation") != generation:
-                return None
-            size = header.get("bytes")
-            # What the file holds past the header, whatever the header claims.
-            rest = os.fstat(handle.fileno()).st_size - handle.tell()
-            if not isinstance(size, int) or not 0 <= size <= rest:
-                log.warning("the kept story grouping in %s is damaged; grouping again", path)
-                return None
+            size = header["bytes"]
             data = handle.read(size + 1)  # reading and checking let other threads run
     except (OSError, ValueError):
         return None
@@ -101,6 +95,34 @@ def load_state(path: Path, generation: str, articles: Mapping[str, Article]) -> 
     except ValueError as exc:
         log.warning("the kept story grouping in %s is unusable (%s); grouping again", path, exc)
         return None
+
+
+def state_generation(path: Path) -> str | None:
+    """The generation of the grouping kept at ``path``, when its header and length are sound.
+
+    Reads the header only: the bot checks this at start to leave the grouping on disk (the
+    checksum is checked when a change makes it load the grouping).
+    """
+    try:
+        with path.open("rb") as handle:
+            header = _sound_header(handle, path)
+    except (OSError, ValueError):
+        return None
+    return None if header is None else header["generation"]
+
+
+def _sound_header(handle: BinaryIO, path: Path) -> dict[str, Any] | None:
+    """A kept state's header, read from ``handle``, when its format is ours and its length fits."""
+    header = json.loads(handle.readline(_HEADER_BYTES))
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        return None
+    generation, size = header.get("generation"), header.get("bytes")
+    # What the file holds past the header, whatever the header claims.
+    rest = os.fstat(handle.fileno()).st_size - handle.tell()
+    if not isinstance(size, int) or not 0 <= size <= rest:
+        log.warning("the kept story grouping in %s is damaged; grouping again", path)
+        return None
+    return header if isinstance(generation, str) and generation else None
 
 
 def save_groups(path: Path, generation: str, groups: Iterable[list[str]]) -> None:
@@ -139,6 +161,11 @@ class SavedStories:
     def __init__(self, groups: list[list[str]], changed: AbstractSet[str] = frozenset()) -> None:
         self._group: dict[str, list[str]] = {i: g for g in groups for i in g}
         self._changed = set(changed)  # their story is not known: not trusted
+
+    @property
+    def exact(self) -> bool:
+        """Whether they are every article's story: no article changed since they were kept."""
+        return not self._changed
 
     def forget(self, changed: AbstractSet[str]) -> None:
         """Leave ``changed`` out from now on (a corpus change touched them)."""
