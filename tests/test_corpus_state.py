@@ -24,7 +24,7 @@ import pytest
 from bot.corpus import articles as articles_module
 from bot.corpus import cache
 from bot.corpus import loader as loader_module
-from bot.corpus.articles import ArticleTable, sorted_ids, title_keys
+from bot.corpus.articles import ArticleTable, every_title, sorted_ids, title_keys
 from bot.corpus.loader import CorpusLoader, LoadStats
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from tests.test_corpus_cache import load
@@ -876,12 +876,17 @@ def test_a_walk_across_two_saves_reads_the_articles_it_started_with(
     # the table walked is the one it started with, an article added since is not in it, and
     # one removed still is, each in its place.
     monkeypatch.setattr(articles_module, "_BATCH", 2)
+    monkeypatch.setattr(articles_module, "_ID_BATCH", 2)
     loader = CorpusLoader([str(corpus)], saved)
     try:
         before, _, _ = loader.load()
         expected = [title for _, title in title_keys(before.articles)]
         walk = title_keys(before.articles)
         walked = [title for _, title in itertools.islice(walk, 3)]
+        # Autocomplete's walk, in no set order: the same titles across the same saves.
+        pairs = list(title_keys(before.articles))
+        stream = every_title(before.articles)
+        streamed = list(itertools.islice(stream, 3))
         dupes = (corpus / "dupes.jsonl").read_bytes()
         (corpus / "dupes.jsonl").unlink()
         (corpus / "new.json").write_text(
@@ -890,6 +895,7 @@ def test_a_walk_across_two_saves_reads_the_articles_it_started_with(
         )
         loader.refresh([str(corpus / "dupes.jsonl"), str(corpus / "new.json")])
         walked += [title for _, title in itertools.islice(walk, 3)]
+        streamed += itertools.islice(stream, 3)
         (corpus / "odd.json").write_text(
             json.dumps([{"title": "Odd one, renamed", "url": "https://example.com/odd"}]),
             encoding="utf-8",
@@ -899,6 +905,8 @@ def test_a_walk_across_two_saves_reads_the_articles_it_started_with(
         after, _, _ = loader.refresh([str(corpus / "odd.json"), str(corpus / "dupes.jsonl")])
         walked += [title for _, title in walk]
         assert walked == expected
+        streamed += stream
+        assert set(streamed) == set(pairs)
         assert [title for _, title in title_keys(before.articles)] == expected
         now = [title for _, title in title_keys(after.articles)]
         assert "Brand new" in now and "Lonely story" in now and "Odd one, renamed" in now

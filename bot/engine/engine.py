@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
 
-from bot.corpus.articles import articles_of, title_keys, titles_of
+from bot.corpus.articles import articles_of, every_title, titles_of
 from bot.corpus.census import Census
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from bot.corpus.model import Article
@@ -77,6 +77,7 @@ from bot.engine.scoring import CONFIDENT, QueryTerms, Rated, Scorer, best_first
 from bot.engine.stories import StoryIndex
 from bot.engine.summary import MAX_SUMMARY_CHARS, summarize
 from bot.engine.text import STOPWORDS, possessive
+from bot.engine.titles import TitleTable
 from bot.engine.vocabulary import Vocabulary
 from bot.engine.word_vectors import WordVectors
 
@@ -506,19 +507,14 @@ class Engine:
         changed ones as they are. Tables are copied, not edited, so a reader mid-``suggest``
         keeps consistent ones.
         """
-        titles = None  # not built yet: the first completion builds it from the snapshot
-        if self._titles is not None:
-            titles = list(self._titles)
-            for old in olds:
-                key = _title_key(old)
-                at = bisect.bisect_left(titles, key)
-                if at < len(titles) and titles[at] == key:
-                    del titles[at]
-            for new in news:
-                bisect.insort(titles, _title_key(new))
+        titles = self._titles  # None: not built yet, the first completion builds it
+        if titles is not None:
+            titles = titles.changed(
+                ((a.id, a.title) for a in olds), ((a.id, a.title) for a in news)
+            )
         self._set_names(self._census.changed(olds, news, snapshot.census), titles)
 
-    def _set_names(self, census: Census, titles: list[tuple[str, str]] | None) -> None:
+    def _set_names(self, census: Census, titles: TitleTable | None) -> None:
         self._census = census
         outlets, topics = census.outlets, census.topics
         self.outlet_names = [name for name, _ in outlets.most_common()]
@@ -1235,7 +1231,7 @@ class Engine:
                 if self._titles is not None:
                     return
                 snapshot = self._snapshot
-                table = _title_table(snapshot.articles)
+                table = TitleTable.build(every_title(snapshot.articles))
                 with self._lock:  # a change applied meanwhile: built again from the new one
                     if self._snapshot is snapshot and self._titles is None:
                         self._titles = table
@@ -1286,8 +1282,7 @@ class Engine:
         # Titles that begin with what is typed come first; for one or two letters they are all
         # there is to offer, and they spare the index a query of the commonest words ("the ").
         begun = folded + " " if prefix[-1:].isspace() else folded  # a space ends a word
-        start = bisect.bisect_left(titles or (), (begun, ""))
-        begin = [i for t, i in (titles or ())[start : start + limit] if t.startswith(begun)]
+        begin = titles.starting(begun, limit) if titles is not None else []
         _put_titles(out, articles, begin)
         tokens = index_terms(text)
         if len(folded) < 3 or not tokens or len(out) >= limit:
@@ -1391,16 +1386,6 @@ def _plausible_typo(word: str, fixed: str, words: WordVectors | None) -> bool:
     if len(word) > 5 or len(word) != len(fixed):
         return True
     return sorted(word) == sorted(fixed)  # a transposition: "form" for "from"
-
-
-def _title_key(article: Article) -> tuple[str, str]:
-    """An article's place in the sorted title table that autocomplete bisects."""
-    return article.title.casefold(), article.id
-
-
-def _title_table(articles: Mapping[str, Article]) -> list[tuple[str, str]]:
-    """The sorted title table of ``articles`` (saved ones' titles read, not decoded)."""
-    return sorted((title.casefold(), article_id) for article_id, title in title_keys(articles))
 
 
 def _has_word_starting(titles: tuple[str, ...], partial: str) -> bool:
