@@ -35,6 +35,7 @@ from collections.abc import (
     ValuesView,
 )
 from collections.abc import Set as AbstractSet
+from itertools import groupby
 from typing import Any, TypeVar
 
 from bot import store
@@ -222,15 +223,16 @@ class ArticleRows:
     def ids(self, *, by_id: bool = False) -> Iterator[str]:
         """Every saved id, in the order they were saved.
 
-        ``by_id``: in the index's order instead, which is sorted but for rows a later save
-        rewrote (they come last): ``ArticleTable.sorted_ids`` sorts the few of those again.
+        ``by_id``: streamed in the index's order instead, which is sorted but for rows a later
+        save rewrote (they come last, and one rewritten during the walk comes twice):
+        ``ArticleTable.sorted_ids`` sorts the few of those again.
         """
-        return (article_id for _, article_id, _ in self._indexed("NULL", by_id=by_id))
+        if by_id:
+            return (article_id for article_id, _ in self._streamed("NULL"))
+        return (article_id for _, article_id, _ in self._indexed("NULL"))
 
-    def _indexed(self, column: str, *, by_id: bool = False) -> list[tuple[int, str, Any]]:
+    def _indexed(self, column: str) -> list[tuple[int, str, Any]]:
         """(rowid, id, ``column``: titles or NULL) of every saved row, in saved order.
-
-        ``by_id``: in the order the index holds them instead (see ``ids``).
 
         Read from an index that covers the query (SQLite picks the one on (roots, id, titles)
         for both), where a walk of the table reads every article's whole row: at 100,000
@@ -249,8 +251,7 @@ class ArticleRows:
                 for i, row in kept.items()
                 if row is not None  # None: saved after this table was made
             ]
-        if not by_id:
-            rows.sort()  # by rowid: each is one row's
+        rows.sort()  # by rowid: each is one row's
         return rows
 
     def _index_walk(
@@ -275,21 +276,28 @@ class ArticleRows:
             last = batch[-1][1]
 
     def title_stream(self) -> Iterator[tuple[str, str]]:
-        """(id, title) of every saved row, in no set order, a batch at a time.
+        """(id, title) of every saved row, in the index's order but for rewritten rows.
 
         For readers that sort them their own way (autocomplete's title table): putting them in
         saved order first (``title_keys``) gathers every row, 511 MB at a million articles.
-        A row a save rewrites during the walk comes twice, walked and then kept, with the
-        same title both times (the kept row is this table's version, as the walked one was).
         """
-        at = _KEPT_COLUMN["titles"]
-        for batch, kept in self._index_walk("titles"):
-            for _, article_id, text in batch:
+        return ((i, text.split("\n", 1)[0]) for i, text in self._streamed("titles"))
+
+    def _streamed(self, column: str) -> Iterator[tuple[str, Any]]:
+        """(id, ``column``: titles or NULL) of every saved row, a batch at a time.
+
+        In the index's order, then the rows a later save rewrote. One rewritten during the
+        walk comes twice, walked and then kept, with the same value both times (the kept row
+        is this table's version, as the walked one was): readers drop the repeat.
+        """
+        at = _KEPT_COLUMN.get(column)
+        for batch, kept in self._index_walk(column):
+            for _, article_id, value in batch:
                 if article_id not in kept:
-                    yield article_id, text.split("\n", 1)[0]
+                    yield article_id, value
         for article_id, row in self._kept.items():
             if row is not None:  # None: saved after this table was made, not one of its rows
-                yield article_id, row[at].split("\n", 1)[0]
+                yield article_id, None if at is None else row[at]
 
     def items(self) -> Iterator[tuple[str, Article | None]]:
         """Every saved article by id, in the order they were saved; None for a damaged row.
@@ -462,7 +470,7 @@ class ArticleTable(Mapping[str, Article]):
         ones to place (Timsort on a sorted run): ``sorted`` over the table took 4.2 s at a
         million articles, walking the index in rowid order and sorting every id again.
         """
-        return sorted(self._ids(by_id=True))
+        return [article_id for article_id, _ in groupby(sorted(self._ids(by_id=True)))]
 
     def _ids(self, *, by_id: bool = False) -> Iterator[str]:
         """The ids, saved ones in saved order (``by_id``: the index's), the changes laid over."""

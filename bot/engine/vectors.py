@@ -279,6 +279,67 @@ class Embedder:
         return normalise(out)
 
 
+class _Digests:
+    """Each row's content hash, as fixed-width bytes in one growable numpy array.
+
+    A list of str cost ~73 bytes a row (130 MB at a million articles, every one held by a
+    restarted bot); a row here is the width of the longest hash, 16 bytes for ``content_hash``.
+    The empty hash (a vector given none) matches no text's.
+    """
+
+    def __init__(self, values: Sequence[str] = ()) -> None:
+        import numpy as np
+
+        encoded = [_digest_bytes(v) for v in values]
+        width = max(16, *map(len, encoded)) if encoded else 16
+        self._array = np.array(encoded, dtype=f"S{width}") if encoded else np.zeros(0, "S16")
+        self._count = len(encoded)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def matches(self, row: int, digest: str) -> bool:
+        """Whether row ``row`` was computed from text of hash ``digest``."""
+        held = self._array[row]
+        return bool(held) and held == _digest_bytes(digest)
+
+    def put(self, row: int, digest: str) -> None:
+        """Set row ``row``'s hash (a row ``append`` made, or one replaced)."""
+        encoded = _digest_bytes(digest)
+        if len(encoded) > self._array.dtype.itemsize:  # a longer hash than any so far
+            self._array = self._array.astype(f"S{len(encoded)}")
+        self._array[row] = encoded
+
+    def append(self, digest: str) -> None:
+        """A new last row, growing the array by a quarter when it is full."""
+        import numpy as np
+
+        if self._count == len(self._array):
+            room = max(64, self._count + self._count // 4)
+            grown = np.zeros(room, self._array.dtype)
+            grown[: self._count] = self._array[: self._count]
+            self._array = grown
+        self._count += 1
+        self.put(self._count - 1, digest)
+
+    def move(self, source: int, target: int) -> None:
+        """Row ``source``'s hash into row ``target`` (the last row filling a removed one)."""
+        self._array[target] = self._array[source]
+
+    def pop(self) -> None:
+        """Drop the last row."""
+        self._count -= 1
+        self._array[self._count] = b""
+
+    def tolist(self) -> list[str]:
+        """Every row's hash, as ``content_hash`` gave it."""
+        return [h.decode("utf-8", "surrogatepass") for h in self._array[: self._count].tolist()]
+
+
+def _digest_bytes(digest: str) -> bytes:
+    return digest.encode("utf-8", "surrogatepass")
+
+
 class VectorStore:
     """Article id -> vector, as rows of one contiguous float32 matrix.
 
@@ -303,7 +364,7 @@ class VectorStore:
         self._lock = threading.Lock()
         self._matrix = np.zeros((0, dims), dtype=np.float32)
         self._ids: list[str] = []
-        self._hashes: list[str] = []
+        self._hashes = _Digests()
         self._rows: dict[str, int] = {}
 
     def __len__(self) -> int:
@@ -323,7 +384,9 @@ class VectorStore:
 
         with self._lock:
             row = self._rows.get(article_id)
-            if row is None or (content_hash is not None and self._hashes[row] != content_hash):
+            if row is None or (
+                content_hash is not None and not self._hashes.matches(row, content_hash)
+            ):
                 return None
             return np.array(self._matrix[row])  # a plain array, whether the matrix is mapped
 
@@ -331,7 +394,11 @@ class VectorStore:
         """Ids of ``wanted`` (id -> content hash) whose vector is missing or from other text."""
         with self._lock:
             hashes, rows = self._hashes, self._rows
-            return [i for i, h in wanted.items() if (r := rows.get(i)) is None or hashes[r] != h]
+            return [
+                i
+                for i, h in wanted.items()
+                if (r := rows.get(i)) is None or not hashes.matches(r, h)
+            ]
 
     def add(
         self, ids: Sequence[str], vectors: np.ndarray, hashes: Sequence[str] | None = None
@@ -359,7 +426,7 @@ class VectorStore:
             rows = np.fromiter((self._rows[i] for i in ids), dtype=np.int64, count=len(ids))
             self._matrix[rows] = vectors
             for row, digest in zip(rows.tolist(), hashes, strict=True):
-                self._hashes[row] = digest
+                self._hashes.put(row, digest)
 
     def remove(self, ids: Iterable[str]) -> int:
         """Drop the vectors of ``ids`` (absent ones are ignored); returns how many went."""
@@ -374,7 +441,7 @@ class VectorStore:
                     moved = self._ids[last]
                     self._matrix[row] = self._matrix[last]
                     self._ids[row] = moved
-                    self._hashes[row] = self._hashes[last]
+                    self._hashes.move(last, row)
                     self._rows[moved] = row
                 self._ids.pop()
                 self._hashes.pop()
@@ -429,7 +496,7 @@ class VectorStore:
         with self._lock:  # a copy: changes wait for it, not for the disk
             count = len(self._ids)
             matrix = np.array(self._matrix[:count], dtype="<f4")  # never a view of the live rows
-            ids, hashes = list(self._ids), list(self._hashes)
+            ids, hashes = list(self._ids), self._hashes.tolist()
         capacity = count + max(count // 4, 64)
         header = json.dumps(
             {
@@ -490,7 +557,7 @@ class VectorStore:
         store.generation = generation if isinstance(generation, str) and generation else None
         store._matrix = matrix.reshape(capacity, dims)
         store._ids, store._rows = ids, rows
-        store._hashes = [str(h) for h in header["hashes"]]
+        store._hashes = _Digests([str(h) for h in header["hashes"]])
         return store
 
 
