@@ -103,6 +103,7 @@ def phase(name: str, folder: Path, database: Path, change: int) -> dict[str, obj
         load = engine.apply(snapshot, changes)
         out["changed"] = time.perf_counter() - began
         out["files"] = len(paths)
+        out["applied_rss"] = rss_bytes() / 2**20
         if load:  # the grouping rested on disk: the bot loads it beside the answers
             mark = time.perf_counter()
             engine.cluster()  # and keeps it caught up (``save_stories``)
@@ -160,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         if "woke" in took:
             print(
-                f"  stories loaded and caught up beside the answers in {took['woke']:.2f} s "
+                f"  RSS {took['applied_rss']:.0f} MB; stories loaded and caught up beside the "
+                f"answers in {took['woke']:.2f} s "
                 f"(RSS {took['woke_rss']:.0f} MB); kept and rested again: RSS "
                 f"{took['rest_rss']:.0f} MB"
             )

@@ -164,7 +164,10 @@ class AnswerService:
         rested = await self.run(self.engine.rest_stories)
         if rested:
             log.info("stories kept on disk until the corpus changes (memory given back)")
-        return rested
+        elif rested is None:  # the groups just kept could not be read back
+            log.warning("the kept story groups are unreadable; grouping again")
+            self.start_grouping()
+        return bool(rested)
 
     @property
     def snapshot(self) -> CorpusSnapshot:

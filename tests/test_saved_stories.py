@@ -354,3 +354,16 @@ async def test_the_bot_lets_the_grouping_rest_after_a_quiet_spell_and_wakes_it_o
     restarted, loader = engine_of(corpus, grouped, "later")  # what was kept is the caught-up
     assert restarted.stories_ready and "Island News" in outlets(restarted)
     loader.close()
+
+
+def test_groups_unreadable_when_resting_mean_grouping_again(corpus: Path, grouped: Path) -> None:
+    engine, loader = engine_of(corpus, grouped, "later")
+    engine.cluster()
+    paths = KeptStories.of(grouped)
+    assert paths is not None
+    paths.groups.write_text("{not json", encoding="utf-8")  # damaged since it was kept
+    assert engine.rest_stories() is None  # the caller is to group again
+    assert not engine.stories_ready and outlets(engine) == []  # "still grouping", no claim
+    engine.cluster()
+    assert outlets(engine) == ["The Verge", "Business Insider", "Highsnobiety"]
+    loader.close()

@@ -393,22 +393,31 @@ class Engine:
         """
         return self._group_later and self._kept is not None
 
-    def rest_stories(self) -> bool:
+    def rest_stories(self) -> bool | None:
         """Drop the whole grouping from memory when it is kept on disk as it is now.
 
         The kept groups answer instead, until a change loads it again (``apply``). Only an
         engine that groups "later" does this, and only when ``save_stories`` has kept this
-        very grouping: True if it rested. Run it where answers run, never beside one: the
-        swap is three fields an answer reads.
+        very grouping: True if it rested, False if not. None when the groups file could not be
+        read back: the caller must run ``cluster`` (the answers meanwhile are stories of one,
+        "still grouping"). Run it where answers run, never beside one: the swap is fields an
+        answer reads.
         """
         with self._lock:
             generation = self._snapshot.generation
             if not self._with_stories or not self.rests_stories or self._clustering:
                 return False
-            if self._kept_current != (generation, self._changes):
+            if self._kept_current != (generation, self._changes) or self._kept is None:
                 return False
-            self._saved = SavedStories(self.stories.groups())
+            # Dropped before the groups are read back from their file, not copied from it: its
+            # ids would be the grouping's own strings, one in every few pages of what it
+            # held, and the memory it frees could not go back to the system.
             self.stories, self._with_stories = StoryIndex.build({}), False
+            found = load_groups(self._kept.groups, generation)
+            if found is None:  # written a moment ago, and now unreadable: group again
+                self._grouping = self._clustering = True
+                return None
+            self._saved = SavedStories(found[1])
             self._resting, self._resume = generation, set()
             return True
 
