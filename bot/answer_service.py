@@ -198,6 +198,9 @@ class AnswerService:
         grouped again beside the answers, as at start-up (``Engine.rebuild``). A grouping
         resting on disk is loaded beside the answers and catches up (``Engine.apply``).
         """
+        resting = self.engine.resting
+        if resting:  # a run starting now must wait for the load this change may start
+            self.stories_ready.clear()
         try:
             load = await self.run(self.engine.apply, change.snapshot, change.changes)
         except Exception:
@@ -207,4 +210,6 @@ class AnswerService:
         if load:  # the grouping rested on disk: loaded and caught up beside the answers
             self.start_grouping()
         elif self.engine.stories_ready:
+            if resting:
+                self.stories_ready.set()
             self._rest_when_quiet()

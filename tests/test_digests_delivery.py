@@ -17,6 +17,7 @@ from bot.digests.delivery import Delivery, InstantBatcher
 from bot.digests.models import MAX_CONSECUTIVE_FAILURES, Target
 from bot.digests.schedule import Schedule
 from bot.digests.store import DigestStore
+from bot.engine.engine import Engine
 from tests.test_digests_support import (
     T0,
     Clock,
@@ -446,6 +447,25 @@ async def test_instant_alerts_wait_while_stories_are_grouped_again(env) -> None:
     finally:
         task.cancel()
     assert len(sender.posts) == 1 and batcher.flushes == 1
+
+
+async def test_a_run_that_finds_the_stories_regrouping_after_it_started_waits(
+    env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A change that wakes a grouping resting on disk can land after a run checked that stories
+    # were ready: computed then, the changed articles would be stories of one, each "new".
+    corpus, store, clock, sender = env
+    delivery = make_delivery(store, corpus.engine, sender, clock)
+    await add_sub(store, clock.now, schedule=Schedule("instant"))
+    batcher = InstantBatcher(delivery, wait=lambda _: asyncio.sleep(0))
+    clock.advance(minutes=5)
+    batcher.submit(corpus.refresh([more_clearview(corpus, "Highsnobiety")]))
+    monkeypatch.setattr(Engine, "stories_ready", property(lambda engine: False))
+    assert await batcher.flush() == [] and sender.posts == []
+    assert delivery.behind  # looked at again soon
+    monkeypatch.undo()
+    [outcome] = await delivery.run_instant()
+    assert outcome.status == "sent" and len(sender.posts) == 1
 
 
 async def test_instant_alerts_wait_for_the_engine_to_apply_a_change(env) -> None:

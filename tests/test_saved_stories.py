@@ -367,3 +367,98 @@ def test_groups_unreadable_when_resting_mean_grouping_again(corpus: Path, groupe
     engine.cluster()
     assert outlets(engine) == ["The Verge", "Business Insider", "Highsnobiety"]
     loader.close()
+
+
+def quokka_seed(corpus: Path) -> tuple[Path, str]:
+    """A seed of the ICE story rewritten onto another story; its path and its old title."""
+    seed = next(p for p in (corpus / "seeds").iterdir() if p.read_text().startswith("---"))
+    text = seed.read_text(encoding="utf-8")
+    old = next(line for line in text.splitlines() if line.startswith("title:"))
+    body = "Quokka census counts a record number of quokkas on Rottnest Island this year."
+    seed.write_text(text.replace(old, "title: Quokka census counts a record") + body, "utf-8")
+    return seed, old
+
+
+def mates(engine: Engine, article_id: str) -> set[str]:
+    """The outlets of the other articles of its story (none while it claims no story)."""
+    story = engine.story_of(engine.snapshot.articles[article_id])
+    return {a.outlet.name for a in story.articles if a.id != article_id} if story.grouped else set()
+
+
+def test_a_rebuild_after_a_resting_start_claims_no_story_a_change_left(
+    corpus: Path, grouped: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loader = CorpusLoader([corpus], grouped)
+    snapshot, changes, _ = loader.load()
+    engine = Engine(
+        snapshot,
+        stories="later",
+        kept_stories=KeptStories.of(grouped),
+        catch_up=(loader.started_from, changes),
+    )
+    assert engine.resting
+    seed, _ = quokka_seed(corpus)
+    snapshot, changes, _ = loader.refresh([str(seed)])
+    [moved] = changes.changed
+    monkeypatch.setattr(engine, "_update_names", lambda *a: (_ for _ in ()).throw(OSError))
+    with pytest.raises(OSError):
+        engine.apply(snapshot, changes)
+    monkeypatch.undo()
+    assert engine.rebuild(snapshot)  # a failed change: rebuilt, to be grouped again
+    assert mates(engine, moved) == set()  # not its old story's outlets
+    engine.cluster()
+    assert mates(engine, moved) == set() and same_stories(engine, snapshot)
+    loader.close()
+
+
+def test_a_failed_load_rests_again_and_the_next_change_tries_again(
+    corpus: Path, grouped: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, loader = engine_of(corpus, grouped, "later")
+    seed, _ = quokka_seed(corpus)
+    snapshot, changes, _ = loader.refresh([str(seed)])
+    [moved] = changes.changed
+    assert engine.apply(snapshot, changes)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr("bot.engine.engine.load_state", broken)
+    monkeypatch.setattr(StoryIndex, "build", broken)
+    with pytest.raises(MemoryError):
+        engine.cluster()
+    monkeypatch.undo()
+    story = engine.story_of(snapshot.articles[moved])
+    assert not story.grouped and story.first is None  # claims nothing while it waits
+    assert engine.resting and not engine.stories_ready
+    snapshot, changes, _ = loader.refresh([str(fourth_outlet(corpus))])
+    assert engine.apply(snapshot, changes)  # the next change loads it again
+    engine.cluster()
+    assert same_stories(engine, snapshot) and mates(engine, moved) == set()
+    loader.close()
+
+
+def test_a_stop_while_resting_keeps_what_changed_for_the_next_start(
+    corpus: Path, grouped: Path, groupings: list[int]
+) -> None:
+    engine, loader = engine_of(corpus, grouped, "later")
+    snapshot, changes, _ = loader.refresh([str(fourth_outlet(corpus))])
+    assert engine.apply(snapshot, changes)
+    engine.save_stories()  # the bot stops before the grouping loaded
+    loader.close()
+    loader = CorpusLoader([corpus], grouped)
+    snapshot, changes, _ = loader.load()
+    engine = Engine(
+        snapshot,
+        stories="later",
+        kept_stories=KeptStories.of(grouped),
+        catch_up=(loader.started_from, changes),
+    )
+    # The kept groups answer what the change left alone; the grouping is caught up, not redone.
+    assert outlets(engine) == ["The Verge", "Business Insider", "Highsnobiety"]
+    engine.cluster()
+    assert not any(groupings) and same_stories(engine, snapshot)
+    assert "Island News" in outlets(engine)
+    paths = KeptStories.of(grouped)
+    assert paths is not None and not paths.pending.exists()  # caught up: kept as it is now
+    loader.close()

@@ -322,13 +322,14 @@ class Delivery:
         try:
             coverage, excluded = await self._coverage(subs, now)
             requests = [DigestRequest(s, excluded.get(s.target.key, set())) for s in subs]
-            digests: list[Digest | BaseException] = await self.offload(
-                _digests, coverage, requests, now
-            )
+            digests = await self.offload(_digests_grouped, self.engine, coverage, requests, now)
         except Exception:  # a bug must cost one slot, not retry every minute
             log.exception("could not compute digests for %d subscriptions", len(subs))
             await self.store.mark_ran([s.id for s in subs], now)
             return [Outcome(s.id, "failed", reason="internal error") for s in subs]
+        if digests is None:  # stories regrouping since this run looked: it runs again after
+            self.behind = True
+            return []
         self.behind = coverage.lagging > 0
         outcomes: list[Outcome] = []
         quiet: list[int] = []
@@ -413,6 +414,21 @@ class Delivery:
         if attempts >= self.max_attempts:
             return await self._failed(row, f"Discord kept failing ({reason})")
         return Outcome(row.subscription_id, "retrying", reason=reason)
+
+
+def _digests_grouped(
+    engine: Engine, coverage: NewCoverage, requests: Sequence[DigestRequest], now: datetime
+) -> list[Digest | BaseException] | None:
+    """``_digests``, or None when the engine's stories are not grouped now.
+
+    Checked in the thread that computes them. A run checks that stories are ready before it
+    starts, but a change that wakes a grouping resting on disk can land between that check and
+    this step: the changed articles would be stories of one, and their digests would call each
+    a new story.
+    """
+    if not engine.stories_ready:
+        return None
+    return _digests(coverage, requests, now)
 
 
 def _digests(

@@ -68,8 +68,10 @@ from bot.engine.saved_stories import (
     KeptStories,
     SavedStories,
     load_groups,
+    load_pending,
     load_state,
     save_groups,
+    save_pending,
     save_state,
     state_generation,
 )
@@ -167,7 +169,10 @@ class Engine:
         # from it to this snapshot (``Meanings.fill``).
         self._meanings_catch_up = _changes_to(snapshot.generation, catch_up)
         self._kept = kept_stories
-        self._stories_catch_up = catch_up  # the index's is spent by the first build
+        # The index's is spent by the first build; a record of changes the kept grouping
+        # missed while it rested when the bot last stopped joins it (``save_stories``).
+        self._stories_catch_up = _with_pending(kept_stories, snapshot, catch_up)
+        self._save_lock = threading.Lock()  # one save at a time (a stop, a rest beside it)
         self._changes = 0  # corpus changes applied (and rebuilds): what a save checks against
         # The (generation, changes) the kept stories hold: a stop with nothing new writes none.
         self._kept_current: tuple[str, int] | None = None
@@ -195,6 +200,7 @@ class Engine:
         # its kept groups answer; the articles changed since, which loading it must catch up.
         self._resting: str | None = None
         self._resume: set[str] = set()
+        self._loading: tuple[str, set[str]] | None = None  # a resume ``cluster`` is loading
         self._casing = CorpusCasing(self._articles_with, self._lead_texts)
         self._abbreviations = CorpusAbbreviations(self._articles_with, self._lead_texts)
         self._titles_building = False  # the title table is being built in another thread
@@ -311,12 +317,27 @@ class Engine:
         them. Nothing is written when what is kept is this grouping already.
         """
         kept = self._kept
+        with self._save_lock:
+            if kept is not None:
+                self._save_stories(kept)
+
+    def _save_stories(self, kept: KeptStories) -> None:
         with self._lock:
-            if kept is None or not self._with_stories or not self._snapshot.generation:
+            upto = self._snapshot.generation
+            if not upto:
                 return
-            generation, stories, version = self._snapshot.generation, self.stories, self._changes
-            if self._kept_current == (generation, version):  # what is kept is this already
-                return
+            pending = None if self._with_stories else self._pending()
+            if not self._with_stories and pending is None:
+                return  # nothing grouped, or resting as kept: nothing to write
+            generation, stories, version = upto, self.stories, self._changes
+            if self._with_stories and self._kept_current == (generation, version):
+                return  # what is kept is this already
+        if pending is not None:  # resting, changed since: the next start catches up
+            try:
+                save_pending(kept.pending, pending[0], upto, pending[1])
+            except OSError:  # the next start groups afresh, nothing worse
+                log.warning("could not keep the stories' changes in %s", kept.pending)
+            return
         try:
             # Outside the lock: at 100,000 articles the export takes seconds, and a corpus
             # change must not wait for it (nor the answers queued behind the change).
@@ -327,6 +348,7 @@ class Engine:
             save_state(kept.state, generation, data)
             save_groups(kept.groups, generation, groups)
             self._kept_current = (generation, version)
+            kept.pending.unlink(missing_ok=True)  # of an older grouping: caught up with now
         except RuntimeError:  # a change raced the export (a dict changed size under it)
             return
         except Exception:  # a full disk costs the next start its head start, nothing more
@@ -351,7 +373,6 @@ class Engine:
                 generation, touched = resume
                 articles = snapshot.articles
                 present = {i for i in touched if i in articles}
-                # Added or changed, the update sorts out which by what the grouping holds.
                 gone = frozenset(touched - present)
                 catch_up = generation, ChangeSet(frozenset(present), removed=gone)
             else:
@@ -364,12 +385,26 @@ class Engine:
                 return None
             found = load_state(kept.state, base, snapshot.articles)
             if found is not None and changes:  # caught up: what is kept is of the old files
-                articles = snapshot.articles
-                found.update(articles, changes.added, changes.changed, changes.removed)
+                # Added or changed by what it holds: a catch-up from a rest names them alike,
+                # and one counted twice brings the update's full rebuild twice as early.
+                present = changes.added | changes.changed
+                held = {i for i in present if i in found}
+                found.update(snapshot.articles, present - held, held, changes.removed)
             return found
         except Exception:  # whatever it is, grouping afresh is the answer (and replaces it)
             log.exception("could not load the kept story grouping; grouping again")
             return None
+
+    def _pending(self) -> tuple[str, set[str]] | None:
+        """The kept grouping's generation and the articles changed since it.
+
+        While it rests or loads; None when it is every article's (or the engine does not rest).
+        """
+        if self._loading is not None:
+            return self._loading[0], self._loading[1] | (self._unstoried or set())
+        if self._resting is not None and self._resume:
+            return self._resting, set(self._resume)
+        return None
 
     def _rest_if_kept(self, snapshot: CorpusSnapshot) -> None:
         """Leave the whole grouping on disk when the kept groups are of ``snapshot`` exactly.
@@ -384,6 +419,12 @@ class Engine:
         if state_generation(kept.state) == generation:
             # ``_kept_current`` is claimed only once it loads: its checksum is not read here.
             self._grouping, self._resting, self._resume = False, generation, set()
+            self._stories_catch_up = None  # nothing to catch up: spent, as a grouping spends it
+
+    @property
+    def resting(self) -> bool:
+        """Whether the whole grouping rests on disk now (``rest_stories``)."""
+        return self._resting is not None
 
     @property
     def rests_stories(self) -> bool:
@@ -439,6 +480,7 @@ class Engine:
             if self._group_later:
                 self._with_stories, self._grouping = False, True
             self._resting, self._resume = None, set()
+            self._stories_catch_up = None  # it described the start-up's snapshot, not this
             self._build(snapshot)
             if self._meanings is not None:
                 self._meanings.lost_track()
@@ -1090,7 +1132,7 @@ class Engine:
                     resume = None
                     if self._resting is not None and self._resume:  # loaded for the changes
                         resume = (self._resting, self._resume)
-                    self._resting, self._resume = None, set()
+                    self._resting, self._resume, self._loading = None, set(), resume
                 kept = self._kept_grouping(snapshot, resume)
                 stories = kept or StoryIndex.build(snapshot.articles)
                 with self._lock:
@@ -1106,7 +1148,7 @@ class Engine:
                             {i for i in touched if i not in new and i in old},
                         )
                     self.stories, self._with_stories = stories, True
-                    self._saved = None
+                    self._saved, self._loading = None, None
                     # Under the lock: a rebuild must not see a grouping that is already over.
                     self._grouping = self._clustering = False
                 break
@@ -1116,8 +1158,13 @@ class Engine:
                 self.save_stories()
         except BaseException:
             with self._lock:
+                loading, touched = self._loading, self._unstoried
+                if loading is not None and touched is not None:
+                    # A failed load rests again, all it was to catch up with kept: the next
+                    # change tries again, and the changed articles claim no story meanwhile.
+                    self._resting, self._resume = loading[0], loading[1] | touched
                 self._grouping = self._clustering = False
-                self._unstoried = None  # nothing will catch up with the changes recorded
+                self._unstoried, self._loading = None, None
             raise
 
     def story_of(self, article: Article) -> Story:
@@ -1138,7 +1185,7 @@ class Engine:
             if saved is not None:
                 with contextlib.suppress(KeyError):  # changed or added since: not in them
                     return saved.story_of(article.id, self._snapshot.articles)
-            if self._grouping:  # other outlets may well have covered it: claim nothing
+            if self._grouping or self._resume:  # others may well have covered it: no claim
                 return Story(article.id, (article,), None, grouped=False)
             first = article if article.published is not None else None
             return Story(article.id, (article,), first)
@@ -1325,6 +1372,31 @@ class Engine:
 
 
 _NO_CATCH_UP: tuple[str | None, ChangeSet] = (None, ChangeSet())  # nothing to catch up from
+
+
+def _with_pending(
+    kept: KeptStories | None,
+    snapshot: CorpusSnapshot,
+    catch_up: tuple[str | None, ChangeSet] | None,
+) -> tuple[str | None, ChangeSet] | None:
+    """``catch_up`` for the stories, reaching back to a grouping that rested at the last stop.
+
+    The loader's catch-up runs from the corpus it last saved (``upto``); a record of the
+    articles changed while the grouping rested, up to that corpus (``save_pending``), reaches
+    from the grouping's own generation. Together: everything the kept grouping misses.
+    """
+    base = (catch_up or _NO_CATCH_UP)[0]
+    if kept is None or base is None:
+        return catch_up
+    found = load_pending(kept.pending, base)
+    if found is None:
+        return catch_up
+    generation, touched = found
+    changes = (catch_up or _NO_CATCH_UP)[1]
+    touched |= changes.added | changes.changed | changes.removed
+    articles = snapshot.articles
+    present = frozenset(i for i in touched if i in articles)
+    return generation, ChangeSet(present, removed=frozenset(touched - present))
 
 
 def _changes_to(

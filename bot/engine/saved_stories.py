@@ -44,17 +44,54 @@ _HEADER_BYTES = 4_096
 
 @dataclass(frozen=True, slots=True)
 class KeptStories:
-    """Where a database's stories are kept: the groups, and the whole grouping."""
+    """Where a database's stories are kept.
+
+    The groups, the whole grouping, and the articles changed since while it rested
+    (``save_pending``).
+    """
 
     groups: Path
     state: Path
+    pending: Path
 
     @classmethod
     def of(cls, database: str | Path) -> KeptStories | None:
         """Beside ``database``; None for an in-memory database."""
         if str(database) == ":memory:":
             return None
-        return cls(Path(f"{database}.stories.json"), Path(f"{database}.stories.state"))
+        return cls(
+            Path(f"{database}.stories.json"),
+            Path(f"{database}.stories.state"),
+            Path(f"{database}.stories.pending.json"),
+        )
+
+
+def save_pending(path: Path, generation: str, upto: str, touched: Iterable[str]) -> None:
+    """Record that the grouping kept for ``generation`` misses ``touched``, up to ``upto``.
+
+    ``touched``: the articles changed since, up to the corpus of generation ``upto``. A bot
+    stopped while its grouping rested on disk (or was loading) has no grouping of the corpus it
+    stops with to keep; the next start catches the kept one up with these and with what
+    changed after ``upto`` instead of grouping afresh.
+    """
+    record = {"format": FORMAT, "generation": generation, "upto": upto, "touched": sorted(touched)}
+    write_private(path, json.dumps(record, separators=(",", ":")) + "\n")
+
+
+def load_pending(path: Path, upto: str) -> tuple[str, set[str]] | None:
+    """The (generation, touched articles) ``save_pending`` recorded up to ``upto``, or None."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        return None
+    generation, touched = record.get("generation"), record.get("touched")
+    if record.get("upto") != upto or not isinstance(generation, str) or not generation:
+        return None
+    if not isinstance(touched, list) or not all(isinstance(i, str) for i in touched):
+        return None
+    return generation, set(touched)
 
 
 def save_state(path: Path, generation: str, records: list[bytes]) -> None:
