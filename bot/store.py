@@ -164,6 +164,14 @@ def connect(path: str | Path, *, check_same_thread: bool = True) -> sqlite3.Conn
     return conn
 
 
+def wal_bytes(path: str | Path) -> int:
+    """The size of ``path``'s write-ahead log (0 when there is none)."""
+    try:
+        return os.stat(f"{path}-wal").st_size
+    except OSError:
+        return 0
+
+
 def checkpoint(conn: sqlite3.Connection) -> None:
     """Copy the WAL into the database and empty it, so that the next process opens at once.
 

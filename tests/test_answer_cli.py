@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
+from bot import store
 from bot.cli import main
+from bot.corpus.loader import CorpusLoader
 
 SEEDS = str(Path(__file__).resolve().parent.parent / "seeds")
 
@@ -90,3 +94,24 @@ def test_a_one_shot_command_groups_stories_only_when_its_answer_shows_one(
     _, out = run(capsys, tmp_path, "coverage", "ICE Clearview contract", "--json")
     assert json.loads(out)["story"]["articles"] == 3
     assert len([n for n in grouped if n]) == 1  # once, over the whole corpus
+
+
+def test_a_log_a_command_could_not_fold_back_is_folded_by_the_next_writer(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A command reads the saved articles in a transaction opened before it catches up and
+    # writes, so its own close cannot fold the log back; every later close copied it all
+    # again (0.27 s a command at 100,000 documents). The next writer folds it first.
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    db = str(tmp_path / "c.db")
+    argv = ["search", "clearview", "--corpus", str(corpus), "--db", db, "--json"]
+    assert main(argv) == 0  # the first: nothing saved before it, nothing pinned
+    (corpus / "zebra.md").write_text("---\ntitle: Zebra crossing robots\n---\n", "utf-8")
+    assert main(argv) == 0  # catches up: writes behind its pinned reader
+    capsys.readouterr()
+    assert store.wal_bytes(db) > 0
+    monkeypatch.setattr(store, "WAL_KEPT_BYTES", 0)
+    gc.collect()  # the commands' readers, as their processes' exits would close them
+    CorpusLoader([str(corpus)], db).close()
+    assert store.wal_bytes(db) == 0
