@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # answers beside it take 10.8 ms instead of 0.18 (p50, seeds, beside a 100k grouping); at
 # 0.5 ms they took 1.9 ms, and the grouping itself was no slower (13.9 s vs 16.5 s).
 GROUPING_SWITCH_INTERVAL = 0.0005
+RETRY_REST_AFTER = 60.0  # seconds before a grouping that could not rest tries again
 # Groupings under way in this process, and the switch interval before the first: the interval
 # is the process's, and overlapping groupings must not leave it lowered. Changed only from an
 # event loop's thread (``group_stories``), so no lock: one loop runs the bot.
@@ -143,13 +144,17 @@ class AnswerService:
             self.stories_ready.set()
             self._rest_when_quiet()
 
-    def _rest_when_quiet(self) -> None:
-        """(Re)start the wait after which the grouping rests on disk (``rest_stories_after``)."""
+    def _rest_when_quiet(self, least: float = 0.0) -> None:
+        """(Re)start the wait after which the grouping rests on disk.
+
+        ``rest_stories_after`` seconds, and at least ``least``.
+        """
         if self._rest_after is None or not self.engine.rests_stories:
             return
-        if self.resting is not None:
-            self.resting.cancel()
-        self.resting = asyncio.create_task(self._rest(self._rest_after), name="stories-rest")
+        if self.resting is not None and self.resting is not asyncio.current_task():
+            self.resting.cancel()  # not the wait asking again: cancelled, it would lose its result
+        after = max(self._rest_after, least)
+        self.resting = asyncio.create_task(self._rest(after), name="stories-rest")
 
     async def _rest(self, after: float) -> bool:
         """Keep the grouping, then drop it from memory if nothing changed meanwhile.
@@ -167,6 +172,10 @@ class AnswerService:
         elif rested is None:  # the groups just kept could not be read back
             log.warning("the kept story groups are unreadable; grouping again")
             self.start_grouping()
+        elif self.engine.stories_ready and not self.engine.resting:
+            # Not kept (a full disk, say) or a grouping under way: try again after a while,
+            # never in a tight loop, whatever ``rest_stories_after`` is.
+            self._rest_when_quiet(least=RETRY_REST_AFTER)
         return bool(rested)
 
     @property

@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 
+from bot import answer_service
 from bot.answer_service import AnswerService
 from bot.answers import run_command, to_json
 from bot.corpus.live import CorpusChange
 from bot.corpus.loader import CorpusLoader
+from bot.engine import saved_stories
 from bot.engine.engine import Engine
 from bot.engine.results import CoverageAnswer
 from bot.engine.saved_stories import KeptStories, framed, load_state, records_of
@@ -462,3 +464,31 @@ def test_a_stop_while_resting_keeps_what_changed_for_the_next_start(
     paths = KeptStories.of(grouped)
     assert paths is not None and not paths.pending.exists()  # caught up: kept as it is now
     loader.close()
+
+
+async def test_a_grouping_that_could_not_be_kept_tries_to_rest_again(
+    corpus: Path, grouped: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, loader = engine_of(corpus, grouped, "later")
+    engine.cluster()  # loaded, as after an earlier change
+    failures = [OSError("disk full")]
+    save_state = saved_stories.save_state
+
+    def flaky(*args: Any) -> None:
+        if failures:
+            raise failures.pop()
+        save_state(*args)
+
+    monkeypatch.setattr("bot.engine.engine.save_state", flaky)
+    monkeypatch.setattr(answer_service, "RETRY_REST_AFTER", 0)
+    service = AnswerService(engine, rest_stories_after=0)
+    try:
+        snapshot, changes, stats = loader.refresh([str(fourth_outlet(corpus))])
+        await service.apply(CorpusChange(snapshot, changes, stats))
+        first = service.resting
+        assert first is not None and not await first  # not kept: the disk was full
+        assert service.resting is not first and await service.resting  # then it was
+        assert engine.resting and "Island News" in outlets(engine)
+    finally:
+        await service.close()
+        loader.close()
