@@ -378,3 +378,35 @@ def test_content_hash_is_stable_and_short() -> None:
     assert vectors.content_hash("title. excerpt") == vectors.content_hash("title. excerpt")
     assert vectors.content_hash("a") != vectors.content_hash("b")
     assert len(vectors.content_hash("a")) == 16
+
+
+def test_a_loaded_store_finds_each_id_through_adds_removals_and_sorts_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A loaded store finds its ids in a sorted array and the ones changed since in a dict,
+    # sorted again once they are many: every id must find its own vector whichever holds it.
+    monkeypatch.setattr(vectors, "REINDEX_AFTER", 8)
+    rng = np.random.default_rng(3)
+    store = VectorStore(4)
+    model: dict[str, np.ndarray] = {}
+
+    def put(ids: list[str]) -> None:
+        vecs = rng.standard_normal((len(ids), 4)).astype(np.float32)
+        store.add(ids, vecs, [f"h-{i}" for i in ids])
+        model.update(zip(ids, vecs, strict=True))
+
+    put([f"id{n:03d}" for n in range(60)])
+    store.save(tmp_path / "m.bin")
+    store = VectorStore.load(tmp_path / "m.bin", 4)
+    for step in range(30):
+        gone = [str(i) for i in rng.choice(sorted(model), 3, replace=False)]
+        assert store.remove(gone) == 3
+        for i in gone:
+            del model[i]
+        put([f"new{step}-{n}" for n in range(2)] + [str(rng.choice(sorted(model)))])
+        assert len(store) == len(model)
+        for article_id, vec in model.items():
+            held = store.vector(article_id, f"h-{article_id}")
+            assert held is not None and np.array_equal(held, vec), article_id
+        assert all(i not in store for i in gone)
+        assert sorted(store.ids()) == sorted(model)

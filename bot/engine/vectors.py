@@ -279,65 +279,119 @@ class Embedder:
         return normalise(out)
 
 
-class _Digests:
-    """Each row's content hash, as fixed-width bytes in one growable numpy array.
+class _Column:
+    """One short string a row (an article id, a content hash), fixed-width bytes in numpy.
 
-    A list of str cost ~73 bytes a row (130 MB at a million articles, every one held by a
-    restarted bot); a row here is the width of the longest hash, 16 bytes for ``content_hash``.
-    The empty hash (a vector given none) matches no text's.
+    One growable array. A list of str cost ~73 bytes a row, and a restarted bot holds every
+    row (1.77 million at a million documents); a row here is the width of the longest string,
+    16 bytes for an article id or a ``content_hash``. The empty string is no row's hash: it
+    matches nothing.
     """
 
     def __init__(self, values: Sequence[str] = ()) -> None:
         import numpy as np
 
-        encoded = [_digest_bytes(v) for v in values]
+        encoded = [_utf8(v) for v in values]
         width = max(16, *map(len, encoded)) if encoded else 16
-        self._array = np.array(encoded, dtype=f"S{width}") if encoded else np.zeros(0, "S16")
+        self.array = np.array(encoded, dtype=f"S{width}") if encoded else np.zeros(0, "S16")
         self._count = len(encoded)
 
     def __len__(self) -> int:
         return self._count
 
-    def matches(self, row: int, digest: str) -> bool:
-        """Whether row ``row`` was computed from text of hash ``digest``."""
-        held = self._array[row]
-        return bool(held) and held == _digest_bytes(digest)
+    def get(self, row: int) -> str:
+        """Row ``row``'s string."""
+        return bytes(self.array[row]).decode("utf-8", "surrogatepass")
 
-    def put(self, row: int, digest: str) -> None:
-        """Set row ``row``'s hash (a row ``append`` made, or one replaced)."""
-        encoded = _digest_bytes(digest)
-        if len(encoded) > self._array.dtype.itemsize:  # a longer hash than any so far
-            self._array = self._array.astype(f"S{len(encoded)}")
-        self._array[row] = encoded
+    def matches(self, row: int, value: str) -> bool:
+        """Whether row ``row`` holds ``value`` (never for an empty row)."""
+        held = self.array[row]
+        return bool(held) and held == _utf8(value)
 
-    def append(self, digest: str) -> None:
+    def put(self, row: int, value: str) -> None:
+        """Set row ``row`` (a row ``append`` made, or one replaced)."""
+        encoded = _utf8(value)
+        if len(encoded) > self.array.dtype.itemsize:  # a longer one than any so far
+            self.array = self.array.astype(f"S{len(encoded)}")
+        self.array[row] = encoded
+
+    def append(self, value: str) -> None:
         """A new last row, growing the array by a quarter when it is full."""
         import numpy as np
 
-        if self._count == len(self._array):
+        if self._count == len(self.array):
             room = max(64, self._count + self._count // 4)
-            grown = np.zeros(room, self._array.dtype)
-            grown[: self._count] = self._array[: self._count]
-            self._array = grown
+            grown = np.zeros(room, self.array.dtype)
+            grown[: self._count] = self.array[: self._count]
+            self.array = grown
         self._count += 1
-        self.put(self._count - 1, digest)
+        self.put(self._count - 1, value)
 
     def move(self, source: int, target: int) -> None:
-        """Row ``source``'s hash into row ``target`` (the last row filling a removed one)."""
-        self._array[target] = self._array[source]
+        """Row ``source``'s string into row ``target`` (the last row filling a removed one)."""
+        self.array[target] = self.array[source]
 
     def pop(self) -> None:
         """Drop the last row."""
         self._count -= 1
-        self._array[self._count] = b""
+        self.array[self._count] = b""
 
     def tolist(self) -> list[str]:
-        """Every row's hash, as ``content_hash`` gave it."""
-        return [h.decode("utf-8", "surrogatepass") for h in self._array[: self._count].tolist()]
+        """Every row's string."""
+        return [v.decode("utf-8", "surrogatepass") for v in self.array[: self._count].tolist()]
 
 
-def _digest_bytes(digest: str) -> bytes:
-    return digest.encode("utf-8", "surrogatepass")
+# Ids changed since the sort that make ``_RowIndex`` sort again (or an eighth of it, if more).
+REINDEX_AFTER = 4_096
+
+
+class _RowIndex:
+    """Article id -> row: the ids sorted once in a numpy array, the rows changed since in a dict.
+
+    A dict of 1.77 million ids held ~110 MB (its entries and the str keys); sorted fixed-width
+    bytes and their rows are 24 bytes an id, looked up by binary search. Ids added, moved or
+    removed since are in ``_over`` (None: removed) until they are many enough that the sorted
+    part is made again from the store's rows (``stale``).
+    """
+
+    def __init__(self, ids: _Column) -> None:
+        import numpy as np
+
+        keys = ids.array[: len(ids)]
+        order = np.argsort(keys, kind="stable")
+        self._sorted = keys[order]
+        self._rows = order.astype(np.int64)
+        self._over: dict[str, int | None] = {}
+
+    @property
+    def stale(self) -> bool:
+        """Whether enough changed since the sort that sorting again is worth it."""
+        return len(self._over) > max(REINDEX_AFTER, len(self._sorted) // 8)
+
+    @property
+    def repeats(self) -> bool:
+        """Whether an id is in the sorted part twice (a file this class did not write)."""
+        return bool((self._sorted[1:] == self._sorted[:-1]).any())
+
+    def get(self, article_id: str) -> int | None:
+        """The id's row, or None."""
+        import numpy as np
+
+        if article_id in self._over:
+            return self._over[article_id]
+        key = _utf8(article_id)
+        at = int(np.searchsorted(self._sorted, key))
+        if at < len(self._sorted) and self._sorted[at] == key:
+            return int(self._rows[at])
+        return None
+
+    def put(self, article_id: str, row: int | None) -> None:
+        """The id's row from now on (None: it has none)."""
+        self._over[article_id] = row
+
+
+def _utf8(value: str) -> bytes:
+    return value.encode("utf-8", "surrogatepass")
 
 
 class VectorStore:
@@ -363,27 +417,30 @@ class VectorStore:
         self.generation: str | None = None
         self._lock = threading.Lock()
         self._matrix = np.zeros((0, dims), dtype=np.float32)
-        self._ids: list[str] = []
-        self._hashes = _Digests()
-        self._rows: dict[str, int] = {}
+        self._ids = _Column()  # row -> article id
+        self._hashes = _Column()  # row -> the content hash its vector was computed from
+        self._index = _RowIndex(self._ids)
 
     def __len__(self) -> int:
         return len(self._ids)
 
     def __contains__(self, article_id: object) -> bool:
-        return article_id in self._rows
+        if not isinstance(article_id, str):
+            return False
+        with self._lock:
+            return self._index.get(article_id) is not None
 
     def ids(self) -> list[str]:
         """The stored article ids, in row order."""
         with self._lock:
-            return list(self._ids)
+            return self._ids.tolist()
 
     def vector(self, article_id: str, content_hash: str | None = None) -> np.ndarray | None:
         """A copy of one article's vector; None when absent, or not computed from that text."""
         import numpy as np
 
         with self._lock:
-            row = self._rows.get(article_id)
+            row = self._index.get(article_id)
             if row is None or (
                 content_hash is not None and not self._hashes.matches(row, content_hash)
             ):
@@ -393,12 +450,8 @@ class VectorStore:
     def stale(self, wanted: Mapping[str, str]) -> list[str]:
         """Ids of ``wanted`` (id -> content hash) whose vector is missing or from other text."""
         with self._lock:
-            hashes, rows = self._hashes, self._rows
-            return [
-                i
-                for i, h in wanted.items()
-                if (r := rows.get(i)) is None or not hashes.matches(r, h)
-            ]
+            same, row = self._hashes.matches, self._index.get
+            return [i for i, h in wanted.items() if (r := row(i)) is None or not same(r, h)]
 
     def add(
         self, ids: Sequence[str], vectors: np.ndarray, hashes: Sequence[str] | None = None
@@ -409,7 +462,8 @@ class VectorStore:
         vectors = np.asarray(vectors, dtype=np.float32).reshape(len(ids), self.dims)
         hashes = list(hashes) if hashes is not None else [""] * len(ids)
         with self._lock:
-            fresh = [i for i in dict.fromkeys(ids) if i not in self._rows]
+            index = self._index
+            fresh = [i for i in dict.fromkeys(ids) if index.get(i) is None]
             count = len(self._ids)
             needed = count + len(fresh)
             if needed > len(self._matrix):
@@ -420,33 +474,42 @@ class VectorStore:
                 grown[:count] = self._matrix[:count]
                 self._matrix = grown
             for article_id in fresh:
-                self._rows[article_id] = len(self._ids)
+                index.put(article_id, len(self._ids))
                 self._ids.append(article_id)
                 self._hashes.append("")
-            rows = np.fromiter((self._rows[i] for i in ids), dtype=np.int64, count=len(ids))
+            rows = np.fromiter((index.get(i) for i in ids), dtype=np.int64, count=len(ids))
             self._matrix[rows] = vectors
             for row, digest in zip(rows.tolist(), hashes, strict=True):
                 self._hashes.put(row, digest)
+            self._reindex()
 
     def remove(self, ids: Iterable[str]) -> int:
         """Drop the vectors of ``ids`` (absent ones are ignored); returns how many went."""
         removed = 0
         with self._lock:
+            index = self._index
             for article_id in ids:
-                row = self._rows.pop(article_id, None)
+                row = index.get(article_id)
                 if row is None:
                     continue
+                index.put(article_id, None)
                 last = len(self._ids) - 1
                 if row != last:
-                    moved = self._ids[last]
+                    moved = self._ids.get(last)
                     self._matrix[row] = self._matrix[last]
-                    self._ids[row] = moved
+                    self._ids.move(last, row)
                     self._hashes.move(last, row)
-                    self._rows[moved] = row
+                    index.put(moved, row)
                 self._ids.pop()
                 self._hashes.pop()
                 removed += 1
+            self._reindex()
         return removed
+
+    def _reindex(self) -> None:
+        """Sort the ids again once many changed since (``_RowIndex``); under the lock."""
+        if self._index.stale:
+            self._index = _RowIndex(self._ids)
 
     def retain(self, ids: Collection[str]) -> int:
         """Drop every vector whose id is not in ``ids`` (articles gone while the bot was down)."""
@@ -470,7 +533,7 @@ class VectorStore:
                 rows = None
                 scores = self._matrix[:count] @ query
             else:
-                found = [r for i in allowed if (r := self._rows.get(i)) is not None]
+                found = [r for i in allowed if (r := self._index.get(i)) is not None]
                 if not found:
                     return []
                 rows = np.asarray(found, dtype=np.int64)
@@ -479,7 +542,8 @@ class VectorStore:
             top = np.argpartition(scores, len(scores) - k)[len(scores) - k :]
             top = top[np.argsort(-scores[top], kind="stable")]
             picked = top if rows is None else rows[top]
-            return [(self._ids[r], float(s)) for r, s in zip(picked, scores[top], strict=True)]
+            id_of = self._ids.get
+            return [(id_of(r), float(s)) for r, s in zip(picked.tolist(), scores[top], strict=True)]
 
     def save(self, path: Path, generation: str | None = None) -> None:
         """Write the store to ``path``, atomically; ``load`` maps its matrix, not reads it.
@@ -496,7 +560,7 @@ class VectorStore:
         with self._lock:  # a copy: changes wait for it, not for the disk
             count = len(self._ids)
             matrix = np.array(self._matrix[:count], dtype="<f4")  # never a view of the live rows
-            ids, hashes = list(self._ids), self._hashes.tolist()
+            ids, hashes = self._ids.tolist(), self._hashes.tolist()
         capacity = count + max(count // 4, 64)
         header = json.dumps(
             {
@@ -549,15 +613,15 @@ class VectorStore:
                 )
         except (OSError, ValueError, MemoryError):
             return store  # missing, truncated or not ours: computed again
-        ids = [str(i) for i in header["ids"]]
-        rows = {article_id: row for row, article_id in enumerate(ids)}
-        if len(rows) != len(ids):  # an id twice: not a file this class wrote
+        ids = _Column([str(i) for i in header["ids"]])
+        index = _RowIndex(ids)
+        if index.repeats:  # an id twice: not a file this class wrote
             return store
         generation = header.get("generation")
         store.generation = generation if isinstance(generation, str) and generation else None
         store._matrix = matrix.reshape(capacity, dims)
-        store._ids, store._rows = ids, rows
-        store._hashes = _Digests([str(h) for h in header["hashes"]])
+        store._ids, store._index = ids, index
+        store._hashes = _Column([str(h) for h in header["hashes"]])
         return store
 
 
