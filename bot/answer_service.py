@@ -54,6 +54,7 @@ class AnswerService:
         self._rest_after = rest_stories_after
         # Waits out a quiet spell, then lets the grouping rest; each change starts it over.
         self.resting: asyncio.Task[bool] | None = None
+        self._retrying: asyncio.Task[None] | None = None  # a failed load, tried again
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="engine"
         )
@@ -84,8 +85,9 @@ class AnswerService:
         The grouping thread itself can't be interrupted (a daemon, it dies with the process);
         its task is awaited so the switch interval it lowered is put back now.
         """
-        if self.resting is not None:
-            self.resting.cancel()
+        for waiting in (self.resting, self._retrying):
+            if waiting is not None:
+                waiting.cancel()
         if self._grouping is not None:
             self._grouping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -140,9 +142,17 @@ class AnswerService:
             log.info("stories grouped in %.1f s", time.perf_counter() - started)
         except Exception:
             log.exception("grouping stories failed; answers go on with stories of one")
+            if self.engine.resting:  # a failed load rests again: tried again after a while
+                self._retrying = asyncio.create_task(self._load_again(), name="stories-retry")
         if self._grouping is asyncio.current_task():  # not one a newer grouping replaced
             self.stories_ready.set()
             self._rest_when_quiet()
+
+    async def _load_again(self) -> None:
+        """Load a resting grouping again, a while after loading it failed (a change may first)."""
+        await asyncio.sleep(RETRY_REST_AFTER)
+        if await self.run(self.engine.claim_load):
+            self.start_grouping()
 
     def _rest_when_quiet(self, least: float = 0.0) -> None:
         """(Re)start the wait after which the grouping rests on disk.
@@ -213,8 +223,14 @@ class AnswerService:
         try:
             load = await self.run(self.engine.apply, change.snapshot, change.changes)
         except Exception:
-            if await self.run(self.engine.rebuild, change.snapshot):
-                self.start_grouping()
+            regroup = False
+            try:
+                regroup = await self.run(self.engine.rebuild, change.snapshot)
+            finally:
+                if regroup:
+                    self.start_grouping()
+                elif resting and not self.engine.grouping_under_way:
+                    self.stories_ready.set()  # cleared above, and no grouping will set it
             raise
         if load:  # the grouping rested on disk: loaded and caught up beside the answers
             self.start_grouping()

@@ -344,3 +344,17 @@ def test_a_long_writer_s_journal_is_cut_back_after_a_checkpoint(tmp_path: Path) 
         assert wal.stat().st_size <= store.WAL_KEPT_BYTES
     finally:
         conn.close()
+
+
+def test_what_the_engine_keeps_beside_a_database_inside_the_corpus_is_not_coverage(
+    corpus: Path,
+) -> None:
+    db = corpus / "coverage.db"
+    first, _ = load([str(corpus)], db)
+    for suffix in (".stories.json", ".stories.pending.json"):  # JSON, as coverage may be
+        Path(f"{db}{suffix}").write_text(
+            json.dumps({"title": "Kept groups", "webUrl": "https://example.com/kept"}), "utf-8"
+        )
+    snapshot, _ = load([str(corpus)], db)
+    assert len(snapshot.articles) == len(first.articles)
+    assert not [p for p in snapshot.problems if ".stories." in p.path]

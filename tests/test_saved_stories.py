@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import marshal
+import threading
 import zlib
 from pathlib import Path
 from typing import Any
@@ -489,6 +490,95 @@ async def test_a_grouping_that_could_not_be_kept_tries_to_rest_again(
         assert first is not None and not await first  # not kept: the disk was full
         assert service.resting is not first and await service.resting  # then it was
         assert engine.resting and "Island News" in outlets(engine)
+    finally:
+        await service.close()
+        loader.close()
+
+
+def test_a_one_shot_command_after_a_stop_while_resting_groups_a_changed_article(
+    corpus: Path, grouped: Path, groupings: list[int]
+) -> None:
+    engine, loader = engine_of(corpus, grouped, "later")
+    snapshot, changes, _ = loader.refresh([str(fourth_outlet(corpus))])
+    [joined] = changes.added
+    assert engine.apply(snapshot, changes)
+    engine.save_stories()  # stopped before the load
+    loader.close()
+    loader = CorpusLoader([corpus], grouped)
+    snapshot, changes, _ = loader.load()
+    command = Engine(
+        snapshot,
+        stories="on-demand",
+        kept_stories=KeptStories.of(grouped),
+        catch_up=(loader.started_from, changes),
+    )
+    story = command.story_of(snapshot.articles[joined])
+    assert story.grouped and len(story.articles) == 4  # loaded and caught up, not grouped
+    assert not any(groupings)
+    loader.close()
+
+
+def test_a_rebuild_during_a_load_records_no_changes_for_the_next_start(
+    corpus: Path, grouped: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, loader = engine_of(corpus, grouped, "later")
+    snapshot, changes, _ = loader.refresh([str(fourth_outlet(corpus))])
+    assert engine.apply(snapshot, changes)
+    entered, release = threading.Event(), threading.Event()
+    load = saved_stories.load_state
+
+    def held(*args: Any) -> Any:
+        entered.set()
+        release.wait(timeout=30)
+        return load(*args)
+
+    monkeypatch.setattr("bot.engine.engine.load_state", held)
+    loading = threading.Thread(target=engine.cluster)
+    loading.start()
+    try:
+        assert entered.wait(timeout=30)
+        seed, _ = quokka_seed(corpus)
+        snapshot, changes, _ = loader.refresh([str(seed)])
+        assert not engine.rebuild(snapshot)  # a failed change's repair; the load starts over
+        engine.save_stories()  # a stop now: the changes it records would miss this one
+        paths = KeptStories.of(grouped)
+        assert paths is not None and not paths.pending.exists()
+    finally:
+        release.set()
+        loading.join(timeout=60)
+    assert same_stories(engine, snapshot)
+    loader.close()
+
+
+async def test_a_failed_load_is_tried_again_after_a_while(
+    corpus: Path, grouped: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, loader = engine_of(corpus, grouped, "later")
+    failures = [MemoryError(), MemoryError()]  # the load, then grouping afresh instead
+    load, build = saved_stories.load_state, StoryIndex.build
+
+    def flaky_load(*args: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return load(*args)
+
+    def flaky_build(articles: Any, **options: Any) -> StoryIndex:
+        if failures:
+            raise failures.pop()
+        return build(articles, **options)
+
+    monkeypatch.setattr("bot.engine.engine.load_state", flaky_load)
+    monkeypatch.setattr(StoryIndex, "build", flaky_build)
+    monkeypatch.setattr(answer_service, "RETRY_REST_AFTER", 0)
+    service = AnswerService(engine)
+    try:
+        snapshot, changes, stats = loader.refresh([str(fourth_outlet(corpus))])
+        await service.apply(CorpusChange(snapshot, changes, stats))
+        await service.stories_ready.wait()  # the first load failed: stories of one meanwhile
+        assert service._retrying is not None
+        await service._retrying
+        await service.stories_ready.wait()
+        assert engine.stories_ready and "Island News" in outlets(engine) and not failures
     finally:
         await service.close()
         loader.close()

@@ -276,6 +276,8 @@ class Delivery:
         """Deliver one subscription's digest now, whatever its schedule (``/digest send-now``)."""
         async with self._lock:
             outcomes = await self._deliver([sub], self.clock(), post_empty=True)
+        if not outcomes:  # stories regrouping since the command was allowed (``_deliver``)
+            return Outcome(sub.id, "failed", reason="stories are being grouped; try again soon")
         return outcomes[0]
 
     @contextlib.asynccontextmanager
@@ -419,14 +421,14 @@ class Delivery:
 def _digests_grouped(
     engine: Engine, coverage: NewCoverage, requests: Sequence[DigestRequest], now: datetime
 ) -> list[Digest | BaseException] | None:
-    """``_digests``, or None when the engine's stories are not grouped now.
+    """``_digests``, or None while the engine's stories are being grouped.
 
     Checked in the thread that computes them. A run checks that stories are ready before it
     starts, but a change that wakes a grouping resting on disk can land between that check and
     this step: the changed articles would be stories of one, and their digests would call each
     a new story.
     """
-    if not engine.stories_ready:
+    if not engine.stories_ready and engine.grouping_under_way:
         return None
     return _digests(coverage, requests, now)
 

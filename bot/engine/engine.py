@@ -422,6 +422,22 @@ class Engine:
             self._stories_catch_up = None  # nothing to catch up: spent, as a grouping spends it
 
     @property
+    def grouping_under_way(self) -> bool:
+        """Whether a grouping (or a load of the resting one) runs or is claimed to."""
+        return self._clustering
+
+    def claim_load(self) -> bool:
+        """Claim the load of a resting grouping that changes wait for (after one failed).
+
+        True when the caller is to run ``cluster``, as after ``apply`` returned True.
+        """
+        with self._lock:
+            if self._resting is None or not self._resume or self._clustering:
+                return False
+            self._grouping = self._clustering = True
+            return True
+
+    @property
     def resting(self) -> bool:
         """Whether the whole grouping rests on disk now (``rest_stories``)."""
         return self._resting is not None
@@ -479,7 +495,7 @@ class Engine:
             self._changes += 1
             if self._group_later:
                 self._with_stories, self._grouping = False, True
-            self._resting, self._resume = None, set()
+            self._resting, self._resume, self._loading = None, set(), None
             self._stories_catch_up = None  # it described the start-up's snapshot, not this
             self._build(snapshot)
             if self._meanings is not None:
@@ -1176,19 +1192,28 @@ class Engine:
         """
         saved = self._saved
         if self._on_demand and not self._with_stories and saved is None:
-            with self._demand_lock:  # one grouping, however many threads ask at once
-                if not self._with_stories:
-                    self.cluster()
+            self._group_on_demand()
         try:
             return self.stories.story_of(article.id)
         except KeyError:
             if saved is not None:
                 with contextlib.suppress(KeyError):  # changed or added since: not in them
                     return saved.story_of(article.id, self._snapshot.articles)
+                if self._on_demand and not self._with_stories:
+                    # Changed since the groups were kept: only a grouping knows its story (a
+                    # load of the kept one, caught up, where there is one).
+                    self._group_on_demand()
+                    with contextlib.suppress(KeyError):
+                        return self.stories.story_of(article.id)
             if self._grouping or self._resume:  # others may well have covered it: no claim
                 return Story(article.id, (article,), None, grouped=False)
             first = article if article.published is not None else None
             return Story(article.id, (article,), first)
+
+    def _group_on_demand(self) -> None:
+        with self._demand_lock:  # one grouping, however many threads ask at once
+            if not self._with_stories:
+                self.cluster()
 
     def related(self, query: str, limit: int = 10) -> RelatedAnswer | NotFound:
         """What to read next: ``related:`` entries, the rest of the story, similar coverage.
@@ -1389,8 +1414,8 @@ def _with_pending(
     if kept is None or base is None:
         return catch_up
     found = load_pending(kept.pending, base)
-    if found is None:
-        return catch_up
+    if found is None or state_generation(kept.state) != found[0]:
+        return catch_up  # none, or of a grouping no longer the one kept
     generation, touched = found
     changes = (catch_up or _NO_CATCH_UP)[1]
     touched |= changes.added | changes.changed | changes.removed
