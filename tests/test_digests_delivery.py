@@ -449,23 +449,34 @@ async def test_instant_alerts_wait_while_stories_are_grouped_again(env) -> None:
     assert len(sender.posts) == 1 and batcher.flushes == 1
 
 
-async def test_a_run_that_finds_the_stories_regrouping_after_it_started_waits(
-    env, monkeypatch: pytest.MonkeyPatch
+def regrouping(monkeypatch: pytest.MonkeyPatch, *, under_way: bool = True) -> None:
+    """The engine's stories not ready: being grouped (a change woke a resting grouping after
+    a run looked), or not (a grouping failed, and none runs until the corpus changes).
+    """
+    monkeypatch.setattr(Engine, "stories_ready", property(lambda engine: False))
+    monkeypatch.setattr(Engine, "grouping_under_way", property(lambda engine: under_way))
+
+
+@pytest.mark.parametrize("under_way", [True, False])
+async def test_an_instant_run_waits_only_while_the_stories_are_being_grouped(
+    env, monkeypatch: pytest.MonkeyPatch, under_way: bool
 ) -> None:
-    # A change that wakes a grouping resting on disk can land after a run checked that stories
-    # were ready: computed then, the changed articles would be stories of one, each "new".
+    # Computed while a grouping loads, changed articles would be stories of one, each "new";
+    # when no grouping runs, waiting would hold every digest for nothing.
     corpus, store, clock, sender = env
     delivery = make_delivery(store, corpus.engine, sender, clock)
     await add_sub(store, clock.now, schedule=Schedule("instant"))
     batcher = InstantBatcher(delivery, wait=lambda _: asyncio.sleep(0))
     clock.advance(minutes=5)
     batcher.submit(corpus.refresh([more_clearview(corpus, "Highsnobiety")]))
-    monkeypatch.setattr(Engine, "stories_ready", property(lambda engine: False))
-    monkeypatch.setattr(Engine, "grouping_under_way", property(lambda engine: True))
-    assert await batcher.flush() == [] and sender.posts == []
-    assert delivery.behind  # looked at again soon
-    monkeypatch.undo()
-    [outcome] = await delivery.run_instant()
+    regrouping(monkeypatch, under_way=under_way)
+    outcomes = await batcher.flush()
+    if under_way:
+        assert outcomes == [] and sender.posts == []
+        assert delivery.behind  # looked at again soon
+        monkeypatch.undo()
+        outcomes = await delivery.run_instant()
+    [outcome] = outcomes
     assert outcome.status == "sent" and len(sender.posts) == 1
 
 
@@ -477,27 +488,10 @@ async def test_send_now_while_stories_regroup_says_so_and_posts_nothing(
     sub = await add_sub(store, clock.now)
     clock.advance(hours=1)
     await arrive(corpus, delivery, "Highsnobiety")
-    monkeypatch.setattr(Engine, "stories_ready", property(lambda engine: False))
-    monkeypatch.setattr(Engine, "grouping_under_way", property(lambda engine: True))
+    regrouping(monkeypatch)
     outcome = await delivery.send_now(sub)
     assert outcome.status == "failed" and "grouped" in (outcome.reason or "")
     assert sender.posts == []
-
-
-async def test_digests_do_not_wait_for_a_grouping_nothing_runs(
-    env, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A grouping that failed leaves stories of one, and nothing regroups until the corpus
-    # changes: digests go out with them rather than wait every minute for nothing.
-    corpus, store, clock, sender = env
-    delivery = make_delivery(store, corpus.engine, sender, clock)
-    await add_sub(store, clock.now, schedule=Schedule("instant"))
-    batcher = InstantBatcher(delivery, wait=lambda _: asyncio.sleep(0))
-    clock.advance(minutes=5)
-    batcher.submit(corpus.refresh([more_clearview(corpus, "Highsnobiety")]))
-    monkeypatch.setattr(Engine, "stories_ready", property(lambda engine: False))
-    [outcome] = await batcher.flush()
-    assert outcome.status == "sent" and not delivery.behind
 
 
 async def test_instant_alerts_wait_for_the_engine_to_apply_a_change(env) -> None:

@@ -36,6 +36,31 @@ def engine_of(corpus: Path, database: Path, stories: Any) -> tuple[Engine, Corpu
     return Engine(snapshot, stories=stories, kept_stories=KeptStories.of(database)), loader
 
 
+def restarted(corpus: Path, database: Path, stories: Any) -> tuple[Engine, CorpusLoader, Any]:
+    """A start as the bot's: the loader's catch-up (files changed while down) handed on."""
+    loader = CorpusLoader([corpus], database)
+    snapshot, changes, _ = loader.load()
+    engine = Engine(
+        snapshot,
+        stories=stories,
+        kept_stories=KeptStories.of(database),
+        catch_up=(loader.started_from, changes),
+    )
+    return engine, loader, changes
+
+
+def fourth_outlet(corpus: Path) -> Path:
+    """An article that joins the seeds' story (the day after The Verge's report)."""
+    return write_article(
+        corpus / "live",
+        "engadget",
+        "ICE signs a contract with facial recognition company Clearview AI",
+        "Immigration and Customs Enforcement signed a contract with Clearview AI, paying "
+        "$224,000 for Clearview licenses.",
+        published="2020-08-15T10:00:00Z",
+    )
+
+
 def outlets(engine: Engine) -> list[str]:
     answer = engine.coverage(STORY)
     assert isinstance(answer, CoverageAnswer)
@@ -141,14 +166,7 @@ def test_a_restart_loads_the_kept_grouping_instead_of_grouping_again(
     assert (now.st_ino, now.st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
     # It updates as a fresh grouping would: a fourth outlet joins the story.
     fresh, fresh_loader = engine_of(corpus, grouped.with_name("fresh.db"), True)
-    new = write_article(
-        corpus / "live",
-        "engadget",
-        "ICE signs a contract with facial recognition company Clearview AI",
-        "Immigration and Customs Enforcement signed a contract with Clearview AI, paying "
-        "$224,000 for Clearview licenses.",
-        published="2020-08-15T10:00:00Z",  # the day after The Verge's report
-    )
+    new = fourth_outlet(corpus)
     for e, ld in ((engine, loader), (fresh, fresh_loader)):
         snapshot, changes, _ = ld.refresh([str(new)])
         e.apply(snapshot, changes)
@@ -219,24 +237,11 @@ def test_a_grouping_read_back_is_the_grouping_kept(corpus: Path, tmp_path: Path)
 def test_files_changed_while_down_catch_the_kept_grouping_up(
     corpus: Path, grouped: Path, groupings: list[int]
 ) -> None:
-    write_article(
-        corpus / "live",
-        "engadget",
-        "ICE signs a contract with facial recognition company Clearview AI",
-        "Immigration and Customs Enforcement signed a contract with Clearview AI, paying "
-        "$224,000 for Clearview licenses.",
-        published="2020-08-15T10:00:00Z",
-    )
+    fourth_outlet(corpus)
     (corpus / "live" / "quokka.json").unlink()
-    loader = CorpusLoader([corpus], grouped)
-    snapshot, changes, _ = loader.load()
+    engine, loader, changes = restarted(corpus, grouped, "later")
     assert changes.added and changes.removed
-    engine = Engine(
-        snapshot,
-        stories="later",
-        kept_stories=KeptStories.of(grouped),
-        catch_up=(loader.started_from, changes),
-    )
+    snapshot = engine.snapshot
     # Before the grouping is caught up, the kept groups answer for what the change left alone.
     assert outlets(engine) == ["The Verge", "Business Insider", "Highsnobiety"]
     engine.cluster()
@@ -254,18 +259,6 @@ def test_files_changed_while_down_catch_the_kept_grouping_up(
 
 
 # -- a grouping that rests on disk (``Engine.rest_stories``) ----------------------------------
-
-
-def fourth_outlet(corpus: Path) -> Path:
-    """An article that joins the seeds' story (the day after The Verge's report)."""
-    return write_article(
-        corpus / "live",
-        "engadget",
-        "ICE signs a contract with facial recognition company Clearview AI",
-        "Immigration and Customs Enforcement signed a contract with Clearview AI, paying "
-        "$224,000 for Clearview licenses.",
-        published="2020-08-15T10:00:00Z",
-    )
 
 
 def same_stories(engine: Engine, snapshot: Any) -> bool:
@@ -391,14 +384,8 @@ def mates(engine: Engine, article_id: str) -> set[str]:
 def test_a_rebuild_after_a_resting_start_claims_no_story_a_change_left(
     corpus: Path, grouped: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    loader = CorpusLoader([corpus], grouped)
-    snapshot, changes, _ = loader.load()
-    engine = Engine(
-        snapshot,
-        stories="later",
-        kept_stories=KeptStories.of(grouped),
-        catch_up=(loader.started_from, changes),
-    )
+    engine, loader, changes = restarted(corpus, grouped, "later")
+    snapshot = engine.snapshot
     assert engine.resting
     seed, _ = quokka_seed(corpus)
     snapshot, changes, _ = loader.refresh([str(seed)])
@@ -441,22 +428,25 @@ def test_a_failed_load_rests_again_and_the_next_change_tries_again(
     loader.close()
 
 
-def test_a_stop_while_resting_keeps_what_changed_for_the_next_start(
-    corpus: Path, grouped: Path, groupings: list[int]
-) -> None:
+def stopped_before_the_load(corpus: Path, grouped: Path) -> str:
+    """A bot resting on the kept grouping hears of a fourth outlet's report and stops before
+    it loaded the grouping for it; that article's id.
+    """
     engine, loader = engine_of(corpus, grouped, "later")
     snapshot, changes, _ = loader.refresh([str(fourth_outlet(corpus))])
     assert engine.apply(snapshot, changes)
-    engine.save_stories()  # the bot stops before the grouping loaded
+    engine.save_stories()
     loader.close()
-    loader = CorpusLoader([corpus], grouped)
-    snapshot, changes, _ = loader.load()
-    engine = Engine(
-        snapshot,
-        stories="later",
-        kept_stories=KeptStories.of(grouped),
-        catch_up=(loader.started_from, changes),
-    )
+    [joined] = changes.added
+    return joined
+
+
+def test_a_stop_while_resting_keeps_what_changed_for_the_next_start(
+    corpus: Path, grouped: Path, groupings: list[int]
+) -> None:
+    stopped_before_the_load(corpus, grouped)
+    engine, loader, _ = restarted(corpus, grouped, "later")
+    snapshot = engine.snapshot
     # The kept groups answer what the change left alone; the grouping is caught up, not redone.
     assert outlets(engine) == ["The Verge", "Business Insider", "Highsnobiety"]
     engine.cluster()
@@ -498,20 +488,9 @@ async def test_a_grouping_that_could_not_be_kept_tries_to_rest_again(
 def test_a_one_shot_command_after_a_stop_while_resting_groups_a_changed_article(
     corpus: Path, grouped: Path, groupings: list[int]
 ) -> None:
-    engine, loader = engine_of(corpus, grouped, "later")
-    snapshot, changes, _ = loader.refresh([str(fourth_outlet(corpus))])
-    [joined] = changes.added
-    assert engine.apply(snapshot, changes)
-    engine.save_stories()  # stopped before the load
-    loader.close()
-    loader = CorpusLoader([corpus], grouped)
-    snapshot, changes, _ = loader.load()
-    command = Engine(
-        snapshot,
-        stories="on-demand",
-        kept_stories=KeptStories.of(grouped),
-        catch_up=(loader.started_from, changes),
-    )
+    joined = stopped_before_the_load(corpus, grouped)
+    command, loader, _ = restarted(corpus, grouped, "on-demand")
+    snapshot = command.snapshot
     story = command.story_of(snapshot.articles[joined])
     assert story.grouped and len(story.articles) == 4  # loaded and caught up, not grouped
     assert not any(groupings)

@@ -80,11 +80,8 @@ def save_pending(path: Path, generation: str, upto: str, touched: Iterable[str])
 
 def load_pending(path: Path, upto: str) -> tuple[str, set[str]] | None:
     """The (generation, touched articles) ``save_pending`` recorded up to ``upto``, or None."""
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
+    record = _record(path)
+    if record is None:
         return None
     generation, touched = record.get("generation"), record.get("touched")
     if record.get("upto") != upto or not isinstance(generation, str) or not generation:
@@ -175,11 +172,8 @@ def load_groups(path: Path, *generations: str | None) -> tuple[str, list[list[st
     None also for none kept, another format, or an unreadable file. The file is read once
     whichever generation it turns out to be of (the current one, or the one before a catch-up).
     """
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
+    record = _record(path)
+    if record is None:
         return None
     generation = record.get("generation")
     if not generation or generation not in generations:
@@ -190,6 +184,17 @@ def load_groups(path: Path, *generations: str | None) -> tuple[str, list[list[st
     ):
         return None
     return generation, groups
+
+
+def _record(path: Path) -> dict[str, Any] | None:
+    """A kept JSON record of our format; None when missing, unreadable or of another."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        return None
+    return record
 
 
 class SavedStories:
