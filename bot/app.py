@@ -402,7 +402,10 @@ class CoverageBot(commands.Bot):
         await asyncio.to_thread(self._writer.acquire)
         if self._corpus is None:
             c = self.settings.corpus
-            loader = CorpusLoader(c.paths, c.database, max_bytes=c.max_file_bytes)
+            # In a thread: opening may fold back a large log a command left (``CorpusLoader``).
+            loader = await asyncio.to_thread(
+                CorpusLoader, c.paths, c.database, max_bytes=c.max_file_bytes
+            )
             self._corpus = Corpus(loader)
         catch_up = None
         if self._corpus.last_stats is None:

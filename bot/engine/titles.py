@@ -120,9 +120,17 @@ class TitleTable:
         return at < n and self._record(at) == record
 
     def _compacted(self) -> TitleTable:
-        """The same titles, the changes written into one new blob."""
+        """The same titles, the changes written into one new blob.
+
+        Streamed into it, not listed first: a list of every record is the old table's memory
+        again, held under the engine's lock while a change applies.
+        """
+        blob, starts = bytearray(), array("Q", [0])
         base = (r for r in self._from(0) if r not in self._removed)
-        return TitleTable._packed(list(heapq.merge(base, self._added)))
+        for record in heapq.merge(base, self._added):
+            blob += record
+            starts.append(len(blob))
+        return TitleTable(bytes(blob), starts if len(blob) >= 2**32 else array("I", starts))
 
     def ids(self) -> Iterator[str]:
         """Every id, in title order (for tests and checks)."""
