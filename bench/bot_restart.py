@@ -39,6 +39,7 @@ from synthetic_docs import ensure_corpus  # noqa: E402
 from bot.corpus.loader import CorpusLoader  # noqa: E402
 from bot.engine.engine import Engine  # noqa: E402
 from bot.engine.index import index_path  # noqa: E402
+from bot.engine.memory import give_back  # noqa: E402
 
 TARGETS = {1_000_000: (3.0, 1_200.0, 2.0)}  # ready s, steady RSS MB, a 1,000-file change s
 
@@ -112,6 +113,7 @@ def phase(name: str, folder: Path, database: Path, change: int) -> dict[str, obj
             engine.save_stories()
             mark = time.perf_counter()
             engine.rest_stories()  # after ``rest_stories_after_s`` without a change
+            give_back()  # and the bot gives the pages back (``AnswerService``)
             out["rest"] = time.perf_counter() - mark
             out["rest_rss"] = rss_bytes() / 2**20
     engine.release_index()

@@ -24,6 +24,7 @@ from bot.answers import name_choices
 from bot.corpus.live import CorpusChange
 from bot.corpus.merge import CorpusSnapshot
 from bot.engine.engine import Engine
+from bot.engine.memory import give_back
 from bot.engine.results import Suggestion
 
 T = TypeVar("T")
@@ -178,6 +179,7 @@ class AnswerService:
         await asyncio.to_thread(self.engine.save_stories)
         rested = await self.run(self.engine.rest_stories)
         if rested:
+            await asyncio.to_thread(give_back)
             log.info("stories kept on disk until the corpus changes (memory given back)")
         elif rested is None:  # the groups just kept could not be read back
             log.warning("the kept story groups are unreadable; grouping again")

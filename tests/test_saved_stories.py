@@ -330,8 +330,10 @@ def test_a_resting_grouping_damaged_on_disk_is_grouped_again_when_a_change_needs
 
 
 async def test_the_bot_lets_the_grouping_rest_after_a_quiet_spell_and_wakes_it_on_a_change(
-    corpus: Path, grouped: Path, groupings: list[int]
+    corpus: Path, grouped: Path, groupings: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    given: list[bool] = []  # the freed pages handed back to the system, once it rested
+    monkeypatch.setattr(answer_service, "give_back", lambda: given.append(engine.resting))
     engine, loader = engine_of(corpus, grouped, "later")
     service = AnswerService(engine, rest_stories_after=0)
     try:
@@ -342,7 +344,7 @@ async def test_the_bot_lets_the_grouping_rest_after_a_quiet_spell_and_wakes_it_o
         await service.stories_ready.wait()
         assert "Island News" in (await service.call(outlets)) and not any(groupings)
         assert service.resting is not None and await service.resting  # kept, then let go
-        assert len(engine.stories) == 0
+        assert len(engine.stories) == 0 and given == [True]
         assert "Island News" in (await service.call(outlets))
     finally:
         await service.close()
