@@ -410,3 +410,25 @@ def test_a_loaded_store_finds_each_id_through_adds_removals_and_sorts_again(
             assert held is not None and np.array_equal(held, vec), article_id
         assert all(i not in store for i in gone)
         assert sorted(store.ids()) == sorted(model)
+
+
+def test_the_stale_check_of_many_articles_agrees_with_looking_each_up(tmp_path: Path) -> None:
+    # A full check (after a lost change) searches every id at once: it must name exactly the
+    # articles whose vector a lookup of each would not find for their text.
+    store = VectorStore(4)
+    ids = [f"id{n:03d}" for n in range(50)]
+    store.add(ids, np.ones((50, 4), np.float32), [f"h-{i}" for i in ids])
+    store.save(tmp_path / "m.bin")
+    store = VectorStore.load(tmp_path / "m.bin", 4)
+    store.remove(ids[:3])  # gone, and the last rows moved into their places
+    store.add(["later", "a-longer-id-than-any-kept-one"], np.ones((2, 4), np.float32), ["h", "h"])
+    store.add([ids[10]], np.ones((1, 4), np.float32))  # a vector given no hash
+    wanted = {i: f"h-{i}" for i in ids} | {
+        ids[20]: "other text",
+        "later": "h",
+        "a-longer-id-than-any-kept-one": "h",
+        "never-seen": "h",
+    }
+    by_lookup = [i for i, h in wanted.items() if store.vector(i, h) is None]
+    assert store.stale(wanted) == by_lookup
+    assert set(by_lookup) == {*ids[:3], ids[10], ids[20], "never-seen"}

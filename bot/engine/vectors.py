@@ -389,6 +389,33 @@ class _RowIndex:
         """The id's row from now on (None: it has none)."""
         self._over[article_id] = row
 
+    def rows_of(self, ids: Sequence[str]) -> np.ndarray:
+        """Each id's row, -1 for none: ``get`` for many at once, searched together.
+
+        A full check of every article's vector (1.77 million at a million documents) took
+        5.6 s one ``get`` at a time.
+        """
+        import numpy as np
+
+        rows = np.full(len(ids), -1, np.int64)
+        held = self._sorted
+        if len(held) and len(ids):
+            width = held.dtype.itemsize
+            encoded = [_utf8(i) for i in ids]
+            # A longer id than any sorted is not among them (and cast, it would be cut short).
+            fits = np.fromiter((len(e) <= width for e in encoded), bool, len(encoded))
+            keys = np.array([e if ok else b"" for e, ok in zip(encoded, fits, strict=True)])
+            at = np.minimum(np.searchsorted(held, keys.astype(held.dtype)), len(held) - 1)
+            found = fits & (held[at] == keys)
+            rows[found] = self._rows[at[found]]
+        over = self._over
+        if over:
+            for n, article_id in enumerate(ids):
+                if article_id in over:
+                    row = over[article_id]
+                    rows[n] = -1 if row is None else row
+        return rows
+
 
 def _utf8(value: str) -> bytes:
     return value.encode("utf-8", "surrogatepass")
@@ -449,9 +476,17 @@ class VectorStore:
 
     def stale(self, wanted: Mapping[str, str]) -> list[str]:
         """Ids of ``wanted`` (id -> content hash) whose vector is missing or from other text."""
+        import numpy as np
+
         with self._lock:
-            same, row = self._hashes.matches, self._index.get
-            return [i for i, h in wanted.items() if (r := row(i)) is None or not same(r, h)]
+            if not wanted or not len(self._ids):
+                return list(wanted)
+            ids = list(wanted)
+            rows = self._index.rows_of(ids)
+            digests = np.array([_utf8(h) for h in wanted.values()])
+            held = self._hashes.array[np.maximum(rows, 0)]
+            same = (rows >= 0) & (held == digests) & (held != b"")
+            return [i for i, ok in zip(ids, same.tolist(), strict=True) if not ok]
 
     def add(
         self, ids: Sequence[str], vectors: np.ndarray, hashes: Sequence[str] | None = None
