@@ -31,6 +31,7 @@ from bot.digests.models import (
     MAX_CONSECUTIVE_FAILURES,
     MAX_ITEMS_LIMIT,
     DigestError,
+    StillGrouping,
     Subscription,
 )
 from bot.discord_embeds import message_embeds
@@ -50,10 +51,6 @@ log = logging.getLogger(__name__)
 LIMITED = frozenset({"preview", "send-now", "follow"})  # what spends the per-user cooldown
 # Digests group their items by story: these wait until stories are grouped after a start.
 STORY_BOUND = frozenset({"preview", "send-now"})
-STILL_GROUPING = (
-    "The bot has just started and is still grouping the coverage into stories; "
-    "digests can be previewed and sent once it has (a few minutes at most)."
-)
 
 Kind = Literal["daily", "weekly", "instant"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -258,7 +255,7 @@ class Digests(ScheduleChoices, commands.Cog):
             raise FriendlyError(str(refused)) from None
         command = interaction.command.name if interaction.command else ""
         if command in STORY_BOUND and not self.bot.stories_ready.is_set():
-            raise FriendlyError(STILL_GROUPING)
+            raise FriendlyError(str(StillGrouping()))
         return spend(self.cooldown, interaction)
 
     # ------------------------------------------------------------------ autocomplete

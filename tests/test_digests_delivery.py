@@ -14,7 +14,7 @@ import time_machine
 
 from bot.corpus.merge import ChangeSet
 from bot.digests.delivery import Delivery, InstantBatcher
-from bot.digests.models import MAX_CONSECUTIVE_FAILURES, Target
+from bot.digests.models import MAX_CONSECUTIVE_FAILURES, StillGrouping, Target
 from bot.digests.schedule import Schedule
 from bot.digests.store import DigestStore
 from bot.engine.engine import Engine
@@ -480,7 +480,7 @@ async def test_an_instant_run_waits_only_while_the_stories_are_being_grouped(
     assert outcome.status == "sent" and len(sender.posts) == 1
 
 
-async def test_send_now_while_stories_regroup_says_so_and_posts_nothing(
+async def test_send_now_and_preview_while_stories_regroup_say_so_and_post_nothing(
     env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     corpus, store, clock, sender = env
@@ -489,8 +489,10 @@ async def test_send_now_while_stories_regroup_says_so_and_posts_nothing(
     clock.advance(hours=1)
     await arrive(corpus, delivery, "Highsnobiety")
     regrouping(monkeypatch)
-    outcome = await delivery.send_now(sub)
-    assert outcome.status == "failed" and "grouped" in (outcome.reason or "")
+    with pytest.raises(StillGrouping, match="grouping the coverage into stories"):
+        await delivery.send_now(sub)
+    with pytest.raises(StillGrouping):
+        await delivery.preview(sub)
     assert sender.posts == []
 
 

@@ -34,7 +34,7 @@ from bot.corpus.articles import id_difference
 from bot.corpus.live import CorpusChange
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from bot.digests.cards import cards_from_json, cards_to_json, digest_message
-from bot.digests.models import Digest, DigestError, Subscription, Target
+from bot.digests.models import Digest, DigestError, StillGrouping, Subscription, Target
 from bot.digests.selection import MAX_LOOKBACK, DigestRequest, NewCoverage, oldest_since
 from bot.digests.store import DigestStore, OutboxRow, digest_marker
 from bot.engine.engine import Engine
@@ -277,7 +277,7 @@ class Delivery:
         async with self._lock:
             outcomes = await self._deliver([sub], self.clock(), post_empty=True)
         if not outcomes:  # stories regrouping since the command was allowed (``_deliver``)
-            return Outcome(sub.id, "failed", reason="stories are being grouped; try again soon")
+            raise StillGrouping
         return outcomes[0]
 
     @contextlib.asynccontextmanager
@@ -295,7 +295,13 @@ class Delivery:
         now = self.clock()
         coverage, excluded = await self._coverage([sub], now)
         request = DigestRequest(sub, excluded.get(sub.target.key, set()))
-        return await self.offload(coverage.digest, request, now)
+        digests = await self.offload(_digests_grouped, self.engine, coverage, [request], now)
+        if digests is None:  # stories regrouping since the command was allowed
+            raise StillGrouping
+        [digest] = digests
+        if isinstance(digest, BaseException):
+            raise digest
+        return digest
 
     # -------------------------------------------------------------------- internals
     async def _coverage(

@@ -42,6 +42,19 @@ class LimitReached(DigestError):
     """Too many subscriptions for one server or follows for one user."""
 
 
+class StillGrouping(DigestError):
+    """Stories are being grouped (at a start, or to follow new coverage).
+
+    Digests group their items by story, so they wait for it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The bot is still grouping the coverage into stories; digests can be previewed "
+            "and sent once it has (a few minutes at most)."
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """Where a digest goes: a channel (``/digest``) or a user's DMs (``/follow``)."""
