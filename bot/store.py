@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
 SIDE_FILES = ("-wal", "-shm", "-journal")
+# What the engine keeps beside the database, named after it (``bot.engine.saved_stories``,
+# ``bot.engine.meaning``): the corpus loader never reads them as coverage (two end in .json).
+STORIES_FILES = (".stories.json", ".stories.state", ".stories.pending.json")
+MEANINGS_FILE = ".meanings.bin"
+DERIVED_FILES = (*STORIES_FILES, MEANINGS_FILE)
 WAL_KEPT_BYTES = 4 << 20  # journal_size_limit: what a checkpointed WAL is cut back to
 BUSY_TIMEOUT_MS = 5_000  # how long a statement waits for another connection's lock
 

@@ -51,9 +51,6 @@ Progress = Callable[[int, int], None]
 """Called with (files parsed so far, files to parse)."""
 _STORE_BATCH = 500  # parsed files per cache transaction: bounded memory for encoded rows
 _SAVE_AFTER_FILES = 1_000  # save the merged state when more files than this changed
-# What the engine keeps beside the database: never read as coverage if the database is kept
-# inside a corpus folder (two of them end in .json).
-DERIVED_FILES = (".stories.json", ".stories.state", ".stories.pending.json", ".meanings.bin")
 _NAME = attrgetter("name")
 # Listing a folder through its descriptor lets each stat resolve one name, not the whole path.
 _BY_FD = os.scandir in os.supports_fd and os.stat in os.supports_dir_fd
@@ -119,7 +116,7 @@ class CorpusLoader:
         self.started_from: str | None = None
         self._ignored = {
             os.path.abspath(self.db_path + suffix)
-            for suffix in ("", *store.SIDE_FILES, *DERIVED_FILES)
+            for suffix in ("", *store.SIDE_FILES, *store.DERIVED_FILES)
         }
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from datetime import datetime
 from math import fsum
@@ -371,10 +372,7 @@ class Engine:
         try:
             if resume is not None:
                 generation, touched = resume
-                articles = snapshot.articles
-                present = {i for i in touched if i in articles}
-                gone = frozenset(touched - present)
-                catch_up = generation, ChangeSet(frozenset(present), removed=gone)
+                catch_up = generation, _as_change(touched, snapshot.articles)
             else:
                 found = load_state(kept.state, snapshot.generation, snapshot.articles)
                 if found is not None:
@@ -1419,9 +1417,17 @@ def _with_pending(
     generation, touched = found
     changes = (catch_up or _NO_CATCH_UP)[1]
     touched |= changes.added | changes.changed | changes.removed
-    articles = snapshot.articles
+    return generation, _as_change(touched, snapshot.articles)
+
+
+def _as_change(touched: AbstractSet[str], articles: Mapping[str, Article]) -> ChangeSet:
+    """The change of ``touched`` articles, as far as their ids tell.
+
+    Those still in ``articles`` are added or changed alike (``StoryIndex.update`` sorts them out
+    by what it holds), the rest removed.
+    """
     present = frozenset(i for i in touched if i in articles)
-    return generation, ChangeSet(present, removed=frozenset(touched - present))
+    return ChangeSet(present, removed=frozenset(touched - present))
 
 
 def _changes_to(

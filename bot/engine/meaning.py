@@ -28,6 +28,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot import store
 from bot.corpus.articles import articles_of, sorted_ids
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from bot.corpus.model import Article
@@ -53,7 +54,7 @@ DRIFT = 0.25
 # corpus whose cosines all but coincide. The development corpus's spreads: 0.06-0.21, median 0.10.
 LEAST_SPREAD = 0.02
 BATCH = 512  # articles embedded at a time in the background: one tokenizer call each
-MEANINGS_SUFFIX = ".meanings.bin"
+MEANINGS_SUFFIX = store.MEANINGS_FILE
 _LEGACY_SUFFIX = ".meanings.npz"  # read whole by versions before the matrix was mapped
 
 Meaning = Callable[[Article], "np.ndarray"]

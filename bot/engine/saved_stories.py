@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from bot import store
 from bot.corpus.articles import articles_of
 from bot.corpus.model import Article
 from bot.engine.results import Story
@@ -59,11 +60,7 @@ class KeptStories:
         """Beside ``database``; None for an in-memory database."""
         if str(database) == ":memory:":
             return None
-        return cls(
-            Path(f"{database}.stories.json"),
-            Path(f"{database}.stories.state"),
-            Path(f"{database}.stories.pending.json"),
-        )
+        return cls(*(Path(f"{database}{suffix}") for suffix in store.STORIES_FILES))
 
 
 def save_pending(path: Path, generation: str, upto: str, touched: Iterable[str]) -> None:
@@ -74,8 +71,7 @@ def save_pending(path: Path, generation: str, upto: str, touched: Iterable[str])
     stops with to keep; the next start catches the kept one up with these and with what
     changed after ``upto`` instead of grouping afresh.
     """
-    record = {"format": FORMAT, "generation": generation, "upto": upto, "touched": sorted(touched)}
-    write_private(path, json.dumps(record, separators=(",", ":")) + "\n")
+    _write_record(path, {"generation": generation, "upto": upto, "touched": sorted(touched)})
 
 
 def load_pending(path: Path, upto: str) -> tuple[str, set[str]] | None:
@@ -162,8 +158,7 @@ def _sound_header(handle: BinaryIO, path: Path) -> dict[str, Any] | None:
 def save_groups(path: Path, generation: str, groups: Iterable[list[str]]) -> None:
     """Replace the kept groups with ``groups`` (stories of two or more) of ``generation``."""
     kept = sorted(sorted(g) for g in groups if len(g) > 1)
-    record = {"format": FORMAT, "generation": generation, "groups": kept}
-    write_private(path, json.dumps(record, separators=(",", ":")) + "\n")
+    _write_record(path, {"generation": generation, "groups": kept})
 
 
 def load_groups(path: Path, *generations: str | None) -> tuple[str, list[list[str]]] | None:
@@ -184,6 +179,12 @@ def load_groups(path: Path, *generations: str | None) -> tuple[str, list[list[st
     ):
         return None
     return generation, groups
+
+
+def _write_record(path: Path, fields: dict[str, Any]) -> None:
+    """Replace the JSON record at ``path`` (``_record`` reads it back)."""
+    record = {"format": FORMAT, **fields}
+    write_private(path, json.dumps(record, separators=(",", ":")) + "\n")
 
 
 def _record(path: Path) -> dict[str, Any] | None:

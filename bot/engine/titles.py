@@ -72,9 +72,19 @@ class TitleTable:
         starts = self._starts
         return self._blob[starts[at] : starts[at + 1]]
 
-    def _from(self, at: int) -> Iterator[bytes]:
-        for i in range(at, len(self._starts) - 1):
-            yield self._record(i)
+    def _find(self, key: bytes) -> int:
+        """Where ``key`` is, or would go, among the blob's records."""
+        return bisect.bisect_left(range(len(self._starts) - 1), key, key=self._record)
+
+    def _merged(self, key: bytes = b"") -> Iterator[bytes]:
+        """Every record from ``key`` on, in order.
+
+        The blob's that are not removed, with the added ones merged in.
+        """
+        removed = self._removed
+        base = (self._record(i) for i in range(self._find(key), len(self._starts) - 1))
+        added = self._added[bisect.bisect_left(self._added, key) :]
+        return heapq.merge((r for r in base if r not in removed), added)
 
     def starting(self, prefix: str, limit: int) -> list[str]:
         """Ids of the first ``limit`` titles, in order, that start with ``prefix``.
@@ -82,14 +92,11 @@ class TitleTable:
         ``prefix`` is casefolded already, as the titles are.
         """
         key = prefix.replace("\0", " ").encode("utf-8", "replace")
-        at = bisect.bisect_left(range(len(self._starts) - 1), key, key=self._record)
-        added = self._added[bisect.bisect_left(self._added, key) :]
         ids = []
-        for record in heapq.merge(self._from(at), added):
+        for record in self._merged(key):
             if not record.startswith(key) or len(ids) >= limit:
                 break
-            if record not in self._removed:
-                ids.append(record.rpartition(b"\0")[2].decode("utf-8", "replace"))
+            ids.append(record.rpartition(b"\0")[2].decode("utf-8", "replace"))
         return ids
 
     def changed(
@@ -115,9 +122,8 @@ class TitleTable:
 
     def _holds(self, record: bytes) -> bool:
         """Whether the blob holds ``record`` (removed or not)."""
-        n = len(self._starts) - 1
-        at = bisect.bisect_left(range(n), record, key=self._record)
-        return at < n and self._record(at) == record
+        at = self._find(record)
+        return at < len(self._starts) - 1 and self._record(at) == record
 
     def _compacted(self) -> TitleTable:
         """The same titles, the changes written into one new blob.
@@ -126,14 +132,7 @@ class TitleTable:
         again, held under the engine's lock while a change applies.
         """
         blob, starts = bytearray(), array("Q", [0])
-        base = (r for r in self._from(0) if r not in self._removed)
-        for record in heapq.merge(base, self._added):
+        for record in self._merged():
             blob += record
             starts.append(len(blob))
         return TitleTable(bytes(blob), starts if len(blob) >= 2**32 else array("I", starts))
-
-    def ids(self) -> Iterator[str]:
-        """Every id, in title order (for tests and checks)."""
-        base = (r for r in self._from(0) if r not in self._removed)
-        for record in heapq.merge(base, self._added):
-            yield record.rpartition(b"\0")[2].decode("utf-8", "replace")
