@@ -13,7 +13,7 @@ import pytest
 
 from bot.answers import run_command, to_json
 from bot.corpus.loader import CorpusLoader
-from bot.engine.answerable import why_not
+from bot.engine.answerable import MAX_GAP_MONTHS, why_not
 from bot.engine.engine import Engine
 from bot.engine.results import AskAnswer, NotFound, SearchResult, SourceAnswer
 from tests.bench_scripts import needs_labelled_corpus, run_script
@@ -165,22 +165,41 @@ def test_trying_a_feature_reports_each_set_cross_validated_and_tested() -> None:
 
 def test_a_year_the_article_tells_of_agrees_with_the_period_asked_about(tmp_path: Path) -> None:
     # "in 2016" can name the year of the event, not of the report: an article of 2021 telling
-    # of 2016 agrees with it; one naming no such year does not.
+    # of 2016 agrees with it; one naming no such year is years away from it.
     docs = {
         "told": ("Photo captions improve", "Facebook launched automatic alt text in 2016."),
         "untold": ("Photo captions improve again", "Facebook launched automatic alt text."),
     }
     engine = engine_over(tmp_path, docs, published="2021-01-20T10:00:00Z")
-    mismatch = {
-        article.title: features["period_mismatch"]
+    gap = {
+        article.title: features["period_gap"]
         for article, _, features in engine.explain("did facebook launch alt text in 2016")
     }
-    assert mismatch == {"Photo captions improve": 0.0, "Photo captions improve again": 1.0}
+    assert gap == {"Photo captions improve": 0.0, "Photo captions improve again": MAX_GAP_MONTHS}
     published_then = engine.explain("did facebook launch alt text in january 2021")
-    assert all(features["period_mismatch"] == 0.0 for _, _, features in published_then)
+    assert all(features["period_gap"] == 0.0 for _, _, features in published_then)
     # Naming 2016 says nothing of March 2016.
     in_march = engine.explain("did facebook launch alt text in march 2016")
-    assert all(features["period_mismatch"] == 1.0 for _, _, features in in_march)
+    assert all(features["period_gap"] == MAX_GAP_MONTHS for _, _, features in in_march)
+
+
+def test_a_report_weeks_after_the_period_asked_about_is_nearer_than_one_months_later(
+    tmp_path: Path,
+) -> None:
+    # "june 2020 boston council vote" is told by reports of early July as much as of June.
+    docs = {"vote": ("Boston council bans face scans", "Councillors voted to ban them.")}
+    engine = engine_over(tmp_path, docs, published="2020-07-09T10:00:00Z")
+
+    def gap(query: str) -> float:
+        (_, _, features), *_ = engine.explain(query)
+        return features["period_gap"]
+
+    assert gap("boston council vote on face scans in july 2020") == 0.0
+    weeks_after = gap("boston council vote on face scans in june 2020")
+    months_after = gap("boston council vote on face scans in february 2020")
+    months_before = gap("boston council vote on face scans in december 2020")
+    assert 0.0 < weeks_after < 0.5 < months_after < MAX_GAP_MONTHS
+    assert 0.0 < months_before < MAX_GAP_MONTHS
 
 
 def test_a_count_or_a_date_stated_in_words_is_the_kind_of_answer_asked_for(

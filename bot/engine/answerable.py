@@ -77,6 +77,8 @@ ARTICLES_CACHED = 4_096
 # The opening an article's words are compared with, word by word, for a retold query's words:
 # where a report states what it is about, and a bounded cost per candidate.
 LEAD_CHARS = 1_500
+MAX_GAP_MONTHS = 12.0  # ``period_gap``: a year or more apart is simply another time
+DAYS_A_MONTH = 30.44
 
 FEATURES = (
     "score",  # the ranking's calibrated 0-100 score, over 100 (coverage after name checks)
@@ -94,7 +96,10 @@ FEATURES = (
     "missing_answer",  # 1 when it asks for an amount, count or date and the article has none
     "outlet_mismatch",  # 1 when the query names outlets and this is none of them
     "outlet_match",  # 1 when it names outlets and this is one
-    "period_mismatch",  # 1 when the query names a period the article is outside of
+    # Months from the period the query names to the article's date, 0 inside it (at most
+    # 12): news follows its event by days or weeks ("june 2020 boston vote" of a July report),
+    # and a year apart is another story.
+    "period_gap",
     "margin",  # calibrated score's lead over the best other candidate, -1..1
     "question",  # phrased as a question
     "subject_size",  # log(1 + subject words)
@@ -185,7 +190,7 @@ def evidence(
         "missing_answer": missing_answer,
         "outlet_mismatch": float(bool(named) and outlet not in named),
         "outlet_match": float(bool(named) and outlet in named),
-        "period_mismatch": float(_outside(candidate.article, intent)),
+        "period_gap": _months_outside(candidate.article, intent),
         "margin": max(-1.0, min(1.0, margin)),
         "question": float(intent.question),
         "subject_size": math.log1p(len(intent.subject_words)),
@@ -479,23 +484,28 @@ def _article_figures(article: Article) -> _Stated:
     return _Stated(frozenset(found), frozenset(kinds), frozenset(years))
 
 
-def _outside(article: Article, intent: QueryIntent) -> bool:
-    """Whether the article is neither published in the query's period nor names a year it holds.
+def _months_outside(article: Article, intent: QueryIntent) -> float:
+    """Months between the query's period and the article's date; 0 when it names a year inside.
 
     "did facebook first introduce alt text in 2016" names the year of the event, not of the
     report: an article of 2021 that states 2016 agrees with the period.
     """
     period = intent.period
-    if period is None or article.published is None or published_in(article, period):
-        return False
+    published = article.published
+    if period is None or published is None or published_in(article, period):
+        return 0.0
     # A year agrees with a period that holds all of it ("in 2016", "since 2015"): that the
     # text names 2016 says nothing of March 2016.
-    return not any(
+    if any(
         not _before(datetime(year, 1, 1, tzinfo=UTC), period)
         and not _after(datetime(year, 12, 31, 23, 59, tzinfo=UTC), period)
         for year in _article_figures(article).years
         if 1 <= year <= 9998
-    )
+    ):
+        return 0.0
+    edge = period.start if _before(published, period) else period.end
+    days = abs((published - edge).days) if edge is not None else 0
+    return min(MAX_GAP_MONTHS, days / DAYS_A_MONTH)
 
 
 def _unstated_events(intent: QueryIntent, article: Article) -> list[str]:
@@ -513,7 +523,7 @@ def _unstated_events(intent: QueryIntent, article: Article) -> list[str]:
 def published_in(article: Article, period: Period) -> bool:
     """Whether the article was published in ``period`` (the ranking's cheap test of a period).
 
-    Not the years its text names (``period_mismatch`` reads those): that means parsing every
+    Not the years its text names (``period_gap`` reads those): that means parsing every
     candidate's body, 10 ms per command at 100k articles with bodies.
     """
     published = article.published
