@@ -386,8 +386,7 @@ def mates(engine: Engine, article_id: str) -> set[str]:
 def test_a_rebuild_after_a_resting_start_claims_no_story_a_change_left(
     corpus: Path, grouped: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine, loader, changes = restarted(corpus, grouped, "later")
-    snapshot = engine.snapshot
+    engine, loader, _ = restarted(corpus, grouped, "later")
     assert engine.resting
     seed, _ = quokka_seed(corpus)
     snapshot, changes, _ = loader.refresh([str(seed)])

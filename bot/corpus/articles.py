@@ -680,7 +680,7 @@ def every_title(articles: Mapping[str, Article]) -> Iterator[tuple[str, str]]:
     """
     if isinstance(articles, ArticleTable):
         return articles.title_stream()
-    return ((a.id, a.title) for a in articles.values())
+    return title_keys(articles)
 
 
 def census_of(articles: Mapping[str, Article]) -> Census:

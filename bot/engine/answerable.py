@@ -490,10 +490,15 @@ def _months_outside(article: Article, intent: QueryIntent) -> float:
     "did facebook first introduce alt text in 2016" names the year of the event, not of the
     report: an article of 2021 that states 2016 agrees with the period.
     """
-    period = intent.period
-    published = article.published
-    if period is None or published is None or published_in(article, period):
+    period, published = intent.period, article.published
+    if period is None or published is None:
         return 0.0
+    if period.start is not None and published < period.start:
+        days = abs((published - period.start).days)  # whole days, as timedelta floors them
+    elif period.end is not None and published >= period.end:
+        days = (published - period.end).days
+    else:
+        return 0.0  # published in it
     # A year agrees with a period that holds all of it ("in 2016", "since 2015"): that the
     # text names 2016 says nothing of March 2016.
     if any(
@@ -503,8 +508,6 @@ def _months_outside(article: Article, intent: QueryIntent) -> float:
         if 1 <= year <= 9998
     ):
         return 0.0
-    edge = period.start if _before(published, period) else period.end
-    days = abs((published - edge).days) if edge is not None else 0
     return min(MAX_GAP_MONTHS, days / DAYS_A_MONTH)
 
 

@@ -462,13 +462,14 @@ class Engine:
             generation = self._snapshot.generation
             if not self._with_stories or not self.rests_stories or self._clustering:
                 return False
-            if self._kept_current != (generation, self._changes) or self._kept is None:
+            kept = self._kept  # set whenever ``rests_stories``
+            if kept is None or self._kept_current != (generation, self._changes):
                 return False
             # Dropped before the groups are read back from their file, not copied from it: its
             # ids would be the grouping's own strings, one in every few pages of what it
             # held, and the memory it frees could not go back to the system.
             self.stories, self._with_stories = StoryIndex.build({}), False
-            found = load_groups(self._kept.groups, generation)
+            found = load_groups(kept.groups, generation)
             if found is None:  # written a moment ago, and now unreadable: group again
                 self._grouping = self._clustering = True
                 return None
