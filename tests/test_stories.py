@@ -411,6 +411,21 @@ def three_of_a_story() -> dict[str, Article]:
     )
 
 
+def test_an_article_named_added_again_counts_once_toward_a_full_regroup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A catch-up from a grouping that rested names every touched article "added", held or not.
+    articles = three_of_a_story()
+    index = StoryIndex.build(articles, rebuild_ratio=0.015)  # of 100 at least: past 1.5 changes
+    regroups: list[object] = []
+    monkeypatch.setattr(index, "rebuild", regroups.append)
+    index.update(articles, added=["a"], changed=[], removed=[])
+    assert regroups == []  # one change, updated in place
+    assert [x.id for x in index.story_of("a").articles] == ["a", "b", "c"]
+    index.update(articles, added=["b"], changed=[], removed=[])
+    assert regroups == [articles]  # the second crosses the line
+
+
 def test_removing_the_first_article_hands_first_to_the_next() -> None:
     articles = three_of_a_story()
     index = StoryIndex.build(articles)

@@ -188,6 +188,16 @@ class ChangeSet:
     def __bool__(self) -> bool:
         return bool(self.added or self.changed or self.removed)
 
+    @property
+    def touched(self) -> frozenset[str]:
+        """Every id the change concerns: what a store keyed by article id must revisit."""
+        return self.added | self.changed | self.removed
+
+    @property
+    def new_or_changed(self) -> frozenset[str]:
+        """The ids whose articles the change leaves in the corpus, to be (re)read."""
+        return self.added | self.changed
+
 
 @dataclass(slots=True)
 class MergeState:

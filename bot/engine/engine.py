@@ -252,7 +252,7 @@ class Engine:
                 generation, groups = found
                 changed: set[str] = set()
                 if generation != snapshot.generation:  # kept before the files changed
-                    changed = set(changes.added | changes.changed | changes.removed)
+                    changed = set(changes.touched)
                 self._saved = SavedStories(groups, changed)
         self._snapshot = snapshot
         self._rebuild_names(snapshot)
@@ -297,7 +297,7 @@ class Engine:
         if stored is not None and stored == base:
             index = SearchIndex(threads=threads, path=path)
             articles = snapshot.articles
-            upserts = [articles[i] for i in changes.added | changes.changed]
+            upserts = [articles[i] for i in changes.new_or_changed]
             index.write(upserts, changes.removed, generation=wanted)
             self.index_state = "caught up"
             return index
@@ -383,11 +383,7 @@ class Engine:
                 return None
             found = load_state(kept.state, base, snapshot.articles)
             if found is not None and changes:  # caught up: what is kept is of the old files
-                # Added or changed by what it holds: a catch-up from a rest names them alike,
-                # and one counted twice brings the update's full rebuild twice as early.
-                present = changes.added | changes.changed
-                held = {i for i in present if i in found}
-                found.update(snapshot.articles, present - held, held, changes.removed)
+                found.update(snapshot.articles, changes.added, changes.changed, changes.removed)
             return found
         except Exception:  # whatever it is, grouping afresh is the answer (and replaces it)
             log.exception("could not load the kept story grouping; grouping again")
@@ -430,10 +426,17 @@ class Engine:
         True when the caller is to run ``cluster``, as after ``apply`` returned True.
         """
         with self._lock:
-            if self._resting is None or not self._resume or self._clustering:
-                return False
-            self._grouping = self._clustering = True
-            return True
+            return self._claim_resting_load()
+
+    def _claim_resting_load(self) -> bool:
+        """Claim loading the resting grouping when changes wait for it; the lock is held.
+
+        One claim however many changes or retries ask: a claimed load runs ``cluster``.
+        """
+        if self._resting is None or not self._resume or self._clustering:
+            return False
+        self._grouping = self._clustering = True
+        return True
 
     @property
     def resting(self) -> bool:
@@ -522,10 +525,9 @@ class Engine:
         grouping rests on disk (``rest_stories``), and the changed articles are stories of
         one until it is loaded.
         """
-        wake = False
         with self._lock:
             self._changes += 1  # before anything changes: a save racing this one is dropped
-            upserts = [snapshot.articles[i] for i in (changes.added | changes.changed)]
+            upserts = [snapshot.articles[i] for i in changes.new_or_changed]
             self.index.write(upserts, changes.removed, generation=snapshot.generation)
             olds = list(
                 articles_of(self._snapshot.articles, changes.changed | changes.removed).values()
@@ -534,7 +536,7 @@ class Engine:
                 self.vocabulary.remove(index_terms(_all_text(old)))
             for article in upserts:
                 self.vocabulary.add(index_terms(_all_text(article)))
-            touched = changes.added | changes.changed | changes.removed
+            touched = changes.touched
             if self._with_stories:
                 self.stories.update(
                     snapshot.articles, changes.added, changes.changed, changes.removed
@@ -552,11 +554,9 @@ class Engine:
             # Again once the new snapshot is the one read: a word learnt in between may have
             # read the old articles through the new index.
             self._forget_words()
-            if self._resume and not self._clustering:
-                # Claimed last, once nothing can fail (a failed change is rebuilt, and a
-                # rebuild groups for itself), and here, as ``rebuild`` claims it: one
-                # loading, however many changes come before it starts.
-                wake = self._grouping = self._clustering = True
+            # Claimed last, once nothing can fail (a failed change is rebuilt, and a rebuild
+            # groups for itself), and here, as ``rebuild`` claims it.
+            wake = self._claim_resting_load()
         return wake
 
     def _rebuild_names(self, snapshot: CorpusSnapshot) -> None:
@@ -1417,7 +1417,7 @@ def _with_pending(
         return catch_up  # none, or of a grouping no longer the one kept
     generation, touched = found
     changes = (catch_up or _NO_CATCH_UP)[1]
-    touched |= changes.added | changes.changed | changes.removed
+    touched |= changes.touched
     return generation, _as_change(touched, snapshot.articles)
 
 

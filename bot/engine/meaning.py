@@ -210,7 +210,7 @@ class Meanings:
             stale = store.stale(wanted)
         else:
             retired = store.remove(since.removed)
-            stale = sorted(since.added | since.changed)
+            stale = sorted(since.new_or_changed)
         with self._lock:
             self._store = store  # lookups use what is there while the rest is computed
             self._unsaved |= retired > 0
@@ -218,7 +218,7 @@ class Meanings:
         if store.remove(missed.removed):
             with self._lock:
                 self._unsaved = True
-        stale = list(dict.fromkeys([*stale, *sorted(missed.added | missed.changed)]))
+        stale = list(dict.fromkeys([*stale, *sorted(missed.new_or_changed)]))
         for start in range(0, len(stale), BATCH):
             if self._stopped:
                 return
@@ -251,9 +251,7 @@ class Meanings:
         removed = store.remove(changes.removed)
         computed = self.words.ready()
         if computed:
-            self._add(
-                store, articles_of(snapshot.articles, changes.added | changes.changed).values()
-            )
+            self._add(store, articles_of(snapshot.articles, changes.new_or_changed).values())
         with self._lock:  # only once the store holds the change: a fill ending now claims it
             self._followed = snapshot.generation or None
             self._unsaved |= removed > 0

@@ -375,7 +375,11 @@ class StoryIndex:
         corpus this rebuilds instead.
         """
         added, changed, removed = set(added), set(changed), set(removed)
-        changed |= added & self._docs.keys()  # "added" again: take it as changed
+        # "Added" again (a catch-up from a rest names what it holds so): taken as changed, and
+        # counted once, or the churn would bring the full rebuild twice as early.
+        again = added & self._docs.keys()
+        added -= again
+        changed |= again
         self._churn += len(added) + len(changed) + len(removed)
         if self._churn > self.rebuild_ratio * max(self._built_size, self.min_documents):
             self.rebuild(articles)
