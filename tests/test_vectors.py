@@ -9,6 +9,7 @@ check the cache with a second, tiny table.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 import subprocess
@@ -176,12 +177,41 @@ def test_int8_graph_is_built_once_then_read_from_disk(
     assert builds == [] and not again.table_built and again.space == int8.space
 
 
-def test_a_damaged_int8_graph_is_built_again(int8: Embedder, tmp_path: Path) -> None:
+def test_a_damaged_int8_graph_is_said_and_built_again(
+    int8: Embedder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     assert int8.table_path is not None
     (tmp_path / int8.table_path.name).write_bytes(int8.table_path.read_bytes()[:4096])
     again = Embedder(tmp_path, backend="int8")
-    assert np.allclose(again.embed_query("photos"), int8.embed_query("photos"))
+    with caplog.at_level(logging.WARNING):
+        assert np.allclose(again.embed_query("photos"), int8.embed_query("photos"))
     assert again.table_built
+    assert any("unreadable" in r.getMessage() for r in caplog.records)
+    assert not any("pre-processing" in r.getMessage() for r in caplog.records)  # its advice
+
+
+def test_building_the_int8_graph_leaves_the_process_logging_as_it_was(tmp_path: Path) -> None:
+    # The quantiser logs with logging.warning, which would give a process without a handler a
+    # stderr one: a command's later warnings would then print in its format.
+    script = textwrap.dedent(
+        f"""
+        import logging, sys
+        from pathlib import Path
+        from bot.engine.vectors import Embedder
+        Embedder(Path({str(tmp_path)!r}), backend="int8").load()
+        print(len(logging.getLogger().handlers))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+        timeout=300,
+    )
+    assert done.stdout.strip() == "0"
+    assert done.stderr == ""
 
 
 # ------------------------------------------------------------------------- the static table

@@ -114,7 +114,9 @@ def semantic(engine: Engine, questions: Sequence[Question]) -> Extra:
     row = {a.id: n for n, a in enumerate(articles)}
     docs = embedder.embed_documents([opening(a) for a in articles])
     stride = max(1, len(articles) // SAMPLE)
-    sample = docs[[row[i] for i in islice(sorted_ids(engine.snapshot.articles), 0, None, stride)]]
+    sample = docs[
+        [row[i] for i in islice(sorted_ids(engine.snapshot.articles), 0, SAMPLE * stride, stride)]
+    ]
     asked = embedder.embed_documents([q.question for q in questions])
     cosines = {q.question: (docs @ v, sample @ v) for q, v in zip(questions, asked, strict=True)}
 

@@ -3,8 +3,8 @@
 The numpy forward (``bot.engine.minilm``) is exact but costs ~9 ms a query and ~40 documents a
 second here: too slow for a query's time budget and for keeping every article's vector. The
 same weights, written as an ONNX graph and their matrix products quantised to int8 per output
-channel by onnxruntime's dynamic quantisation, run at ~2 ms a query and ~290 documents a second
-on one core, at a cosine of 0.993-0.996 to the exact vectors (``tests/test_vectors.py``).
+channel by onnxruntime's dynamic quantisation, run at ~2 ms a query and 76-167 documents a
+second on one core, at a cosine of 0.993-0.996 to the exact vectors (``tests/test_vectors.py``).
 
 The graph is built here from the weights package's safetensors, never downloaded: once, on
 first use, and kept beside the static table, named by the weights' hash and this module's
@@ -35,7 +35,9 @@ from bot.engine.minilm import (
     normalise,
     read_safetensors,
 )
-from bot.store import private_folder, write_private
+from bot.store import write_private
+
+log = logging.getLogger(__name__)
 
 # Bumped when the graph or its quantisation changes: a graph kept by an older version is built
 # again rather than read.
@@ -152,8 +154,9 @@ def quantised(model_dir: Path, path: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     weights = read_safetensors(model_dir / "model.safetensors")
-    private_folder(path.parent)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+    # In the system's temporary folder, not the cache: a build killed halfway leaves nothing
+    # there for the bot to carry.
+    with tempfile.TemporaryDirectory() as tmp:
         exact, small = Path(tmp) / "exact.onnx", Path(tmp) / "int8.onnx"
         exact.write_bytes(graph(weights))
         del weights
@@ -183,12 +186,41 @@ class _QuantiserNotes(logging.Filter):
 
 @contextmanager
 def _quiet_quantiser() -> Iterator[None]:
-    notes = _QuantiserNotes()
-    logging.getLogger().addFilter(notes)
+    """The quantiser's notes dropped, and the logging set-up left as it was.
+
+    It logs with ``logging.warning``, which configures a stderr handler on the root logger
+    when there is none: a handler held meanwhile keeps that from happening.
+    """
+    root = logging.getLogger()
+    notes, held = _QuantiserNotes(), logging.NullHandler()
+    root.addFilter(notes)
+    root.addHandler(held)
     try:
         yield
     finally:
-        logging.getLogger().removeFilter(notes)
+        root.removeHandler(held)
+        root.removeFilter(notes)
+
+
+def load_or_build(model_dir: Path, path: Path) -> tuple[Int8MiniLM, bool]:
+    """The graph kept at ``path``, built first when it is missing or unreadable; True if built.
+
+    A truncated or foreign file is what onnxruntime cannot parse: it is said and replaced.
+    """
+    from onnxruntime.capi.onnxruntime_pybind11_state import (
+        Fail,
+        InvalidGraph,
+        InvalidProtobuf,
+        NoSuchFile,
+    )
+
+    if path.is_file():
+        try:
+            return Int8MiniLM(model_dir, path), False
+        except (Fail, InvalidGraph, InvalidProtobuf, NoSuchFile) as exc:
+            log.warning("int8 graph %s unreadable (%s): building it again", path, exc)
+    quantised(model_dir, path)
+    return Int8MiniLM(model_dir, path), True
 
 
 class Int8MiniLM:
