@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from synthetic_articles import Generator  # noqa: E402
 
-from bot.engine.vectors import Embedder, VectorStore  # noqa: E402
+from bot.engine.vectors import STATIC_DIMS, Embedder, VectorStore  # noqa: E402
 
 QUESTION_FILES = ("questions.yaml", "heldout.yaml", "heldout2.yaml")
 ENGINE_P99_MS = 3.4  # the slowest command's p99 at 100k with bodies (README, bench/query.py)
@@ -95,6 +95,16 @@ def raw_wide(rng: np.random.Generator, n: int) -> tuple[float, float]:
 def verdict(ok: bool) -> str:
     """PASS or MISS."""
     return "PASS" if ok else "MISS"
+
+
+def ready(embedder: Embedder, label: str) -> Embedder:
+    """``embedder`` loaded, with how long it took and whether its kept file was built or read."""
+    start = time.perf_counter()
+    embedder.load()
+    how = "built" if embedder.table_built else "read from cache"
+    kept = f" {how} ({embedder.table_path})" if embedder.table_path else " loaded"
+    print(f"{label}{kept} in {time.perf_counter() - start:.2f} s; RSS {rss_mb():.0f} MB")
+    return embedder
 
 
 def questions() -> list[str]:
@@ -162,26 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"python RSS at start (numpy loaded): {base_rss:.0f} MB")
     with tempfile.TemporaryDirectory() as tmp:
         cache = args.cache or Path(tmp)
-        static = Embedder(cache, backend="static")
-        start = time.perf_counter()
-        static.load()
-        how = "built" if static.table_built else "read from cache"
-        print(
-            f"static table {static.dims} dims {how} in {time.perf_counter() - start:.1f} s "
-            f"({static.table_path}); RSS {rss_mb():.0f} MB"
-        )
-        full = Embedder(cache, backend="full")
-        start = time.perf_counter()
-        full.load()
-        print(f"full model loaded in {time.perf_counter() - start:.2f} s; RSS {rss_mb():.0f} MB")
-        int8 = Embedder(cache, backend="int8")
-        start = time.perf_counter()
-        int8.load()
-        how = "built" if int8.table_built else "read from cache"
-        print(
-            f"int8 graph {how} in {time.perf_counter() - start:.2f} s "
-            f"({int8.table_path}); RSS {rss_mb():.0f} MB"
-        )
+        static = ready(Embedder(cache, backend="static"), f"static table {STATIC_DIMS} dims")
+        full = ready(Embedder(cache, backend="full"), "full model")
+        int8 = ready(Embedder(cache, backend="int8"), "int8 graph")
 
         queries = questions()
         print(f"\nquery embedding, {len(queries)} questions (median / p99 ms)")
