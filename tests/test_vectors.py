@@ -83,6 +83,20 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b)
 
 
+def _python(script: str) -> subprocess.CompletedProcess[str]:
+    """``script`` run by a fresh interpreter from the project's root, its output captured."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=300,
+    )
+
+
 # ------------------------------------------------------------------------- the forward pass
 def test_full_forward_reproduces_the_published_similarity_matrix(full: Embedder) -> None:
     vecs = full.embed_documents(REFERENCE_SENTENCES)
@@ -199,14 +213,7 @@ def test_building_the_int8_graph_leaves_the_process_logging_as_it_was(tmp_path: 
         print(len(logging.getLogger().handlers))
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-        timeout=300,
-    )
+    done = _python(script)
     assert done.stdout.strip() == "0"
     assert done.stderr == ""
 
@@ -280,16 +287,7 @@ def test_importing_the_module_loads_nothing_heavy_until_first_use() -> None:
         print(json.dumps(seen))
         """
     )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=120,
-    )
+    done = _python(script)
     seen = json.loads(done.stdout)
     assert seen["import"] == []
     assert seen["construct"] == [False]
