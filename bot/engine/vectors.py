@@ -589,10 +589,10 @@ class VectorStore:
                 rows = None
                 scores = self._matrix[:count] @ query
             else:
-                found = [r for i in allowed if (r := self._index.get(i)) is not None]
-                if not found:
+                rows = self._index.rows_of(list(allowed))  # searched together, not one by one
+                rows = rows[rows >= 0]
+                if not len(rows):
                     return []
-                rows = np.asarray(found, dtype=np.int64)
                 scores = self._matrix[rows] @ query
             k = min(k, len(scores))
             top = np.argpartition(scores, len(scores) - k)[len(scores) - k :]
