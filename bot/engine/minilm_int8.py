@@ -9,7 +9,7 @@ second on one core, at a cosine of 0.993-0.996 to the exact vectors (``tests/tes
 The graph is built here from the weights package's safetensors, never downloaded: once, on
 first use, and kept beside the static table, named by the weights' hash and this module's
 graph version. The two attention products (query by key, weights by value) stay in float32:
-quantising a product of two activations loses more than it saves.
+dynamic quantisation makes int8 only the products with a constant weight.
 
 Only ``bot.engine.vectors`` imports this module, on first use: onnx and onnxruntime (the
 ``semantic`` extra) are loaded by nothing else.
@@ -41,17 +41,16 @@ log = logging.getLogger(__name__)
 
 # Bumped when the graph or its quantisation changes: a graph kept by an older version is built
 # again rather than read.
-GRAPH_VERSION = 1
+GRAPH_VERSION = 2  # 2: no attention mask (each text runs alone, unpadded)
 OPSET = 17  # LayerNormalization is an operator from 17 on
-_INPUTS = ("input_ids", "attention_mask")
 
 
 def graph(weights: dict[str, np.ndarray]) -> bytes:
-    """The float32 forward pass as a serialised ONNX model: ids and mask -> mean-pooled states.
+    """The float32 forward pass as a serialised ONNX model: token ids -> mean-pooled states.
 
-    The same computation as ``MiniLM.hidden_states`` followed by the mask-weighted mean; the
-    vectors are normalised by the caller. Attention products are named ``attention_*`` so that
-    quantisation can leave them out.
+    The same computation as ``MiniLM.hidden_states`` followed by the mean over the tokens; the
+    vectors are normalised by the caller. No attention mask: each text runs alone, unpadded
+    (``Int8MiniLM.encode``), so every token is attended and pooled.
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -64,9 +63,9 @@ def graph(weights: dict[str, np.ndarray]) -> bytes:
         initializers.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
-    def op(kind: str, inputs: list[str], name: str = "", **attributes: object) -> str:
+    def op(kind: str, inputs: list[str], **attributes: object) -> str:
         out = f"{kind}{len(nodes)}"
-        nodes.append(helper.make_node(kind, inputs, [out], name=name or out, **attributes))
+        nodes.append(helper.make_node(kind, inputs, [out], name=out, **attributes))
         return out
 
     def dense(x: str, prefix: str) -> str:
@@ -77,7 +76,7 @@ def graph(weights: dict[str, np.ndarray]) -> bytes:
         gain, bias = weights[prefix + ".weight"], weights[prefix + ".bias"]
         return op("LayerNormalization", [x, const(gain), const(bias)], epsilon=LAYER_NORM_EPS)
 
-    ids, mask = _INPUTS
+    ids = "input_ids"
     length = op("Slice", [op("Shape", [ids]), const([1]), const([2])])
     position = op(
         "Slice", [const(weights["embeddings.position_embeddings.weight"]), const([0]), length]
@@ -88,10 +87,6 @@ def graph(weights: dict[str, np.ndarray]) -> bytes:
         [op("Add", [x, position]), const(weights["embeddings.token_type_embeddings.weight"][0])],
     )
     x = norm(x, "embeddings.LayerNorm")
-    present = op("Cast", [mask], to=TensorProto.FLOAT)
-    # Padding gets no attention: -1e4 before the softmax, as the numpy forward does.
-    ignored = op("Mul", [op("Sub", [const(np.float32(1)), present]), const(np.float32(-1e4))])
-    ignored = op("Unsqueeze", [ignored, const([1, 2])])
     head = HIDDEN // HEADS
     scale = np.float32(1 / math.sqrt(head))
     for layer in range(LAYERS):
@@ -105,11 +100,9 @@ def graph(weights: dict[str, np.ndarray]) -> bytes:
         query = op("Transpose", [parts[0]], perm=[0, 2, 1, 3])
         key = op("Transpose", [parts[1]], perm=[0, 2, 3, 1])
         value = op("Transpose", [parts[2]], perm=[0, 2, 1, 3])
-        scores = op("MatMul", [query, key], name=f"attention_scores_{layer}")
-        scores = op("Add", [op("Mul", [scores, const(scale)]), ignored])
-        context = op(
-            "MatMul", [op("Softmax", [scores], axis=-1), value], name=f"attention_context_{layer}"
-        )
+        scores = op("MatMul", [query, key])
+        scores = op("Mul", [scores, const(scale)])
+        context = op("MatMul", [op("Softmax", [scores], axis=-1), value])
         context = op(
             "Reshape", [op("Transpose", [context], perm=[0, 2, 1, 3]), const([0, 0, HIDDEN])]
         )
@@ -124,18 +117,12 @@ def graph(weights: dict[str, np.ndarray]) -> bytes:
             [op("Mul", [inner, const(np.float32(0.5))]), op("Add", [erf, const(np.float32(1))])],
         )
         x = norm(op("Add", [x, dense(inner, p + "output.dense")]), p + "output.LayerNorm")
-    weight = op("Unsqueeze", [present, const([2])])
-    total = op("ReduceSum", [op("Mul", [x, weight]), const([1])], keepdims=0)
-    count = op("ReduceSum", [weight, const([1])], keepdims=0)
-    nodes.append(helper.make_node("Div", [total, count], ["pooled"], name="pooled"))
+    nodes.append(helper.make_node("ReduceMean", [x], ["pooled"], axes=[1], keepdims=0))
     model = helper.make_model(
         helper.make_graph(
             nodes,
             "all-MiniLM-L6-v2",
-            [
-                helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "length"])
-                for name in _INPUTS
-            ],
+            [helper.make_tensor_value_info(ids, TensorProto.INT64, ["batch", "length"])],
             [helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["batch", HIDDEN])],
             initializers,
         ),
@@ -148,7 +135,7 @@ def graph(weights: dict[str, np.ndarray]) -> bytes:
 def quantised(model_dir: Path, path: Path) -> None:
     """Build the int8 graph of the weights in ``model_dir`` and write it to ``path``.
 
-    Two seconds and ~400 MB for a moment, once: the float32 graph goes through a temporary
+    About four seconds and ~400 MB for a moment, once: the float32 graph goes through a temporary
     file because onnxruntime's quantiser reads and writes files.
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -166,12 +153,7 @@ def quantised(model_dir: Path, path: Path) -> None:
                 small,
                 weight_type=QuantType.QInt8,
                 per_channel=True,  # one scale per output column: 0.97 -> 0.995 cosine to exact
-                op_types_to_quantize=["MatMul"],
-                nodes_to_exclude=[
-                    f"attention_{kind}_{layer}"
-                    for layer in range(LAYERS)
-                    for kind in ("scores", "context")
-                ],
+                op_types_to_quantize=["MatMul"],  # the embedding table's lookup stays float32
             )
         data = small.read_bytes()
     write_private(path, data)
@@ -254,9 +236,7 @@ class Int8MiniLM:
         out = np.zeros((len(texts), HIDDEN), dtype=np.float32)
         for row, encoding in enumerate(self.tokenizer.encode_batch(list(texts))):
             ids = np.array([encoding.ids], dtype=np.int64)
-            (pooled,) = self._session.run(
-                None, {"input_ids": ids, "attention_mask": np.ones_like(ids)}
-            )
+            (pooled,) = self._session.run(None, {"input_ids": ids})
             out[row] = pooled[0]
         return normalise(out)
 
