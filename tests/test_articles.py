@@ -97,6 +97,17 @@ def test_saved_articles_read_back_as_the_dict_they_were(
     }
 
 
+def test_a_batch_of_saved_articles_comes_in_the_order_asked_whatever_was_read_before(
+    plain: dict[str, Article], tmp_path: Path
+) -> None:
+    # The corpus sample that answers' closeness is measured against is summed in this order.
+    table = saved(plain, tmp_path / "db.sqlite")
+    assert table["a005"] == plain["a005"]  # decoded now, the others not yet
+    found = articles_of(table, ["a009", "a005", "nope", "a001"])
+    assert list(found) == ["a009", "a005", "a001"]
+    assert list(found.values()) == [plain["a009"], plain["a005"], plain["a001"]]
+
+
 def test_changes_lay_over_the_rows_and_leave_earlier_tables_alone(
     plain: dict[str, Article], tmp_path: Path
 ) -> None:

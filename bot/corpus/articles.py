@@ -176,21 +176,22 @@ class ArticleRows:
         return None if data is None else self._decode(article_id, data)
 
     def many(self, ids: Iterable[str]) -> dict[str, Article]:
-        """The saved articles of ``ids`` that exist, by id: one query for a batch of them."""
+        """The saved articles of ``ids`` that exist, by id, in ``ids``' order: one query.
+
+        In that order whichever were decoded before: a caller that reads ``values()`` (the
+        corpus sample ``bot.engine.meaning`` sums) must not depend on what was read earlier.
+        """
         decoded = self._decoded
-        found: dict[str, Article] = {}
+        found: dict[str, Article | None] = {}
         wanted = []
         for article_id in dict.fromkeys(ids):
             article = decoded.get(article_id)  # one lookup: another thread may evict it
+            found[article_id] = article
             if article is None:
                 wanted.append(article_id)
-            else:
-                found[article_id] = article
         for article_id, data in self._rows_of("data", wanted):
-            article = self._decode(article_id, data)
-            if article is not None:
-                found[article_id] = article
-        return found
+            found[article_id] = self._decode(article_id, data)
+        return {i: a for i, a in found.items() if a is not None}
 
     def titles(self, ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
         """The title and alternative titles of the saved articles of ``ids``, not decoded.
