@@ -70,6 +70,7 @@ from bot.engine.answerable import default_model  # noqa: E402
 from bot.engine.engine import RERANK, Engine  # noqa: E402
 from bot.engine.index import OUTLET_BOOST, TITLE_BOOST  # noqa: E402
 from bot.engine.results import NotFound, SearchResult  # noqa: E402
+from bot.engine.sentences import SentenceModel  # noqa: E402
 from bot.engine.vectors import Embedder, semantic_available  # noqa: E402
 from bot.engine.word_vectors import WordVectors  # noqa: E402
 
@@ -836,6 +837,19 @@ def word_vectors() -> WordVectors | None:
     return words
 
 
+def sentence_model() -> SentenceModel | None:
+    """The sentence model the bot reads beside its database, its graph kept in ``.cache/vectors``.
+
+    Loaded before any question is asked (built the first time, ~4 s), as ``word_vectors``.
+    """
+    if not semantic_available():
+        return None
+    model = SentenceModel(Embedder(VECTOR_CACHE, backend="int8"))
+    if not model.join():
+        raise SystemExit(f"the sentence model cannot be read: {model.state}")
+    return model
+
+
 def load_corpus(folders: Sequence[str]) -> CorpusSnapshot:
     """Parse the corpus folders into a snapshot, with a throwaway parse cache."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -873,7 +887,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _CORPUS[:] = articles
     load_s = time.perf_counter() - start
     start = time.perf_counter()
-    engine = Engine(snapshot, word_vectors=word_vectors())
+    engine = Engine(snapshot, word_vectors=word_vectors(), sentences=sentence_model())
     build_s = time.perf_counter() - start
     print(
         f"corpus: {', '.join(folders)}: {len(articles)} articles in {load_s:.2f}s; "

@@ -127,10 +127,12 @@ def load_engine(
     holds this corpus, and otherwise this command indexes in memory: it never writes.
     """
     from bot.engine.engine import Engine
+    from bot.engine.sentences import SentenceModel
     from bot.engine.word_vectors import WordVectors
 
     database = db or settings.corpus.database
     words = WordVectors.loading_beside(database)  # read beside the corpus's loading
+    sentences = SentenceModel.beside(words)  # and the sentence model's graph too
     with loaded(paths, settings, db, quiet) as (snapshot, catch_up, writing):
         engine = Engine.beside(
             database,
@@ -139,6 +141,7 @@ def load_engine(
             catch_up=catch_up,
             index_writable=writing,
             word_vectors=words,
+            sentences=sentences,
         )
         engine.release_index()  # merges done and tantivy's lock free before ours is
     return engine
@@ -238,11 +241,12 @@ def _answer(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _finish_word_table(engine: Engine) -> None:
-    """Let a word table this command began to distil be written, saying so, before exiting."""
-    if engine.word_vectors is not None:
-        engine.word_vectors.finish(
-            lambda why: print(f"coverage-bot: {why}", file=sys.stderr, flush=True)  # noqa: T201
-        )
+    """Let a word table or graph this command began to build be written, saying so, first."""
+    for model in (engine.word_vectors, engine.sentences):
+        if model is not None:
+            model.finish(
+                lambda why: print(f"coverage-bot: {why}", file=sys.stderr, flush=True)  # noqa: T201
+            )
 
 
 NO_TOKEN = """\

@@ -29,7 +29,8 @@ SIDE_FILES = ("-wal", "-shm", "-journal")
 # ``bot.engine.meaning``): the corpus loader never reads them as coverage (two end in .json).
 STORIES_FILES = (".stories.json", ".stories.state", ".stories.pending.json")
 MEANINGS_FILE = ".meanings.bin"
-DERIVED_FILES = (*STORIES_FILES, MEANINGS_FILE)
+SENTENCE_MEANINGS_FILE = ".sentences.bin"  # the same, read through the sentence model
+DERIVED_FILES = (*STORIES_FILES, MEANINGS_FILE, SENTENCE_MEANINGS_FILE)
 WAL_KEPT_BYTES = 4 << 20  # journal_size_limit: what a checkpointed WAL is cut back to
 BUSY_TIMEOUT_MS = 5_000  # how long a statement waits for another connection's lock
 

@@ -72,6 +72,7 @@ class Admin(commands.Cog):
             "Stories": engine.stories_state,
             "Word table": engine.word_table_state,
             "Article meanings": engine.meanings_state,
+            "Sentence model": engine.sentences_state,
         }
         card = await asyncio.to_thread(
             corpus_stats_card, corpus.snapshot, corpus.last_stats, stores

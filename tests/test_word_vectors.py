@@ -298,9 +298,11 @@ def test_a_corpus_too_small_to_stand_out_from_is_answered_without_meaning(
     # way, and either model answers: which model judged is what says the guard held.)
     judged_with_meaning = []
 
-    def model(word_table: bool = True, meaning: bool = True) -> AnswerabilityModel:
+    def model(
+        word_table: bool = True, meaning: bool = True, sentences: bool = False
+    ) -> AnswerabilityModel:
         judged_with_meaning.append(meaning)
-        return default_model(word_table, meaning)
+        return default_model(word_table, meaning, sentences)
 
     monkeypatch.setattr(engine_module, "default_model", model)
     engine = engine_over(tmp_path, {"one": ("Robots learn to walk", "A robot walked a mile.")})

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.engine.sentences import SentenceModel
 from bot.engine.vectors import Embedder, semantic_available
 from bot.engine.word_vectors import WordVectors
 
@@ -25,3 +26,11 @@ def word_vectors() -> WordVectors:
     words.join()
     assert words.ready()
     return words
+
+
+@pytest.fixture(scope="session")
+def sentence_model(word_vectors: WordVectors) -> SentenceModel:
+    """The sentence model's int8 graph, built once beside the table (~4 s) and read after."""
+    model = SentenceModel.beside(word_vectors)
+    assert model is not None and model.join(), "the int8 graph cannot be read"
+    return model

@@ -32,12 +32,20 @@ for path in (str(ROOT), str(BENCH)):
         sys.path.insert(0, path)
 
 import numpy as np  # noqa: E402
-from quality import Question, load_corpus, load_questions, word_vectors  # noqa: E402
+from quality import (  # noqa: E402
+    Question,
+    load_corpus,
+    load_questions,
+    sentence_model,
+    word_vectors,
+)
 
 from bot.corpus.model import Article  # noqa: E402
 from bot.engine.answerable import (  # noqa: E402
     FEATURES,
     WEIGHTS_FILE,
+    WITH_SENTENCES,
+    WITH_SENTENCES_WITHOUT_MEANING,
     WITHOUT_MEANING,
     WORD_TABLE_FEATURES,
     WORDS_ALONE,
@@ -45,6 +53,7 @@ from bot.engine.answerable import (  # noqa: E402
     Tree,
 )
 from bot.engine.engine import RERANK, Engine  # noqa: E402
+from bot.engine.sentences import SENTENCE_FEATURES  # noqa: E402
 
 QUESTION_FILES = sorted((BENCH / "answerability").glob("questions_*.yaml"))
 # The booster's settings, chosen by story-grouped cross-validation over A-L (docs/answerability.md,
@@ -210,20 +219,32 @@ def fitted_record(
 def main(argv: Sequence[str] | None = None) -> int:
     """Fit on the dev side, cross-validate by story, write (or check) the weights file.
 
-    Three models: the shipped features; the same without ``meaning_z``, which answers over a
-    corpus too small to read it (``bot.engine.meaning.SAMPLE``); and without the word table's
-    features (``WORD_TABLE_FEATURES``), which answers while the table is not loaded.
+    Five models: the shipped features; the same without ``meaning_z``, which answers over a
+    corpus too small to read it (``bot.engine.meaning.SAMPLE``); each of these two with the
+    sentence model's features (``bot.engine.sentences``), which answer once it is loaded; and
+    without the word table's features (``WORD_TABLE_FEATURES``), which answers while the table
+    is not loaded.
     """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="fail if the refit differs")
     args = parser.parse_args(argv)
     questions, folders = load_questions(*QUESTION_FILES)
     dev = [q for q in questions if q.split == "dev"]
-    engine = Engine(load_corpus([str(ROOT / c) for c in folders]), word_vectors=word_vectors())
+    engine = Engine(
+        load_corpus([str(ROOT / c) for c in folders]),
+        word_vectors=word_vectors(),
+        sentences=sentence_model(),
+    )
     per_question = candidates_for(engine, dev)
     model, figures = fitted_record(per_question, dev, FEATURES)
     meaningless = tuple(f for f in FEATURES if f != "meaning_z")
     without_meaning, meaningless_figures = fitted_record(per_question, dev, meaningless)
+    told = (*FEATURES, *SENTENCE_FEATURES)
+    with_sentences, told_figures = fitted_record(per_question, dev, told)
+    told_meaningless = (*meaningless, *SENTENCE_FEATURES)
+    told_without_meaning, told_meaningless_figures = fitted_record(
+        per_question, dev, told_meaningless
+    )
     alone = tuple(f for f in FEATURES if f not in WORD_TABLE_FEATURES)
     engine.word_vectors = None  # read as an answer reads them while the table is not loaded
     words_alone, alone_figures = fitted_record(candidates_for(engine, dev), dev, alone)
@@ -231,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "fitted_on": f"{len(dev)} dev questions of {', '.join(p.name for p in QUESTION_FILES)}",
         **figures,
         WITHOUT_MEANING: without_meaning.as_record(meaningless_figures),
+        WITH_SENTENCES: with_sentences.as_record(told_figures),
+        WITH_SENTENCES_WITHOUT_MEANING: told_without_meaning.as_record(told_meaningless_figures),
         WORDS_ALONE: words_alone.as_record(alone_figures),
     }
     text = model.to_json(record)

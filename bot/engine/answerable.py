@@ -42,6 +42,10 @@ WORDS_ALONE = "without_word_table"  # the nested model answers use while the tab
 # The nested model for a corpus too small to measure a query's closeness against
 # (``bot.engine.meaning``): with the table's other features, without ``meaning_z``.
 WITHOUT_MEANING = "without_meaning"
+# The nested models that also read the sentence model (``bot.engine.sentences``), with and
+# without ``meaning_z``: the ones answers use once it is loaded.
+WITH_SENTENCES = "with_sentences"
+WITH_SENTENCES_WITHOUT_MEANING = "with_sentences_without_meaning"
 # The figures that answer each kind of question: "how much" wants an amount, "how many" a count.
 _ANSWER_KINDS = {
     MONEY: frozenset({"money"}),
@@ -296,7 +300,12 @@ class AnswerabilityModel:
 
     @classmethod
     def load(
-        cls, path: Path = WEIGHTS_FILE, *, word_table: bool = True, meaning: bool = True
+        cls,
+        path: Path = WEIGHTS_FILE,
+        *,
+        word_table: bool = True,
+        meaning: bool = True,
+        sentences: bool = False,
     ) -> AnswerabilityModel:
         """The fitted model the fitting script wrote.
 
@@ -304,10 +313,13 @@ class AnswerabilityModel:
         (``WORD_TABLE_FEATURES``), for answers given while it is not loaded: the full model's
         trees assume those features, and their word-only stand-ins would skew it. Not
         ``meaning``: the model fitted without ``meaning_z``, for a corpus too small to read it.
+        ``sentences``: the one fitted with the sentence model's features too (with the table).
         """
         data = json.loads(path.read_text(encoding="utf-8"))
         if not word_table:
             data = data[WORDS_ALONE]
+        elif sentences:
+            data = data[WITH_SENTENCES if meaning else WITH_SENTENCES_WITHOUT_MEANING]
         elif not meaning:
             data = data[WITHOUT_MEANING]
         return cls.from_record(data)
@@ -358,9 +370,11 @@ class AnswerabilityModel:
 
 
 @cache
-def default_model(word_table: bool = True, meaning: bool = True) -> AnswerabilityModel:
-    """The shipped model, read once: with the word table's features (and ``meaning_z``) or not."""
-    return AnswerabilityModel.load(word_table=word_table, meaning=meaning)
+def default_model(
+    word_table: bool = True, meaning: bool = True, sentences: bool = False
+) -> AnswerabilityModel:
+    """The shipped model, read once, for what answers can read now (``AnswerabilityModel.load``)."""
+    return AnswerabilityModel.load(word_table=word_table, meaning=meaning, sentences=sentences)
 
 
 def _pieces(article: Article) -> Iterable[str]:

@@ -48,7 +48,14 @@ from bot.engine.index import (
     stored_generation,
 )
 from bot.engine.matching import QueryMatcher
-from bot.engine.meaning import SAMPLE, Closeness, CorpusSample, Meanings, meanings_path
+from bot.engine.meaning import (
+    SAMPLE,
+    Closeness,
+    CorpusSample,
+    Meanings,
+    meanings_path,
+    sentence_meanings_path,
+)
 from bot.engine.passages import best_passage, likely_paragraphs
 from bot.engine.query import NAME_SHARE, QueryIntent, QueryReader
 from bot.engine.results import (
@@ -77,6 +84,7 @@ from bot.engine.saved_stories import (
     state_generation,
 )
 from bot.engine.scoring import CONFIDENT, QueryTerms, Rated, Scorer, best_first
+from bot.engine.sentences import SentenceModel, sentence_features
 from bot.engine.stories import StoryIndex
 from bot.engine.summary import MAX_SUMMARY_CHARS, summarize
 from bot.engine.text import STOPWORDS, possessive
@@ -134,6 +142,8 @@ class Engine:
         kept_stories: KeptStories | None = None,
         word_vectors: WordVectors | None = None,
         meanings: Meanings | None = None,
+        sentences: SentenceModel | None = None,
+        sentence_meanings: Meanings | None = None,
     ) -> None:
         """Index ``snapshot``; ``stories=False`` skips clustering for throwaway engines.
 
@@ -162,10 +172,17 @@ class Engine:
         words with (``bot.engine.word_vectors``); without it, those features read words alone.
         ``meanings``: the articles' opening vectors read through it, kept beside the database
         (``bot.engine.meaning``; filled by ``meanings_in_background``); without them, a query
-        computes its candidates'.
+        computes its candidates'. ``sentences``: the sentence model (``bot.engine.sentences``),
+        whose features answers read once it is loaded (and the word table is);
+        ``sentence_meanings``: the articles' opening vectors read through it, kept and filled
+        the same way (deferred: changes are computed in a thread).
         """
         self.word_vectors = word_vectors
+        self.sentences = sentences
         self._meanings = meanings
+        self._sentence_meanings = sentence_meanings
+        # Both kinds of kept vectors, which follow changes, fill and are saved alike.
+        self._vector_stores = tuple(m for m in (meanings, sentence_meanings) if m is not None)
         # For a kept file of article meanings, by the generation it may be of: what changed
         # from it to this snapshot (``Meanings.fill``).
         self._meanings_catch_up = _changes_to(snapshot.generation, catch_up)
@@ -223,6 +240,12 @@ class Engine:
         words = options["word_vectors"]
         if words is not None and database is not None and "meanings" not in options:
             options["meanings"] = Meanings(words, meanings_path(database))
+        if "sentences" not in options:  # of the same extra as the table, read beside it
+            options["sentences"] = SentenceModel.beside(words)
+        sentences = options["sentences"]
+        if sentences is not None and database is not None and "sentence_meanings" not in options:
+            path = sentence_meanings_path(database)
+            options["sentence_meanings"] = Meanings(sentences, path, deferred=True)
         return cls(
             snapshot,
             index_path=index_path(database) if database is not None else None,
@@ -500,8 +523,8 @@ class Engine:
             self._resting, self._resume, self._loading = None, set(), None
             self._stories_catch_up = None  # it described the start-up's snapshot, not this
             self._build(snapshot)
-            if self._meanings is not None:
-                self._meanings.lost_track()
+            for kept in self._vector_stores:
+                kept.lost_track()
             self._unstoried = None  # a clustering under way starts over from this snapshot
             if not self._group_later or self._clustering:
                 return False
@@ -548,8 +571,8 @@ class Engine:
             if self._saved is not None:
                 self._saved.forget(touched)
             self._update_names(olds, upserts, snapshot)
-            if self._meanings is not None:
-                self._meanings.follow(snapshot, changes)
+            for kept in self._vector_stores:
+                kept.follow(snapshot, changes)
             self._snapshot = snapshot
             # Again once the new snapshot is the one read: a word learnt in between may have
             # read the old articles through the new index.
@@ -814,9 +837,11 @@ class Engine:
         parsed = self._query_terms(query)
         scored, _ = self._scored(query, parsed, None, limit)
         closeness = self._closeness(query, parsed)
+        shown = scored[:limit]
+        told = self._sentence_features(query, parsed, [item.article for item in shown])
         return [
-            (item.article, item.score, self._evidence(scored, n, parsed, closeness))
-            for n, item in enumerate(scored[:limit])
+            (item.article, item.score, {**self._evidence(scored, n, parsed, closeness), **more})
+            for n, (item, more) in enumerate(zip(shown, told or [{}] * len(shown), strict=True))
         ]
 
     def _word_table(self) -> WordVectors | None:
@@ -850,6 +875,25 @@ class Engine:
         about = " ".join(intent.subject_words) if intent is not None else ""
         return self._sample.closeness(about or query, articles, words, meaning)
 
+    def _sentence_features(
+        self, query: str, parsed: QueryTerms, articles: list[Article]
+    ) -> list[dict[str, float]] | None:
+        """The sentence model's features of the leading candidates; None until it is loaded.
+
+        Read only beside the word table's: the models fitted with them assume those too.
+        """
+        model = self.sentences
+        if model is None or parsed.word_table is None or not articles or not model.ready():
+            return None
+        kept = self._sentence_meanings
+        vector: Callable[[Article], Any] = (
+            kept.vector
+            if kept is not None and kept.words is model
+            else lambda article: model.text_vector(opening(article))
+        )
+        asked = model.text_vector(query)
+        return sentence_features(asked, [vector(a) for a in articles], RERANK)
+
     def meanings_in_background(self) -> Callable[[], None]:
         """Work for a thread: the corpus sample, then every article's opening vector.
 
@@ -858,31 +902,34 @@ class Engine:
         answer does not.
         """
         kept = self._meanings
-        if kept is None:
-            return lambda: None
 
         def work() -> None:
             articles = self._snapshot.articles
-            if kept.words.join() and len(articles) >= SAMPLE:  # not on the first answer
-                self._sample.draw(articles, kept.words, kept.vector)
-            kept.fill(lambda: self._snapshot, self._meanings_catch_up)
+            if kept is not None and kept.words.join() and len(articles) >= SAMPLE:
+                self._sample.draw(articles, kept.words, kept.vector)  # not on the first answer
+            for store in self._vector_stores:  # the table's first: 60 times faster to fill
+                store.fill(lambda: self._snapshot, self._meanings_catch_up)
 
         return work
 
     def save_meanings(self) -> None:
         """Keep the opening vectors computed since they were last kept (at a stop)."""
-        if self._meanings is not None:
-            self._meanings.save()
+        for kept in self._vector_stores:
+            kept.save()
 
     @property
     def meanings_state(self) -> str:
         """How the articles' opening vectors stand, for an operator (/corpus stats)."""
-        kept = self._meanings
-        if kept is not None:
-            return kept.state(len(self._snapshot.articles))
-        if self.word_vectors is None:
-            return "off (no word table)"
-        return "computed when asked (none kept: no database)"
+        return _kept_state(self._meanings, self.word_vectors is not None, self._snapshot)
+
+    @property
+    def sentences_state(self) -> str:
+        """How the sentence model and the articles' vectors through it stand (/corpus stats)."""
+        model = self.sentences
+        if model is None:
+            return "off (no word table)" if self.word_vectors is None else "off"
+        kept = _kept_state(self._sentence_meanings, True, self._snapshot)
+        return f"{model.state}; vectors: {kept}"
 
     def _by_answerability(
         self, query: str, scored: list[Rated], parsed: QueryTerms
@@ -895,8 +942,13 @@ class Engine:
         """
         head = scored[:RERANK]
         closeness = self._closeness(query, parsed)
-        model = default_model(parsed.word_table is not None, meaning=closeness is not None)
+        told = self._sentence_features(query, parsed, [item.article for item in head])
+        model = default_model(
+            parsed.word_table is not None, meaning=closeness is not None, sentences=bool(told)
+        )
         features = [self._evidence(scored, n, parsed, closeness) for n in range(len(head))]
+        if told:
+            features = [{**f, **more} for f, more in zip(features, told, strict=True)]
         chance = [model.probability(f) for f in features]
         order = sorted(range(len(head)), key=lambda n: -chance[n])
         best = order[0]  # ``_rank`` asks only with candidates to order
@@ -1429,6 +1481,15 @@ def _as_change(touched: AbstractSet[str], articles: Mapping[str, Article]) -> Ch
     """
     present = frozenset(i for i in touched if i in articles)
     return ChangeSet(present, removed=frozenset(touched - present))
+
+
+def _kept_state(kept: Meanings | None, table: bool, snapshot: CorpusSnapshot) -> str:
+    """How a store of articles' vectors stands, for an operator (``table``: the table is on)."""
+    if kept is not None:
+        return kept.state(len(snapshot.articles))
+    if not table:
+        return "off (no word table)"
+    return "computed when asked (none kept: no database)"
 
 
 def _changes_to(

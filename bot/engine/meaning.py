@@ -13,8 +13,10 @@ and an off-topic one lacks. Three parts:
   computed from, so a query looks its candidates up instead of reading them (0.16 ms each),
   and a restart recomputes only what changed.
 
-The vectors are the word table's (``WordVectors.text_vector``): the static table distilled from
-all-MiniLM-L6-v2, a normalised sum of token rows.
+The sample's vectors are the word table's (``WordVectors.text_vector``): the static table
+distilled from all-MiniLM-L6-v2, a normalised sum of token rows. A ``Meanings`` store may keep
+another source's: the sentence model's (``bot.engine.sentences``), whose vectors cost ~6 ms an
+opening, so its store follows the corpus's changes in the background (``deferred``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bot import store
 from bot.corpus.articles import articles_of, sorted_ids
@@ -58,6 +60,36 @@ MEANINGS_SUFFIX = store.MEANINGS_FILE
 _LEGACY_SUFFIX = ".meanings.npz"  # read whole by versions before the matrix was mapped
 
 Meaning = Callable[[Article], "np.ndarray"]
+
+
+class VectorSource(Protocol):
+    """What a ``Meanings`` store computes its vectors with: the word table, the sentence model."""
+
+    @property
+    def dims(self) -> int:
+        """How many numbers a vector has."""
+        ...
+
+    @property
+    def space(self) -> str:
+        """The vector space kept vectors must be of (``Embedder.space``)."""
+        ...
+
+    def join(self) -> bool:
+        """Wait until it is loaded; whether it can be read."""
+        ...
+
+    def ready(self) -> bool:
+        """Whether it is loaded (without waiting long)."""
+        ...
+
+    def text_vector(self, text: str) -> np.ndarray:
+        """One text's vector."""
+        ...
+
+    def text_vectors(self, texts: list[str]) -> np.ndarray:
+        """Many texts' vectors, one row each."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +160,14 @@ def _draw(articles: Mapping[str, Article], meaning: Meaning) -> np.ndarray:
     return np.stack([meaning(a) for a in articles_of(articles, ids).values()])
 
 
-def meanings_path(database: str | Path) -> Path | None:
+def meanings_path(database: str | Path, suffix: str = MEANINGS_SUFFIX) -> Path | None:
     """Where the articles' opening vectors are kept beside ``database`` (None: in memory)."""
-    return None if str(database) == ":memory:" else Path(f"{database}{MEANINGS_SUFFIX}")
+    return None if str(database) == ":memory:" else Path(f"{database}{suffix}")
+
+
+def sentence_meanings_path(database: str | Path) -> Path | None:
+    """Where the articles' sentence-model vectors are kept beside ``database``."""
+    return meanings_path(database, store.SENTENCE_MEANINGS_FILE)
 
 
 class Meanings:
@@ -146,11 +183,28 @@ class Meanings:
     article's hash instead read every article back from the database: 2 s at a restart of
     100,000 documents. A start of that generation checks none,
     and a start whose loader caught up from it checks only what changed while the bot was down.
+
+    ``deferred``: a corpus change's vectors are computed in a thread, not in ``follow``, which
+    runs inside ``Engine.apply``: the sentence model's 6 ms an opening would hold a change of
+    1,000 files for seconds. Meanwhile an asked vector is computed (a hash never matches an
+    older text), and the file keeps claiming the generation before the change, which a start
+    catches up from.
     """
 
-    def __init__(self, words: WordVectors, path: Path | None = None) -> None:
-        self.words = words  # the table they are of
+    def __init__(
+        self, words: VectorSource, path: Path | None = None, *, deferred: bool = False
+    ) -> None:
+        self.words = words  # what they are computed with
         self._path = path
+        self._deferred = deferred
+        # Deferred: the ids of followed changes not computed yet, the latest snapshot they are
+        # read from, and whether a thread is computing them.
+        self._pending: set[str] = set()
+        self._latest: CorpusSnapshot | None = None
+        self._draining = False
+        self._idle = threading.Event()  # set while no thread computes deferred changes
+        self._idle.set()
+        self._filled = False  # the fill is done: a deferred change starts its own thread
         self._store: VectorStore | None = None
         self._lock = threading.Lock()  # guards the fields below, never held while computing
         # Changes made before the store was there: the fill's too.
@@ -224,14 +278,63 @@ class Meanings:
                 return
             self._add(store, articles_of(corpus().articles, stale[start : start + BATCH]).values())
         now = corpus().generation or None
-        with self._lock:
+
+        def claim() -> None:
             # Every change since the first read of ``corpus`` is in the store: ``_followed`` is
             # set once a change is, and the snapshot answers read moves on after that.
             claimed = self._followed or now
             self._complete_for = claimed if self._losses == losses else None
             self._unsaved |= self._complete_for != store.generation
+            self._filled = True
+
+        if not self._drain(store, claim):  # changes deferred meanwhile are the fill's too
+            return
         log.info("article meanings: %d computed, %d kept", len(stale), len(store))
         self._save()
+
+    def _drain(self, store: VectorStore, claim: Callable[[], None]) -> bool:
+        """Compute the deferred changes' vectors until none are left, then ``claim`` (locked).
+
+        In the same locked step as finding none left: a change followed after it starts a
+        thread of its own. False when stopped first.
+        """
+        while True:
+            with self._lock:
+                if self._stopped:
+                    self._settle()
+                    return False
+                if not self._pending:
+                    self._settle()
+                    claim()
+                    return True
+                batch = sorted(self._pending)[:BATCH]
+                self._pending.difference_update(batch)
+                latest = self._latest
+            if latest is not None:
+                self._add(store, articles_of(latest.articles, batch).values())
+
+    def _drain_followed(self, store: VectorStore) -> None:
+        """A thread's work: the deferred changes' vectors, then the generation they complete."""
+
+        def claim() -> None:
+            if self._complete_for is not None:  # complete before them, and nothing lost since
+                self._complete_for = self._followed
+
+        try:
+            self._drain(store, claim)
+        except Exception:
+            with self._lock:
+                self._settle()
+            log.exception("article meanings: computing a change's vectors failed")
+
+    def _settle(self) -> None:
+        """No thread computes deferred changes now (called with the lock held)."""
+        self._draining = False
+        self._idle.set()
+
+    def wait_followed(self, timeout: float | None = None) -> bool:
+        """Wait until the deferred changes' vectors are computed; whether they are."""
+        return self._idle.wait(timeout)
 
     def follow(self, snapshot: CorpusSnapshot, changes: ChangeSet) -> None:
         """Apply a corpus change: vectors of the added and changed articles, none of the gone.
@@ -249,6 +352,9 @@ class Meanings:
                 )
                 return
         removed = store.remove(changes.removed)
+        if self._deferred:
+            self._defer(store, snapshot, changes, removed)
+            return
         computed = self.words.ready()
         if computed:
             self._add(store, articles_of(snapshot.articles, changes.new_or_changed).values())
@@ -257,6 +363,27 @@ class Meanings:
             self._unsaved |= removed > 0
             if self._complete_for is not None:
                 self._complete_for = self._followed if computed else None
+
+    def _defer(
+        self, store: VectorStore, snapshot: CorpusSnapshot, changes: ChangeSet, removed: int
+    ) -> None:
+        """Leave a change's vectors to a thread (the fill's own, while it runs)."""
+        with self._lock:
+            self._pending.difference_update(changes.removed)
+            self._pending.update(changes.new_or_changed)
+            self._latest = snapshot
+            self._followed = snapshot.generation or None
+            self._unsaved |= removed > 0
+            start = self._filled and not self._draining and bool(self._pending)
+            if start:
+                self._draining = True
+                self._idle.clear()
+            if self._filled and not self._draining and self._complete_for is not None:
+                self._complete_for = self._followed  # nothing left to compute: removals only
+        if start:
+            threading.Thread(
+                target=self._drain_followed, args=(store,), name="article-meanings", daemon=True
+            ).start()
 
     def lost_track(self) -> None:
         """Forget which corpus the store is complete for: a change may have been half followed.

@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.engine.loading import BackgroundLoad
 from bot.engine.vectors import Embedder, SemanticUnavailable, semantic_available
 
 if TYPE_CHECKING:
@@ -45,9 +45,6 @@ if TYPE_CHECKING:
 NAMES_FILE = Path(__file__).with_name("name_likeness.json")
 ENVIRONMENT_SWITCH = "COVERAGE_BOT_SEMANTIC"
 CACHED_WORDS = 50_000
-# How long an answer waits for the table on first need: reading it takes ~0.3 s, so a
-# one-shot command waits for that; distilling it takes half a minute, and nothing waits for it.
-LOAD_WAIT = 2.0
 # A word in common use (one token of the model's vocabulary) is taken for a typo of a corpus
 # word only when the two mean alike: a spelling or a form of it ("behaviour" / "behavior"
 # 0.94, "australian" / "australia" 0.71) and not another word one letter away ("breathing" /
@@ -93,6 +90,19 @@ def switched_on() -> bool:
     return value not in ("0", "false", "no", "off")
 
 
+def semantic_folder(database: str | Path | None) -> Path | None:
+    """Where the models' tables and graphs are kept beside ``database``.
+
+    None when there is no database to keep them beside, the operator turned the semantic
+    features off, or the extra is not installed.
+    """
+    if database is None or str(database) == ":memory:":
+        return None
+    if not switched_on() or not semantic_available():
+        return None
+    return Path(f"{database}.vectors")
+
+
 class WordVectors:
     """One static vector per word, their closeness, and a word's likeness to a name.
 
@@ -103,12 +113,8 @@ class WordVectors:
     def __init__(self, embedder: Embedder, names: NameModel | None = None) -> None:
         self._embedder = embedder
         self._names = names if names is not None else NameModel.load()
-        self._lock = threading.Lock()
-        self._loader: threading.Thread | None = None
-        self._failed = False
-        self._usable = False  # loaded, with a name model fitted on this very table
-        self._error = ""
-        self._wait = LOAD_WAIT
+        # Usable: loaded, with a name model fitted on this very table.
+        self._loading = BackgroundLoad("word-vectors", self._load)
         self._vector = lru_cache(maxsize=CACHED_WORDS)(self._vector_of)
         self._text = lru_cache(maxsize=CACHED_TEXTS)(self._vector_of)
         self._likeness = lru_cache(maxsize=CACHED_WORDS)(self._likeness_of)
@@ -116,11 +122,8 @@ class WordVectors:
     @classmethod
     def beside(cls, database: str | Path | None) -> WordVectors | None:
         """The table kept beside ``database``; None when the feature is off or unavailable."""
-        if database is None or str(database) == ":memory:":
-            return None
-        if not switched_on() or not semantic_available():
-            return None
-        return cls(Embedder(Path(f"{database}.vectors")))
+        folder = semantic_folder(database)
+        return None if folder is None else cls(Embedder(folder))
 
     @classmethod
     def loading_beside(cls, database: str | Path | None) -> WordVectors | None:
@@ -131,16 +134,8 @@ class WordVectors:
         return words
 
     def start(self) -> None:
-        """Begin loading (or distilling) the table in a thread, unless that has begun.
-
-        A daemon: nothing waits for it at exit; a one-shot command that began distilling it
-        says so and waits for it once its answer is out (``finish``), so the next command reads
-        the table instead of starting over.
-        """
-        with self._lock:
-            if self._loader is None:
-                self._loader = threading.Thread(target=self._load, name="word-vectors", daemon=True)
-                self._loader.start()
+        """Begin loading (or distilling) the table in a thread, unless that has begun."""
+        self._loading.start()
 
     def _load(self) -> None:
         error: Exception | None = None
@@ -156,61 +151,41 @@ class WordVectors:
             if names is None or names.space != self._embedder.space:
                 # Without a name model for this table, the full answer model would read a
                 # feature stuck at 0: answers use the model fitted without the table instead.
-                error = SemanticUnavailable(
+                raise SemanticUnavailable(
                     f"no name model for the table {self._embedder.space} (bot/engine/"
                     f"{NAMES_FILE.name} names {names.space if names else 'none'})"
                 )
-                break
-            self._usable = True
             return
-        self._error = str(error)
-        self._failed = True
+        assert error is not None
+        raise error
 
     def finish(self, notice: Callable[[str], None]) -> None:
         """Wait for a table still being loaded, saying why first (a one-shot command's exit)."""
-        loader = self._loader
-        if loader is None or not loader.is_alive():
-            return
-        notice(
+        self._loading.finish(
+            notice,
             "finishing the word table for answers (kept beside the database: distilled there "
-            "once, in 30-40 s, and read by every later command)"
+            "once, in 30-40 s, and read by every later command)",
         )
-        loader.join()
 
     @property
     def state(self) -> str:
         """How the table stands, for an operator (/corpus stats)."""
-        if self._usable:
+        loading = self._loading
+        if loading.usable:
             return "ready"
-        if self._failed:
-            return f"unavailable ({self._error}); answers use words alone"
-        if self._loader is None:
+        if loading.failed:
+            return f"unavailable ({loading.error}); answers use words alone"
+        if not loading.started:
             return "loaded when an answer first needs it"
         return "loading (distilled once, 30-40 s); answers use words alone meanwhile"
 
     def ready(self) -> bool:
-        """Whether the table is loaded; the first asker waits up to ``LOAD_WAIT`` for it.
-
-        Only the first: while a table is distilled, no later answer waits at all.
-        """
-        if self._usable:
-            return True
-        if self._failed:
-            return False
-        self.start()
-        with self._lock:
-            wait, self._wait = self._wait, 0.0
-        assert self._loader is not None
-        if wait:
-            self._loader.join(wait)
-        return self._usable
+        """Whether the table is loaded; the first asker waits a moment for it (``loading``)."""
+        return self._loading.ready()
 
     def join(self) -> bool:
         """Wait until the table is loaded or has failed to; whether answers can read it."""
-        self.start()
-        assert self._loader is not None
-        self._loader.join()
-        return self._usable
+        return self._loading.join()
 
     def _vector_of(self, word: str) -> np.ndarray:
         return self._embedder.embed_query(word)
@@ -222,6 +197,11 @@ class WordVectors:
     def text_vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Many texts' vectors at once, none kept, shape (len(texts), dims)."""
         return self._embedder.embed_documents(texts)
+
+    @property
+    def folder(self) -> Path:
+        """Where the table is kept: the sentence model's graph is kept beside it."""
+        return self._embedder.cache_dir
 
     @property
     def space(self) -> str:
