@@ -837,14 +837,15 @@ def word_vectors() -> WordVectors | None:
     return words
 
 
-def sentence_model() -> SentenceModel | None:
+def sentence_model(kind: type[SentenceModel] = SentenceModel) -> SentenceModel | None:
     """The sentence model the bot reads beside its database, its graph kept in ``.cache/vectors``.
 
     Loaded before any question is asked (built the first time, ~4 s), as ``word_vectors``.
+    ``kind``: a stand-in for benchmarks (``bench/query.py``).
     """
     if not semantic_available():
         return None
-    model = SentenceModel(Embedder(VECTOR_CACHE, backend="int8"))
+    model = kind(Embedder(VECTOR_CACHE, backend="int8"))
     if not model.join():
         raise SystemExit(f"the sentence model cannot be read: {model.state}")
     return model

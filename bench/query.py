@@ -17,6 +17,13 @@ vocabulary) with bodies <= 15 s, story clustering printed beside it. The ``cpu p
 column is this thread's CPU time: on a shared machine it separates the engine's own cost from
 waiting for a core. ``--profile CALL`` (repeatable; ``build`` for the engine build) prints a
 cProfile of that call over its queries.
+
+The sentence model (``bot.engine.sentences``) answers as in the bot once its vectors are kept:
+each question's own vector computed (the int8 graph), its leading candidates' looked up. Filling
+every article's vector through the graph takes 100k / ~160 a second, ten minutes, so by default
+the store is filled with stand-in unit vectors under the articles' real text hashes: a lookup
+costs the same whatever the row holds (the answers' features are then meaningless, their cost
+is not). ``--fill-sentences`` computes them for real and prints the rate.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ for path in (ROOT, ROOT / "bench"):
         sys.path.insert(0, str(path))
 
 from provenance import engine_version  # noqa: E402
-from quality import word_vectors  # noqa: E402
+from quality import sentence_model, word_vectors  # noqa: E402
 from rapidfuzz import fuzz, process  # noqa: E402
 from rss import peak_rss_bytes, rss_bytes  # noqa: E402
 from synthetic_articles import Generator, Query  # noqa: E402
@@ -57,6 +64,7 @@ from bot.engine import engine as engine_module  # noqa: E402
 from bot.engine.engine import Engine  # noqa: E402
 from bot.engine.index import index_terms  # noqa: E402
 from bot.engine.meaning import Meanings  # noqa: E402
+from bot.engine.sentences import SentenceModel  # noqa: E402
 from bot.engine.text import STOPWORDS  # noqa: E402
 
 CALLS = ("search", "summary", "source", "related", "ask", "coverage", "suggest")
@@ -123,12 +131,27 @@ INDEX_PHASES = (
 )
 
 
+class StandInSentences(SentenceModel):
+    """The sentence model whose many-text vectors (a fill's) are random unit rows.
+
+    A question's vector and an article computed when asked are the graph's own.
+    """
+
+    def text_vectors(self, texts: Sequence[str]) -> Any:
+        """Random unit rows, one per text (seeded by their count: the same run to run)."""
+        import numpy as np
+
+        rows = np.random.default_rng(len(texts)).standard_normal((len(texts), self.dims))
+        return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
 def build_engine(
-    snapshot: CorpusSnapshot, index_path: Path | None = None
+    snapshot: CorpusSnapshot, index_path: Path | None = None, real_sentences: bool = False
 ) -> tuple[Engine, float, dict[str, float]]:
     """The engine on ``snapshot``, its build time and the time of each build phase.
 
     ``index_path``: the search index kept on disk there, as the bot keeps it (memory-mapped).
+    ``real_sentences``: fill the sentence vectors through the graph, not with stand-ins.
     """
     timer = PhaseTimer()
     tantivy_phase, terms_phase, buckets_phase = INDEX_PHASES
@@ -143,7 +166,15 @@ def build_engine(
             snapshot = with_generation(snapshot, "bench")
         words = word_vectors()
         meanings = Meanings(words) if words is not None else None
-        engine = Engine(snapshot, index_path=index_path, word_vectors=words, meanings=meanings)
+        sentences = sentence_model(StandInSentences if not real_sentences else SentenceModel)
+        engine = Engine(
+            snapshot,
+            index_path=index_path,
+            word_vectors=words,
+            meanings=meanings,
+            sentences=sentences,
+            sentence_meanings=Meanings(sentences, deferred=True) if sentences else None,
+        )
         total = time.perf_counter() - start
     finally:
         timer.restore()
@@ -269,6 +300,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="read articles from the database as a restarted bot does, not held as objects",
     )
+    parser.add_argument(
+        "--fill-sentences",
+        action="store_true",
+        help="compute every article's sentence vector through the graph (~160 a second)",
+    )
     args = parser.parse_args(argv)
     n = args.articles
 
@@ -305,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rss_before = rss_bytes()
     index_dir = Path(scratch.name) / "coverage.db.index" if args.on_disk else None
     with profiled("build" in args.profile, "Engine(snapshot)"):
-        engine, build_s, phases = build_engine(snapshot, index_dir)
+        engine, build_s, phases = build_engine(snapshot, index_dir, args.fill_sentences)
     if index_dir is not None:
         print(f"search index on disk at {index_dir} ({engine.index_state})")
     gc.collect()
@@ -316,9 +352,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     filled = time.perf_counter() - start
     grown = rss_bytes() - rss_before - engine_bytes
     print(
-        f"article meanings filled in {filled:.1f}s ({n / filled:,.0f} articles/s; "
-        f"target >= 300/s), {engine.meanings_state}; RSS +{_mb(grown)}"
+        f"article meanings (word table and sentence model) filled in {filled:.1f}s "
+        f"({n / filled:,.0f} articles/s; target >= 300/s); RSS +{_mb(grown)}"
     )
+    print(f"  word table: {engine.meanings_state}")
+    stand_in = "" if args.fill_sentences else " (stand-in vectors, see above)"
+    print(f"  sentence model: {engine.sentences_state}{stand_in}")
 
     warm = workloads["warmup"].queries[:WARMUP]
     # Issue 13's budget (query reading and the answerability model included), which replaced

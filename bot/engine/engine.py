@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from math import fsum
@@ -223,6 +224,7 @@ class Engine:
         self._abbreviations = CorpusAbbreviations(self._articles_with, self._lead_texts)
         self._titles_building = False  # the title table is being built in another thread
         self._sample = CorpusSample()  # what a query's closeness in meaning is measured against
+        self._question_thread: ThreadPoolExecutor | None = None  # ``_sentence_vector``'s
         self._build(snapshot)
         self._rest_if_kept(snapshot)
 
@@ -739,8 +741,10 @@ class Engine:
         outlets and the period it names are not what it is about: only its subject words are
         sought and weighed. A query that is all frame falls back to all of its words.
         """
-        intent = self.read(query)
         words = self._word_table()
+        # Begun first, so that it is computed while the query is read and ranked.
+        sentence = self._sentence_vector(query) if words is not None else None
+        intent = self.read(query)
         tokens = index_terms(" ".join(intent.subject_words)) or index_terms(query)
         proper, name_words = _proper_nouns(query)
         terms: dict[str, float] = {}
@@ -783,7 +787,22 @@ class Engine:
             unknown=frozenset(t for t in content if t in unknown),
             typed=typed,
             word_table=words,
+            sentence=sentence,
         )
+
+    def _sentence_vector(self, query: str) -> Future[Any] | None:
+        """The question's sentence vector, begun in a thread now; None until the model loads.
+
+        The graph releases the GIL while it computes: beside the ranking, its ~2 ms mostly
+        hides (+1 ms on ``ask``'s p99 against +3 one after the other, docs/semantic-vectors.md).
+        """
+        model = self.sentences
+        if model is None or not model.ready():
+            return None
+        with self._lock:
+            if self._question_thread is None:
+                self._question_thread = ThreadPoolExecutor(2, thread_name_prefix="question")
+            return self._question_thread.submit(model.text_vector, query)
 
     def _rank(
         self,
@@ -838,7 +857,7 @@ class Engine:
         scored, _ = self._scored(query, parsed, None, limit)
         closeness = self._closeness(query, parsed)
         shown = scored[:limit]
-        told = self._sentence_features(query, parsed, [item.article for item in shown])
+        told = self._sentence_features(parsed, [item.article for item in shown])
         return [
             (item.article, item.score, {**self._evidence(scored, n, parsed, closeness), **more})
             for n, (item, more) in enumerate(zip(shown, told or [{}] * len(shown), strict=True))
@@ -876,14 +895,14 @@ class Engine:
         return self._sample.closeness(about or query, articles, words, meaning)
 
     def _sentence_features(
-        self, query: str, parsed: QueryTerms, articles: list[Article]
+        self, parsed: QueryTerms, articles: list[Article]
     ) -> list[dict[str, float]] | None:
         """The sentence model's features of the leading candidates; None until it is loaded.
 
         Read only beside the word table's: the models fitted with them assume those too.
         """
-        model = self.sentences
-        if model is None or parsed.word_table is None or not articles or not model.ready():
+        model, asked = self.sentences, parsed.sentence
+        if model is None or asked is None or parsed.word_table is None or not articles:
             return None
         kept = self._sentence_meanings
         vector: Callable[[Article], Any] = (
@@ -891,8 +910,8 @@ class Engine:
             if kept is not None and kept.words is model
             else lambda article: model.text_vector(opening(article))
         )
-        asked = model.text_vector(query)
-        return sentence_features(asked, [vector(a) for a in articles], RERANK)
+        candidates = [vector(a) for a in articles]  # meanwhile, the question's is computed
+        return sentence_features(asked.result(), candidates, RERANK)
 
     def meanings_in_background(self) -> Callable[[], None]:
         """Work for a thread: the corpus sample, then every article's opening vector.
@@ -942,11 +961,12 @@ class Engine:
         """
         head = scored[:RERANK]
         closeness = self._closeness(query, parsed)
-        told = self._sentence_features(query, parsed, [item.article for item in head])
+        features = [self._evidence(scored, n, parsed, closeness) for n in range(len(head))]
+        # Last: the question's sentence vector is computed in a thread meanwhile.
+        told = self._sentence_features(parsed, [item.article for item in head])
         model = default_model(
             parsed.word_table is not None, meaning=closeness is not None, sentences=bool(told)
         )
-        features = [self._evidence(scored, n, parsed, closeness) for n in range(len(head))]
         if told:
             features = [{**f, **more} for f, more in zip(features, told, strict=True)]
         chance = [model.probability(f) for f in features]

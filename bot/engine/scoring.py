@@ -10,6 +10,7 @@ fragments with typos and ruins questions).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from math import fsum
 from typing import TYPE_CHECKING, NamedTuple
@@ -23,6 +24,8 @@ from bot.engine.query import QueryIntent
 from bot.engine.text import is_question
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from bot.engine.word_vectors import WordVectors
 
 # A hit below this calibrated score is not an answer. Chosen on bench/questions.yaml: it is where
@@ -56,6 +59,9 @@ class QueryTerms:
     # The word table as this query found it (None: not loaded), read once so that the
     # corrections and every candidate's features agree on it.
     word_table: WordVectors | None = None
+    # The question's sentence vector (``bot.engine.sentences``), computed in a thread while
+    # the ranking runs; None when the sentence model was not loaded as the query was read.
+    sentence: Future[np.ndarray] | None = None
 
 
 class Rated(NamedTuple):
