@@ -45,6 +45,7 @@ import psutil  # noqa: E402
 import yaml  # noqa: E402
 from quality import VECTOR_CACHE  # noqa: E402  (the word table bench/quality.py distils)
 
+from bot.engine.minilm_int8 import GRAPH_VERSION  # noqa: E402
 from tests.discord_stub import DiscordStub, SentMessage, StubUser  # noqa: E402
 
 TARGET_RATE = 200.0
@@ -193,12 +194,13 @@ async def simulated_user(
 async def start_bot(
     stub: DiscordStub, workdir: Path, profile: str | None
 ) -> asyncio.subprocess.Process:
-    # The word table a bot keeps beside its database, from the benchmarks' own cache when it
-    # is there: as a bot restarted on its data folder has it, not distilled (30-40 s of CPU)
-    # during the measurement.
+    # The word table and the sentence model's graph a bot keeps beside its database, from the
+    # benchmarks' own cache when they are there: as a bot restarted on its data folder has
+    # them, not built (30-40 s of CPU) during the measurement.
     table = workdir / "coverage.db.vectors"
     table.mkdir(mode=0o700)
-    for cached in VECTOR_CACHE.glob("minilm-static*.npy"):
+    graphs = f"minilm-int8-v{GRAPH_VERSION}-*.onnx"
+    for cached in [*VECTOR_CACHE.glob("minilm-static*.npy"), *VECTOR_CACHE.glob(graphs)]:
         shutil.copy2(cached, table / cached.name)
     config = workdir / "config.toml"
     config.write_text(

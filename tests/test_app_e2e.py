@@ -28,6 +28,7 @@ from discord.http import Route
 import cogs.views
 from bot.app import CoverageBot
 from bot.config import Settings, load_settings
+from bot.engine.sentences import SentenceModel
 from bot.engine.word_vectors import ENVIRONMENT_SWITCH, WordVectors
 from tests.discord_stub import (
     CommandUnavailable,
@@ -39,7 +40,6 @@ from tests.discord_stub import (
     check_message,
     running_bot,
 )
-from tests.word_table import CACHE
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -716,25 +716,33 @@ async def test_a_large_corpus_answers_before_its_stories_are_grouped(
 
 
 async def test_the_bot_reads_the_word_table_kept_beside_its_database(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stub: DiscordStub, word_vectors: WordVectors
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    stub: DiscordStub,
+    word_vectors: WordVectors,
+    sentence_model: SentenceModel,
 ) -> None:
-    # As a restarted bot has it: distilled beside the database by an earlier start.
+    # As a restarted bot has it: distilled (and the graph built) beside the database before.
     settings = configure(tmp_path, monkeypatch, stub, [SEEDS])
     monkeypatch.setenv(ENVIRONMENT_SWITCH, "1")
     table = Path(f"{settings.corpus.database}.vectors")
     table.mkdir(parents=True, mode=0o700)
-    for cached in CACHE.glob("minilm-static*.npy"):
+    for cached in (word_vectors.table_path, sentence_model.graph_path):
+        assert cached is not None
         shutil.copy2(cached, table / cached.name)
     copied = {p.name: p.stat().st_mtime_ns for p in table.iterdir()}
     bot = StubBot(settings, guild_ready_timeout=0.05)
     async with running_bot(bot, stub, token=settings.discord.token):
-        words = bot.answers.engine.word_vectors
-        assert words is not None
+        engine = bot.answers.engine
+        words, sentences = engine.word_vectors, engine.sentences
+        assert words is not None and sentences is not None
         assert await asyncio.wait_for(asyncio.to_thread(words.join), timeout=60)
+        assert await asyncio.wait_for(asyncio.to_thread(sentences.join), timeout=60)
         assert {p.name: p.stat().st_mtime_ns for p in table.iterdir()} == copied  # read only
         stats = await answer(stub, "corpus stats", user=stub.owner)
         fields = {f["name"]: f["value"] for f in stats.embeds[0]["fields"]}
         assert fields["Word table"] == "ready"
+        assert fields["Sentence model"].startswith("ready; vectors: ")
         # Retold ("deportation agency" for ICE, "deal" for contract): refused on words alone.
         found = await answer(
             stub, "search", {"query": "the deportation agency's deal with clearview"}

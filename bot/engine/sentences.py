@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.engine.loading import BackgroundLoad
@@ -108,6 +109,11 @@ class SentenceModel:
     def text_vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Many texts' vectors, each computed alone (none kept), shape (len(texts), dims)."""
         return self._embedder.embed_documents(texts)
+
+    @property
+    def graph_path(self) -> Path | None:
+        """The graph's file, once loaded (named by the weights' hash and the graph version)."""
+        return self._embedder.table_path
 
     @property
     def space(self) -> str:

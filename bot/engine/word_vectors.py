@@ -204,6 +204,11 @@ class WordVectors:
         return self._embedder.cache_dir
 
     @property
+    def table_path(self) -> Path | None:
+        """The table's file, once loaded (named by the weights' hash and the table version)."""
+        return self._embedder.table_path
+
+    @property
     def space(self) -> str:
         """The table's vector space (``Embedder.space``): what kept vectors must be of."""
         return self._embedder.space
