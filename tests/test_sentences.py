@@ -13,7 +13,7 @@ import pytest
 from bot.corpus.merge import ChangeSet
 from bot.engine import engine as engine_module
 from bot.engine.answerable import AnswerabilityModel, default_model, opening
-from bot.engine.engine import Engine
+from bot.engine.engine import RERANK, Engine
 from bot.engine.meaning import SAMPLE, Meanings, sentence_meanings_path
 from bot.engine.sentences import SENTENCE_FEATURES, SentenceModel, sentence_features
 from bot.engine.word_vectors import WordVectors
@@ -171,3 +171,32 @@ def test_corpus_stats_say_why_no_sentence_model_is_read(
     assert engine.sentences_state == "off (no word table)"
     engine.word_vectors = word_vectors
     assert engine.sentences_state == "off"
+
+
+def test_a_retold_question_reaches_its_article_that_words_rank_below_the_leading_five(
+    tmp_path: Path, word_vectors: WordVectors, sentence_model: SentenceModel
+) -> None:
+    docs = {
+        "ban": (
+            "City council votes to ban police use of facial recognition",
+            "Officers may no longer run face-matching software on residents.",
+        ),
+        # Each holds more of the question's words than the ban does, on other subjects.
+        "fees": ("Town lawmakers stop short of new parking fees", "People will pay more."),
+        "speed": ("Cops stop speeding drivers in town", "People were stopped on the bridge."),
+        "airport": ("Airport scanning lines stop for hours", "People waited at the gates."),
+        "budget": ("Lawmakers stop budget vote in town hall", "People protested the delay."),
+        "grocery": ("Grocery scanning app helps people stop waste", "Shoppers scan labels."),
+        "ducks": ("Town cops ask people to stop feeding ducks", "The birds got sick."),
+        "codes": ("Lawmakers want people to stop scanning menu codes", "Restaurants object."),
+        **everyday_news(20),
+    }
+    engine = engine_over(tmp_path, docs)
+    engine.word_vectors = word_vectors
+    retold = "did the town's lawmakers stop cops from scanning people's faces"
+    by_words = [a.title for a, _, _ in engine.explain(retold, 10)]
+    ban = docs["ban"][0]
+    assert ban in by_words and by_words.index(ban) >= RERANK  # found, below the leading five
+    engine.sentences = sentence_model
+    leading = [a.title for a, _, _ in engine.explain(retold, RERANK)]
+    assert ban in leading

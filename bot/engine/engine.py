@@ -104,6 +104,10 @@ OUTLET_PREFERENCE = 40.0
 # ("the market by 2025"), and the model still decides.
 PERIOD_PREFERENCE = 40.0
 RERANK = 5  # leading candidates the answerability model reorders (and is fitted on)
+# Candidates of the ranking fused with the sentence model's order to choose those five
+# (``Engine._fused``), and the reciprocal-rank fusion constant: 60, the usual one, not tuned.
+FUSED = 10
+FUSION_K = 60
 EXCERPT_CHARS = 300  # of an excerpt shown for a story's own article picked by outlet
 # Words in more than this share of articles (and at least this many) don't pick candidates:
 # in a small topical corpus the topic's own words are in most articles and must still count.
@@ -855,6 +859,7 @@ class Engine:
         """
         parsed = self._query_terms(query)
         scored, _ = self._scored(query, parsed, None, limit)
+        scored = self._fused(scored, parsed)
         closeness = self._closeness(query, parsed)
         shown = scored[:limit]
         told = self._sentence_features(parsed, [item.article for item in shown])
@@ -894,12 +899,50 @@ class Engine:
         about = " ".join(intent.subject_words) if intent is not None else ""
         return self._sample.closeness(about or query, articles, words, meaning)
 
+    def _fused(self, scored: list[Rated], parsed: QueryTerms) -> list[Rated]:
+        """The ranking's first ``FUSED`` candidates' leading ``RERANK``, fused with meaning.
+
+        Reciprocal-rank fusion of the ranking's order with the sentence model's (cosine of the
+        question with each opening): a question retold in other words ranks its article 6th to
+        10th by words and first by meaning. On the labelled dev questions this put a right
+        article among the five the answerability model weighs for 997 of 1,033 answerable ones,
+        against 986 by words alone (20 or 40 candidates: no more). The rest keep the ranking's
+        order, which the lists below the head rely on. Unchanged until the model is loaded.
+        """
+        pool = scored[:FUSED]
+        vectors = self._sentence_vectors(parsed, [item.article for item in pool])
+        if vectors is None or len(pool) < 2:
+            return scored
+        asked, rows = vectors
+        cosines = [float(row @ asked) for row in rows]
+        by_meaning = sorted(range(len(pool)), key=lambda n: -cosines[n])
+        meaning_rank = {n: rank for rank, n in enumerate(by_meaning)}
+        fused = sorted(
+            range(len(pool)),
+            key=lambda n: -(1 / (FUSION_K + n) + 1 / (FUSION_K + meaning_rank[n])),
+        )  # stable: a tie keeps the ranking's order
+        head = set(fused[:RERANK])
+        return [pool[n] for n in fused[:RERANK]] + [
+            item for n, item in enumerate(scored) if n not in head
+        ]
+
     def _sentence_features(
         self, parsed: QueryTerms, articles: list[Article]
     ) -> list[dict[str, float]] | None:
-        """The sentence model's features of the leading candidates; None until it is loaded.
+        """The sentence model's features of the leading candidates; None until it is loaded."""
+        vectors = self._sentence_vectors(parsed, articles)
+        if vectors is None:
+            return None
+        asked, rows = vectors
+        return sentence_features(asked, rows, RERANK)
 
-        Read only beside the word table's: the models fitted with them assume those too.
+    def _sentence_vectors(
+        self, parsed: QueryTerms, articles: list[Article]
+    ) -> tuple[Any, list[Any]] | None:
+        """The question's sentence vector and the articles' (kept, or computed when missing).
+
+        None until the model is loaded, and without the word table: the models fitted with the
+        sentence features assume the table's too.
         """
         model, asked = self.sentences, parsed.sentence
         if model is None or asked is None or parsed.word_table is None or not articles:
@@ -910,8 +953,8 @@ class Engine:
             if kept is not None and kept.words is model
             else lambda article: model.text_vector(opening(article))
         )
-        candidates = [vector(a) for a in articles]  # meanwhile, the question's is computed
-        return sentence_features(asked.result(), candidates, RERANK)
+        rows = [vector(a) for a in articles]  # meanwhile, the question's is computed
+        return asked.result(), rows
 
     def meanings_in_background(self) -> Callable[[], None]:
         """Work for a thread: the corpus sample, then every article's opening vector.
@@ -959,10 +1002,10 @@ class Engine:
         asserts (the amount asked for, the event, the named outlet) is the answer. Features
         are read in the ranking's order, as ``explain`` (and so the fitting) reads them.
         """
+        scored = self._fused(scored, parsed)
         head = scored[:RERANK]
         closeness = self._closeness(query, parsed)
         features = [self._evidence(scored, n, parsed, closeness) for n in range(len(head))]
-        # Last: the question's sentence vector is computed in a thread meanwhile.
         told = self._sentence_features(parsed, [item.article for item in head])
         model = default_model(
             parsed.word_table is not None, meaning=closeness is not None, sentences=bool(told)
