@@ -727,7 +727,7 @@ async def test_the_bot_reads_the_word_table_kept_beside_its_database(
     monkeypatch.setenv(ENVIRONMENT_SWITCH, "1")
     table = Path(f"{settings.corpus.database}.vectors")
     table.mkdir(parents=True, mode=0o700)
-    for cached in (word_vectors.table_path, sentence_model.graph_path):
+    for cached in (word_vectors.path, sentence_model.path):
         assert cached is not None
         shutil.copy2(cached, table / cached.name)
     copied = {p.name: p.stat().st_mtime_ns for p in table.iterdir()}

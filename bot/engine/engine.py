@@ -33,7 +33,6 @@ from bot.engine.answerable import (
     Candidate,
     default_model,
     evidence,
-    opening,
     published_in,
     why_not,
 )
@@ -55,6 +54,7 @@ from bot.engine.meaning import (
     CorpusSample,
     Meanings,
     meanings_path,
+    opening_vectors,
     sentence_meanings_path,
 )
 from bot.engine.passages import best_passage, likely_paragraphs
@@ -888,12 +888,7 @@ class Engine:
         articles = self._snapshot.articles
         if words is None or len(articles) < SAMPLE:
             return None
-        kept = self._meanings
-        meaning: Callable[[Article], Any] = (
-            kept.vector
-            if kept is not None and kept.words is words
-            else lambda article: words.text_vector(opening(article))
-        )
+        meaning = opening_vectors(self._meanings, words)
         # What the query is about, not how it asks nor whom: "what did the verge say about" is
         # as close to every article, and the outlet and the period are features of their own.
         about = " ".join(intent.subject_words) if intent is not None else ""
@@ -947,12 +942,7 @@ class Engine:
         model, asked = self.sentences, parsed.sentence
         if model is None or asked is None or parsed.word_table is None or not articles:
             return None
-        kept = self._sentence_meanings
-        vector: Callable[[Article], Any] = (
-            kept.vector
-            if kept is not None and kept.words is model
-            else lambda article: model.text_vector(opening(article))
-        )
+        vector = opening_vectors(self._sentence_meanings, model)
         rows = [vector(a) for a in articles]  # meanwhile, the question's is computed
         return asked.result(), rows
 

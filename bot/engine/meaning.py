@@ -160,6 +160,13 @@ def _draw(articles: Mapping[str, Article], meaning: Meaning) -> np.ndarray:
     return np.stack([meaning(a) for a in articles_of(articles, ids).values()])
 
 
+def opening_vectors(kept: Meanings | None, source: VectorSource) -> Meaning:
+    """An article's opening vector through ``source``: kept when ``kept`` holds that source's."""
+    if kept is not None and kept.words is source:
+        return kept.vector
+    return lambda article: source.text_vector(opening(article))
+
+
 def meanings_path(database: str | Path, suffix: str = MEANINGS_SUFFIX) -> Path | None:
     """Where the articles' opening vectors are kept beside ``database`` (None: in memory)."""
     return None if str(database) == ":memory:" else Path(f"{database}{suffix}")

@@ -23,14 +23,11 @@ features.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from functools import lru_cache
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot.engine.loading import BackgroundLoad
+from bot.engine.loading import BackgroundModel
 from bot.engine.vectors import Embedder
-from bot.engine.word_vectors import CACHED_TEXTS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,19 +37,19 @@ if TYPE_CHECKING:
 SENTENCE_FEATURES = ("sentence_cosine", "sentence_rank")
 
 
-class SentenceModel:
+class SentenceModel(BackgroundModel):
     """all-MiniLM-L6-v2 as the int8 graph, loaded in a thread: one vector per text.
 
-    The vector source of a ``Meanings`` store (``join``, ``ready``, ``text_vector(s)``,
-    ``dims``, ``space``), as the word table is. Thread-safe.
+    The vector source of a ``Meanings`` store, as the word table is. Thread-safe.
     """
+
+    name = "sentence-model"
+    built = "built once, ~4 s"
 
     def __init__(self, embedder: Embedder) -> None:
         if embedder.backend != "int8":
             raise ValueError("the sentence model is the int8 graph")
-        self._embedder = embedder
-        self._loading = BackgroundLoad("sentence-model", embedder.load)
-        self._text = lru_cache(maxsize=CACHED_TEXTS)(self._vector_of)
+        super().__init__(embedder)
 
     @classmethod
     def beside(cls, words: WordVectors | None) -> SentenceModel | None:
@@ -66,64 +63,6 @@ class SentenceModel:
         model = cls(Embedder(words.folder, backend="int8"))
         model.start()
         return model
-
-    def start(self) -> None:
-        """Begin reading (or building) the graph in a thread, unless that has begun."""
-        self._loading.start()
-
-    def ready(self) -> bool:
-        """Whether the graph is loaded; the first asker waits a moment for it."""
-        return self._loading.ready()
-
-    def join(self) -> bool:
-        """Wait until the graph is loaded or has failed to; whether answers can use it."""
-        return self._loading.join()
-
-    def finish(self, notice: Callable[[str], None]) -> None:
-        """Wait for a graph still being built, saying why first (a one-shot command's exit)."""
-        self._loading.finish(
-            notice,
-            "finishing the sentence model for answers (kept beside the database: built there "
-            "once, in ~4 s, and read by every later command)",
-        )
-
-    @property
-    def state(self) -> str:
-        """How the model stands, for an operator (/corpus stats)."""
-        loading = self._loading
-        if loading.usable:
-            return "ready"
-        if loading.failed:
-            return f"unavailable ({loading.error}); answers do without it"
-        if not loading.started:
-            return "loaded when an answer first needs it"
-        return "loading (built once, ~4 s); answers do without it meanwhile"
-
-    def _vector_of(self, text: str) -> np.ndarray:
-        return self._embedder.embed_query(text)
-
-    def text_vector(self, text: str) -> np.ndarray:
-        """A text's sentence vector (L2-normalised), kept a while: one story leads many queries."""
-        return self._text(text)
-
-    def text_vectors(self, texts: Sequence[str]) -> np.ndarray:
-        """Many texts' vectors, each computed alone (none kept), shape (len(texts), dims)."""
-        return self._embedder.embed_documents(texts)
-
-    @property
-    def graph_path(self) -> Path | None:
-        """The graph's file, once loaded (named by the weights' hash and the graph version)."""
-        return self._embedder.table_path
-
-    @property
-    def space(self) -> str:
-        """The graph's vector space (``Embedder.space``): what kept vectors must be of."""
-        return self._embedder.space
-
-    @property
-    def dims(self) -> int:
-        """How many numbers a vector has."""
-        return self._embedder.dims
 
 
 def sentence_features(

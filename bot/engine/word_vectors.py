@@ -30,17 +30,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.engine.loading import BackgroundLoad
+from bot.engine.loading import BackgroundModel
 from bot.engine.vectors import Embedder, SemanticUnavailable, semantic_available
 
 if TYPE_CHECKING:
-    import numpy as np
+    pass
 
 NAMES_FILE = Path(__file__).with_name("name_likeness.json")
 ENVIRONMENT_SWITCH = "COVERAGE_BOT_SEMANTIC"
@@ -53,7 +53,6 @@ CACHED_WORDS = 50_000
 SAME_WORD = 0.5
 KIN_LETTERS = 3  # the letters words of one family begin with alike ("aus": aussie, australian)
 KIN_SHORTEST = 5  # letters of the shortest word a family is sought in ("iraq" is not "iran"'s)
-CACHED_TEXTS = 4_096  # articles' openings whose vectors are kept: one story leads many queries
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,20 +102,22 @@ def semantic_folder(database: str | Path | None) -> Path | None:
     return Path(f"{database}.vectors")
 
 
-class WordVectors:
+class WordVectors(BackgroundModel):
     """One static vector per word, their closeness, and a word's likeness to a name.
 
     Thread-safe: answers are read from several threads, and the first one to need the table
     starts loading it.
     """
 
+    name = "word-table"
+    built = "distilled once, 30-40 s"
+    meanwhile = "answers use words alone"
+
     def __init__(self, embedder: Embedder, names: NameModel | None = None) -> None:
-        self._embedder = embedder
         self._names = names if names is not None else NameModel.load()
         # Usable: loaded, with a name model fitted on this very table.
-        self._loading = BackgroundLoad("word-vectors", self._load)
-        self._vector = lru_cache(maxsize=CACHED_WORDS)(self._vector_of)
-        self._text = lru_cache(maxsize=CACHED_TEXTS)(self._vector_of)
+        super().__init__(embedder, self._load)
+        self._vector = lru_cache(maxsize=CACHED_WORDS)(embedder.embed_query)
         self._likeness = lru_cache(maxsize=CACHED_WORDS)(self._likeness_of)
 
     @classmethod
@@ -132,10 +133,6 @@ class WordVectors:
         if words is not None:
             words.start()
         return words
-
-    def start(self) -> None:
-        """Begin loading (or distilling) the table in a thread, unless that has begun."""
-        self._loading.start()
 
     def _load(self) -> None:
         error: Exception | None = None
@@ -158,65 +155,6 @@ class WordVectors:
             return
         assert error is not None
         raise error
-
-    def finish(self, notice: Callable[[str], None]) -> None:
-        """Wait for a table still being loaded, saying why first (a one-shot command's exit)."""
-        self._loading.finish(
-            notice,
-            "finishing the word table for answers (kept beside the database: distilled there "
-            "once, in 30-40 s, and read by every later command)",
-        )
-
-    @property
-    def state(self) -> str:
-        """How the table stands, for an operator (/corpus stats)."""
-        loading = self._loading
-        if loading.usable:
-            return "ready"
-        if loading.failed:
-            return f"unavailable ({loading.error}); answers use words alone"
-        if not loading.started:
-            return "loaded when an answer first needs it"
-        return "loading (distilled once, 30-40 s); answers use words alone meanwhile"
-
-    def ready(self) -> bool:
-        """Whether the table is loaded; the first asker waits a moment for it (``loading``)."""
-        return self._loading.ready()
-
-    def join(self) -> bool:
-        """Wait until the table is loaded or has failed to; whether answers can read it."""
-        return self._loading.join()
-
-    def _vector_of(self, word: str) -> np.ndarray:
-        return self._embedder.embed_query(word)
-
-    def text_vector(self, text: str) -> np.ndarray:
-        """A text's static sentence vector (its tokens' rows summed, normalised), kept a while."""
-        return self._text(text)
-
-    def text_vectors(self, texts: Sequence[str]) -> np.ndarray:
-        """Many texts' vectors at once, none kept, shape (len(texts), dims)."""
-        return self._embedder.embed_documents(texts)
-
-    @property
-    def folder(self) -> Path:
-        """Where the table is kept: the sentence model's graph is kept beside it."""
-        return self._embedder.cache_dir
-
-    @property
-    def table_path(self) -> Path | None:
-        """The table's file, once loaded (named by the weights' hash and the table version)."""
-        return self._embedder.table_path
-
-    @property
-    def space(self) -> str:
-        """The table's vector space (``Embedder.space``): what kept vectors must be of."""
-        return self._embedder.space
-
-    @property
-    def dims(self) -> int:
-        """How many numbers a vector of the table has."""
-        return self._embedder.dims
 
     def closest(self, words: Sequence[str], others: Sequence[str]) -> list[float]:
         """Each of ``words``' best cosine with any of ``others`` (-1 when there are none)."""
