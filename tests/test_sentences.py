@@ -200,3 +200,22 @@ def test_a_retold_question_reaches_its_article_that_words_rank_below_the_leading
     engine.sentences = sentence_model
     leading = [a.title for a, _, _ in engine.explain(retold, RERANK)]
     assert ban in leading
+
+
+def test_while_the_bot_fills_the_vectors_answers_read_them_as_they_arrive(
+    tmp_path: Path, word_vectors: WordVectors, sentence_model: SentenceModel
+) -> None:
+    snapshot = engine_over(tmp_path, THREE_STORIES).snapshot
+    engine = Engine.beside(
+        tmp_path / "c.db", snapshot, word_vectors=word_vectors, sentences=sentence_model
+    )
+    fill = engine.meanings_in_background()  # planned: the bot runs it in a thread
+
+    def told() -> bool:
+        return any("sentence_cosine" in f for _, _, f in engine.explain("robots walking", 5))
+
+    # Not computed for the answer (~6 ms each, ten a question): answered without them.
+    assert not told()
+    fill()
+    assert told()
+    engine.release_index()

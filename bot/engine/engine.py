@@ -105,7 +105,8 @@ OUTLET_PREFERENCE = 40.0
 PERIOD_PREFERENCE = 40.0
 RERANK = 5  # leading candidates the answerability model reorders (and is fitted on)
 # Candidates of the ranking fused with the sentence model's order to choose those five
-# (``Engine._fused``), and the reciprocal-rank fusion constant: 60, the usual one, not tuned.
+# (``Engine._with_sentences``), and the reciprocal-rank fusion constant: 60, the usual one,
+# not tuned.
 FUSED = 10
 FUSION_K = 60
 EXCERPT_CHARS = 300  # of an excerpt shown for a story's own article picked by outlet
@@ -859,13 +860,14 @@ class Engine:
         """
         parsed = self._query_terms(query)
         scored, _ = self._scored(query, parsed, None, limit)
-        scored = self._fused(scored, parsed)
+        scored, told = self._with_sentences(scored, parsed)
         closeness = self._closeness(query, parsed)
         shown = scored[:limit]
-        told = self._sentence_features(parsed, [item.article for item in shown])
+        more = (told or [])[: len(shown)]
+        more += [{}] * (len(shown) - len(more))  # none for those after the leading five
         return [
-            (item.article, item.score, {**self._evidence(scored, n, parsed, closeness), **more})
-            for n, (item, more) in enumerate(zip(shown, told or [{}] * len(shown), strict=True))
+            (item.article, item.score, {**self._evidence(scored, n, parsed, closeness), **extra})
+            for n, (item, extra) in enumerate(zip(shown, more, strict=True))
         ]
 
     def _word_table(self) -> WordVectors | None:
@@ -894,20 +896,24 @@ class Engine:
         about = " ".join(intent.subject_words) if intent is not None else ""
         return self._sample.closeness(about or query, articles, words, meaning)
 
-    def _fused(self, scored: list[Rated], parsed: QueryTerms) -> list[Rated]:
-        """The ranking's first ``FUSED`` candidates' leading ``RERANK``, fused with meaning.
+    def _with_sentences(
+        self, scored: list[Rated], parsed: QueryTerms
+    ) -> tuple[list[Rated], list[dict[str, float]] | None]:
+        """The leading ``RERANK`` chosen with the sentence model, and their features by it.
 
-        Reciprocal-rank fusion of the ranking's order with the sentence model's (cosine of the
-        question with each opening): a question retold in other words ranks its article 6th to
-        10th by words and first by meaning. On the labelled dev questions this put a right
-        article among the five the answerability model weighs for 997 of 1,033 answerable ones,
-        against 986 by words alone (20 or 40 candidates: no more). The rest keep the ranking's
-        order, which the lists below the head rely on. Unchanged until the model is loaded.
+        The ranking's first ``FUSED`` are fused by reciprocal rank with their order by the
+        question's cosine with each opening: a question retold in other words ranks its
+        article 6th to 10th by words and first by meaning. On the labelled dev questions this
+        put a right article among the five the answerability model weighs for 997 of 1,033
+        answerable ones, against 986 by words alone (fusing 20 or 40: no more). The rest keep
+        the ranking's order, which the lists below the five rely on. Each of the five then gets
+        ``sentence_features``. Unchanged, and no features (None), until the model is loaded or
+        while a candidate's vector is not there yet (``_sentence_vectors``).
         """
         pool = scored[:FUSED]
         vectors = self._sentence_vectors(parsed, [item.article for item in pool])
-        if vectors is None or len(pool) < 2:
-            return scored
+        if vectors is None:
+            return scored, None
         asked, rows = vectors
         cosines = [float(row @ asked) for row in rows]
         by_meaning = sorted(range(len(pool)), key=lambda n: -cosines[n])
@@ -915,45 +921,47 @@ class Engine:
         fused = sorted(
             range(len(pool)),
             key=lambda n: -(1 / (FUSION_K + n) + 1 / (FUSION_K + meaning_rank[n])),
-        )  # stable: a tie keeps the ranking's order
-        head = set(fused[:RERANK])
-        return [pool[n] for n in fused[:RERANK]] + [
-            item for n, item in enumerate(scored) if n not in head
-        ]
-
-    def _sentence_features(
-        self, parsed: QueryTerms, articles: list[Article]
-    ) -> list[dict[str, float]] | None:
-        """The sentence model's features of the leading candidates; None until it is loaded."""
-        vectors = self._sentence_vectors(parsed, articles)
-        if vectors is None:
-            return None
-        asked, rows = vectors
-        return sentence_features(asked, rows, RERANK)
+        )[:RERANK]  # stable: a tie keeps the ranking's order
+        chosen = set(fused)
+        scored = [pool[n] for n in fused] + [i for n, i in enumerate(scored) if n not in chosen]
+        return scored, sentence_features(asked, [rows[n] for n in fused], RERANK)
 
     def _sentence_vectors(
         self, parsed: QueryTerms, articles: list[Article]
     ) -> tuple[Any, list[Any]] | None:
-        """The question's sentence vector and the articles' (kept, or computed when missing).
+        """The question's sentence vector and the articles'; None when they cannot be read.
 
-        None until the model is loaded, and without the word table: the models fitted with the
-        sentence features assume the table's too.
+        None until the model is loaded, and without the word table (the models fitted with the
+        sentence features assume the table's too). While the bot fills the articles' vectors in
+        the background (``Meanings.filling``), only kept ones are read, and None until all of
+        these are there: computing ten at ~6 ms each held every answer of a first start for
+        60 ms (``bench/e2e.py``). Without a fill (a one-shot command), the missing are computed.
         """
         model, asked = self.sentences, parsed.sentence
         if model is None or asked is None or parsed.word_table is None or not articles:
             return None
-        vector = opening_vectors(self._sentence_meanings, model)
-        rows = [vector(a) for a in articles]  # meanwhile, the question's is computed
+        kept = self._sentence_meanings
+        if kept is not None and kept.words is model and kept.filling:
+            found = [kept.kept_vector(a) for a in articles]
+            if any(row is None for row in found):
+                return None
+            rows: list[Any] = found
+        else:
+            vector = opening_vectors(kept, model)
+            rows = [vector(a) for a in articles]  # meanwhile, the question's is computed
         return asked.result(), rows
 
     def meanings_in_background(self) -> Callable[[], None]:
         """Work for a thread: the corpus sample, then every article's opening vector.
 
         The vectors are kept beside the database. Until they are done (and for articles changed
-        since), a query computes its candidates'; the sample is drawn here so that the first
-        answer does not.
+        since), a query computes its candidates' through the word table, and reads the sentence
+        model's as they arrive (``_sentence_vectors``); the sample is drawn here so that the
+        first answer does not.
         """
         kept = self._meanings
+        for store in self._vector_stores:
+            store.will_fill()  # answers read what is kept meanwhile, and compute none
 
         def work() -> None:
             articles = self._snapshot.articles
@@ -992,11 +1000,10 @@ class Engine:
         asserts (the amount asked for, the event, the named outlet) is the answer. Features
         are read in the ranking's order, as ``explain`` (and so the fitting) reads them.
         """
-        scored = self._fused(scored, parsed)
+        scored, told = self._with_sentences(scored, parsed)
         head = scored[:RERANK]
         closeness = self._closeness(query, parsed)
         features = [self._evidence(scored, n, parsed, closeness) for n in range(len(head))]
-        told = self._sentence_features(parsed, [item.article for item in head])
         model = default_model(
             parsed.word_table is not None, meaning=closeness is not None, sentences=bool(told)
         )

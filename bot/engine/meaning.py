@@ -211,6 +211,7 @@ class Meanings:
         self._draining = False
         self._idle = threading.Event()  # set while no thread computes deferred changes
         self._idle.set()
+        self._filling = False  # a fill has begun (``filling``)
         self._filled = False  # the fill is done: a deferred change starts its own thread
         self._store: VectorStore | None = None
         self._lock = threading.Lock()  # guards the fields below, never held while computing
@@ -235,6 +236,20 @@ class Meanings:
                 return kept
         return self.words.text_vector(text)
 
+    def kept_vector(self, article: Article) -> np.ndarray | None:
+        """``article``'s kept opening vector when it is of this very text; None otherwise."""
+        store = self._store
+        return None if store is None else store.vector(article.id, content_hash(opening(article)))
+
+    @property
+    def filling(self) -> bool:
+        """Whether a background fill is planned or under way: what is missing is computed there."""
+        return self._filling
+
+    def will_fill(self) -> None:
+        """Say that a fill is planned (``Engine.meanings_in_background``), before it begins."""
+        self._filling = True
+
     def fill(
         self,
         corpus: Callable[[], CorpusSnapshot],
@@ -249,9 +264,11 @@ class Meanings:
         article checked. Waits for the word table first; without one, nothing is filled. A
         failure is logged: queries compute their candidates'.
         """
+        self._filling = True
         try:
             self._fill(corpus, catch_up or {})
         except Exception:
+            self._filling = False  # nothing fills them now: queries compute what they need
             log.exception("article meanings: the background fill failed")
 
     def _fill(
