@@ -71,6 +71,10 @@ class AnswerService:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
+    def prepare(self, query: str) -> None:
+        """Begin what an answer to ``query`` can compute before its turn (``Engine.prepare``)."""
+        self.engine.prepare(query)
+
     async def call(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Run ``fn(engine, *args, **kwargs)`` in the engine thread.
 

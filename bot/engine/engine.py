@@ -13,6 +13,7 @@ import bisect
 import contextlib
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -109,6 +110,7 @@ RERANK = 5  # leading candidates the answerability model reorders (and is fitted
 # not tuned.
 FUSED = 10
 FUSION_K = 60
+QUESTIONS_KEPT = 256  # questions whose sentence vectors are kept, begun or done
 EXCERPT_CHARS = 300  # of an excerpt shown for a story's own article picked by outlet
 # Words in more than this share of articles (and at least this many) don't pick candidates:
 # in a small topical corpus the topic's own words are in most articles and must still count.
@@ -230,6 +232,9 @@ class Engine:
         self._titles_building = False  # the title table is being built in another thread
         self._sample = CorpusSample()  # what a query's closeness in meaning is measured against
         self._question_thread: ThreadPoolExecutor | None = None  # ``_sentence_vector``'s
+        # Questions' sentence vectors begun (``prepare``) or computed lately, by question.
+        self._questions: OrderedDict[str, Future[Any]] = OrderedDict()
+        self._questions_lock = threading.Lock()  # never the engine's: the event loop takes it
         self._build(snapshot)
         self._rest_if_kept(snapshot)
 
@@ -795,19 +800,41 @@ class Engine:
             sentence=sentence,
         )
 
+    def prepare(self, query: str) -> None:
+        """Begin the question's sentence vector now, for an answer still waiting its turn.
+
+        The bot answers in one engine thread; at 200 interactions a second a question waits
+        there behind others, and its vector (~2 ms) is computed meanwhile on the other core.
+        Never waits: called from the event loop, before the answer is queued.
+        """
+        model = self.sentences
+        if model is not None and model.loaded:
+            self._question_vector(model, query)
+
     def _sentence_vector(self, query: str) -> Future[Any] | None:
         """The question's sentence vector, begun in a thread now; None until the model loads.
 
         The graph releases the GIL while it computes: beside the ranking, its ~2 ms mostly
-        hides (+1 ms on ``ask``'s p99 against +3 one after the other, docs/semantic-vectors.md).
+        hides (docs/semantic-vectors.md). One begun by ``prepare`` is taken as it is.
         """
         model = self.sentences
         if model is None or not model.ready():
             return None
-        with self._lock:
+        return self._question_vector(model, query)
+
+    def _question_vector(self, model: SentenceModel, query: str) -> Future[Any]:
+        with self._questions_lock:
+            begun = self._questions.get(query)
+            if begun is not None:
+                self._questions.move_to_end(query)
+                return begun
             if self._question_thread is None:
-                self._question_thread = ThreadPoolExecutor(2, thread_name_prefix="question")
-            return self._question_thread.submit(model.text_vector, query)
+                self._question_thread = ThreadPoolExecutor(1, thread_name_prefix="question")
+            begun = self._question_thread.submit(model.text_vector, query)
+            self._questions[query] = begun
+            while len(self._questions) > QUESTIONS_KEPT:
+                self._questions.popitem(last=False)
+            return begun
 
     def _rank(
         self,
@@ -949,7 +976,11 @@ class Engine:
         else:
             vector = opening_vectors(kept, model)
             rows = [vector(a) for a in articles]  # meanwhile, the question's is computed
-        return asked.result(), rows
+        try:
+            return asked.result(), rows
+        except Exception:  # one question's vector costs its sentence features, not its answer
+            log.exception("the question's sentence vector failed")
+            return None
 
     def meanings_in_background(self) -> Callable[[], None]:
         """Work for a thread: the corpus sample, then every article's opening vector.

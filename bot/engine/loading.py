@@ -128,6 +128,11 @@ class BackgroundModel:
         """Begin loading (or building) it in a thread, unless that has begun."""
         self._loading.start()
 
+    @property
+    def loaded(self) -> bool:
+        """Whether it is loaded now (``ready`` may wait a moment for it; this never does)."""
+        return self._loading.usable
+
     def ready(self) -> bool:
         """Whether it is loaded; the first asker waits a moment for it (``BackgroundLoad``)."""
         return self._loading.ready()
