@@ -219,3 +219,26 @@ def test_while_the_bot_fills_the_vectors_answers_read_them_as_they_arrive(
     fill()
     assert told()
     engine.release_index()
+
+
+def test_a_question_prepared_on_arrival_is_not_embedded_again_when_answered(
+    tmp_path: Path,
+    word_vectors: WordVectors,
+    sentence_model: SentenceModel,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = engine_over(tmp_path, THREE_STORIES)
+    engine.word_vectors, engine.sentences = word_vectors, sentence_model
+    embedded: list[str] = []
+    real = sentence_model.text_vector
+
+    def counted(text: str) -> np.ndarray:
+        embedded.append(text)
+        return real(text)
+
+    monkeypatch.setattr(sentence_model, "text_vector", counted)
+    question = "which robots learned to walk a mile"
+    engine.prepare(question)  # as the bot does when the interaction arrives
+    told = engine.explain(question, 5)
+    assert any("sentence_cosine" in f for _, _, f in told)
+    assert embedded.count(question) == 1
