@@ -17,6 +17,10 @@ table``: what a machine without the semantic extra answers with):
   the same as a z-score against the question's cosines with ``meaning_z``'s evenly spread
   sample (tried in its place); and 1 / (1 + the candidate's rank by it over the whole corpus).
 
+The engine here reads no sentence model (``bot/engine/sentences.py``): the candidates are the
+ranking's own five, as answers have them until the model is loaded; ``fit.py`` fits the models
+that read it.
+
 Printed per feature set: 5-fold story-grouped cross-validation on the dev side, and the dev fit
 scored on the test side. "at 0.5" is the shipped threshold (answerable questions answered
 right / unanswerable ones refused, minimal pairs with both members right). The sweep reads the
