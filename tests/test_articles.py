@@ -106,6 +106,9 @@ def test_a_batch_of_saved_articles_comes_in_the_order_asked_whatever_was_read_be
     found = articles_of(table, ["a009", "a005", "nope", "a001"])
     assert list(found) == ["a009", "a005", "a001"]
     assert list(found.values()) == [plain["a009"], plain["a005"], plain["a001"]]
+    # The same with a change laid over the saved rows (the bot's table after a change).
+    later = updated(table, {"a005": plain["a005"]._replace(title="Retitled")})
+    assert list(articles_of(later, ["a001", "a005", "a009"])) == ["a001", "a005", "a009"]
 
 
 def test_changes_lay_over_the_rows_and_leave_earlier_tables_alone(

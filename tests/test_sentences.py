@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.corpus.merge import ChangeSet
+from bot.corpus.merge import ChangeSet, with_generation
 from bot.engine import engine as engine_module
 from bot.engine.answerable import AnswerabilityModel, default_model, opening
 from bot.engine.engine import RERANK, Engine
@@ -96,6 +96,7 @@ class _Held:
         self.go = threading.Event()
         self.go.set()
         self.computed: list[str] = []
+        self.fail_once = False  # the next computation raises (a failing onnxruntime run)
 
     def join(self) -> bool:
         return True
@@ -108,6 +109,9 @@ class _Held:
 
     def text_vectors(self, texts: Sequence[str]) -> np.ndarray:
         assert self.go.wait(30), "never let compute"
+        if self.fail_once:
+            self.fail_once = False
+            raise RuntimeError("the run failed")
         self.computed += texts
         rows = np.array([[len(t), t.count("o"), t.count("e"), 1.0] for t in texts], np.float32)
         return rows / np.linalg.norm(rows, axis=1, keepdims=True)
@@ -242,3 +246,47 @@ def test_a_question_prepared_on_arrival_is_not_embedded_again_when_answered(
     told = engine.explain(question, 5)
     assert any("sentence_cosine" in f for _, _, f in told)
     assert embedded.count(question) == 1
+
+
+def test_a_change_whose_vectors_failed_is_computed_later_and_never_claimed_done_meanwhile(
+    tmp_path: Path,
+) -> None:
+    snapshot = engine_over(tmp_path, THREE_STORIES).snapshot
+    articles = snapshot.articles
+    source = _Held()
+    path = sentence_meanings_path(tmp_path / "c.db")
+    kept = Meanings(source, path, deferred=True)  # type: ignore[arg-type]
+    kept.fill(lambda: with_generation(snapshot, "g1"), {"g1": ChangeSet()})
+    robots, drones = (
+        next(a for a in articles.values() if a.title == title)
+        for title in ("Robots learn to walk", "Drones deliver parcels")
+    )
+    edited = robots._replace(excerpt="The robot fell over twice.")
+    g2 = with_generation(replace(snapshot, articles={**articles, robots.id: edited}), "g2")
+    source.fail_once = True
+    kept.follow(g2, ChangeSet(changed=frozenset({robots.id})))
+    assert kept.wait_followed(30) and kept.kept_vector(edited) is None  # it failed
+    # A later change, removals only, must not claim g3 for a store that lacks the edit.
+    left = {i: a for i, a in g2.articles.items() if i != drones.id}
+    g3 = with_generation(replace(g2, articles=left), "g3")
+    kept.follow(g3, ChangeSet(removed=frozenset({drones.id})))
+    assert kept.wait_followed(30)
+    assert kept.kept_vector(edited) is not None  # computed with that change
+    kept.save()
+    restarted = Meanings(source, path, deferred=True)  # type: ignore[arg-type]
+    restarted.fill(lambda: g3, {"g3": ChangeSet()})
+    assert restarted.computed == 0 and restarted.kept_vector(edited) is not None
+
+
+def test_an_answer_that_finds_a_vector_missing_has_it_computed_in_the_background(
+    tmp_path: Path,
+) -> None:
+    snapshot = engine_over(tmp_path, THREE_STORIES).snapshot
+    source = _Held()
+    kept = Meanings(source, deferred=True)  # type: ignore[arg-type]
+    kept.fill(lambda: snapshot)
+    robots = next(a for a in snapshot.articles.values() if a.title == "Robots learn to walk")
+    edited = robots._replace(excerpt="Edited while a change failed half way.")  # never followed
+    assert kept.kept_vector(edited) is None
+    kept.request([edited], replace(snapshot, articles={**snapshot.articles, robots.id: edited}))
+    assert kept.wait_followed(30) and kept.kept_vector(edited) is not None

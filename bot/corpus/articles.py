@@ -514,10 +514,14 @@ class ArticleTable(Mapping[str, Article]):
             yield article_id, pick(article)
 
     def many(self, ids: Iterable[str]) -> dict[str, Article]:
-        """The articles of ``ids`` the table holds, by id, read in one query where saved."""
+        """The articles of ``ids`` the table holds, by id in the order asked; saved: one query.
+
+        In that order whether an article changed here or is saved (``ArticleRows.many``).
+        """
+        ids = list(dict.fromkeys(ids))
         found, saved = self._held(ids)
         found.update(self.rows.many(saved))
-        return found
+        return {i: found[i] for i in ids if i in found}
 
     def titles_of(self, ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
         """Title and alternative titles of the articles of ``ids`` the table holds, by id."""

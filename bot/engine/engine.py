@@ -968,18 +968,20 @@ class Engine:
         if model is None or asked is None or parsed.word_table is None or not articles:
             return None
         kept = self._sentence_meanings
-        if kept is not None and kept.words is model and kept.filling:
-            found = [kept.kept_vector(a) for a in articles]
-            if any(row is None for row in found):
-                return None
-            rows: list[Any] = found
-        else:
-            vector = opening_vectors(kept, model)
-            rows = [vector(a) for a in articles]  # meanwhile, the question's is computed
         try:
+            if kept is not None and kept.words is model and kept.filling:
+                found = [kept.kept_vector(a) for a in articles]
+                missing = [a for a, row in zip(articles, found, strict=True) if row is None]
+                if missing:  # computed in the background, for the next question about them
+                    kept.request(missing, self._snapshot)
+                    return None
+                rows: list[Any] = found
+            else:
+                vector = opening_vectors(kept, model)
+                rows = [vector(a) for a in articles]  # meanwhile, the question's is computed
             return asked.result(), rows
-        except Exception:  # one question's vector costs its sentence features, not its answer
-            log.exception("the question's sentence vector failed")
+        except Exception:  # a failing vector costs the question its sentence features only
+            log.exception("a sentence vector failed")
             return None
 
     def meanings_in_background(self) -> Callable[[], None]:

@@ -215,6 +215,7 @@ class Meanings:
         self._filled = False  # the fill is done: a deferred change starts its own thread
         self._store: VectorStore | None = None
         self._lock = threading.Lock()  # guards the fields below, never held while computing
+        self._save_lock = threading.Lock()  # one write of the kept file at a time
         # Changes made before the store was there: the fill's too.
         self._missed = ChangeSet()
         # The corpus generation the store holds every article of (None: not known to), and the
@@ -334,8 +335,16 @@ class Meanings:
                 batch = sorted(self._pending)[:BATCH]
                 self._pending.difference_update(batch)
                 latest = self._latest
-            if latest is not None:
+            if latest is None:
+                continue
+            try:
                 self._add(store, articles_of(latest.articles, batch).values())
+            except Exception:
+                with self._lock:  # left to the next change, and no generation claimed
+                    self._pending.update(batch)
+                    self._settle()
+                self.lost_track()
+                raise
 
     def _drain_followed(self, store: VectorStore) -> None:
         """A thread's work: the deferred changes' vectors, then the generation they complete."""
@@ -347,8 +356,6 @@ class Meanings:
         try:
             self._drain(store, claim)
         except Exception:
-            with self._lock:
-                self._settle()
             log.exception("article meanings: computing a change's vectors failed")
 
     def _settle(self) -> None:
@@ -405,9 +412,37 @@ class Meanings:
             if self._filled and not self._draining and self._complete_for is not None:
                 self._complete_for = self._followed  # nothing left to compute: removals only
         if start:
+            self._start_drain(store)
+
+    def _start_drain(self, store: VectorStore) -> None:
+        """The thread that computes the deferred changes (``_draining`` claimed by the caller)."""
+        try:
             threading.Thread(
                 target=self._drain_followed, args=(store,), name="article-meanings", daemon=True
             ).start()
+        except RuntimeError:  # no thread to be had: left to the next change
+            with self._lock:
+                self._settle()
+            log.exception("article meanings: no thread to compute a change's vectors")
+
+    def request(self, articles: Iterable[Article], snapshot: CorpusSnapshot) -> None:
+        """Compute these articles' vectors in the background: an answer found them missing.
+
+        What a failed batch, or a rebuild after a failed change, left out is computed then,
+        not only at the next start. Before the fill is done, it computes them itself.
+        """
+        with self._lock:
+            store = self._store
+            if store is None or not self._filled or self._stopped:
+                return
+            self._pending.update(a.id for a in articles)
+            self._latest = snapshot
+            start = not self._draining and bool(self._pending)
+            if start:
+                self._draining = True
+                self._idle.clear()
+        if start:
+            self._start_drain(store)
 
     def lost_track(self) -> None:
         """Forget which corpus the store is complete for: a change may have been half followed.
@@ -425,7 +460,16 @@ class Meanings:
         self._save()
 
     def _save(self) -> None:
-        """Write the kept file if vectors changed since it was read."""
+        """Write the kept file if vectors changed since it was read.
+
+        One write at a time, and a stop's waits for one under way (the fill's, at its end)
+        and then writes what changed since: the file is never written by two threads at once,
+        and the process never exits in the middle of a write it could have waited for.
+        """
+        with self._save_lock:
+            self._save_now()
+
+    def _save_now(self) -> None:
         with self._lock:
             # Read before the store is copied: a change followed in between is then saved under
             # the generation before it, which the next start catches up from again, harmlessly.
