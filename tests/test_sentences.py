@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.corpus.merge import ChangeSet, with_generation
+from bot.corpus.merge import ChangeSet, CorpusSnapshot, with_generation
 from bot.engine import engine as engine_module
 from bot.engine.answerable import AnswerabilityModel, default_model, opening
 from bot.engine.engine import RERANK, Engine
@@ -117,15 +117,26 @@ class _Held:
         return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
+def _deferred_store(
+    tmp_path: Path, generation: str | None = None
+) -> tuple[CorpusSnapshot, _Held, Path, Meanings]:
+    """Three stories' vectors kept by a deferred store (of ``generation``), filled."""
+    snapshot = engine_over(tmp_path, THREE_STORIES).snapshot
+    source, path = _Held(), sentence_meanings_path(tmp_path / "c.db")
+    assert path is not None
+    kept = Meanings(source, path, deferred=True)  # type: ignore[arg-type]
+    if generation is None:
+        kept.fill(lambda: snapshot)
+    else:
+        kept.fill(lambda: with_generation(snapshot, generation), {generation: ChangeSet()})
+    return snapshot, source, path, kept
+
+
 def test_a_deferred_store_computes_a_change_in_its_own_thread_not_in_follow(
     tmp_path: Path,
 ) -> None:
-    snapshot = engine_over(tmp_path, THREE_STORIES).snapshot
+    snapshot, source, path, kept = _deferred_store(tmp_path)
     articles = snapshot.articles
-    source = _Held()
-    path = sentence_meanings_path(tmp_path / "c.db")
-    kept = Meanings(source, path, deferred=True)  # type: ignore[arg-type]
-    kept.fill(lambda: snapshot)
     assert kept.computed == 3
     robots = next(a for a in articles.values() if a.title == "Robots learn to walk")
     edited = robots._replace(excerpt="The robot fell over twice.")
@@ -251,12 +262,8 @@ def test_a_question_prepared_on_arrival_is_not_embedded_again_when_answered(
 def test_a_change_whose_vectors_failed_is_computed_later_and_never_claimed_done_meanwhile(
     tmp_path: Path,
 ) -> None:
-    snapshot = engine_over(tmp_path, THREE_STORIES).snapshot
+    snapshot, source, path, kept = _deferred_store(tmp_path, "g1")
     articles = snapshot.articles
-    source = _Held()
-    path = sentence_meanings_path(tmp_path / "c.db")
-    kept = Meanings(source, path, deferred=True)  # type: ignore[arg-type]
-    kept.fill(lambda: with_generation(snapshot, "g1"), {"g1": ChangeSet()})
     robots, drones = (
         next(a for a in articles.values() if a.title == title)
         for title in ("Robots learn to walk", "Drones deliver parcels")
