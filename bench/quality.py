@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from rapidfuzz import fuzz, process, utils
@@ -69,6 +69,7 @@ from bot.corpus.urls import canonical_url, is_web_url  # noqa: E402
 from bot.engine.answerable import default_model  # noqa: E402
 from bot.engine.engine import RERANK, Engine  # noqa: E402
 from bot.engine.index import OUTLET_BOOST, TITLE_BOOST  # noqa: E402
+from bot.engine.loading import BackgroundModel  # noqa: E402
 from bot.engine.results import NotFound, SearchResult  # noqa: E402
 from bot.engine.sentences import SentenceModel  # noqa: E402
 from bot.engine.vectors import Embedder, semantic_available  # noqa: E402
@@ -831,10 +832,7 @@ def word_vectors() -> WordVectors | None:
     """
     if not semantic_available():
         return None
-    words = WordVectors(Embedder(VECTOR_CACHE))
-    if not words.join():  # fitting or measuring on the words-alone values would mislead
-        raise SystemExit(f"the word table cannot be read: {words.state}")
-    return words
+    return _joined(WordVectors(Embedder(VECTOR_CACHE)), "the word table")
 
 
 def sentence_model(kind: type[SentenceModel] = SentenceModel) -> SentenceModel | None:
@@ -845,9 +843,16 @@ def sentence_model(kind: type[SentenceModel] = SentenceModel) -> SentenceModel |
     """
     if not semantic_available():
         return None
-    model = kind(Embedder(VECTOR_CACHE, backend="int8"))
+    return _joined(kind(Embedder(VECTOR_CACHE, backend="int8")), "the sentence model")
+
+
+Loaded = TypeVar("Loaded", bound=BackgroundModel)
+
+
+def _joined(model: Loaded, what: str) -> Loaded:
+    """``model`` once loaded: fitting or measuring on answers read without it would mislead."""
     if not model.join():
-        raise SystemExit(f"the sentence model cannot be read: {model.state}")
+        raise SystemExit(f"{what} cannot be read: {model.state}")
     return model
 
 

@@ -959,23 +959,18 @@ class Engine:
         """The question's sentence vector and the articles'; None when they cannot be read.
 
         None until the model is loaded, and without the word table (the models fitted with the
-        sentence features assume the table's too). While the bot fills the articles' vectors in
-        the background (``Meanings.filling``), only kept ones are read, and None until all of
-        these are there: computing ten at ~6 ms each held every answer of a first start for
-        60 ms (``bench/e2e.py``). Without a fill (a one-shot command), the missing are computed.
+        sentence features assume the table's too: ``_query_terms`` begins the question's vector
+        only beside it), and while a kept vector is on its way (``Meanings.vectors_now``).
         """
         model, asked = self.sentences, parsed.sentence
-        if model is None or asked is None or parsed.word_table is None or not articles:
+        if model is None or asked is None or not articles:  # asked only beside the table
             return None
         kept = self._sentence_meanings
         try:
-            if kept is not None and kept.words is model and kept.filling:
-                found = [kept.kept_vector(a) for a in articles]
-                missing = [a for a, row in zip(articles, found, strict=True) if row is None]
-                if missing:  # computed in the background, for the next question about them
-                    kept.request(missing, self._snapshot)
+            if kept is not None and kept.words is model:
+                rows = kept.vectors_now(articles, self._snapshot)
+                if rows is None:
                     return None
-                rows: list[Any] = found
             else:
                 vector = opening_vectors(kept, model)
                 rows = [vector(a) for a in articles]  # meanwhile, the question's is computed

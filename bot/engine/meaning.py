@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -211,7 +211,7 @@ class Meanings:
         self._draining = False
         self._idle = threading.Event()  # set while no thread computes deferred changes
         self._idle.set()
-        self._filling = False  # a fill has begun (``filling``)
+        self._filling = False  # a fill is planned or under way: it computes what is missing
         self._filled = False  # the fill is done: a deferred change starts its own thread
         self._store: VectorStore | None = None
         self._lock = threading.Lock()  # guards the fields below, never held while computing
@@ -237,15 +237,29 @@ class Meanings:
                 return kept
         return self.words.text_vector(text)
 
+    def vectors_now(
+        self, articles: Sequence[Article], snapshot: CorpusSnapshot
+    ) -> list[np.ndarray] | None:
+        """These articles' vectors for an answer now; None while one of them is on its way.
+
+        While a fill is planned or under way (``will_fill``), only kept vectors are read and a
+        missing one is asked for in the background (``request``): computing the sentence
+        model's ten a question at ~6 ms each held every answer of a first start for 60 ms
+        (``bench/e2e.py``). Without a fill (a one-shot command), the missing are computed.
+        """
+        if not self._filling:
+            return [self.vector(a) for a in articles]
+        found = [self.kept_vector(a) for a in articles]
+        missing = [a for a, row in zip(articles, found, strict=True) if row is None]
+        if missing:  # computed in the background, for the next question about them
+            self.request(missing, snapshot)
+            return None
+        return [row for row in found if row is not None]
+
     def kept_vector(self, article: Article) -> np.ndarray | None:
         """``article``'s kept opening vector when it is of this very text; None otherwise."""
         store = self._store
         return None if store is None else store.vector(article.id, content_hash(opening(article)))
-
-    @property
-    def filling(self) -> bool:
-        """Whether a background fill is planned or under way: what is missing is computed there."""
-        return self._filling
 
     def will_fill(self) -> None:
         """Say that a fill is planned (``Engine.meanings_in_background``), before it begins."""
@@ -405,10 +419,7 @@ class Meanings:
             self._latest = snapshot
             self._followed = snapshot.generation or None
             self._unsaved |= removed > 0
-            start = self._filled and not self._draining and bool(self._pending)
-            if start:
-                self._draining = True
-                self._idle.clear()
+            start = self._claim_drain()
             if self._filled and not self._draining and self._complete_for is not None:
                 self._complete_for = self._followed  # nothing left to compute: removals only
         if start:
@@ -437,12 +448,20 @@ class Meanings:
                 return
             self._pending.update(a.id for a in articles)
             self._latest = snapshot
-            start = not self._draining and bool(self._pending)
-            if start:
-                self._draining = True
-                self._idle.clear()
+            start = self._claim_drain()
         if start:
             self._start_drain(store)
+
+    def _claim_drain(self) -> bool:
+        """Whether the caller is to start the drain thread, claimed now (lock held).
+
+        Only once the fill is done (its own end drains what is pending), and one at a time.
+        """
+        start = self._filled and not self._draining and bool(self._pending)
+        if start:
+            self._draining = True
+            self._idle.clear()
+        return start
 
     def lost_track(self) -> None:
         """Forget which corpus the store is complete for: a change may have been half followed.
