@@ -15,13 +15,15 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from bot.engine import minilm, vectors
-from bot.engine.vectors import Embedder, SemanticUnavailable, VectorStore
+from bot.engine.vectors import Embedder, SemanticUnavailable, VectorStore, model_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -169,6 +171,36 @@ def test_an_int8_vector_does_not_depend_on_the_texts_embedded_with_it(int8: Embe
     alone = int8.embed_query("photos of the protest")
     longer = "a much longer sentence that would make a batch pad the short one " * 3
     assert np.array_equal(alone, int8.embed_documents([longer, "photos of the protest"])[1])
+
+
+def test_many_texts_shared_among_workers_get_the_vectors_each_gets_alone(int8: Embedder) -> None:
+    from bot.engine.minilm_int8 import Int8MiniLM
+
+    assert int8.table_path is not None
+    shared = Int8MiniLM(model_dir(), int8.table_path, workers=3)
+    texts = [*REFERENCE_SENTENCES, "photos of the protest", ""]
+    alone = np.stack([int8.embed_query(text) for text in texts])
+    assert np.array_equal(shared.encode(texts), alone)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own priority is Linux's")
+def test_the_workers_that_share_a_fill_yield_the_cores_to_answers(int8: Embedder) -> None:
+    from bot.engine.minilm_int8 import Int8MiniLM
+
+    assert int8.table_path is not None
+    shared = Int8MiniLM(model_dir(), int8.table_path, workers=2)
+    seen: list[int] = []
+    run = shared._session.run
+
+    def noting(*args: object, **kwargs: object) -> object:
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return run(*args, **kwargs)
+
+    shared._session = SimpleNamespace(run=noting)
+    shared.encode(["one text", "another text", "a third"])  # on the workers
+    shared.encode(["a question"])  # alone: on the caller's thread, as an answer's is
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    assert seen[:3] == [min(own + 10, 19)] * 3 and seen[3] == own
 
 
 def test_int8_graph_is_built_once_then_read_from_disk(
