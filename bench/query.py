@@ -20,7 +20,7 @@ cProfile of that call over its queries.
 
 The sentence model (``bot.engine.sentences``) answers as in the bot once its vectors are kept:
 each question's own vector computed (the int8 graph), its leading candidates' looked up. Filling
-every article's vector through the graph takes 100k / ~160 a second, ten minutes, so by default
+every article's vector through the graph takes 100k / ~450 a second, four minutes, so by default
 the store is filled with stand-in unit vectors under the articles' real text hashes: a lookup
 costs the same whatever the row holds (the answers' features are then meaningless, their cost
 is not). ``--fill-sentences`` computes them for real and prints the rate.
