@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from bot.answers import name_choices
+from bot.answers import COMMANDS, name_choices
 from bot.corpus.live import CorpusChange
 from bot.corpus.merge import CorpusSnapshot
 from bot.engine.engine import Engine
@@ -71,9 +71,13 @@ class AnswerService:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
-    def prepare(self, query: str) -> None:
-        """Begin what an answer to ``query`` can compute before its turn (``Engine.prepare``)."""
-        self.engine.prepare(query)
+    def prepare(self, command: str, query: str) -> None:
+        """Begin what an answer to ``query`` can compute before its turn (``Engine.prepare``).
+
+        Only for the commands that read a question: ``latest`` reads its topic as a filter.
+        """
+        if command in COMMANDS:
+            self.engine.prepare(query)
 
     async def call(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Run ``fn(engine, *args, **kwargs)`` in the engine thread.

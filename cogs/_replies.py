@@ -68,7 +68,7 @@ class Replier:
         if command == "help":  # the only answer that depends on where it is asked
             return Reply(command, [help_card(surface)])
         filters = {"outlet": outlet, "topic": topic, "since": since, "until": until}
-        self.answers.prepare(query)
+        self.answers.prepare(command, query)
         return await self.answers.call(reply_for, command, query, filters)
 
     def view_for(
