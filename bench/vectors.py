@@ -132,6 +132,20 @@ def docs_per_second(
     return len(texts) / (time.perf_counter() - start)
 
 
+def int8_rates(int8: Embedder, texts: Sequence[str]) -> None:
+    """The int8 graph's documents/s on one worker (the baseline) and on the fill's workers."""
+    assert int8.table_path is not None
+    alone = Int8MiniLM(model_dir(), int8.table_path, workers=1)
+    a_rate = docs_per_second(alone.encode, texts, BATCH)
+    print(f"  int8, 1 worker {a_rate:8,.0f} docs/s over {len(texts):,}  (the baseline)")
+    i_rate = docs_per_second(int8.embed_documents, texts, BATCH)
+    print(
+        f"  int8, {batch_workers()} workers{i_rate:8,.0f} docs/s over {len(texts):,}  "
+        f"(as the fill runs; 100k would take {100_000 / i_rate / 60:.0f} min)  "
+        f"{verdict(i_rate >= DOCS_PER_S_TARGET)} >= {DOCS_PER_S_TARGET:.0f}"
+    )
+
+
 def real_openings() -> list[str]:
     """The openings the bot embeds, of the question files' corpus (``../shared``): none without."""
     from quality import load_corpus, load_questions
@@ -229,28 +243,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(100k would take {100_000 / f_rate / 60:.0f} min)  "
             f"{verdict(f_rate >= DOCS_PER_S_TARGET)} >= {DOCS_PER_S_TARGET:.0f}"
         )
-        assert int8.table_path is not None
-        alone = Int8MiniLM(model_dir(), int8.table_path, workers=1)
-        some = texts[: args.full_docs]
-        a_rate = docs_per_second(alone.encode, some, BATCH)
-        print(f"  int8, 1 worker {a_rate:8,.0f} docs/s over {args.full_docs:,}  (the baseline)")
-        i_rate = docs_per_second(int8.embed_documents, some, BATCH)
-        print(
-            f"  int8, {batch_workers()} workers{i_rate:8,.0f} docs/s over {args.full_docs:,}  "
-            f"(as the fill runs; 100k would take {100_000 / i_rate / 60:.0f} min)  "
-            f"{verdict(i_rate >= DOCS_PER_S_TARGET)} >= {DOCS_PER_S_TARGET:.0f}"
-        )
+        int8_rates(int8, texts[: args.full_docs])
         del corpus
         real = real_openings()
         if real:  # what the bot reads: ~55 tokens an opening against the synthetic ~125
             print(f"\ndocuments/s (the question files' corpus: {len(real)} real openings)")
-            a_rate = docs_per_second(alone.encode, real, BATCH)
-            print(f"  int8, 1 worker {a_rate:8,.0f} docs/s  (the baseline)")
-            i_rate = docs_per_second(int8.embed_documents, real, BATCH)
-            print(
-                f"  int8, {batch_workers()} workers{i_rate:8,.0f} docs/s  (as the fill runs)  "
-                f"{verdict(i_rate >= DOCS_PER_S_TARGET)} >= {DOCS_PER_S_TARGET:.0f}"
-            )
+            int8_rates(int8, real)
 
         rng = np.random.default_rng(7)
         n = args.vectors
