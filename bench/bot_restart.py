@@ -8,7 +8,7 @@ kept groups are of these files (then the whole grouping rests on disk), the auto
 table and the articles' meanings (the bot runs those in threads beside its answers; the RSS is
 measured once all are done). Run twice on one database: the first run builds what is missing
 (parse, index, first grouping, every article's meaning; the sentence model's with stand-in
-vectors, as ``bench/query.py`` explains: computing them takes ~160 articles a second), the
+vectors, as ``bench/query.py`` explains: computing them takes ~450 articles a second), the
 second is the restart the targets are about, and is what it prints. Then it changes
 ``--change`` files (a word added to each title) and times the loader's refresh and
 ``Engine.apply``, the watcher's path to answers, then the loading of the resting grouping that
