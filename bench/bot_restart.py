@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from quality import sentence_model  # noqa: E402
+from quality import VECTOR_CACHE  # noqa: E402
 from query import StandInSentences  # noqa: E402
 from restart import RAW, timed  # noqa: E402
 from rss import mapped_file_bytes, rss_bytes  # noqa: E402
@@ -43,6 +43,7 @@ from bot.corpus.loader import CorpusLoader  # noqa: E402
 from bot.engine.engine import Engine  # noqa: E402
 from bot.engine.index import index_path  # noqa: E402
 from bot.engine.memory import give_back  # noqa: E402
+from bot.engine.vectors import Embedder  # noqa: E402
 
 TARGETS = {1_000_000: (3.0, 1_200.0, 2.0)}  # ready s, steady RSS MB, a 1,000-file change s
 
@@ -52,12 +53,16 @@ def start(folder: Path, database: Path) -> tuple[CorpusLoader, Engine, dict[str,
     began = time.perf_counter()
     loader = CorpusLoader([folder], database)
     snapshot, changes, _ = loader.load()
+    # Read in a thread beside the engine's build, as the bot's ``Engine.beside`` starts it
+    # (``SentenceModel.beside``); its first fill gets stand-in vectors.
+    sentences = StandInSentences(Embedder(VECTOR_CACHE, backend="int8"))
+    sentences.start()
     engine = Engine.beside(
         database,
         snapshot,
         stories="later",
         catch_up=(loader.started_from, changes),
-        sentences=sentence_model(StandInSentences),  # its first fill: stand-in vectors
+        sentences=sentences,
     )
     ready = time.perf_counter() - began
     if not engine.stories_ready:  # as the bot: none when the kept groups are of these files
@@ -70,6 +75,8 @@ def start(folder: Path, database: Path) -> tuple[CorpusLoader, Engine, dict[str,
     engine.titles_in_background()()
     titles = time.perf_counter() - mark
     mark = time.perf_counter()
+    if not sentences.join():  # loaded meanwhile, in the bot as here
+        raise SystemExit(f"the sentence model cannot be read: {sentences.state}")
     engine.meanings_in_background()()
     meanings = time.perf_counter() - mark
     return (
