@@ -43,7 +43,7 @@ from bot.corpus.loader import CorpusLoader  # noqa: E402
 from bot.engine.engine import Engine  # noqa: E402
 from bot.engine.index import index_path  # noqa: E402
 from bot.engine.memory import give_back  # noqa: E402
-from bot.engine.vectors import Embedder  # noqa: E402
+from bot.engine.vectors import Embedder, semantic_available  # noqa: E402
 
 TARGETS = {1_000_000: (3.0, 1_200.0, 2.0)}  # ready s, steady RSS MB, a 1,000-file change s
 
@@ -55,8 +55,10 @@ def start(folder: Path, database: Path) -> tuple[CorpusLoader, Engine, dict[str,
     snapshot, changes, _ = loader.load()
     # Read in a thread beside the engine's build, as the bot's ``Engine.beside`` starts it
     # (``SentenceModel.beside``); its first fill gets stand-in vectors.
-    sentences = StandInSentences(Embedder(VECTOR_CACHE, backend="int8"))
-    sentences.start()
+    sentences = None
+    if semantic_available():
+        sentences = StandInSentences(Embedder(VECTOR_CACHE, backend="int8"))
+        sentences.start()
     engine = Engine.beside(
         database,
         snapshot,
@@ -75,7 +77,7 @@ def start(folder: Path, database: Path) -> tuple[CorpusLoader, Engine, dict[str,
     engine.titles_in_background()()
     titles = time.perf_counter() - mark
     mark = time.perf_counter()
-    if not sentences.join():  # loaded meanwhile, in the bot as here
+    if sentences is not None and not sentences.join():  # loaded meanwhile, as in the bot
         raise SystemExit(f"the sentence model cannot be read: {sentences.state}")
     engine.meanings_in_background()()
     meanings = time.perf_counter() - mark

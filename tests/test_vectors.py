@@ -203,6 +203,39 @@ def test_the_workers_that_share_a_fill_yield_the_cores_to_answers(int8: Embedder
     assert seen[:3] == [min(own + 10, 19)] * 3 and seen[3] == own
 
 
+def test_a_worker_s_failure_fails_the_batch_once_every_worker_is_done(int8: Embedder) -> None:
+    from bot.engine.minilm_int8 import Int8MiniLM
+
+    assert int8.table_path is not None
+    shared = Int8MiniLM(model_dir(), int8.table_path, workers=2)
+    run, finished = shared._session.run, []
+
+    def failing(names: object, feed: dict[str, np.ndarray]) -> object:
+        if feed["input_ids"].shape[1] == 4:  # "[CLS] bad text [SEP]"
+            raise RuntimeError("bad text")
+        result = run(names, feed)
+        finished.append(threading.get_native_id())
+        return result
+
+    shared._session = SimpleNamespace(run=failing)
+    with pytest.raises(RuntimeError, match="bad text"):
+        shared.encode(["bad text", "a good one here", "another good one", "and a third"])
+    assert len(finished) == 2  # the other worker's texts were run before the error came back
+
+
+def test_a_new_graph_version_removes_the_older_ones_of_the_same_weights(tmp_path: Path) -> None:
+    from bot.engine.minilm_int8 import _drop_older, graph_name
+
+    current = tmp_path / graph_name("53aa51172d142c89" * 4)
+    kept = [current, tmp_path / "minilm-int8-v2-ffffffffffffffff.onnx", tmp_path / "notes.txt"]
+    older = [tmp_path / "minilm-int8-v1-53aa51172d142c89.onnx"]
+    older.append(tmp_path / "minilm-int8-v2-53aa51172d142c89.onnx")
+    for path in kept + older:
+        path.write_bytes(b"graph")
+    _drop_older(current)
+    assert sorted(tmp_path.iterdir()) == sorted(kept)
+
+
 def test_int8_graph_is_built_once_then_read_from_disk(
     int8: Embedder, int8_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -24,8 +24,7 @@ import os
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -208,17 +207,33 @@ def load_or_build(model_dir: Path, path: Path) -> tuple[Int8MiniLM, bool]:
         except (Fail, InvalidGraph, InvalidProtobuf, NoSuchFile) as exc:
             log.warning("int8 graph %s unreadable (%s): building it again", path, exc)
     quantised(model_dir, path)
+    _drop_older(path)
     return Int8MiniLM(model_dir, path), True
+
+
+def _drop_older(path: Path) -> None:
+    """Remove the graphs an older version of this module built beside ``path`` (~58 MB each).
+
+    Only this module's own names for the same weights (``graph_name``): never read again,
+    since each version reads only its own.
+    """
+    prefix, _, digest = path.name.partition("-v")
+    _, _, digest = digest.partition("-")
+    for old in path.parent.glob(f"{prefix}-v*-{digest}"):
+        if old != path:
+            with suppress(OSError):  # in use elsewhere, or gone: left for a later build
+                old.unlink()
 
 
 class Int8MiniLM:
     """Sentence vectors from the int8 graph: token ids in, L2-normalised 384-d vectors out.
 
     One intra-op thread per run: a text of ~50 tokens is too small for onnxruntime to split
-    (two threads measured no faster). Many texts at once (a fill's batch, a one-shot command's
-    candidates) are shared among ``workers`` threads instead, each running whole texts: ~510
-    openings a second on two cores against ~270 on one. Those threads run at a lower CPU
-    priority (``_yield_to_answers``), so the bot's answers come first while a fill runs.
+    (two threads measured no faster). Many texts at once (a fill's batch of openings) are
+    shared among ``workers`` threads instead, each running whole texts: ~510 openings a second
+    on two cores against ~270 on one. Those threads run at a lower CPU priority
+    (``_yield_to_answers``), so the bot's answers come first while a fill runs; one text (a
+    question, an answer's candidate) runs on the caller's thread, at its priority.
     """
 
     def __init__(self, model_dir: Path, graph_path: Path, workers: int | None = None) -> None:
@@ -234,8 +249,6 @@ class Int8MiniLM:
             str(graph_path), options, providers=["CPUExecutionProvider"]
         )
         self.workers = workers or batch_workers()
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of ``texts``, (len(texts), 384) float32, each text run alone.
@@ -250,7 +263,7 @@ class Int8MiniLM:
         ids = [np.array([e.ids], dtype=np.int64) for e in self.tokenizer.encode_batch(list(texts))]
 
         def run(rows: range) -> None:
-            for row in rows:
+            for row in rows:  # each worker writes its own rows
                 (pooled,) = self._session.run(None, {"input_ids": ids[row]})
                 out[row] = pooled[0]
 
@@ -258,18 +271,36 @@ class Int8MiniLM:
         if shares <= 1:
             run(range(len(ids)))
         else:  # every share-th text each: openings sorted by anything still share evenly
-            pool = self._workers_pool()
-            for done in [pool.submit(run, range(k, len(ids), shares)) for k in range(shares)]:
-                done.result()
+            _in_workers(run, [range(k, len(ids), shares) for k in range(shares)])
         return normalise(out)
 
-    def _workers_pool(self) -> ThreadPoolExecutor:
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(
-                    self.workers, "sentence-model", initializer=_yield_to_answers
-                )
-            return self._pool
+
+def _in_workers(run: Callable[[range], None], shares: list[range]) -> None:
+    """``run`` each share in a thread of its own, at a lower priority; the first error raised.
+
+    Threads of this call, not a pool: daemons, as the graph's loading is, so a stop never waits
+    for a fill's batch (a pool's threads are joined at exit, and refuse work from then on), and
+    nothing is left over across a fork. Starting two threads costs ~0.1 ms a batch of 512.
+    """
+    errors: list[BaseException] = []
+
+    def share(rows: range) -> None:
+        _yield_to_answers()
+        try:
+            run(rows)
+        except BaseException as exc:  # raised in the caller's thread once all are done
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=share, args=(rows,), name="sentence-model", daemon=True)
+        for rows in shares
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def batch_workers() -> int:
@@ -282,16 +313,17 @@ def batch_workers() -> int:
 
 
 def _yield_to_answers() -> None:
-    """Lower this worker thread's CPU priority, where that touches this thread alone (Linux).
+    """Lower this thread's CPU priority by 10, where that touches this thread alone (Linux).
 
-    A fill of 100,000 openings keeps the cores busy for minutes; at nice 10 the answers the
-    bot gives meanwhile take the cores first. Elsewhere ``setpriority`` would lower the whole
-    process (or nothing): the workers keep the process's priority there.
+    A fill of 100,000 openings keeps the cores busy for minutes; ten steps below the bot's own
+    priority the answers it gives meanwhile take the cores first. Elsewhere ``setpriority``
+    would lower the whole process (or nothing): the workers keep the process's priority there.
     """
     if sys.platform != "linux":
         return
+    me = threading.get_native_id()
     with suppress(OSError):  # not allowed here: run at the process's priority
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        os.setpriority(os.PRIO_PROCESS, me, min(19, os.getpriority(os.PRIO_PROCESS, me) + 10))
 
 
 def graph_name(weights_digest: str) -> str:
