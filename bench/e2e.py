@@ -249,7 +249,7 @@ async def bench(args: argparse.Namespace) -> int:
                     await h.response(timeout=30)
                 ready = time.perf_counter() - started
                 # As a restarted bot runs: its articles' vectors kept, not filled meanwhile (a
-                # first start fills the sentence model's at ~160 articles a second, once).
+                # first start fills the sentence model's at ~450-510 articles a second, once).
                 filled = await _vectors_filled(stub, workdir / "bot.log")
                 print(f"articles' vectors filled {filled - started:.1f} s after the start")
                 # The stub stands in for Discord: its own GC pauses over the start-up heap

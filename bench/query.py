@@ -303,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--fill-sentences",
         action="store_true",
-        help="compute every article's sentence vector through the graph (~160 a second)",
+        help="compute every article's sentence vector through the graph (~450 a second)",
     )
     args = parser.parse_args(argv)
     n = args.articles

@@ -236,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sentences=sentence_model(),
     )
     # With the sentence model loaded, the leading candidates are chosen with it too
-    # (``Engine._fused``): its models are fitted on those, the others on the ranking's own.
+    # (``Engine._with_sentences``): its models are fitted on those, the others on the ranking's own.
     told_rows = candidates_for(engine, dev)
     told = (*FEATURES, *SENTENCE_FEATURES)
     with_sentences, told_figures = fitted_record(told_rows, dev, told)

@@ -217,9 +217,7 @@ def _drop_older(path: Path) -> None:
     Only this module's own names for the same weights (``graph_name``): never read again,
     since each version reads only its own.
     """
-    prefix, _, digest = path.name.partition("-v")
-    _, _, digest = digest.partition("-")
-    for old in path.parent.glob(f"{prefix}-v*-{digest}"):
+    for old in path.parent.glob(path.name.replace(f"-v{GRAPH_VERSION}-", "-v*-", 1)):
         if old != path:
             with suppress(OSError):  # in use elsewhere, or gone: left for a later build
                 old.unlink()
@@ -280,7 +278,7 @@ def _in_workers(run: Callable[[range], None], shares: list[range]) -> None:
 
     Threads of this call, not a pool: daemons, as the graph's loading is, so a stop never waits
     for a fill's batch (a pool's threads are joined at exit, and refuse work from then on), and
-    nothing is left over across a fork. Starting two threads costs ~0.1 ms a batch of 512.
+    nothing is left over across a fork. Starting and joining two threads: 0.16 ms a batch.
     """
     errors: list[BaseException] = []
 

@@ -34,13 +34,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bot.engine.loading import BackgroundModel
 from bot.engine.vectors import Embedder, SemanticUnavailable, semantic_available
-
-if TYPE_CHECKING:
-    pass
 
 NAMES_FILE = Path(__file__).with_name("name_likeness.json")
 ENVIRONMENT_SWITCH = "COVERAGE_BOT_SEMANTIC"
