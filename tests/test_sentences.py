@@ -16,6 +16,7 @@ from bot.engine.answerable import AnswerabilityModel, default_model, opening
 from bot.engine.engine import RERANK, Engine
 from bot.engine.meaning import SAMPLE, Meanings, sentence_meanings_path
 from bot.engine.sentences import SENTENCE_FEATURES, SentenceModel, sentence_features
+from bot.engine.vectors import Embedder
 from bot.engine.word_vectors import WordVectors
 from tests.test_word_vectors import THREE_STORIES, everyday_news
 from tests.tiny_corpus import engine_over
@@ -299,3 +300,22 @@ def test_an_answer_that_finds_a_vector_missing_has_it_computed_in_the_background
     assert kept.kept_vector(edited) is None
     kept.request([edited], replace(snapshot, articles={**snapshot.articles, robots.id: edited}))
     assert kept.wait_followed(30) and kept.kept_vector(edited) is not None
+
+
+def test_without_a_word_table_no_sentence_vector_is_filled_nor_kept(
+    tmp_path: Path, sentence_model: SentenceModel
+) -> None:
+    # Answers read the sentence model only beside the table: filling its vectors for nothing
+    # would take both cores for minutes on a large corpus.
+    broken = WordVectors(Embedder(tmp_path, model_path=tmp_path))  # no weights there
+    snapshot = engine_over(tmp_path, THREE_STORIES).snapshot
+    database = tmp_path / "c.db"
+    engine = Engine.beside(database, snapshot, word_vectors=broken, sentences=sentence_model)
+    engine.meanings_in_background()()
+    assert engine.sentences_state == (
+        "ready; not read: answers read it only beside the word table"
+    )
+    assert all("sentence_cosine" not in f for _, _, f in engine.explain("robots walking", 5))
+    engine.save_meanings()
+    assert not Path(f"{database}.sentences.bin").exists()
+    engine.release_index()

@@ -995,7 +995,13 @@ class Engine:
             articles = self._snapshot.articles
             if kept is not None and kept.words.join() and len(articles) >= SAMPLE:
                 self._sample.draw(articles, kept.words, kept.vector)  # not on the first answer
+            # Answers read the sentence model only beside the word table (``_query_terms``):
+            # without one, its fill would take both cores for minutes (at 100,000 articles)
+            # for vectors nothing reads.
+            table = self.word_vectors is not None and self.word_vectors.join()
             for store in self._vector_stores:  # the table's first: 60 times faster to fill
+                if store is self._sentence_meanings and not table:
+                    continue
                 store.fill(lambda: self._snapshot, self._meanings_catch_up)
 
         return work
@@ -1016,6 +1022,8 @@ class Engine:
         model = self.sentences
         if model is None:
             return "off (no word table)" if self.word_vectors is None else "off"
+        if self.word_vectors is None or self.word_vectors.failed:
+            return f"{model.state}; not read: answers read it only beside the word table"
         kept = _kept_state(self._sentence_meanings, True, self._snapshot)
         return f"{model.state}; vectors: {kept}"
 

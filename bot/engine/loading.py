@@ -141,6 +141,11 @@ class BackgroundModel:
         """Wait until it is loaded or has failed to; whether answers can read it."""
         return self._loading.join()
 
+    @property
+    def failed(self) -> bool:
+        """Whether its load has ended in failure (never waits)."""
+        return self._loading.failed
+
     def finish(self, notice: Callable[[str], None]) -> None:
         """Wait for a build still under way, saying why first (a one-shot command's exit)."""
         self._loading.finish(
