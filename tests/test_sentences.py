@@ -312,9 +312,7 @@ def test_without_a_word_table_no_sentence_vector_is_filled_nor_kept(
     database = tmp_path / "c.db"
     engine = Engine.beside(database, snapshot, word_vectors=broken, sentences=sentence_model)
     engine.meanings_in_background()()
-    assert engine.sentences_state == (
-        "ready; not read: answers read it only beside the word table"
-    )
+    assert engine.sentences_state == ("ready; not read: answers read it only beside the word table")
     assert all("sentence_cosine" not in f for _, _, f in engine.explain("robots walking", 5))
     engine.save_meanings()
     assert not Path(f"{database}.sentences.bin").exists()
