@@ -263,7 +263,7 @@ class ParseCache:
         ``./seeds``) is relabelled, not re-parsed, and stored back under the new one.
         """
         out: dict[str, FileResult] = {}
-        relabelled: list[tuple[str, Stamp, FileResult]] = []
+        relabelled: list[tuple[str, Stamp, FileResult, bytes | None]] = []
         paths = list(wanted)
         for batch, marks in in_batches(paths):
             rows = self._conn.execute(
@@ -281,14 +281,20 @@ class ParseCache:
                     continue  # unreadable row: the file is parsed again
                 if display != stamp[0]:
                     result = relabel(result, stamp[0])
-                    relabelled.append((path, stamp, result))
+                    relabelled.append((path, stamp, result, None))
                 out[path] = result
         if relabelled:
             self.store(relabelled, ())
         return out
 
-    def store(self, rows: Iterable[tuple[str, Stamp, FileResult]], removed: Iterable[str]) -> None:
-        """Write new results and forget removed files, in one transaction."""
+    def store(
+        self, rows: Iterable[tuple[str, Stamp, FileResult, bytes | None]], removed: Iterable[str]
+    ) -> None:
+        """Write new results and forget removed files, in one transaction.
+
+        Each row's last item is its result already encoded (a parsing worker sends it so), or
+        None to encode it here.
+        """
         if not self.writable:
             return
         with _transaction(self._conn) as conn:
@@ -297,8 +303,8 @@ class ParseCache:
                 "INSERT OR REPLACE INTO corpus_files"
                 " (path, display, size, mtime_ns, parser, parsed) VALUES (?, ?, ?, ?, ?, ?)",
                 (
-                    (path, display, size, mtime, PARSER_VERSION, encode(result))
-                    for path, (display, size, mtime), result in rows
+                    (path, display, size, mtime, PARSER_VERSION, encoded or encode(result))
+                    for path, (display, size, mtime), result, encoded in rows
                 ),
             )
 

@@ -26,6 +26,7 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
@@ -33,7 +34,7 @@ from pathlib import Path
 from bot import store
 from bot.corpus.articles import damaged
 from bot.corpus.cache import ParseCache, SavedState, Stamp, paused_gc
-from bot.corpus.formats import DEFAULT_MAX_BYTES, FileResult, parse_file
+from bot.corpus.formats import DEFAULT_MAX_BYTES, FileResult
 from bot.corpus.generation import Generation
 from bot.corpus.merge import (
     ChangeSet,
@@ -44,6 +45,7 @@ from bot.corpus.merge import (
     with_merge_problems,
 )
 from bot.corpus.model import Problem
+from bot.corpus.parallel import parse_many
 from bot.corpus.records import shared_strings
 from bot.corpus.safe_read import inside, real_roots
 
@@ -428,18 +430,15 @@ class CorpusLoader:
         """Parse ``paths`` and cache each result, a batch per transaction."""
         out: list[FileResult] = []
         reals = real_roots(self._bases)
-        with shared_strings():
+        jobs = [(path, current[path][0]) for path in paths]
+        with shared_strings(), closing(parse_many(jobs, self.max_bytes, reals)) as parsed:
             for start in range(0, len(paths), _STORE_BATCH):
                 batch = [
-                    (
-                        path,
-                        current[path],
-                        parse_file(Path(path), current[path][0], self.max_bytes, reals),
-                    )
+                    (path, current[path], *next(parsed))
                     for path in paths[start : start + _STORE_BATCH]
                 ]
                 self._cache.store(batch, ())
-                out.extend(result for _, _, result in batch)
+                out.extend(result for _, _, result, _ in batch)
                 if progress is not None:
                     progress(len(out), len(paths))
         return out

@@ -234,6 +234,34 @@ def shared_strings() -> Iterator[None]:
         _LOCAL.pool = None
 
 
+def shared(article: Article) -> Article:
+    """``article`` holding the strings ``shared_strings`` shares, as if it were parsed here.
+
+    For records parsed in another process and decoded on this thread (``corpus.parallel``):
+    outside a ``shared_strings`` block, the article itself.
+    """
+    share = _sharer()
+    if share is _same:
+        return article
+    outlet = article.outlet
+    # Each string inside the tuples too, as ``_article`` shares them while it parses: two
+    # records of one article list its address beside different variants of it.
+    return article._replace(
+        id=share(article.id),
+        title=share(article.title),
+        outlet=_OUTLETS(outlet.name, outlet.domain),  # one per outlet, as a parse here makes
+        url=None if article.url is None else share(article.url),
+        urls=share(tuple(map(share, article.urls))),
+        excerpt=share(article.excerpt),
+        topics=share(tuple(map(sys.intern, article.topics))),
+        images=share(tuple(i._replace(url=share(i.url)) for i in article.images)),
+        provenance=tuple(
+            p._replace(path=share(p.path), via=None if p.via is None else share(p.via))
+            for p in article.provenance
+        ),
+    )
+
+
 def _sharer() -> Callable[[T], T]:
     pool: dict[Any, Any] | None = getattr(_LOCAL, "pool", None)
     if pool is None:
