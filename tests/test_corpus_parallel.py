@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.corpus import parallel
+from bot.corpus.formats import parse_file
 from bot.corpus.loader import CorpusLoader
 from bot.corpus.merge import CorpusSnapshot
 from bot.corpus.safe_read import real_roots
@@ -100,15 +101,73 @@ def test_a_worker_that_cannot_run_costs_no_file(
     assert [str(p) for p in fallen_back.problems] == [str(p) for p in here.problems]
 
 
-def test_a_caller_that_stops_early_leaves_no_worker_running(
-    tmp_path: Path, started: list[subprocess.Popen[bytes]]
+def test_what_workers_stored_reads_back_as_the_files_parsed_here(
+    tmp_path: Path, started: list[subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _folder(tmp_path)
+    _load(root, tmp_path / "workers.db")
+    assert started
+    _here(monkeypatch)
+    monkeypatch.chdir(tmp_path)  # the same files under another display path: read, relabelled
+    loader = CorpusLoader(["corpus"], str(tmp_path / "workers.db"), max_bytes=10_000)
+    try:
+        from_cache, _, stats = loader.load()
+    finally:
+        loader.close()
+    assert stats.parsed == 0
+    parsed_here = CorpusLoader(["corpus"], str(tmp_path / "here.db"), max_bytes=10_000)
+    try:
+        here, _, _ = parsed_here.load()
+    finally:
+        parsed_here.close()
+    assert dict(from_cache.articles) == dict(here.articles)
+    assert [str(p) for p in from_cache.problems] == [str(p) for p in here.problems]
+
+
+def test_a_worker_that_dies_in_mid_batch_costs_no_file_and_repeats_none(
+    tmp_path: Path,
+    started: list[subprocess.Popen[bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     root = _folder(tmp_path)
     files = sorted(str(p) for p in (root / "live").glob("story-*.json"))
-    parsed = parallel.parse_many([(f, f) for f in files], 10_000, real_roots([str(root)]))
+    jobs, roots = [(f, f) for f in files], real_roots([str(root)])
+    monkeypatch.setattr(parallel, "WORKER", "tests.dying_parse_worker")  # three, then dies
+    with caplog.at_level(logging.WARNING, logger="bot.corpus.parallel"):
+        results = [result for result, _ in parallel.parse_many(jobs, 10_000, roots)]
+    assert "parsing in worker processes failed" in caplog.text
+    assert [r.articles for r in results] == [
+        parse_file(Path(f), f, 10_000, roots).articles for f in files
+    ]
+
+
+def test_a_caller_that_stops_early_leaves_no_worker_running(
+    tmp_path: Path, started: list[subprocess.Popen[bytes]]
+) -> None:
+    live = tmp_path / "many"
+    live.mkdir()
+    for n in range(1_200):  # more than the pipes hold: the workers wait on them when stopped
+        write_article(live, f"story-{n:04d}", f"Harbour story number {n}", "Told. " * 40)
+    files = sorted(str(p) for p in live.iterdir())
+    parsed = parallel.parse_many([(f, f) for f in files], 10_000, real_roots([str(tmp_path)]))
     first, encoded = next(parsed)
     assert first.articles[0].title == "Harbour story number 0"
     assert encoded  # as the worker encoded it, for the cache
     parsed.close()
     assert len(started) == 2
     assert all(worker.poll() is not None for worker in started)
+
+
+def test_a_worker_runs_no_module_from_the_folder_it_starts_in(
+    tmp_path: Path, started: list[subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _folder(tmp_path)
+    marker = tmp_path / "ran"
+    # The bot may run from inside its (untrusted) corpus folder.
+    (root / "yaml.py").write_text(f"open({str(marker)!r}, 'w').close()\n", encoding="utf-8")
+    monkeypatch.chdir(root)
+    by_workers = _load(root, tmp_path / "workers.db")
+    assert started
+    assert not marker.exists()
+    assert any(a.title == "Harbour story number 7" for a in by_workers.articles.values())

@@ -34,10 +34,19 @@ from bot.corpus.records import shared
 log = logging.getLogger(__name__)
 
 # Below this many files, starting workers (~0.2 s: an interpreter and the parser's modules)
-# costs about what they save.
-PARALLEL_MIN_FILES = 500
+# costs about what they save: a change of 1,000 files at 100,000 reached answers in 1.92-2.48 s
+# with them against 2.16 s without (the bot's path, `bench/bot_restart.py`), 3,000 files
+# loaded in 1.73 s against 2.39 s.
+PARALLEL_MIN_FILES = 1_000
+MAX_WORKERS = 4  # ~70 MB each; past four, the cache's writes in this process are the bound
 LENGTH_BYTES = 8  # each result's length ahead of it; 0 says "parse this one yourself"
 WORKER = "bot.corpus.parse_worker"
+# How file names become bytes here: a worker that would name files otherwise stops at once, and
+# they are parsed here (``parse_worker``).
+_FS = (sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
+_SYSTEM_VARIABLES = frozenset(
+    {"PATH", "LANG", "LANGUAGE", "HOME", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT", "COMSPEC"}
+)
 
 
 def worker_count() -> int:
@@ -62,37 +71,41 @@ def parse_many(
         for path, display in jobs[start:]:
             yield parse_file(Path(path), display, max_bytes, roots), None
 
-    count = min(worker_count(), len(jobs) // (PARALLEL_MIN_FILES // 2) or 1)
-    if len(jobs) < PARALLEL_MIN_FILES or count < 2:
+    count = min(worker_count(), MAX_WORKERS, len(jobs) // (PARALLEL_MIN_FILES // 2) or 1)
+    if len(jobs) < PARALLEL_MIN_FILES or count < 2 or not _can_start():
         yield from here(0)
         return
     workers: list[subprocess.Popen[bytes]] = []
     done = 0
     try:
         try:
-            workers = [_start() for _ in range(count)]
-            for n, worker in enumerate(workers):  # every job handed over before any is read
-                assert worker.stdin is not None
-                marshal.dump((list(jobs[n::count]), max_bytes, tuple(roots)), worker.stdin)
-                worker.stdin.close()
-            for path, display in jobs:
-                worker = workers[done % count]
-                assert worker.stdout is not None
-                blob = _next_result(worker.stdout)
-                if blob:
-                    result = decode(display, blob)
-                    result.articles = [shared(a) for a in result.articles]
-                    yield result, blob
-                else:  # raised in the worker: here, it raises as it always did
-                    yield parse_file(Path(path), display, max_bytes, roots), None
-                done += 1
-        except (OSError, EOFError, ValueError) as exc:  # none could start, or one died
-            log.warning(
-                "parsing in worker processes failed (%s); parsing the %d files left here",
-                exc,
-                len(jobs) - done,
-            )
-            yield from here(done)
+            for n in range(count):  # every job handed over before any result is read
+                workers.append(_start())
+                stdin = workers[-1].stdin
+                assert stdin is not None
+                share = (list(jobs[n::count]), max_bytes, tuple(roots), os.getpid(), _FS)
+                marshal.dump(share, stdin)
+                stdin.close()
+        except Exception as exc:  # whatever stops a start (none may be allowed): parse here
+            _gave_up(exc, len(jobs))
+            yield from here(0)
+            return
+        for path, display in jobs:
+            stdout = workers[done % count].stdout
+            assert stdout is not None
+            try:
+                blob = _next_result(stdout)
+            except (OSError, EOFError) as exc:  # a worker died: every file left is parsed here
+                _gave_up(exc, len(jobs) - done)
+                yield from here(done)
+                return
+            if blob:
+                result = decode(display, blob)
+                result.articles = [shared(a) for a in result.articles]
+                yield result, blob
+            else:  # raised in the worker: here, it raises as it always did
+                yield parse_file(Path(path), display, max_bytes, roots), None
+            done += 1
     finally:  # a caller that stops early leaves no worker parsing for nothing
         for worker in workers:
             worker.kill()
@@ -102,15 +115,40 @@ def parse_many(
                     pipe.close()
 
 
+def _can_start() -> bool:
+    """Whether this interpreter can start another of itself (not embedded, not frozen)."""
+    return bool(sys.executable) and not getattr(sys, "frozen", False)
+
+
+def _gave_up(why: BaseException, left: int) -> None:
+    log.warning(
+        "parsing in worker processes failed (%s); parsing the %d files left here",
+        why or type(why).__name__,
+        left,
+    )
+
+
 def _start() -> subprocess.Popen[bytes]:
-    """A worker, reading the modules this process reads (its import path)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    """A worker reading the modules this process reads, and nothing from where it runs.
+
+    ``-P``: the current folder (which may be the untrusted corpus) is not on its import path;
+    its own is this process's. Its environment holds what Python and the system need, not the
+    bot's secrets. Ten steps nicer than this process, so answers go first (``parse_worker``).
+    """
+    env = {k: v for k, v in os.environ.items() if _inherited(k)}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     return subprocess.Popen(
-        [sys.executable, "-m", WORKER],
+        [sys.executable, "-P", "-m", WORKER],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         env=env,
     )
+
+
+def _inherited(name: str) -> bool:
+    """Whether a worker gets this environment variable: the locale, Python's and the system's."""
+    upper = name.upper()
+    return upper in _SYSTEM_VARIABLES or upper.startswith(("LC_", "PYTHON"))
 
 
 def _next_result(stream: IO[bytes]) -> bytes:
