@@ -12,7 +12,7 @@ import pytest
 
 from bot.corpus import parallel
 from bot.corpus.formats import parse_file
-from bot.corpus.loader import CorpusLoader
+from bot.corpus.loader import CorpusLoader, LoadStats
 from bot.corpus.merge import CorpusSnapshot
 from bot.corpus.safe_read import real_roots
 from tests.corpus_fixtures import SEEDS, write_article
@@ -38,14 +38,19 @@ def _folder(tmp_path: Path) -> Path:
     return root
 
 
-def _load(root: Path, database: Path) -> CorpusSnapshot:
+def _load(root: Path | str, database: Path) -> tuple[CorpusSnapshot, LoadStats]:
     loader = CorpusLoader([str(root)], str(database), max_bytes=10_000)
     try:
         snapshot, _, stats = loader.load()
     finally:
         loader.close()
-    assert stats.parsed > FILES
-    return snapshot
+    return snapshot, stats
+
+
+def _assert_same(one: CorpusSnapshot, other: CorpusSnapshot) -> None:
+    """The same articles and the same reports, in the same order."""
+    assert dict(one.articles) == dict(other.articles)
+    assert [str(p) for p in one.problems] == [str(p) for p in other.problems]
 
 
 @pytest.fixture
@@ -72,12 +77,12 @@ def test_a_folder_parsed_by_workers_is_the_folder_parsed_here(
     tmp_path: Path, started: list[subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = _folder(tmp_path)
-    by_workers = _load(root, tmp_path / "workers.db")
+    by_workers, stats = _load(root, tmp_path / "workers.db")
     assert len(started) == 2
+    assert stats.parsed > FILES
     _here(monkeypatch)
-    here = _load(root, tmp_path / "here.db")
-    assert dict(by_workers.articles) == dict(here.articles)
-    assert [str(p) for p in by_workers.problems] == [str(p) for p in here.problems]
+    here, _ = _load(root, tmp_path / "here.db")
+    _assert_same(by_workers, here)
     reasons = " | ".join(str(p) for p in here.problems)
     for expected in ("broken.md", "empty file", "huge.md", "link-out.md"):
         assert expected in reasons  # each bad file reported, whoever parsed it
@@ -92,13 +97,11 @@ def test_a_worker_that_cannot_run_costs_no_file(
     root = _folder(tmp_path)
     monkeypatch.setattr(parallel, "WORKER", "bot.corpus.no_such_worker")  # exits at once
     with caplog.at_level(logging.WARNING, logger="bot.corpus.parallel"):
-        fallen_back = _load(root, tmp_path / "fallback.db")
+        fallen_back, _ = _load(root, tmp_path / "fallback.db")
     assert started  # they were tried
     assert "parsing in worker processes failed" in caplog.text
     _here(monkeypatch)
-    here = _load(root, tmp_path / "here.db")
-    assert dict(fallen_back.articles) == dict(here.articles)
-    assert [str(p) for p in fallen_back.problems] == [str(p) for p in here.problems]
+    _assert_same(fallen_back, _load(root, tmp_path / "here.db")[0])
 
 
 def test_what_workers_stored_reads_back_as_the_files_parsed_here(
@@ -109,19 +112,9 @@ def test_what_workers_stored_reads_back_as_the_files_parsed_here(
     assert started
     _here(monkeypatch)
     monkeypatch.chdir(tmp_path)  # the same files under another display path: read, relabelled
-    loader = CorpusLoader(["corpus"], str(tmp_path / "workers.db"), max_bytes=10_000)
-    try:
-        from_cache, _, stats = loader.load()
-    finally:
-        loader.close()
+    from_cache, stats = _load("corpus", tmp_path / "workers.db")
     assert stats.parsed == 0
-    parsed_here = CorpusLoader(["corpus"], str(tmp_path / "here.db"), max_bytes=10_000)
-    try:
-        here, _, _ = parsed_here.load()
-    finally:
-        parsed_here.close()
-    assert dict(from_cache.articles) == dict(here.articles)
-    assert [str(p) for p in from_cache.problems] == [str(p) for p in here.problems]
+    _assert_same(from_cache, _load("corpus", tmp_path / "here.db")[0])
 
 
 def test_a_worker_that_dies_in_mid_batch_costs_no_file_and_repeats_none(
@@ -167,7 +160,7 @@ def test_a_worker_runs_no_module_from_the_folder_it_starts_in(
     # The bot may run from inside its (untrusted) corpus folder.
     (root / "yaml.py").write_text(f"open({str(marker)!r}, 'w').close()\n", encoding="utf-8")
     monkeypatch.chdir(root)
-    by_workers = _load(root, tmp_path / "workers.db")
+    by_workers, _ = _load(root, tmp_path / "workers.db")
     assert started
     assert not marker.exists()
     assert any(a.title == "Harbour story number 7" for a in by_workers.articles.values())
