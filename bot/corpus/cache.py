@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from functools import partial
 from itertools import repeat
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from bot.corpus.articles import (
@@ -60,6 +60,7 @@ STATE_LAYOUT = 7  # bump when the saved state changes shape (7: articles as rows
 log = logging.getLogger(__name__)
 Stamp = tuple[str, int, int]  # display path, size, mtime_ns
 _DISPLAY, _SIZE, _MTIME = itemgetter(0), itemgetter(1), itemgetter(2)
+_ID = attrgetter("id")
 _new = tuple.__new__
 
 
@@ -456,10 +457,13 @@ def _write_articles(
         # keeps its rows like any other.
         keep_versions(conn, database, roots, None)
         conn.execute("DELETE FROM corpus_articles WHERE roots = ?", (roots,))
+    # In the order of the table's two indexes, both keyed by (roots, id): written at random,
+    # a first save of 20,000 documents' articles took 7.8-8.2 s, sorted 3.7-4.0 s (each index
+    # page is then filled once, not split and written again).
     conn.executemany(  # an update keeps its row (and place); a new one goes last
         "INSERT INTO corpus_articles (roots, id, titles, data) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (roots, id) DO UPDATE SET titles = excluded.titles, data = excluded.data",
-        ((roots, a.id, encode_titles(a), encode_row(a)) for a in upserts),
+        ((roots, a.id, encode_titles(a), encode_row(a)) for a in sorted(upserts, key=_ID)),
     )
     return census
 
