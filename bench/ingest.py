@@ -69,7 +69,7 @@ def child_raw(folder: str) -> dict[str, float]:
 def child_load(folder: str, db: str) -> dict[str, float]:
     """One ``CorpusLoader.load`` in a fresh process: cold when the cache is empty, else warm."""
     from bot.corpus.loader import CorpusLoader
-    from bot.corpus.parallel import PARALLEL_MIN_FILES, worker_count
+    from bot.corpus.parallel import planned_workers
 
     rss_before = peak_rss_bytes()
     start, cpu = time.perf_counter(), _cpu_with_workers()
@@ -99,7 +99,7 @@ def child_load(folder: str, db: str) -> dict[str, float]:
         # The parsing workers' (``bot.corpus.parallel``), each a process of its own: the
         # largest one's peak, and how many ran at once.
         "worker_rss_peak": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
-        "workers": worker_count() if stats.parsed >= PARALLEL_MIN_FILES else 0,
+        "workers": planned_workers(stats.parsed),
     }
 
 

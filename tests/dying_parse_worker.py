@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.corpus.cache import encode
 from bot.corpus.formats import parse_file
-from bot.corpus.parallel import LENGTH_BYTES
+from bot.corpus.parallel import send_result
 
 SENT = 3
 
@@ -22,6 +22,6 @@ if __name__ == "__main__":
     out = sys.stdout.buffer
     for path, display in jobs[:SENT]:
         blob = encode(parse_file(Path(path), display, max_bytes, roots))
-        out.write(len(blob).to_bytes(LENGTH_BYTES, "little") + blob)
+        send_result(out, blob)
     out.flush()
     os._exit(1)

@@ -41,9 +41,9 @@ PARALLEL_MIN_FILES = 1_000
 MAX_WORKERS = 4  # ~70 MB each; past four, the cache's writes in this process are the bound
 LENGTH_BYTES = 8  # each result's length ahead of it; 0 says "parse this one yourself"
 WORKER = "bot.corpus.parse_worker"
-# How file names become bytes here: a worker that would name files otherwise stops at once, and
-# they are parsed here (``parse_worker``).
-_FS = (sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
+# How file names become bytes in this interpreter: a worker whose own differ stops at once, and
+# its files are parsed here (``parse_worker``).
+FILE_NAMES = (sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
 _SYSTEM_VARIABLES = frozenset(
     {"PATH", "LANG", "LANGUAGE", "HOME", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT", "COMSPEC"}
 )
@@ -57,6 +57,12 @@ def worker_count() -> int:
         return os.cpu_count() or 1
 
 
+def planned_workers(files: int) -> int:
+    """How many workers ``parse_many`` starts for ``files`` files (0: it parses them here)."""
+    count = min(worker_count(), MAX_WORKERS, files // (PARALLEL_MIN_FILES // 2) or 1)
+    return count if files >= PARALLEL_MIN_FILES and count >= 2 and _can_start() else 0
+
+
 def parse_many(
     jobs: Sequence[tuple[str, str]], max_bytes: int, roots: Sequence[str]
 ) -> Iterator[tuple[FileResult, bytes | None]]:
@@ -67,12 +73,14 @@ def parse_many(
     so a cold load holds no more than it did parsed in one process.
     """
 
-    def here(start: int) -> Iterator[tuple[FileResult, None]]:
-        for path, display in jobs[start:]:
-            yield parse_file(Path(path), display, max_bytes, roots), None
+    def parse(path: str, display: str) -> tuple[FileResult, None]:
+        return parse_file(Path(path), display, max_bytes, roots), None
 
-    count = min(worker_count(), MAX_WORKERS, len(jobs) // (PARALLEL_MIN_FILES // 2) or 1)
-    if len(jobs) < PARALLEL_MIN_FILES or count < 2 or not _can_start():
+    def here(start: int) -> Iterator[tuple[FileResult, None]]:
+        return (parse(path, display) for path, display in jobs[start:])
+
+    count = planned_workers(len(jobs))
+    if not count:
         yield from here(0)
         return
     workers: list[subprocess.Popen[bytes]] = []
@@ -83,7 +91,7 @@ def parse_many(
                 workers.append(_start())
                 stdin = workers[-1].stdin
                 assert stdin is not None
-                share = (list(jobs[n::count]), max_bytes, tuple(roots), os.getpid(), _FS)
+                share = (list(jobs[n::count]), max_bytes, tuple(roots), os.getpid(), FILE_NAMES)
                 marshal.dump(share, stdin)
                 stdin.close()
         except Exception as exc:  # whatever stops a start (none may be allowed): parse here
@@ -101,10 +109,10 @@ def parse_many(
                 return
             if blob:
                 result = decode(display, blob)
-                result.articles = [shared(a) for a in result.articles]
+                result.articles = shared(result.articles)
                 yield result, blob
             else:  # raised in the worker: here, it raises as it always did
-                yield parse_file(Path(path), display, max_bytes, roots), None
+                yield parse(path, display)
             done += 1
     finally:  # a caller that stops early leaves no worker parsing for nothing
         for worker in workers:
@@ -149,6 +157,12 @@ def _inherited(name: str) -> bool:
     """Whether a worker gets this environment variable: the locale, Python's and the system's."""
     upper = name.upper()
     return upper in _SYSTEM_VARIABLES or upper.startswith(("LC_", "PYTHON"))
+
+
+def send_result(stream: IO[bytes], blob: bytes) -> None:
+    """What a worker writes for one file (``_next_result`` reads it): its length, then it."""
+    stream.write(len(blob).to_bytes(LENGTH_BYTES, "little"))
+    stream.write(blob)
 
 
 def _next_result(stream: IO[bytes]) -> bytes:

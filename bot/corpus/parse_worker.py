@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bot.corpus.cache import encode
 from bot.corpus.formats import parse_file
-from bot.corpus.parallel import LENGTH_BYTES
+from bot.corpus.parallel import FILE_NAMES, send_result
 
 ORPHAN_CHECK = 64  # files between two looks at whether the parent is still there
 NICER = 10  # steps below the parent's priority (the kernel caps it at the lowest)
@@ -31,7 +31,7 @@ def main() -> int:
     """
     try:
         jobs, max_bytes, roots, parent, names = marshal.load(sys.stdin.buffer)
-        if names != (sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()):
+        if names != FILE_NAMES:  # this interpreter's, computed as the parent computed its own
             return 1  # it would open other files than the parent's paths name
         if hasattr(os, "nice"):
             os.nice(NICER)  # the bot's answers first, when a live change is parsed
@@ -43,8 +43,7 @@ def main() -> int:
                 blob = encode(parse_file(Path(path), display, max_bytes, roots))
             except Exception:  # parsed again by the parent, whose error it then is to raise
                 blob = b""
-            out.write(len(blob).to_bytes(LENGTH_BYTES, "little"))
-            out.write(blob)
+            send_result(out, blob)
         out.flush()
     except (BrokenPipeError, KeyboardInterrupt):
         return 1

@@ -234,32 +234,34 @@ def shared_strings() -> Iterator[None]:
         _LOCAL.pool = None
 
 
-def shared(article: Article) -> Article:
-    """``article`` holding the strings ``shared_strings`` shares, as if it were parsed here.
+def shared(articles: Iterable[Article]) -> list[Article]:
+    """``articles`` holding the strings ``shared_strings`` shares, as if they were parsed here.
 
     For records parsed in another process and decoded on this thread (``corpus.parallel``):
-    outside a ``shared_strings`` block, the article itself.
+    outside a ``shared_strings`` block, the articles themselves.
     """
-    share = _sharer()
+    share = _sharer()  # once for all: it is looked up per thread
     if share is _same:
-        return article
-    outlet = article.outlet
+        return list(articles)
     # Each string inside the tuples too, as ``_article`` shares them while it parses: two
     # records of one article list its address beside different variants of it.
-    return article._replace(
-        id=share(article.id),
-        title=share(article.title),
-        outlet=_OUTLETS(outlet.name, outlet.domain),  # one per outlet, as a parse here makes
-        url=None if article.url is None else share(article.url),
-        urls=share(tuple(map(share, article.urls))),
-        excerpt=share(article.excerpt),
-        topics=share(tuple(map(sys.intern, article.topics))),
-        images=share(tuple(i._replace(url=share(i.url)) for i in article.images)),
-        provenance=tuple(
-            p._replace(path=share(p.path), via=None if p.via is None else share(p.via))
-            for p in article.provenance
-        ),
-    )
+    return [
+        a._replace(
+            id=share(a.id),
+            title=share(a.title),
+            outlet=_OUTLETS(a.outlet.name, a.outlet.domain),  # one per outlet, as parsed here
+            url=None if a.url is None else share(a.url),
+            urls=share(tuple(map(share, a.urls))),
+            excerpt=share(a.excerpt),
+            topics=share(tuple(map(sys.intern, a.topics))),
+            images=share(tuple(i._replace(url=share(i.url)) for i in a.images)),
+            provenance=tuple(
+                p._replace(path=share(p.path), via=None if p.via is None else share(p.via))
+                for p in a.provenance
+            ),
+        )
+        for a in articles
+    ]
 
 
 def _sharer() -> Callable[[T], T]:
