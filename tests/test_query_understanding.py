@@ -20,6 +20,7 @@ from bot.engine.query import (
     MAX_QUERY_WORDS,
     QueryIntent,
     QueryReader,
+    stated_facts,
 )
 
 CORPUS_OUTLETS = [
@@ -580,6 +581,29 @@ def test_figures_are_facts(reader, query, facts):
     assert [(f.kind, f.value, f.normalized, f.typed) for f in found] == facts
     for fact in found:
         assert query[fact.span[0] : fact.span[1]] == fact.typed
+
+
+# Prose around a figure: contractions, a possessive, figures before and after it.
+PROSE = "In 1999 it's what they'd said: {} - and that isn't all, the report's 3 authors wrote."
+
+
+@pytest.mark.parametrize(
+    ("figure", "facts"),
+    [(q, f) for q, f in FACT_CASES if not {kind for kind, *_ in f} & {"date", "month"}],
+)
+def test_an_article_states_the_figures_a_query_names(figure, facts):
+    # What an answer checks an article's text for: the same figure, read the same way, amid
+    # the words of a paragraph (of which only those next to a figure are read).
+    found = stated_facts(PROSE.format(figure))
+    assert [(f.kind, f.value, f.normalized, f.typed) for f in found] == [
+        ("year", 1999.0, "1999", "1999"),
+        *facts,
+        ("number", 3.0, "3", "3"),
+    ]
+
+
+def test_a_paragraph_without_figures_states_none():
+    assert stated_facts("Clearview signed a contract with ICE, the agency's first. " * 50) == ()
 
 
 # --- Relations -----------------------------------------------------------------------------

@@ -90,6 +90,8 @@ MAX_QUERY_WORDS = 1000
 _TOKEN = re.compile(r"[$€£¥]?[0-9][0-9.,]*[^\W_]*%?|[^\W_]+(?:['’][^\W_]+)?")
 _CURRENCY_SIGNS = "$€£¥"
 _FIGURE_START = frozenset(_CURRENCY_SIGNS + "0123456789")
+_DIGIT = re.compile(r"[0-9]")
+_AFTER_FIGURE = 3  # words read after a figure: "5 million dollars percent" at most
 _TYPOS = {"teh": "the", "hte": "the"}  # typed for "the" often enough to matter
 _CONTRACTIONS: dict[str, tuple[str, ...]] = {
     "what's": ("what", "is"),
@@ -130,28 +132,32 @@ class _Tok(NamedTuple):
 
 def _tokens(query: str) -> list[_Tok]:
     out: list[_Tok] = []
-    add = out.append
     for m in itertools.islice(_TOKEN.finditer(query), MAX_QUERY_WORDS):
-        text = m.group()
-        start, end = m.span()
-        if text[0] in _FIGURE_START:
-            trimmed = text.rstrip(".,")  # "in 2020." - the period ends the sentence
-            end -= len(text) - len(trimmed)
-            add(_Tok(trimmed, trimmed.casefold(), start, end, False, True))
-            continue
-        low = text.casefold()
-        if "'" in low or "’" in low:
-            low = low.replace("’", "'")
-            parts = _CONTRACTIONS.get(low)
-            if parts:
-                out.extend(_Tok(text, part, start, end, False, False) for part in parts)
-            elif low.endswith("'s"):
-                add(_Tok(text, low[:-2], start, end, True, False))
-            else:
-                add(_Tok(text, low, start, end, False, False))
-        else:
-            add(_Tok(text, _TYPOS.get(low, low), start, end, False, False))
+        _add_tokens(out, m)
     return out
+
+
+def _add_tokens(out: list[_Tok], m: re.Match[str]) -> None:
+    """The tokens of one word matched by ``_TOKEN`` (a contraction is two), added to ``out``."""
+    text = m.group()
+    start, end = m.span()
+    if text[0] in _FIGURE_START:
+        trimmed = text.rstrip(".,")  # "in 2020." - the period ends the sentence
+        end -= len(text) - len(trimmed)
+        out.append(_Tok(trimmed, trimmed.casefold(), start, end, False, True))
+        return
+    low = text.casefold()
+    if "'" in low or "’" in low:
+        low = low.replace("’", "'")
+        parts = _CONTRACTIONS.get(low)
+        if parts:
+            out.extend(_Tok(text, part, start, end, False, False) for part in parts)
+        elif low.endswith("'s"):
+            out.append(_Tok(text, low[:-2], start, end, True, False))
+        else:
+            out.append(_Tok(text, low, start, end, False, False))
+    else:
+        out.append(_Tok(text, _TYPOS.get(low, low), start, end, False, False))
 
 
 # --- Outlets -----------------------------------------------------------------------------------
@@ -1643,7 +1649,30 @@ def _facts(query: str, toks: list[_Tok], period: Period | None) -> tuple[Fact, .
 
 def stated_facts(text: str) -> tuple[Fact, ...]:
     """The figures ``text`` states, as ``Fact``s (their ``kind`` says money, year, ...)."""
-    return _facts(text, _tokens(text), None)
+    return _facts(text, _figure_tokens(text), None)
+
+
+def _figure_tokens(text: str) -> list[_Tok]:
+    """``_tokens(text)`` with only what ``_facts`` reads of a text: its figures and what follows.
+
+    ``_facts`` looks at a figure and at most ``_AFTER_FIGURE`` words after it (a scale, a
+    currency, "percent"; a year's next word) and skips the other words, so leaving them out
+    reads the same facts. An article's text is read for its figures the first time a question
+    meets the article, and making every word's token was most of that read.
+    """
+    out: list[_Tok] = []
+    if _DIGIT.search(text) is None:  # every figure has a digit; most paragraphs have none
+        return out
+    after = 0  # words still to keep after the last figure
+    for m in itertools.islice(_TOKEN.finditer(text), MAX_QUERY_WORDS):
+        if text[m.start()] in _FIGURE_START:
+            after = _AFTER_FIGURE
+        elif not after:
+            continue
+        else:
+            after -= 1
+        _add_tokens(out, m)
+    return out
 
 
 def relation_forms(lemma: str) -> frozenset[str]:
