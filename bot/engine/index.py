@@ -141,6 +141,7 @@ class IndexFilter:
 
 # Hits read past the limit, so that ties at the cut-off are settled by id (``_cut``).
 TIE_SLACK = 8
+MAX_READ = 2_048  # hits read at most to settle ties at the cut-off (``_with_ties``)
 
 
 class SearchIndex:
@@ -328,8 +329,9 @@ class SearchIndex:
                 ["title", "text", "outlet"],
                 field_boosts={"title": TITLE_BOOST, "outlet": OUTLET_BOOST},
             )
+        query = self._filtered(query, flt)
         with self._reading():
-            hits = searcher.search(self._filtered(query, flt), limit + TIE_SLACK, count=False).hits
+            hits = _with_ties(searcher, query, limit)
             ids = _ids(searcher, hits)
         return _cut(
             [(article_id, score) for (score, _), article_id in zip(hits, ids, strict=True)], limit
@@ -431,6 +433,23 @@ class SearchIndex:
                 )
             )
         return query if len(clauses) == 1 else tantivy.Query.boolean_query(clauses)
+
+
+def _with_ties(searcher: tantivy.Searcher, query: tantivy.Query, limit: int) -> list[Any]:
+    """The best ``limit`` hits and every hit that ties with the last of them, up to ``MAX_READ``.
+
+    ``_cut`` settles ties by id only among the hits read: a story syndicated word for word
+    (one agency's text under a dozen outlets) ties more than ``TIE_SLACK`` articles. Read on,
+    four times as many each time, while the last hit read still ties with the cut-off.
+    """
+    wanted = limit + TIE_SLACK
+    while True:
+        hits = searcher.search(query, wanted, count=False).hits
+        if len(hits) < wanted or not limit or hits[-1][0] < hits[limit - 1][0]:
+            return hits
+        if wanted >= MAX_READ:
+            return hits  # beyond a bound no answer needs: tantivy's order decides
+        wanted = min(MAX_READ, wanted * 4)
 
 
 def _cut(found: list[tuple[str, float]], limit: int) -> list[tuple[str, float]]:
