@@ -588,16 +588,20 @@ PROSE = "In 1999 it's what they'd said: {} - and that isn't all, the report's 3 
 
 
 @pytest.mark.parametrize(
-    ("figure", "facts"),
-    [(q, f) for q, f in FACT_CASES if not {kind for kind, *_ in f} & {"date", "month"}],
+    "figure",
+    [q for q, f in FACT_CASES if not {kind for kind, *_ in f} & {"date", "month"}]
+    + ["$5 million dollars percent", "it's 12 mil, isn't it", "2020's 40%"],
 )
-def test_an_article_states_the_figures_a_query_names(figure, facts):
-    # What an answer checks an article's text for: the same figure, read the same way, amid
-    # the words of a paragraph (of which only those next to a figure are read).
+def test_an_article_states_the_figures_a_query_names(reader, figure):
+    # What an answer checks an article's text for: the same figures a query naming them is
+    # read for, read the same way, amid the words of a paragraph (of which only those next to
+    # a figure are read).
     found = stated_facts(PROSE.format(figure))
+    named = read(reader, figure).facts
+    assert named
     assert [(f.kind, f.value, f.normalized, f.typed) for f in found] == [
         ("year", 1999.0, "1999", "1999"),
-        *facts,
+        *((f.kind, f.value, f.normalized, f.typed) for f in named),
         ("number", 3.0, "3", "3"),
     ]
 

@@ -331,7 +331,13 @@ class SearchIndex:
             )
         query = self._filtered(query, flt)
         with self._reading():
-            hits = _with_ties(searcher, query, limit)
+            if titles_only:
+                # Words in most titles tie every title of one length, thousands at a million:
+                # reading them all took such a query from 0.14 to 3.8 ms (20,000 articles).
+                # Its order among equal titles is tantivy's beyond the slack.
+                hits = searcher.search(query, limit + TIE_SLACK, count=False).hits
+            else:
+                hits = _with_ties(searcher, query, limit)
             ids = _ids(searcher, hits)
         return _cut(
             [(article_id, score) for (score, _), article_id in zip(hits, ids, strict=True)], limit
@@ -435,12 +441,14 @@ class SearchIndex:
         return query if len(clauses) == 1 else tantivy.Query.boolean_query(clauses)
 
 
-def _with_ties(searcher: tantivy.Searcher, query: tantivy.Query, limit: int) -> list[Any]:
+def _with_ties(
+    searcher: tantivy.Searcher, query: tantivy.Query, limit: int
+) -> list[tuple[float, tantivy.DocAddress]]:
     """The best ``limit`` hits and every hit that ties with the last of them, up to ``MAX_READ``.
 
-    ``_cut`` settles ties by id only among the hits read: a story syndicated word for word
-    (one agency's text under a dozen outlets) ties more than ``TIE_SLACK`` articles. Read on,
-    four times as many each time, while the last hit read still ties with the cut-off.
+    ``_cut`` settles ties by id only among the hits read, and a story syndicated word for word
+    (one agency's text under a dozen outlets) ties more than ``TIE_SLACK`` articles. Each read
+    evaluates the whole query again, so each asks for four times as many as the one before.
     """
     wanted = limit + TIE_SLACK
     while True:
