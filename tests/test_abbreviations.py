@@ -69,7 +69,7 @@ def test_what_a_word_learnt_while_the_corpus_changed_is_not_kept() -> None:
         ARTICLES, CHARS = 1, 10
 
         def __init__(self) -> None:
-            super().__init__(lambda word, n: [], lambda article_id: [])
+            super().__init__(lambda word, n: [], lambda ids: [])
             self.learnt = 0
 
         def _learn(self, word: str) -> int:

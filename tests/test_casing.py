@@ -14,7 +14,7 @@ def casing(texts: dict[str, list[str]]) -> CorpusCasing:
     def find(word: str, n: int) -> list[str]:
         return [aid for aid, text in words.items() if word in text][:n]
 
-    return CorpusCasing(find, lambda aid: texts[aid])
+    return CorpusCasing(find, lambda ids: [texts[aid] for aid in ids])
 
 
 def test_a_word_written_capitalised_mid_sentence_is_a_name() -> None:

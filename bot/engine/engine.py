@@ -727,9 +727,9 @@ class Engine:
             return None
         return self._abbreviations.long_form(word)
 
-    def _lead_texts(self, article_id: str) -> tuple[str, ...]:
-        article = self._snapshot.articles.get(article_id)
-        return (article.excerpt, *article.body[:2]) if article is not None else ()
+    def _lead_texts(self, ids: list[str]) -> list[tuple[str, ...]]:
+        found = articles_of(self._snapshot.articles, ids)  # saved ones: one query
+        return [(article.excerpt, *article.body[:2]) for article in found.values()]
 
     @property
     def reader(self) -> QueryReader:

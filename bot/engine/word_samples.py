@@ -33,9 +33,13 @@ class WordSamples(Generic[Found]):
     def __init__(
         self,
         find: Callable[[str, int], Iterable[str]],
-        texts: Callable[[str], Iterable[str]],
+        texts: Callable[[list[str]], Iterable[Iterable[str]]],
     ) -> None:
-        """``find(word, n)``: ids of up to ``n`` articles holding it; ``texts(id)``: its opening."""
+        """``find(word, n)``: ids of up to ``n`` articles using it; ``texts(ids)``: their openings.
+
+        Read together: a saved corpus reads a word's articles in one database query, not one
+        each (a question's first sight of a word is most of what its slowest answers pay).
+        """
         self._find = find
         self._texts = texts
         self._generation = 0
@@ -53,8 +57,8 @@ class WordSamples(Generic[Found]):
 
     def sample(self, word: str) -> Iterator[str]:
         """The texts of the articles that use ``word``, each cut to the sample's length."""
-        for article_id in self._find(word, self.ARTICLES):
-            for text in self._texts(article_id):
+        for texts in self._texts(list(self._find(word, self.ARTICLES))):
+            for text in texts:
                 yield text[: self.CHARS]
 
     def forget(self) -> None:
