@@ -35,6 +35,7 @@ from bot.corpus.articles import articles_of, sorted_ids
 from bot.corpus.merge import ChangeSet, CorpusSnapshot
 from bot.corpus.model import Article
 from bot.engine.answerable import opening
+from bot.engine.native import Stopping
 from bot.engine.vectors import VectorStore, content_hash
 
 if TYPE_CHECKING:
@@ -282,6 +283,8 @@ class Meanings:
         self._filling = True
         try:
             self._fill(corpus, catch_up or {})
+        except Stopping:  # the process is exiting: what is computed was kept by the stop
+            self._filling = False
         except Exception:
             self._filling = False  # nothing fills them now: queries compute what they need
             log.exception("article meanings: the background fill failed")
@@ -369,6 +372,8 @@ class Meanings:
 
         try:
             self._drain(store, claim)
+        except Stopping:
+            pass  # the process is exiting: the next start computes them
         except Exception:
             log.exception("article meanings: computing a change's vectors failed")
 

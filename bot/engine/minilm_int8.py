@@ -39,6 +39,7 @@ from bot.engine.minilm import (
     normalise,
     read_safetensors,
 )
+from bot.engine.native import GATE
 from bot.store import write_private
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ def quantised(model_dir: Path, path: Path) -> None:
         exact, small = Path(tmp) / "exact.onnx", Path(tmp) / "int8.onnx"
         exact.write_bytes(graph(weights))
         del weights
-        with _quiet_quantiser():
+        with _quiet_quantiser(), GATE.call():
             quantize_dynamic(
                 exact,
                 small,
@@ -243,9 +244,10 @@ class Int8MiniLM:
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # errors only: the session's notes are not the bot's log
-        self._session = ort.InferenceSession(
-            str(graph_path), options, providers=["CPUExecutionProvider"]
-        )
+        with GATE.call():
+            self._session = ort.InferenceSession(
+                str(graph_path), options, providers=["CPUExecutionProvider"]
+            )
         self.workers = workers or batch_workers()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -262,7 +264,8 @@ class Int8MiniLM:
 
         def run(rows: range) -> None:
             for row in rows:  # each worker writes its own rows
-                (pooled,) = self._session.run(None, {"input_ids": ids[row]})
+                with GATE.call():  # one text at a time: an exit waits for ~4 ms at most
+                    (pooled,) = self._session.run(None, {"input_ids": ids[row]})
                 out[row] = pooled[0]
 
         shares = min(self.workers, len(ids))
