@@ -283,8 +283,8 @@ class Meanings:
         self._filling = True
         try:
             self._fill(corpus, catch_up or {})
-        except Stopping:  # the process is exiting: what is computed was kept by the stop
-            self._filling = False
+        except Stopping:  # the process is exiting: the stop's save kept what was computed
+            self._filling = False  # before it, and the next start computes the rest
         except Exception:
             self._filling = False  # nothing fills them now: queries compute what they need
             log.exception("article meanings: the background fill failed")

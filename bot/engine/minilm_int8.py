@@ -141,6 +141,11 @@ def quantised(model_dir: Path, path: Path) -> None:
     About four seconds and ~400 MB for a moment, once: the float32 graph goes through a temporary
     file because onnxruntime's quantiser reads and writes files.
     """
+    with GATE.call():  # an exit waits for the graph to be written: no command builds it again
+        _quantise(model_dir, path)
+
+
+def _quantise(model_dir: Path, path: Path) -> None:
     from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -151,7 +156,7 @@ def quantised(model_dir: Path, path: Path) -> None:
         exact, small = Path(tmp) / "exact.onnx", Path(tmp) / "int8.onnx"
         exact.write_bytes(graph(weights))
         del weights
-        with _quiet_quantiser(), GATE.call():
+        with _quiet_quantiser():
             quantize_dynamic(
                 exact,
                 small,
