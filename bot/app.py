@@ -264,6 +264,8 @@ class CoverageBot(commands.Bot):
     builds both from ``settings.corpus``. ``sync_commands=False`` leaves the command tree alone
     (``coverage-bot sync`` forces a sync instead); ``watch`` overrides ``corpus.watch``;
     ``digest_timing`` gives digests their clock, check interval and batching window.
+    ``models=False`` reads no semantic model: for ``coverage-bot sync``, which answers nothing,
+    and would otherwise start building them on a new database only to wait for that at exit.
     """
 
     def __init__(
@@ -278,6 +280,7 @@ class CoverageBot(commands.Bot):
         cooldown: UserCooldown | None = None,
         corpus_cooldown: UserCooldown | None = None,
         digest_timing: DigestTiming | None = None,
+        models: bool = True,
         **options: Any,
     ) -> None:
         options.setdefault("chunk_guilds_at_startup", False)
@@ -316,6 +319,7 @@ class CoverageBot(commands.Bot):
         # for its own even when the watcher publishes another right after it.
         self._followed: dict[tuple[int, datetime], Exception | None] = {}
         self.digest_timing = digest_timing or DigestTiming()
+        self._models = models
         self._digest_store: DigestStore | None = None
         self._writer = WriterLock(settings.corpus.database, role=BOT)
         self._digests: DigestService | None = None
@@ -423,6 +427,7 @@ class CoverageBot(commands.Bot):
                 snapshot,
                 stories=True if now else "later",
                 catch_up=catch_up,
+                **({} if self._models else {"word_vectors": None}),
             )
         rest = self.settings.corpus.rest_stories_after_s
         self._answers = AnswerService(self._engine, rest_stories_after=None if rest < 0 else rest)

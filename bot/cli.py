@@ -315,7 +315,7 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import CoverageBot
 
     discord.utils.setup_logging()
-    bot = CoverageBot(settings, sync_commands=False, watch=False)
+    bot = CoverageBot(settings, sync_commands=False, watch=False, models=False)
 
     async def sync() -> list[str]:
         async with bot:

@@ -61,6 +61,8 @@ async def test_sync_command_then_run_skips_the_unchanged_tree(tmp_path: Path) ->
         assert out.decode().strip() == "synced commands: global"
         assert len(stub.syncs) == 1 and stub.rejections == []
         assert stub.gateway.identifies == 0  # REST only
+        # It answers nothing: no semantic model was read or built beside the database.
+        assert not (tmp_path / "data" / "coverage.db.vectors").exists()
 
         run = await cli(env, "run")
         try:
