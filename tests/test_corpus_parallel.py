@@ -57,7 +57,7 @@ def _assert_same(one: CorpusSnapshot, other: CorpusSnapshot) -> None:
 def started(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
     """Workers used from a few files on, two of them; every worker started, as started."""
     monkeypatch.setattr(parallel, "PARALLEL_MIN_FILES", 4)
-    monkeypatch.setattr(parallel, "worker_count", lambda: 2)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
     workers: list[subprocess.Popen[bytes]] = []
     start = parallel._start
 

@@ -458,7 +458,7 @@ def _write_articles(
         keep_versions(conn, database, roots, None)
         conn.execute("DELETE FROM corpus_articles WHERE roots = ?", (roots,))
     # In the order of the table's two indexes, both keyed by (roots, id): written at random,
-    # a first save of 20,000 documents' articles took 7.8-8.2 s, sorted 3.7-4.0 s (each index
+    # a first save of 20,000 documents' articles took 7.8-8.2 s, sorted 2.6-4.0 s (each index
     # page is then filled once, not split and written again).
     conn.executemany(  # an update keeps its row (and place); a new one goes last
         "INSERT INTO corpus_articles (roots, id, titles, data) VALUES (?, ?, ?, ?)"

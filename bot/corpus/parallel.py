@@ -49,8 +49,11 @@ _SYSTEM_VARIABLES = frozenset(
 )
 
 
-def worker_count() -> int:
-    """The cores this process may run on (its affinity where the system says, else all)."""
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity where the system says, else all).
+
+    Also how many threads share a batch of the sentence model's texts (``minilm_int8``).
+    """
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -59,7 +62,7 @@ def worker_count() -> int:
 
 def planned_workers(files: int) -> int:
     """How many workers ``parse_many`` starts for ``files`` files (0: it parses them here)."""
-    count = min(worker_count(), MAX_WORKERS, files // (PARALLEL_MIN_FILES // 2) or 1)
+    count = min(usable_cores(), MAX_WORKERS, files // (PARALLEL_MIN_FILES // 2) or 1)
     return count if files >= PARALLEL_MIN_FILES and count >= 2 and _can_start() else 0
 
 

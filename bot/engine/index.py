@@ -330,14 +330,12 @@ class SearchIndex:
                 field_boosts={"title": TITLE_BOOST, "outlet": OUTLET_BOOST},
             )
         query = self._filtered(query, flt)
+        # Words in most titles tie every title of one length, thousands at a million: reading
+        # them all took such a query from 0.14 to 3.8 ms (20,000 articles). Its order among
+        # equal titles is tantivy's beyond the slack.
+        most = limit + TIE_SLACK if titles_only else MAX_READ
         with self._reading():
-            if titles_only:
-                # Words in most titles tie every title of one length, thousands at a million:
-                # reading them all took such a query from 0.14 to 3.8 ms (20,000 articles).
-                # Its order among equal titles is tantivy's beyond the slack.
-                hits = searcher.search(query, limit + TIE_SLACK, count=False).hits
-            else:
-                hits = _with_ties(searcher, query, limit)
+            hits = _with_ties(searcher, query, limit, most)
             ids = _ids(searcher, hits)
         return _cut(
             [(article_id, score) for (score, _), article_id in zip(hits, ids, strict=True)], limit
@@ -442,9 +440,9 @@ class SearchIndex:
 
 
 def _with_ties(
-    searcher: tantivy.Searcher, query: tantivy.Query, limit: int
+    searcher: tantivy.Searcher, query: tantivy.Query, limit: int, most: int = MAX_READ
 ) -> list[tuple[float, tantivy.DocAddress]]:
-    """The best ``limit`` hits and every hit that ties with the last of them, up to ``MAX_READ``.
+    """The best ``limit`` hits and every hit that ties with the last of them, up to ``most``.
 
     ``_cut`` settles ties by id only among the hits read, and a story syndicated word for word
     (one agency's text under a dozen outlets) ties more than ``TIE_SLACK`` articles. Each read
@@ -455,9 +453,9 @@ def _with_ties(
         hits = searcher.search(query, wanted, count=False).hits
         if len(hits) < wanted or not limit or hits[-1][0] < hits[limit - 1][0]:
             return hits
-        if wanted >= MAX_READ:
+        if wanted >= most:
             return hits  # beyond a bound no answer needs: tantivy's order decides
-        wanted = min(MAX_READ, wanted * 4)
+        wanted = min(most, wanted * 4)
 
 
 def _cut(found: list[tuple[str, float]], limit: int) -> list[tuple[str, float]]:

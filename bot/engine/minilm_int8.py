@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.corpus.parallel import usable_cores
 from bot.engine.minilm import (
     HEADS,
     HIDDEN,
@@ -311,11 +312,7 @@ def _in_workers(run: Callable[[range], None], shares: list[range]) -> None:
 
 def batch_workers() -> int:
     """Threads that share a batch of texts: one per core this process may use, at most four."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on every platform
-        cores = os.cpu_count() or 1
-    return max(1, min(4, cores))
+    return max(1, min(4, usable_cores()))
 
 
 def _yield_to_answers() -> None:
