@@ -12,10 +12,11 @@ import pytest
 
 from bot.corpus import parallel
 from bot.corpus.formats import parse_file
-from bot.corpus.loader import CorpusLoader, LoadStats
+from bot.corpus.loader import LoadStats
 from bot.corpus.merge import CorpusSnapshot
 from bot.corpus.safe_read import real_roots
 from tests.corpus_fixtures import SEEDS, write_article
+from tests.test_corpus_cache import load
 
 FILES = 40  # with the bound below: two workers, twenty files each
 
@@ -39,12 +40,7 @@ def _folder(tmp_path: Path) -> Path:
 
 
 def _load(root: Path | str, database: Path) -> tuple[CorpusSnapshot, LoadStats]:
-    loader = CorpusLoader([str(root)], str(database), max_bytes=10_000)
-    try:
-        snapshot, _, stats = loader.load()
-    finally:
-        loader.close()
-    return snapshot, stats
+    return load([str(root)], database, max_bytes=10_000)
 
 
 def _assert_same(one: CorpusSnapshot, other: CorpusSnapshot) -> None:
